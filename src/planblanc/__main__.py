@@ -1,0 +1,3 @@
+from planblanc.cli import main
+
+main()

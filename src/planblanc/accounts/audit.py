@@ -1,0 +1,95 @@
+"""Audit once: every important write calls `audit_record` in the same transaction.
+
+"From where" comes from the request being served (set by RequestContextMiddleware), or
+from the command line (`request_context(via="cli")`).
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import models
+
+from planblanc.accounts.models import AuditEntry
+
+
+@dataclass(frozen=True)
+class RequestMeta:
+    ip_address: str | None = None
+    user_agent: str = ""
+    via: str = "system"
+
+
+_current: ContextVar[RequestMeta] = ContextVar("planblanc_request_meta", default=RequestMeta())
+
+
+@contextmanager
+def request_context(*, ip_address: str | None = None, user_agent: str = "", via: str) -> Iterator[None]:
+    token = _current.set(RequestMeta(ip_address=ip_address, user_agent=user_agent[:300], via=via))
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+def current_request_meta() -> RequestMeta:
+    return _current.get()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime.datetime | datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, models.Model):
+        return value.pk
+    return value
+
+
+def snapshot(instance: models.Model) -> dict[str, Any]:
+    """The concrete field values of a row, JSON-ready, to diff before and after a write."""
+    return {
+        field.attname: _plain(getattr(instance, field.attname))
+        for field in instance._meta.concrete_fields
+        if field.attname not in {"created_at", "updated_at", "password"}
+    }
+
+
+def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
+    return {
+        key: [before.get(key), after.get(key)]
+        for key in sorted(set(before) | set(after))
+        if before.get(key) != after.get(key)
+    }
+
+
+def audit_record(
+    *,
+    actor: Any,
+    action: str,
+    obj: models.Model | None = None,
+    establishment: Any = None,
+    changes: dict[str, Any] | None = None,
+    label: str = "",
+) -> AuditEntry:
+    meta = current_request_meta()
+    actor_user = actor if getattr(actor, "is_authenticated", False) else None
+    return AuditEntry.objects.create(
+        actor=actor_user,
+        actor_label=(actor_user.get_username() if actor_user else str(actor or "system"))[:200],
+        action=action,
+        object_type=obj._meta.label_lower if obj is not None else "",
+        object_id=str(obj.pk) if obj is not None and obj.pk is not None else "",
+        object_label=(label or (str(obj) if obj is not None else ""))[:300],
+        establishment=establishment,
+        changes=changes or {},
+        ip_address=meta.ip_address,
+        user_agent=meta.user_agent,
+        via=meta.via,
+    )

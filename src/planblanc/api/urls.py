@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
+from ninja import NinjaAPI
+
+from planblanc.api.auth import TokenAuth, VerifiedSessionAuth
+from planblanc.api.directory import router as directory_router
+
+api = NinjaAPI(
+    title="Plan Blanc Numérique",
+    version="1",
+    description="Directory and platform API. Authenticate with `Authorization: Bearer <token>`.",
+    auth=[TokenAuth(), VerifiedSessionAuth()],
+    urls_namespace="api",
+)
+
+
+def _validation_messages(exc: ValidationError) -> dict:
+    if hasattr(exc, "error_dict"):
+        return {field: [str(m) for m in errors for m in m.messages] for field, errors in exc.error_dict.items()}
+    return {"__all__": exc.messages}
+
+
+@api.exception_handler(ValidationError)
+def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    return api.create_response(request, {"detail": _("Invalid data."), "errors": _validation_messages(exc)}, status=422)
+
+
+@api.exception_handler(PermissionDenied)
+def on_permission_denied(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
+    return api.create_response(request, {"detail": str(exc) or _("You are not allowed to make this change.")}, status=403)
+
+
+@api.exception_handler(Http404)
+def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return api.create_response(request, {"detail": _("Not found.")}, status=404)
+
+
+api.add_router("/directory/", directory_router)

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from planblanc.core.forms import BootstrapFormMixin
+from planblanc.directory.models import Department, Establishment, Function, Group, Person, Region
+from planblanc.tenancy import Perm
+
+
+class EstablishmentForm(BootstrapFormMixin, forms.ModelForm):
+    class Meta:
+        model = Establishment
+        fields = [
+            "finess", "name", "category", "region", "group", "is_priority", "is_essential_operator",
+            "address", "postal_code", "city", "switchboard_phone",
+        ]
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["region"].queryset = Region.objects.visible_to(user)
+        self.fields["group"].queryset = Group.objects.visible_to(user)
+        self.fields["finess"].help_text = _("9 characters; spaces are ignored.")
+
+
+class DepartmentForm(BootstrapFormMixin, forms.ModelForm):
+    class Meta:
+        model = Department
+        fields = ["kind", "name", "phone"]
+
+
+class PersonForm(BootstrapFormMixin, forms.ModelForm):
+    class Meta:
+        model = Person
+        fields = [
+            "last_name", "first_name", "job_title", "email", "mobile_phone", "landline_phone", "preferred_language",
+        ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["mobile_phone"].help_text = _("Used for SMS and voice alerts. Any format: 06 12 34 56 78, +33 6…")
+
+    def validate_unique(self) -> None:
+        # The service checks the address case-insensitively and says so in one message.
+        pass
+
+
+class MembershipForm(BootstrapFormMixin, forms.Form):
+    establishment = forms.ModelChoiceField(label=_("Establishment"), queryset=Establishment.objects.none())
+    function = forms.ChoiceField(label=_("Function"), choices=Function.choices)
+    department = forms.ModelChoiceField(label=_("Department"), queryset=Department.objects.none(), required=False)
+
+    def __init__(self, *args: Any, user: Any, establishment: Establishment | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        manageable = Establishment.objects.visible_to(user, Perm.MANAGE_PEOPLE)
+        self.fields["establishment"].queryset = manageable
+        self.fields["department"].queryset = Department.objects.visible_to(user, Perm.MANAGE_PEOPLE).select_related(
+            "establishment"
+        )
+        self.fields["department"].label_from_instance = lambda d: f"{d.name} — {d.establishment.name}"
+        if establishment is not None:
+            self.fields["establishment"].initial = establishment.pk
+        elif manageable.count() == 1:
+            self.fields["establishment"].initial = manageable.first().pk

@@ -1,0 +1,257 @@
+"""Writes to the directory. Each checks the actor's right, validates everything before
+writing anything, and records the audit entry in the same transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from planblanc.accounts.audit import audit_record, diff, snapshot
+from planblanc.directory.models import Department, Establishment, Function, Membership, Person
+from planblanc.tenancy import Perm, can, can_in_region
+
+ESTABLISHMENT_FIELDS = (
+    "finess", "name", "category", "is_essential_operator", "is_priority", "region", "group",
+    "address", "postal_code", "city", "switchboard_phone",
+)
+PERSON_FIELDS = (
+    "first_name", "last_name", "job_title", "email", "mobile_phone", "landline_phone", "preferred_language",
+)
+
+
+def _require(allowed: bool) -> None:
+    if not allowed:
+        raise PermissionDenied(_("You are not allowed to make this change."))
+
+
+def _assign(instance: Any, data: dict[str, Any], fields: Iterable[str]) -> None:
+    for name in fields:
+        if name in data:
+            setattr(instance, name, data[name])
+
+
+def _validate(instance: Any) -> None:
+    instance.full_clean()
+    if isinstance(instance, Establishment) and instance.group_id and instance.group.region_id != instance.region_id:
+        raise ValidationError({"group": _("This hospital group belongs to another region.")})
+
+
+# Establishments ----------------------------------------------------------------------
+
+
+def establishment_create(*, actor: Any, data: dict[str, Any]) -> Establishment:
+    establishment = Establishment()
+    _assign(establishment, data, ESTABLISHMENT_FIELDS)
+    _require(
+        can_in_region(actor, Perm.MANAGE_ESTABLISHMENTS, establishment.region_id, establishment.group_id)
+    )
+    _validate(establishment)
+    with transaction.atomic():
+        establishment.save()
+        audit_record(
+            actor=actor, action="establishment.create", obj=establishment, establishment=establishment,
+            changes=diff({}, snapshot(establishment)),
+        )
+    return establishment
+
+
+def establishment_update(*, actor: Any, establishment: Establishment, data: dict[str, Any]) -> Establishment:
+    # Read the stored row: a bound form may already have changed the instance in memory.
+    stored = Establishment.objects.get(pk=establishment.pk)
+    _require(can(actor, Perm.MANAGE_ESTABLISHMENTS, stored))
+    before = snapshot(stored)
+    _assign(establishment, data, ESTABLISHMENT_FIELDS)
+    # Moving an establishment elsewhere needs the right over its new place as well.
+    if establishment.region_id != before["region_id"] or establishment.group_id != before["group_id"]:
+        _require(
+            can_in_region(actor, Perm.MANAGE_ESTABLISHMENTS, establishment.region_id, establishment.group_id)
+        )
+    _validate(establishment)
+    changes = diff(before, snapshot(establishment))
+    if not changes:
+        return establishment
+    with transaction.atomic():
+        establishment.save()
+        audit_record(
+            actor=actor, action="establishment.update", obj=establishment, establishment=establishment,
+            changes=changes,
+        )
+    return establishment
+
+
+# Departments -------------------------------------------------------------------------
+
+
+def department_create(*, actor: Any, establishment: Establishment, data: dict[str, Any]) -> Department:
+    _require(can(actor, Perm.MANAGE_PEOPLE, establishment))
+    department = Department(establishment=establishment)
+    _assign(department, data, ("kind", "name", "phone"))
+    _validate(department)
+    with transaction.atomic():
+        department.save()
+        audit_record(
+            actor=actor, action="department.create", obj=department, establishment=establishment,
+            changes=diff({}, snapshot(department)),
+        )
+    return department
+
+
+def department_update(*, actor: Any, department: Department, data: dict[str, Any]) -> Department:
+    stored = Department.objects.select_related("establishment").get(pk=department.pk)
+    _require(can(actor, Perm.MANAGE_PEOPLE, stored.establishment))
+    before = snapshot(stored)
+    _assign(department, data, ("kind", "name", "phone"))
+    _validate(department)
+    with transaction.atomic():
+        department.save()
+        audit_record(
+            actor=actor, action="department.update", obj=department, establishment=department.establishment,
+            changes=diff(before, snapshot(department)),
+        )
+    return department
+
+
+def department_delete(*, actor: Any, department: Department) -> None:
+    _require(can(actor, Perm.MANAGE_PEOPLE, department.establishment))
+    with transaction.atomic():
+        audit_record(
+            actor=actor, action="department.delete", obj=department, establishment=department.establishment,
+            changes=diff(snapshot(department), {}),
+        )
+        department.delete()
+
+
+# People ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MembershipSpec:
+    establishment: Establishment
+    function: str
+    department: Department | None = None
+
+
+def _validate_memberships(actor: Any, specs: list[MembershipSpec]) -> None:
+    for spec in specs:
+        _require(can(actor, Perm.MANAGE_PEOPLE, spec.establishment))
+        if spec.function not in Function.values:
+            raise ValidationError({"function": _("Unknown function “%(value)s”.") % {"value": spec.function}})
+        if spec.department is not None and spec.department.establishment_id != spec.establishment.pk:
+            raise ValidationError({"department": _("This department belongs to another establishment.")})
+
+
+def _validate_unique_email(person: Person) -> None:
+    if person.email:
+        person.email = person.email.strip().lower()
+        clash = Person.objects.filter(email__iexact=person.email).exclude(pk=person.pk).exists()
+        if clash:
+            raise ValidationError({"email": _("Another person already uses this email address.")})
+
+
+def person_create(*, actor: Any, data: dict[str, Any], memberships: list[MembershipSpec]) -> Person:
+    """Create a person with at least one function in an establishment the actor manages
+    (a person without any establishment would be visible to no one)."""
+    if not memberships:
+        raise ValidationError(_("A person must belong to at least one establishment."))
+    _validate_memberships(actor, memberships)
+    person = Person()
+    _assign(person, data, PERSON_FIELDS)
+    _validate_unique_email(person)
+    _validate(person)
+    try:
+        with transaction.atomic():
+            person.save()
+            for spec in memberships:
+                Membership.objects.get_or_create(
+                    person=person, establishment=spec.establishment, function=spec.function,
+                    defaults={"department": spec.department},
+                )
+            audit_record(
+                actor=actor, action="person.create", obj=person, establishment=memberships[0].establishment,
+                changes={**diff({}, snapshot(person)), "memberships": [
+                    [None, f"{spec.establishment.finess}:{spec.function}"] for spec in memberships
+                ]},
+            )
+    except IntegrityError as exc:  # two concurrent creations with the same address
+        raise ValidationError({"email": _("Another person already uses this email address.")}) from exc
+    return person
+
+
+def _person_establishments(person: Person) -> list[Establishment]:
+    return list(Establishment.objects.filter(memberships__person=person).distinct())
+
+
+def person_update(*, actor: Any, person: Person, data: dict[str, Any]) -> Person:
+    establishments = _person_establishments(person)
+    _require(any(can(actor, Perm.MANAGE_PEOPLE, e) for e in establishments))
+    before = snapshot(Person.objects.get(pk=person.pk))
+    _assign(person, data, PERSON_FIELDS)
+    _validate_unique_email(person)
+    _validate(person)
+    changes = diff(before, snapshot(person))
+    if not changes:
+        return person
+    with transaction.atomic():
+        person.save()
+        audit_record(
+            actor=actor, action="person.update", obj=person,
+            establishment=next((e for e in establishments if can(actor, Perm.MANAGE_PEOPLE, e)), None),
+            changes=changes,
+        )
+    return person
+
+
+def person_delete(*, actor: Any, person: Person) -> bool:
+    """Remove the person from every establishment the actor manages; delete the record
+    when nothing else holds it. Returns True when the record itself was deleted."""
+    establishments = _person_establishments(person)
+    managed = [e for e in establishments if can(actor, Perm.MANAGE_PEOPLE, e)]
+    _require(bool(managed))
+    with transaction.atomic():
+        Membership.objects.filter(person=person, establishment__in=managed).delete()
+        deleted = len(managed) == len(establishments)
+        audit_record(
+            actor=actor, action="person.delete" if deleted else "person.remove", obj=person,
+            establishment=managed[0], changes=diff(snapshot(person), {}) if deleted else {
+                "establishments": [[e.finess for e in managed], None]
+            },
+        )
+        if deleted:
+            person.delete()
+    return deleted
+
+
+def membership_add(*, actor: Any, person: Person, spec: MembershipSpec) -> Membership:
+    _validate_memberships(actor, [spec])
+    with transaction.atomic():
+        membership, created = Membership.objects.get_or_create(
+            person=person, establishment=spec.establishment, function=spec.function,
+            defaults={"department": spec.department},
+        )
+        if not created and membership.department_id != (spec.department.pk if spec.department else None):
+            membership.department = spec.department
+            membership.save(update_fields=["department"])
+        audit_record(
+            actor=actor, action="membership.add", obj=membership, establishment=spec.establishment,
+            changes={"function": [None, spec.function]},
+        )
+    return membership
+
+
+def membership_remove(*, actor: Any, membership: Membership) -> None:
+    _require(can(actor, Perm.MANAGE_PEOPLE, membership.establishment))
+    if not Membership.objects.filter(person_id=membership.person_id).exclude(pk=membership.pk).exists():
+        raise ValidationError(
+            _("This is the person's last function: delete the person instead of leaving them nowhere.")
+        )
+    with transaction.atomic():
+        audit_record(
+            actor=actor, action="membership.remove", obj=membership, establishment=membership.establishment,
+            changes={"function": [membership.function, None]},
+        )
+        membership.delete()

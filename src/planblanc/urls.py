@@ -1,0 +1,14 @@
+from django.contrib import admin
+from django.urls import include, path
+from django.views.i18n import set_language
+
+from planblanc.api.urls import api
+
+urlpatterns = [
+    path("", include("planblanc.core.urls")),
+    path("compte/", include("planblanc.accounts.urls")),
+    path("annuaire/", include("planblanc.directory.urls")),
+    path("api/v1/", api.urls),
+    path("i18n/setlang/", set_language, name="set_language"),
+    path("admin/", admin.site.urls),
+]
