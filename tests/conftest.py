@@ -1,0 +1,127 @@
+"""Personas in several tenants, so that cross-tenant tests are cheap.
+
+    world.region_a ── world.group_a ── world.chu, world.ch
+                  └── world.ehpad (no group)
+    world.region_b ── world.clinic
+
+Personas (users): national_admin, regional_officer (region A), group_ciso (group A),
+establishment_admin / crisis_member / exercise_animator / auditor (CHU), and
+outsider_admin (administrator of the clinic in region B).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.test import Client
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from planblanc.tenancy import Role
+from tests.factories import (
+    DepartmentFactory,
+    EstablishmentFactory,
+    GroupFactory,
+    MembershipFactory,
+    PersonFactory,
+    RegionFactory,
+    RoleAssignmentFactory,
+    UserFactory,
+)
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    # Argon2 is the production hasher (tested on its own); tests log in hundreds of times.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@dataclass
+class World:
+    region_a: Any
+    region_b: Any
+    group_a: Any
+    chu: Any
+    ch: Any
+    ehpad: Any
+    clinic: Any
+    chu_emergency: Any
+    clinic_surgery: Any
+    chu_person: Any
+    ch_person: Any
+    clinic_person: Any
+    users: dict[str, Any]
+
+    def __getattr__(self, name: str) -> Any:
+        users = self.__dict__.get("users", {})
+        if name in users:
+            return users[name]
+        raise AttributeError(name)
+
+
+PERSONAS = {
+    "national_admin": (Role.NATIONAL_ADMIN, None),
+    "regional_officer": (Role.REGIONAL_OFFICER, "region_a"),
+    "group_ciso": (Role.GROUP_CISO, "group_a"),
+    "establishment_admin": (Role.ESTABLISHMENT_ADMIN, "chu"),
+    "crisis_member": (Role.CRISIS_MEMBER, "chu"),
+    "exercise_animator": (Role.EXERCISE_ANIMATOR, "chu"),
+    "auditor": (Role.AUDITOR, "chu"),
+    "outsider_admin": (Role.ESTABLISHMENT_ADMIN, "clinic"),
+}
+
+
+@pytest.fixture
+def world(db: Any) -> World:
+    region_a = RegionFactory(code="RA", name="Région A")
+    region_b = RegionFactory(code="RB", name="Région B")
+    group_a = GroupFactory(code="GHT-A", name="GHT A", region=region_a)
+    chu = EstablishmentFactory(name="CHU A", category="chu", region=region_a, group=group_a, is_priority=True)
+    ch = EstablishmentFactory(name="CH A", region=region_a, group=group_a)
+    ehpad = EstablishmentFactory(name="EHPAD A", category="ehpad", region=region_a)
+    clinic = EstablishmentFactory(name="Clinique B", category="clinic", region=region_b)
+    chu_emergency = DepartmentFactory(establishment=chu, name="Urgences CHU")
+    clinic_surgery = DepartmentFactory(establishment=clinic, name="Bloc Clinique", kind="surgery")
+    chu_person = MembershipFactory(establishment=chu, person=PersonFactory(last_name="Chuperson")).person
+    ch_person = MembershipFactory(establishment=ch, person=PersonFactory(last_name="Chperson")).person
+    clinic_person = MembershipFactory(establishment=clinic, person=PersonFactory(last_name="Cliniqueperson")).person
+    scopes = {"region_a": region_a, "group_a": group_a, "chu": chu, "clinic": clinic}
+    users = {}
+    for name, (role, scope_name) in PERSONAS.items():
+        user = UserFactory(username=name)
+        scope: dict[str, Any] = {}
+        if scope_name:
+            target = scopes[scope_name]
+            scope[{"region_a": "region", "group_a": "group"}.get(scope_name, "establishment")] = target
+        RoleAssignmentFactory(user=user, role=role, **scope)
+        users[name] = user
+    return World(
+        region_a=region_a, region_b=region_b, group_a=group_a, chu=chu, ch=ch, ehpad=ehpad, clinic=clinic,
+        chu_emergency=chu_emergency, clinic_surgery=clinic_surgery, chu_person=chu_person, ch_person=ch_person,
+        clinic_person=clinic_person, users=users,
+    )
+
+
+def verified_client(user: Any) -> Client:
+    """A logged-in browser session that has passed two-factor authentication."""
+    client = Client()
+    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    device, _ = TOTPDevice.objects.get_or_create(user=user, name="test", defaults={"confirmed": True})
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return client
+
+
+@pytest.fixture
+def client_for(world: World):  # type: ignore[no-untyped-def]
+    """client_for("regional_officer") → a verified, logged-in test client."""
+
+    def make(persona: str) -> Client:
+        return verified_client(world.users[persona])
+
+    return make
