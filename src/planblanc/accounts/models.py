@@ -8,6 +8,7 @@ import secrets
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -54,9 +55,10 @@ class RoleAssignment(models.Model):
         verbose_name = _("role assignment")
         verbose_name_plural = _("role assignments")
         constraints = [
+            # Coalesce: a national role (all scopes empty) is unique too, on SQLite as well.
             models.UniqueConstraint(
-                fields=["user", "role", "region", "group", "establishment"], name="role_assignment_unique",
-                nulls_distinct=False,
+                "user", "role", Coalesce("region", 0), Coalesce("group", 0), Coalesce("establishment", 0),
+                name="role_assignment_unique",
             ),
         ]
 

@@ -55,9 +55,10 @@ def role_assign(*, actor: Any, user: User, role: str, region: Any = None, group:
         assignment, _created = RoleAssignment.objects.get_or_create(
             user=user, role=role, region=region, group=group, establishment=establishment
         )
-        if role == Role.NATIONAL_ADMIN and not user.is_staff:
-            user.is_staff = True  # the Django admin is for national administrators only
-            user.save(update_fields=["is_staff"])
+        if role == Role.NATIONAL_ADMIN and not user.is_superuser:
+            # The Django admin is for national administrators only (and still reads through tenancy).
+            user.is_staff = user.is_superuser = True
+            user.save(update_fields=["is_staff", "is_superuser"])
         audit_record(
             actor=actor, action="role.assign", obj=user, establishment=establishment,
             changes={"role": [None, f"{role}@{assignment.scope_label}"]},

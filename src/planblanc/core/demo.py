@@ -170,8 +170,8 @@ def demo_load() -> list[DemoLogin]:
             scope["establishment"] = establishments[scope_key]
         RoleAssignment.objects.create(user=user, role=role, **scope)
         if role == Role.NATIONAL_ADMIN:
-            user.is_staff = True
-            user.save(update_fields=["is_staff"])
+            user.is_staff = user.is_superuser = True
+            user.save(update_fields=["is_staff", "is_superuser"])
         logins.append(DemoLogin(username, role, str(next(iter(scope.values()), "national"))))
     audit_record(actor=None, action="demo.load", label="Région de démonstration")
     return logins

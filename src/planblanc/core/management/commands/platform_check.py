@@ -32,7 +32,7 @@ class Command(BaseCommand):
             MigrationExecutor(connection).loader.graph.leaf_nodes()
         )
         if pending:
-            problems.append(f"{len(pending)} migration(s) not applied: run `planblanc migrate`")
+            raise CommandError(f"{len(pending)} migration(s) not applied: run `planblanc migrate`")
         else:
             self.stdout.write("migrations: ok")
         status = worker_status()
