@@ -120,3 +120,37 @@ def totp_device_confirm(*, user: User, device: TOTPDevice, token: str) -> bool:
         device.save(update_fields=["confirmed"])
         audit_record(actor=user, action="two_factor.enrol", obj=user)
     return True
+
+
+def role_revoke(*, actor: Any, assignment: RoleAssignment) -> None:
+    national = scope_for(actor, Perm.MANAGE_ACCESS).national
+    local_ok = assignment.establishment is not None and can(actor, Perm.MANAGE_ACCESS, assignment.establishment)
+    if not (national or local_ok):
+        raise PermissionDenied(_("You are not allowed to make this change."))
+    if assignment.user_id == getattr(actor, "pk", None) and assignment.role in {
+        Role.NATIONAL_ADMIN, Role.ESTABLISHMENT_ADMIN
+    }:
+        raise ValidationError(_("You cannot remove your own administrator role."))
+    with transaction.atomic():
+        audit_record(
+            actor=actor, action="role.revoke", obj=assignment.user, establishment=assignment.establishment,
+            changes={"role": [f"{assignment.role}@{assignment.scope_label}", None]},
+        )
+        assignment.delete()
+    forget_cached_roles(assignment.user)
+
+
+def access_grant(*, actor: Any, username: str, role: str, establishment: Any, password: str = "",
+                 email: str = "", first_name: str = "", last_name: str = "") -> RoleAssignment:
+    """Give a role over an establishment to a login, creating the login if it is new.
+    All or nothing: a refused role leaves no half-created login behind."""
+    with transaction.atomic():
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            if not password:
+                raise ValidationError({"password": _("A new login needs an initial password.")})
+            user = user_create(
+                actor=actor, username=username, password=password, email=email,
+                first_name=first_name, last_name=last_name,
+            )
+        return role_assign(actor=actor, user=user, role=role, establishment=establishment)

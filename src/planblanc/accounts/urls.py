@@ -11,4 +11,6 @@ urlpatterns = [
     path("jetons-api/", views.api_tokens, name="api_tokens"),
     path("jetons-api/<int:pk>/revoquer/", views.api_token_revoke, name="api_token_revoke"),
     path("journal-audit/", views.audit_log, name="audit_log"),
+    path("acces/", views.access_list, name="access_list"),
+    path("acces/<int:pk>/retirer/", views.access_revoke, name="access_revoke"),
 ]

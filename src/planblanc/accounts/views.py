@@ -15,9 +15,10 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from planblanc.accounts import services
-from planblanc.accounts.forms import ApiTokenForm, LoginForm, TwoFactorForm
-from planblanc.accounts.models import ApiToken, AuditEntry
-from planblanc.tenancy import Perm, has_perm_somewhere
+from planblanc.accounts.forms import ApiTokenForm, GrantAccessForm, LoginForm, TwoFactorForm
+from planblanc.accounts.models import ApiToken, AuditEntry, RoleAssignment
+from planblanc.core.forms import run_service
+from planblanc.tenancy import Perm, get_for_user, has_perm_somewhere
 
 
 class LoginView(auth_views.LoginView):
@@ -106,3 +107,50 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         entries = entries.filter(action__startswith=action)
     page = Paginator(entries, 50).get_page(request.GET.get("page"))
     return render(request, "accounts/audit_log.html", {"page": page, "action": action})
+
+
+@login_required
+def access_list(request: HttpRequest) -> HttpResponse:
+    """Who may log in to the establishments I administer, with which role."""
+    if not has_perm_somewhere(request.user, Perm.MANAGE_ACCESS):
+        from django.http import Http404
+
+        raise Http404
+    assignments = (
+        RoleAssignment.objects.visible_to(request.user, Perm.MANAGE_ACCESS)
+        .select_related("user", "establishment", "region", "group")
+        .order_by("establishment__name", "user__username")
+    )
+    form = GrantAccessForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        from django.core.exceptions import PermissionDenied
+
+        data = form.cleaned_data
+        try:
+            granted = run_service(form, lambda: services.access_grant(
+                actor=request.user, username=data["username"], role=data["role"],
+                establishment=data["establishment"], password=data["password"], email=data["email"],
+                first_name=data["first_name"], last_name=data["last_name"],
+            ))
+        except PermissionDenied as exc:
+            form.add_error(None, str(exc))
+            granted = None
+        if granted is not None:
+            messages.success(request, _("Role given to %(user)s.") % {"user": granted.user.get_username()})
+            return redirect("accounts:access_list")
+    return render(request, "accounts/access.html", {"assignments": assignments, "form": form})
+
+
+@login_required
+@require_POST
+def access_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    assignment = get_for_user(
+        request.user, RoleAssignment.objects.select_related("user", "establishment"), Perm.MANAGE_ACCESS, pk=pk
+    )
+    try:
+        services.role_revoke(actor=request.user, assignment=assignment)
+        messages.success(request, _("Role removed."))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect("accounts:access_list")
+

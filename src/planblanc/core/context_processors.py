@@ -18,4 +18,5 @@ def platform(request: HttpRequest) -> dict[str, Any]:
         "may_view_audit": has_perm_somewhere(user, Perm.VIEW_AUDIT),
         "may_manage_people": has_perm_somewhere(user, Perm.MANAGE_PEOPLE),
         "may_manage_establishments": has_perm_somewhere(user, Perm.MANAGE_ESTABLISHMENTS),
+        "may_manage_access": has_perm_somewhere(user, Perm.MANAGE_ACCESS),
     }
