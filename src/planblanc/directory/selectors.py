@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from planblanc.directory.models import Department, Establishment, Group, Membership, Person, Region
 from planblanc.tenancy import Perm
@@ -19,10 +20,12 @@ def establishment_list(*, user: Any, search: str = "", region_id: int | None = N
         qs = qs.filter(region_id=region_id)
     if category:
         qs = qs.filter(category=category)
-    return qs.annotate(
-        people_count=Count("memberships__person", distinct=True),
-        department_count=Count("departments", distinct=True),
+    # Correlated subqueries: one join per count would multiply rows before grouping.
+    people = (
+        Membership.objects.filter(establishment=OuterRef("pk")).order_by().values("establishment")
+        .annotate(n=Count("person", distinct=True)).values("n")
     )
+    return qs.annotate(people_count=Coalesce(Subquery(people), 0))
 
 
 def establishment_detail(*, user: Any, pk: int) -> Establishment:

@@ -152,7 +152,7 @@ def person_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(people, 50).get_page(request.GET.get("page"))
     return render(request, "directory/person_list.html", {
         "page": page, "search": search, "establishment_id": establishment_id, "function": function,
-        "establishments": selectors.establishment_list(user=request.user).only("pk", "name"),
+        "establishments": Establishment.objects.visible_to(request.user).only("pk", "name"),
         "functions": Function.choices,
     })
 
