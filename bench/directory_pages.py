@@ -24,6 +24,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 
+class QueryCounter(list):
+    def __call__(self, execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        self.append(sql)
+        return execute(sql, params, many, context)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--regions", type=int, default=18)
@@ -114,8 +120,8 @@ def main() -> None:
         for persona, client in personas.items():
             response = client.get(url)
             assert response.status_code == 200, (url, persona, response.status_code)
-            executed: list[str] = []
-            with connection.execute_wrapper(lambda execute, sql, params, many, context: (executed.append(sql), execute(sql, params, many, context))[1]):
+            executed = QueryCounter()
+            with connection.execute_wrapper(executed):
                 client.get(url)
             timings = []
             for _ in range(args.repeat):
