@@ -92,6 +92,23 @@ KEY_FUNCTIONS = [
 ]
 
 
+DEPARTMENT_NAMES = {
+    DepartmentKind.EMERGENCY: "Urgences",
+    DepartmentKind.INTENSIVE_CARE: "Réanimation",
+    DepartmentKind.SURGERY: "Bloc opératoire et chirurgie",
+    DepartmentKind.MEDICINE: "Médecine polyvalente",
+    DepartmentKind.MATERNITY: "Maternité",
+    DepartmentKind.LABORATORY: "Laboratoire de biologie",
+    DepartmentKind.PHARMACY: "Pharmacie à usage intérieur",
+    DepartmentKind.IMAGING: "Imagerie médicale",
+    DepartmentKind.ADMISSIONS: "Bureau des entrées",
+    DepartmentKind.ONCOLOGY: "Oncologie",
+    DepartmentKind.IT: "Direction du numérique",
+    DepartmentKind.LONG_TERM_CARE: "Unité d'hébergement",
+    DepartmentKind.MANAGEMENT: "Direction",
+}
+
+
 def demo_is_loaded() -> bool:
     return Establishment.objects.filter(finess=finess_with_check_digit(ESTABLISHMENTS[0][1])).exists()
 
@@ -104,9 +121,7 @@ def _make_establishment(spec: tuple, region: Region, group: Group | None) -> Est
         postal_code=first8[:2] + "000", city=city, switchboard_phone=_fiction_landline(int(first8[-2:]) * 100),
     )
     for kind in kinds:
-        Department.objects.create(
-            establishment=establishment, kind=kind, name=str(DepartmentKind(kind).label),
-        )
+        Department.objects.create(establishment=establishment, kind=kind, name=DEPARTMENT_NAMES[kind])
     return establishment
 
 
