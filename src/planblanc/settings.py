@@ -143,7 +143,7 @@ TEMPLATES = [
 def _database() -> dict:
     url = env_str("DATABASE_URL")
     if url:
-        config = dj_database_url.parse(url, conn_max_age=env_int("PLANBLANC_DB_CONN_MAX_AGE", 60))
+        config: dict = dict(dj_database_url.parse(url, conn_max_age=env_int("PLANBLANC_DB_CONN_MAX_AGE", 60)))
         if config["ENGINE"] == "django.db.backends.postgresql":
             config["CONN_HEALTH_CHECKS"] = True
         return config

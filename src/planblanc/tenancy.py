@@ -43,7 +43,7 @@ class Perm(StrEnum):
     VIEW_AUDIT = "accounts.view_audit"
 
 
-ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
+ROLE_PERMISSIONS: dict[Any, frozenset[Perm]] = {
     Role.NATIONAL_ADMIN: frozenset(Perm),
     Role.REGIONAL_OFFICER: frozenset(
         {Perm.VIEW_DIRECTORY, Perm.MANAGE_ESTABLISHMENTS, Perm.VIEW_AUDIT}
@@ -69,7 +69,7 @@ ADMINISTRATOR_ROLES = frozenset(
 )
 
 # Which scope each role is given at: None means the whole country.
-ROLE_SCOPE_LEVEL: dict[str, tuple[str, ...]] = {
+ROLE_SCOPE_LEVEL: dict[Any, tuple[str, ...]] = {
     Role.NATIONAL_ADMIN: ("national",),
     Role.REGIONAL_OFFICER: ("region",),
     Role.GROUP_CISO: ("group",),
@@ -194,7 +194,7 @@ class TenantQuerySet(models.QuerySet):
 
     @classmethod
     def as_manager_for(cls, kind: str, *, path: str = "") -> models.Manager:
-        queryset_class = type(
+        queryset_class: Any = type(
             f"{kind.title()}{path.title().replace('_', '')}TenantQuerySet",
             (cls,),
             {"tenant_kind": kind, "tenant_path": path, "__module__": cls.__module__},
@@ -251,7 +251,7 @@ def get_for_user(
 ) -> Any:
     """Fetch one object within the user's scope, or raise Http404 (never 403: no leak)."""
     if isinstance(queryset, type):
-        queryset = queryset._default_manager.all()
+        queryset = queryset._default_manager.all()  # type: ignore[attr-defined]
     try:
         return queryset.visible_to(user, perm).get(**lookup)
     except (queryset.model.DoesNotExist, ValueError, TypeError) as exc:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import transaction
 
@@ -44,7 +45,7 @@ LAST_NAMES = [
 @dataclass(frozen=True)
 class DemoLogin:
     username: str
-    role: str
+    role: Any
     scope: str
 
 
