@@ -26,7 +26,8 @@ class RequestMeta:
     via: str = "system"
 
 
-_current: ContextVar[RequestMeta] = ContextVar("planblanc_request_meta", default=RequestMeta())
+_NO_REQUEST = RequestMeta()
+_current: ContextVar[RequestMeta | None] = ContextVar("planblanc_request_meta", default=None)
 
 
 @contextmanager
@@ -39,7 +40,7 @@ def request_context(*, ip_address: str | None = None, user_agent: str = "", via:
 
 
 def current_request_meta() -> RequestMeta:
-    return _current.get()
+    return _current.get() or _NO_REQUEST
 
 
 def _plain(value: Any) -> Any:

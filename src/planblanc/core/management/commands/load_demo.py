@@ -12,6 +12,6 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         with request_context(via="cli"):
             logins = demo_load()
-        self.stdout.write("Demo logins (password: %s):" % DEMO_PASSWORD)
+        self.stdout.write(f"Demo logins (password: {DEMO_PASSWORD}):")
         for login in logins:
             self.stdout.write(f"  {login.username:<16} {login.role:<20} {login.scope}")
