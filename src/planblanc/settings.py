@@ -95,6 +95,7 @@ INSTALLED_APPS = [
     "planblanc.core",
     "planblanc.accounts",
     "planblanc.directory",
+    "planblanc.plans",
 ]
 
 MIDDLEWARE = [

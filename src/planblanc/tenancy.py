@@ -41,6 +41,9 @@ class Perm(StrEnum):
     MANAGE_ESTABLISHMENTS = "directory.manage_establishments"
     MANAGE_ACCESS = "accounts.manage_access"
     VIEW_AUDIT = "accounts.view_audit"
+    # Write the white plan's draft. Approving it is the director's (or deputy's) act,
+    # decided by their function in the establishment (plans.services.plan_may_approve).
+    EDIT_PLAN = "plans.edit"
 
 
 ROLE_PERMISSIONS: dict[Any, frozenset[Perm]] = {
@@ -48,7 +51,7 @@ ROLE_PERMISSIONS: dict[Any, frozenset[Perm]] = {
     Role.REGIONAL_OFFICER: frozenset(
         {Perm.VIEW_DIRECTORY, Perm.MANAGE_ESTABLISHMENTS, Perm.VIEW_AUDIT}
     ),
-    Role.GROUP_CISO: frozenset({Perm.VIEW_DIRECTORY, Perm.MANAGE_PEOPLE, Perm.VIEW_AUDIT}),
+    Role.GROUP_CISO: frozenset({Perm.VIEW_DIRECTORY, Perm.MANAGE_PEOPLE, Perm.VIEW_AUDIT, Perm.EDIT_PLAN}),
     Role.ESTABLISHMENT_ADMIN: frozenset(
         {
             Perm.VIEW_DIRECTORY,
@@ -56,6 +59,7 @@ ROLE_PERMISSIONS: dict[Any, frozenset[Perm]] = {
             Perm.MANAGE_ESTABLISHMENTS,
             Perm.MANAGE_ACCESS,
             Perm.VIEW_AUDIT,
+            Perm.EDIT_PLAN,
         }
     ),
     Role.CRISIS_MEMBER: frozenset({Perm.VIEW_DIRECTORY}),

@@ -1,0 +1,251 @@
+"""Reads of the white plan: what is missing (gaps), its completeness score, versions."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from planblanc.directory.models import DepartmentKind
+from planblanc.plans.models import (
+    AlertStep,
+    CellKind,
+    ContactKind,
+    Criticality,
+    CriticalProcess,
+    DegradedProcedure,
+    ExternalContact,
+    ITSystem,
+    Plan,
+    PlanExport,
+    PlanVersion,
+    ReflexSheet,
+    Seat,
+    SeatDeputy,
+)
+from planblanc.tenancy import Perm, get_for_user
+
+BLOCKING, WARNING, INFO = "blocking", "warning", "info"
+# How much a check weighs in the completeness score.
+SEVERITY_WEIGHT = {BLOCKING: 3, WARNING: 1, INFO: 0}
+# Departments whose care stops or becomes dangerous without IT: each needs a procedure.
+DEPARTMENTS_NEEDING_PROCEDURE = {
+    DepartmentKind.EMERGENCY, DepartmentKind.INTENSIVE_CARE, DepartmentKind.SURGERY, DepartmentKind.MATERNITY,
+    DepartmentKind.LABORATORY, DepartmentKind.PHARMACY, DepartmentKind.IMAGING, DepartmentKind.ADMISSIONS,
+    DepartmentKind.ONCOLOGY, DepartmentKind.DIALYSIS,
+}
+RESTORE_TEST_MAX_AGE = datetime.timedelta(days=365)
+
+
+@dataclass(frozen=True)
+class Gap:
+    code: str
+    severity: str
+    message: str
+    section: str
+    item: str = ""
+
+    @property
+    def blocking(self) -> bool:
+        return self.severity == BLOCKING
+
+
+@dataclass
+class GapReport:
+    gaps: list[Gap] = field(default_factory=list)
+    weight_passed: int = 0
+    weight_total: int = 0
+
+    def check(self, ok: bool, *, severity: str, code: str, message: str, section: str, item: str = "") -> None:
+        weight = SEVERITY_WEIGHT[severity]
+        self.weight_total += weight
+        if ok:
+            self.weight_passed += weight
+        else:
+            self.gaps.append(Gap(code=code, severity=severity, message=message, section=section, item=item))
+
+    @property
+    def score(self) -> int:
+        """Completeness in percent: the weighted share of checks that pass (a blocking
+        check weighs 3, a warning 1, information 0)."""
+        if not self.weight_total:
+            return 0
+        return round(100 * self.weight_passed / self.weight_total)
+
+    @property
+    def blocking_count(self) -> int:
+        return sum(1 for gap in self.gaps if gap.blocking)
+
+    def by_severity(self) -> list[Gap]:
+        order = {BLOCKING: 0, WARNING: 1, INFO: 2}
+        return sorted(self.gaps, key=lambda gap: order[gap.severity])
+
+
+def plan_for_user(*, user: Any, establishment_id: int, perm: Perm = Perm.VIEW_DIRECTORY) -> Plan:
+    return get_for_user(user, Plan.objects.select_related("establishment"), perm, establishment_id=establishment_id)
+
+
+def plan_versions(*, plan: Plan) -> QuerySet[PlanVersion]:
+    return plan.versions.defer("snapshot").order_by("-number")
+
+
+def plan_latest_version(*, plan: Plan) -> PlanVersion | None:
+    return plan.versions.order_by("-number").first()
+
+
+def plan_gaps(*, plan: Plan, today: datetime.date | None = None) -> GapReport:
+    """Every rule the plan is checked against, with its severity. Approval is refused
+    while a blocking gap remains."""
+    today = today or timezone.localdate()
+    report = GapReport()
+    _check_cell(plan, report)
+    seats = _check_seats(plan, report)
+    _check_alert_tree(plan, seats, report)
+    _check_reflex_sheets(plan, report)
+    _check_degraded_procedures(plan, report)
+    _check_systems_and_processes(plan, report, today)
+    _check_contacts(plan, report)
+    _check_versions_and_prints(plan, report)
+    return report
+
+
+def _check_cell(plan: Plan, report: GapReport) -> None:
+    report.check(bool(plan.meeting_place.strip()), severity=BLOCKING, code="cell_no_meeting_place",
+                 message=_("The crisis cell has no meeting place."), section="cell")
+    report.check(bool(plan.fallback_place.strip()), severity=WARNING, code="cell_no_fallback_place",
+                 message=_("The crisis cell has no fallback meeting place."), section="cell")
+    report.check(bool(plan.bridge_phone or plan.bridge_notes.strip()), severity=WARNING, code="cell_no_bridge",
+                 message=_("No conference bridge or other way to meet remotely."), section="cell")
+    report.check(bool(plan.briefing_rhythm.strip()), severity=INFO, code="cell_no_rhythm",
+                 message=_("The rhythm of situation briefings is not set."), section="cell")
+
+
+def _check_seats(plan: Plan, report: GapReport) -> list[Seat]:
+    seats = list(
+        Seat.objects.filter(plan=plan).select_related("holder").prefetch_related(
+            Prefetch("deputies", queryset=SeatDeputy.objects.select_related("person"))
+        )
+    )
+    report.check(any(seat.cell == CellKind.STRATEGIC for seat in seats), severity=BLOCKING,
+                 code="cell_no_strategic_seat", message=_("The strategic cell has no seat."), section="seats")
+    people_seen: set[int] = set()
+    for seat in seats:
+        report.check(seat.holder_id is not None, severity=BLOCKING, code="seat_no_holder",
+                     message=_("Seat “%(seat)s” has no holder.") % {"seat": seat.title}, section="seats",
+                     item=seat.title)
+        deputies = list(seat.deputies.all())
+        report.check(bool(deputies), severity=WARNING, code="seat_no_deputy",
+                     message=_("Seat “%(seat)s” has no deputy.") % {"seat": seat.title}, section="seats",
+                     item=seat.title)
+        for person in [seat.holder, *(deputy.person for deputy in deputies)]:
+            if person is None or person.pk in people_seen:
+                continue
+            people_seen.add(person.pk)
+            report.check(bool(person.mobile_phone), severity=WARNING, code="person_no_mobile",
+                         message=_("%(name)s (seat “%(seat)s”) has no mobile phone number.")
+                         % {"name": person.full_name, "seat": seat.title}, section="seats", item=seat.title)
+    return seats
+
+
+def _check_alert_tree(plan: Plan, seats: list[Seat], report: GapReport) -> None:
+    reached = set(AlertStep.objects.filter(plan=plan).values_list("to_seat_id", flat=True))
+    report.check(bool(reached), severity=BLOCKING, code="alert_tree_empty",
+                 message=_("The alert tree is empty: nobody knows whom to call."), section="alert_tree")
+    if reached:
+        for seat in seats:
+            if seat.cell == CellKind.STRATEGIC:
+                report.check(seat.pk in reached, severity=WARNING, code="seat_not_alerted",
+                             message=_("Nobody alerts the seat “%(seat)s” in the alert tree.") % {"seat": seat.title},
+                             section="alert_tree", item=seat.title)
+
+
+def _check_reflex_sheets(plan: Plan, report: GapReport) -> None:
+    sheets = list(ReflexSheet.objects.filter(plan=plan).prefetch_related("items"))
+    report.check(bool(sheets), severity=BLOCKING, code="no_reflex_sheet",
+                 message=_("The plan has no reflex sheet."), section="reflex_sheets")
+    for sheet in sheets:
+        report.check(bool(sheet.owner_function or sheet.owner_seat_id), severity=BLOCKING,
+                     code="reflex_sheet_no_owner",
+                     message=_("Reflex sheet “%(title)s” has no owner role.") % {"title": sheet.title},
+                     section="reflex_sheets", item=sheet.title)
+        report.check(bool(sheet.items.all()), severity=WARNING, code="reflex_sheet_empty",
+                     message=_("Reflex sheet “%(title)s” has no action.") % {"title": sheet.title},
+                     section="reflex_sheets", item=sheet.title)
+
+
+def _check_degraded_procedures(plan: Plan, report: GapReport) -> None:
+    covered = set(DegradedProcedure.objects.filter(plan=plan).values_list("department_kind", flat=True))
+    present = set(plan.establishment.departments.values_list("kind", flat=True))
+    for kind in sorted(present & DEPARTMENTS_NEEDING_PROCEDURE):
+        label = DepartmentKind(kind).label
+        report.check(kind in covered, severity=WARNING, code="department_no_procedure",
+                     message=_("No degraded-mode procedure for %(department)s.") % {"department": label},
+                     section="degraded_procedures", item=str(label))
+
+
+def _check_systems_and_processes(plan: Plan, report: GapReport, today: datetime.date) -> None:
+    for system in ITSystem.objects.filter(plan=plan):
+        if system.criticality > Criticality.HIGH:
+            continue
+        severity = BLOCKING if system.criticality == Criticality.VITAL else WARNING
+        recent = system.last_restore_test is not None and today - system.last_restore_test <= RESTORE_TEST_MAX_AGE
+        report.check(recent, severity=severity, code="system_no_recent_restore_test",
+                     message=_("%(system)s: no restore test in the last 12 months.") % {"system": system.name},
+                     section="it_systems", item=system.name)
+        report.check(system.has_offline_copy, severity=severity, code="system_no_offline_copy",
+                     message=_("%(system)s: no offline or immutable backup copy.") % {"system": system.name},
+                     section="it_systems", item=system.name)
+        report.check(bool(system.vendor_contact_24_7) or not system.vendor, severity=WARNING,
+                     code="system_no_vendor_contact",
+                     message=_("%(system)s: no 24/7 contact at the vendor.") % {"system": system.name},
+                     section="it_systems", item=system.name)
+    for process in CriticalProcess.objects.filter(plan=plan):
+        has_both = process.rto is not None and process.max_tolerable_downtime is not None
+        report.check(has_both, severity=WARNING, code="process_no_rto",
+                     message=_("%(process)s: RTO or maximum tolerable downtime missing.") % {"process": process.name},
+                     section="critical_processes", item=process.name)
+        if has_both:
+            report.check(process.rto <= process.max_tolerable_downtime, severity=BLOCKING,  # type: ignore[operator]
+                         code="process_rto_over_mtd",
+                         message=_("%(process)s: the RTO is longer than the maximum tolerable downtime.")
+                         % {"process": process.name}, section="critical_processes", item=process.name)
+
+
+def _check_contacts(plan: Plan, report: GapReport) -> None:
+    contacts = list(ExternalContact.objects.filter(plan=plan))
+
+    def reachable(kind: str) -> bool:
+        return any(c.kind == kind and (c.phone or c.phone_24_7 or c.email) for c in contacts)
+
+    report.check(reachable(ContactKind.CERT_SANTE), severity=BLOCKING, code="no_cert_sante_contact",
+                 message=_("No way to reach CERT Santé (phone or email)."), section="contacts")
+    report.check(reachable(ContactKind.ARS), severity=BLOCKING, code="no_ars_contact",
+                 message=_("No way to reach the regional health agency (ARS)."), section="contacts")
+    if plan.establishment.is_essential_operator:
+        report.check(reachable(ContactKind.ANSSI), severity=WARNING, code="no_anssi_contact",
+                     message=_("Essential-services operator: no ANSSI contact."), section="contacts")
+    for contact in contacts:
+        report.check(bool(contact.phone or contact.phone_24_7 or contact.email), severity=WARNING,
+                     code="contact_unreachable",
+                     message=_("Contact “%(name)s” has no phone number or email yet.") % {"name": contact.organisation},
+                     section="contacts", item=contact.organisation)
+
+
+def _check_versions_and_prints(plan: Plan, report: GapReport) -> None:
+    latest = plan.versions.order_by("-number").values_list("number", "approved_at").first()
+    if latest is None:
+        return
+    number, approved_at = latest
+    printed = (
+        PlanExport.objects.filter(plan=plan, kind=PlanExport.Kind.PAPER_KIT, version__isnull=False)
+        .order_by("-version__number").values_list("version__number", flat=True).first()
+    )
+    report.check(printed is not None and printed >= number, severity=WARNING, code="paper_kit_outdated",
+                 message=_("The printed paper kit is older than approved version %(number)d: print it again.")
+                 % {"number": number}, section="versions")
+    report.check(plan.draft_changed_at <= approved_at, severity=INFO, code="draft_not_approved",
+                 message=_("The draft has changes that are not approved yet."), section="versions")
