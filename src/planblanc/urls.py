@@ -9,6 +9,7 @@ urlpatterns = [
     path("", include("planblanc.core.urls")),
     path("compte/", include("planblanc.accounts.urls")),
     path("annuaire/", include("planblanc.directory.urls")),
+    path("plan/", include("planblanc.plans.urls")),
     path("api/v1/", api.urls),
     path("i18n/setlang/", set_language, name="set_language"),
     # One login page for everyone, with throttling and two-factor.

@@ -218,7 +218,7 @@ def _check_systems_and_processes(plan: Plan, report: GapReport, today: datetime.
 def _check_contacts(plan: Plan, report: GapReport) -> None:
     contacts = list(ExternalContact.objects.filter(plan=plan))
 
-    def reachable(kind: str) -> bool:
+    def reachable(kind: Any) -> bool:
         return any(c.kind == kind and (c.phone or c.phone_24_7 or c.email) for c in contacts)
 
     report.check(reachable(ContactKind.CERT_SANTE), severity=BLOCKING, code="no_cert_sante_contact",
