@@ -49,5 +49,9 @@ class RequireTwoFactorMiddleware:
             and request.path != reverse("accounts:logout")
             and needs_two_factor(user)
         ):
+            if request.headers.get("HX-Request"):
+                # A fragment polled by the page (the worker badge) would get the whole
+                # two-factor page swapped into the menu, which polls again: answer nothing.
+                return HttpResponse(status=204)
             return redirect(f"{reverse('accounts:two_factor')}?next={request.get_full_path()}")
         return self.get_response(request)
