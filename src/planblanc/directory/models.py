@@ -226,3 +226,59 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.person} — {self.get_function_display()} ({self.establishment})"
+
+
+class ImportKind(models.TextChoices):
+    ESTABLISHMENTS = "establishments", _("Establishments")
+    PEOPLE = "people", _("People")
+
+
+class ImportStatus(models.TextChoices):
+    PENDING = "pending", _("Awaiting confirmation")
+    APPLIED = "applied", _("Imported")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class ImportBatch(models.Model):
+    """An uploaded directory file between its preview and its confirmation.
+
+    Only its uploader ever sees it (directory.importing.import_batch_for_user). The parsed
+    rows are kept so that the confirmation imports exactly what was previewed; they are
+    emptied once the batch is applied or cancelled (they hold personal data).
+    """
+
+    kind = models.CharField(_("kind"), max_length=20, choices=ImportKind.choices)
+    uploaded_by = models.ForeignKey(
+        "accounts.User", on_delete=models.CASCADE, related_name="directory_imports", verbose_name=_("uploaded by")
+    )
+    establishment = models.ForeignKey(
+        Establishment, on_delete=models.CASCADE, null=True, blank=True, related_name="+",
+        verbose_name=_("establishment"),
+        help_text=_("When set, every row must belong to this establishment."),
+    )
+    filename = models.CharField(_("file name"), max_length=255)
+    sha256 = models.CharField(max_length=64)
+    columns = models.JSONField(default=list, blank=True)
+    rows = models.JSONField(default=list, blank=True)
+    errors = models.JSONField(default=list, blank=True)
+    row_count = models.PositiveIntegerField(default=0)
+    status = models.CharField(_("status"), max_length=20, choices=ImportStatus.choices, default=ImportStatus.PENDING)
+    summary = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("directory import")
+        verbose_name_plural = _("directory imports")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} — {self.filename}"
+
+    @property
+    def bad_count(self) -> int:
+        return len(self.errors)
+
+    @property
+    def good_count(self) -> int:
+        return self.row_count - len(self.errors)
