@@ -6,11 +6,11 @@ import datetime
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Max, Prefetch, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from planblanc.directory.models import DepartmentKind
+from planblanc.directory.models import Department, DepartmentKind
 from planblanc.plans.models import (
     AlertStep,
     CellKind,
@@ -100,17 +100,80 @@ def plan_latest_version(*, plan: Plan) -> PlanVersion | None:
 def plan_gaps(*, plan: Plan, today: datetime.date | None = None) -> GapReport:
     """Every rule the plan is checked against, with its severity. Approval is refused
     while a blocking gap remains."""
+    return plan_gaps_many(plans=[plan], today=today)[plan.pk]
+
+
+@dataclass
+class _PlanRows:
+    """What the gap rules read about one plan, loaded for many plans at once."""
+
+    seats: list[Seat] = field(default_factory=list)
+    reached: set[int] = field(default_factory=set)
+    sheets: list[ReflexSheet] = field(default_factory=list)
+    covered_kinds: set[str] = field(default_factory=set)
+    present_kinds: set[str] = field(default_factory=set)
+    systems: list[ITSystem] = field(default_factory=list)
+    processes: list[CriticalProcess] = field(default_factory=list)
+    contacts: list[ExternalContact] = field(default_factory=list)
+    latest: tuple[int, datetime.datetime] | None = None
+    printed: int | None = None
+
+
+def _load_rows(plans: list[Plan]) -> dict[int, _PlanRows]:
+    """A fixed number of queries whatever the number of plans (the list of plans of a
+    region shows every plan's score)."""
+    rows = {plan.pk: _PlanRows() for plan in plans}
+    ids = list(rows)
+    by_establishment = {plan.establishment_id: rows[plan.pk] for plan in plans}
+    for seat in Seat.objects.filter(plan_id__in=ids).select_related("holder").prefetch_related(
+        Prefetch("deputies", queryset=SeatDeputy.objects.select_related("person"))
+    ):
+        rows[seat.plan_id].seats.append(seat)
+    for plan_id, to_seat_id in AlertStep.objects.filter(plan_id__in=ids).values_list("plan_id", "to_seat_id"):
+        rows[plan_id].reached.add(to_seat_id)
+    for sheet in ReflexSheet.objects.filter(plan_id__in=ids).annotate(item_count=Count("items")):
+        rows[sheet.plan_id].sheets.append(sheet)
+    for plan_id, kind in DegradedProcedure.objects.filter(plan_id__in=ids).values_list("plan_id", "department_kind"):
+        rows[plan_id].covered_kinds.add(kind)
+    for establishment_id, kind in Department.objects.filter(
+        establishment_id__in=list(by_establishment)
+    ).values_list("establishment_id", "kind"):
+        by_establishment[establishment_id].present_kinds.add(kind)
+    for system in ITSystem.objects.filter(plan_id__in=ids):
+        rows[system.plan_id].systems.append(system)
+    for process in CriticalProcess.objects.filter(plan_id__in=ids):
+        rows[process.plan_id].processes.append(process)
+    for contact in ExternalContact.objects.filter(plan_id__in=ids):
+        rows[contact.plan_id].contacts.append(contact)
+    for plan_id, number, approved_at in PlanVersion.objects.filter(plan_id__in=ids).order_by("number").values_list(
+        "plan_id", "number", "approved_at"
+    ):
+        rows[plan_id].latest = (number, approved_at)
+    for plan_id, printed in (
+        PlanExport.objects.filter(plan_id__in=ids, kind=PlanExport.Kind.PAPER_KIT, version__isnull=False)
+        .values("plan_id").annotate(printed=Max("version__number")).values_list("plan_id", "printed")
+    ):
+        rows[plan_id].printed = printed
+    return rows
+
+
+def plan_gaps_many(*, plans: list[Plan], today: datetime.date | None = None) -> dict[int, GapReport]:
+    """plan_gaps for many plans (with their establishment loaded), by plan id."""
     today = today or timezone.localdate()
-    report = GapReport()
-    _check_cell(plan, report)
-    seats = _check_seats(plan, report)
-    _check_alert_tree(plan, seats, report)
-    _check_reflex_sheets(plan, report)
-    _check_degraded_procedures(plan, report)
-    _check_systems_and_processes(plan, report, today)
-    _check_contacts(plan, report)
-    _check_versions_and_prints(plan, report)
-    return report
+    reports = {}
+    for plan_id, rows in _load_rows(plans).items():
+        plan = next(p for p in plans if p.pk == plan_id)
+        report = GapReport()
+        _check_cell(plan, report)
+        _check_seats(rows.seats, report)
+        _check_alert_tree(rows.seats, rows.reached, report)
+        _check_reflex_sheets(rows.sheets, report)
+        _check_degraded_procedures(rows.present_kinds, rows.covered_kinds, report)
+        _check_systems_and_processes(rows.systems, rows.processes, report, today)
+        _check_contacts(plan, rows.contacts, report)
+        _check_versions_and_prints(plan, rows.latest, rows.printed, report)
+        reports[plan_id] = report
+    return reports
 
 
 def _check_cell(plan: Plan, report: GapReport) -> None:
@@ -124,12 +187,7 @@ def _check_cell(plan: Plan, report: GapReport) -> None:
                  message=_("The rhythm of situation briefings is not set."), section="cell")
 
 
-def _check_seats(plan: Plan, report: GapReport) -> list[Seat]:
-    seats = list(
-        Seat.objects.filter(plan=plan).select_related("holder").prefetch_related(
-            Prefetch("deputies", queryset=SeatDeputy.objects.select_related("person"))
-        )
-    )
+def _check_seats(seats: list[Seat], report: GapReport) -> None:
     report.check(any(seat.cell == CellKind.STRATEGIC for seat in seats), severity=BLOCKING,
                  code="cell_no_strategic_seat", message=_("The strategic cell has no seat."), section="seats")
     people_seen: set[int] = set()
@@ -148,11 +206,9 @@ def _check_seats(plan: Plan, report: GapReport) -> list[Seat]:
             report.check(bool(person.mobile_phone), severity=WARNING, code="person_no_mobile",
                          message=_("%(name)s (seat “%(seat)s”) has no mobile phone number.")
                          % {"name": person.full_name, "seat": seat.title}, section="seats", item=seat.title)
-    return seats
 
 
-def _check_alert_tree(plan: Plan, seats: list[Seat], report: GapReport) -> None:
-    reached = set(AlertStep.objects.filter(plan=plan).values_list("to_seat_id", flat=True))
+def _check_alert_tree(seats: list[Seat], reached: set[int], report: GapReport) -> None:
     report.check(bool(reached), severity=BLOCKING, code="alert_tree_empty",
                  message=_("The alert tree is empty: nobody knows whom to call."), section="alert_tree")
     if reached:
@@ -163,8 +219,7 @@ def _check_alert_tree(plan: Plan, seats: list[Seat], report: GapReport) -> None:
                              section="alert_tree", item=seat.title)
 
 
-def _check_reflex_sheets(plan: Plan, report: GapReport) -> None:
-    sheets = list(ReflexSheet.objects.filter(plan=plan).prefetch_related("items"))
+def _check_reflex_sheets(sheets: list[ReflexSheet], report: GapReport) -> None:
     report.check(bool(sheets), severity=BLOCKING, code="no_reflex_sheet",
                  message=_("The plan has no reflex sheet."), section="reflex_sheets")
     for sheet in sheets:
@@ -172,14 +227,12 @@ def _check_reflex_sheets(plan: Plan, report: GapReport) -> None:
                      code="reflex_sheet_no_owner",
                      message=_("Reflex sheet “%(title)s” has no owner role.") % {"title": sheet.title},
                      section="reflex_sheets", item=sheet.title)
-        report.check(bool(sheet.items.all()), severity=WARNING, code="reflex_sheet_empty",
+        report.check(bool(sheet.item_count), severity=WARNING, code="reflex_sheet_empty",  # type: ignore[attr-defined]
                      message=_("Reflex sheet “%(title)s” has no action.") % {"title": sheet.title},
                      section="reflex_sheets", item=sheet.title)
 
 
-def _check_degraded_procedures(plan: Plan, report: GapReport) -> None:
-    covered = set(DegradedProcedure.objects.filter(plan=plan).values_list("department_kind", flat=True))
-    present = set(plan.establishment.departments.values_list("kind", flat=True))
+def _check_degraded_procedures(present: set[str], covered: set[str], report: GapReport) -> None:
     for kind in sorted(present & DEPARTMENTS_NEEDING_PROCEDURE):
         label = DepartmentKind(kind).label
         report.check(kind in covered, severity=WARNING, code="department_no_procedure",
@@ -187,8 +240,9 @@ def _check_degraded_procedures(plan: Plan, report: GapReport) -> None:
                      section="degraded_procedures", item=str(label))
 
 
-def _check_systems_and_processes(plan: Plan, report: GapReport, today: datetime.date) -> None:
-    for system in ITSystem.objects.filter(plan=plan):
+def _check_systems_and_processes(systems: list[ITSystem], processes: list[CriticalProcess], report: GapReport,
+                                 today: datetime.date) -> None:
+    for system in systems:
         if system.criticality > Criticality.HIGH:
             continue
         severity = BLOCKING if system.criticality == Criticality.VITAL else WARNING
@@ -203,7 +257,7 @@ def _check_systems_and_processes(plan: Plan, report: GapReport, today: datetime.
                      code="system_no_vendor_contact",
                      message=_("%(system)s: no 24/7 contact at the vendor.") % {"system": system.name},
                      section="it_systems", item=system.name)
-    for process in CriticalProcess.objects.filter(plan=plan):
+    for process in processes:
         has_both = process.rto is not None and process.max_tolerable_downtime is not None
         report.check(has_both, severity=WARNING, code="process_no_rto",
                      message=_("%(process)s: RTO or maximum tolerable downtime missing.") % {"process": process.name},
@@ -215,9 +269,7 @@ def _check_systems_and_processes(plan: Plan, report: GapReport, today: datetime.
                          % {"process": process.name}, section="critical_processes", item=process.name)
 
 
-def _check_contacts(plan: Plan, report: GapReport) -> None:
-    contacts = list(ExternalContact.objects.filter(plan=plan))
-
+def _check_contacts(plan: Plan, contacts: list[ExternalContact], report: GapReport) -> None:
     def reachable(kind: Any) -> bool:
         return any(c.kind == kind and (c.phone or c.phone_24_7 or c.email) for c in contacts)
 
@@ -235,15 +287,11 @@ def _check_contacts(plan: Plan, report: GapReport) -> None:
                      section="contacts", item=contact.organisation)
 
 
-def _check_versions_and_prints(plan: Plan, report: GapReport) -> None:
-    latest = plan.versions.order_by("-number").values_list("number", "approved_at").first()
+def _check_versions_and_prints(plan: Plan, latest: tuple[int, datetime.datetime] | None, printed: int | None,
+                               report: GapReport) -> None:
     if latest is None:
         return
     number, approved_at = latest
-    printed = (
-        PlanExport.objects.filter(plan=plan, kind=PlanExport.Kind.PAPER_KIT, version__isnull=False)
-        .order_by("-version__number").values_list("version__number", flat=True).first()
-    )
     report.check(printed is not None and printed >= number, severity=WARNING, code="paper_kit_outdated",
                  message=_("The printed paper kit is older than approved version %(number)d: print it again.")
                  % {"number": number}, section="versions")
