@@ -96,6 +96,7 @@ INSTALLED_APPS = [
     "planblanc.accounts",
     "planblanc.directory",
     "planblanc.plans",
+    "planblanc.readiness",
 ]
 
 MIDDLEWARE = [

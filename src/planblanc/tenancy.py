@@ -44,6 +44,8 @@ class Perm(StrEnum):
     # Write the white plan's draft. Approving it is the director's (or deputy's) act,
     # decided by their function in the establishment (plans.services.plan_may_approve).
     EDIT_PLAN = "plans.edit"
+    # Answer self-assessments, keep the action plan and the governance record.
+    ASSESS = "readiness.assess"
 
 
 ROLE_PERMISSIONS: dict[Any, frozenset[Perm]] = {
@@ -51,7 +53,9 @@ ROLE_PERMISSIONS: dict[Any, frozenset[Perm]] = {
     Role.REGIONAL_OFFICER: frozenset(
         {Perm.VIEW_DIRECTORY, Perm.MANAGE_ESTABLISHMENTS, Perm.VIEW_AUDIT}
     ),
-    Role.GROUP_CISO: frozenset({Perm.VIEW_DIRECTORY, Perm.MANAGE_PEOPLE, Perm.VIEW_AUDIT, Perm.EDIT_PLAN}),
+    Role.GROUP_CISO: frozenset(
+        {Perm.VIEW_DIRECTORY, Perm.MANAGE_PEOPLE, Perm.VIEW_AUDIT, Perm.EDIT_PLAN, Perm.ASSESS}
+    ),
     Role.ESTABLISHMENT_ADMIN: frozenset(
         {
             Perm.VIEW_DIRECTORY,
@@ -60,6 +64,7 @@ ROLE_PERMISSIONS: dict[Any, frozenset[Perm]] = {
             Perm.MANAGE_ACCESS,
             Perm.VIEW_AUDIT,
             Perm.EDIT_PLAN,
+            Perm.ASSESS,
         }
     ),
     Role.CRISIS_MEMBER: frozenset({Perm.VIEW_DIRECTORY}),
