@@ -1,6 +1,6 @@
 from django.urls import path
 
-from planblanc.directory import views
+from planblanc.directory import import_views, views
 
 app_name = "directory"
 urlpatterns = [
@@ -20,7 +20,13 @@ urlpatterns = [
     path("fonctions/<int:pk>/retirer/", views.membership_remove, name="membership_remove"),
 ]
 
-# Import / export (directory/imports.py)
+# Import / export (directory/importing.py, directory/exporting.py)
 urlpatterns += [
-    path("import/", views.import_start, name="import_start"),
+    path("import/", import_views.import_start, name="import_start"),
+    path("import/<int:pk>/", import_views.import_preview, name="import_preview"),
+    path("import/<int:pk>/confirmer/", import_views.import_confirm, name="import_confirm"),
+    path("import/<int:pk>/annuler/", import_views.import_cancel, name="import_cancel"),
+    path("import/<int:pk>/resultat/", import_views.import_result, name="import_result"),
+    path("etablissements/export.<str:fmt>", import_views.establishment_export, name="establishment_export"),
+    path("personnes/export.<str:fmt>", import_views.person_export, name="person_export"),
 ]

@@ -249,9 +249,3 @@ def membership_remove(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, " ".join(exc.messages))
     return redirect("directory:person_detail", pk=membership.person_id)
 
-
-@login_required
-def import_start(request: HttpRequest) -> HttpResponse:
-    if not has_perm_somewhere(request.user, Perm.MANAGE_PEOPLE):
-        raise Http404
-    return render(request, "directory/import_start.html", {})
