@@ -1,8 +1,9 @@
 """The paper kit (PDF), the offline bundle (ZIP) and their history. Thin: the kit is
 rendered and the export recorded by `exports.plan_kit_export`.
 
-Downloads are POST (a form button): each one writes a PlanExport row and an audit entry,
-which a GET (link prefetching, crawlers) must not do."""
+A download is a read of the plan: like any audited read it leaves a trace (a PlanExport
+row and an audit entry), so it is a plain link (GET, `?version=N`); a form may POST the
+same fields. Responses are never cached: they carry personal phone numbers."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods
 
 from planblanc.plans.exports import (
     OFFLINE_BUNDLE,
@@ -28,7 +29,7 @@ from planblanc.tenancy import user_label
 def _export(request: HttpRequest, establishment_id: int, kind: str) -> HttpResponse:
     plan = plan_for_user(user=request.user, establishment_id=establishment_id)
     try:
-        version = kit_version(plan=plan, number=request.POST.get("version") or request.GET.get("version"))
+        version = kit_version(plan=plan, number=request.GET.get("version") or request.POST.get("version"))
     except ValidationError as exc:
         for message in exc.messages:
             messages.error(request, message)
@@ -44,14 +45,14 @@ def _export(request: HttpRequest, establishment_id: int, kind: str) -> HttpRespo
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def paper_kit(request: HttpRequest, establishment_id: int) -> HttpResponse:
     """The paper kit (PDF) of the draft, or of approved version `version`."""
     return _export(request, establishment_id, PAPER_KIT)
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def offline_bundle(request: HttpRequest, establishment_id: int) -> HttpResponse:
     """The offline bundle (ZIP of static pages plus the PDF) of the draft or of a version."""
     return _export(request, establishment_id, OFFLINE_BUNDLE)

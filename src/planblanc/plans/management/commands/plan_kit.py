@@ -36,6 +36,12 @@ class CommandActor:
 class Command(BaseCommand):
     help = "Write the paper kit (PDF) and/or the offline bundle (ZIP) of an establishment's white plan."
 
+    def add_base_argument(self, parser: Any, *args: Any, **kwargs: Any) -> None:
+        # --version here is the plan's version, not the program's.
+        if "--version" in args:
+            return
+        super().add_base_argument(parser, *args, **kwargs)
+
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("finess", help="FINESS number of the establishment")
         parser.add_argument("--version", dest="plan_version", help="approved version number (0: the draft); default: the latest")
