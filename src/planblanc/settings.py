@@ -44,6 +44,18 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, not {raw!r}") from exc
 
 
+def env_json(name: str, default: object) -> object:
+    import json
+
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be JSON: {exc}") from exc
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
@@ -97,6 +109,7 @@ INSTALLED_APPS = [
     "planblanc.directory",
     "planblanc.plans",
     "planblanc.readiness",
+    "planblanc.alerting",
 ]
 
 MIDDLEWARE = [
@@ -268,3 +281,22 @@ LOGGING = {
 
 # How stale the worker heartbeat may be before the UI warns that background work stalls.
 WORKER_STALE_AFTER_SECONDS = env_int("PLANBLANC_WORKER_STALE_SECONDS", 60)
+
+# Alerting. Providers per channel, tried in this order (see alerting/channels/base.py):
+# PLANBLANC_CHANNELS='{"email": [{"name": "relay", "kind": "smtp", "host": "smtp.example",
+#   "port": 587, "starttls": true, "username": "…", "password": "…", "from": "alerte@…"},
+#   {"name": "backup", "kind": "smtp", "host": "…"}], "webhook": [{"name": "mm", "kind": "mattermost"}]}'
+ALERTING_CHANNELS = env_json(
+    "PLANBLANC_CHANNELS",
+    {
+        "email": [{"name": "local-relay", "kind": "smtp", "host": "localhost", "port": 25}],
+        "webhook": [{"name": "webhook", "kind": "webhook"}],
+    },
+)
+# The address people reach this platform at, for acknowledgement links in messages.
+ALERTING_PUBLIC_URL = env_str("PLANBLANC_PUBLIC_URL", "http://localhost:8000").rstrip("/")
+ALERTING_MAX_ATTEMPTS = env_int("PLANBLANC_ALERT_MAX_ATTEMPTS", 5)
+ALERTING_RETRY_BASE_SECONDS = env_int("PLANBLANC_ALERT_RETRY_BASE_SECONDS", 10)
+ALERTING_RETRY_MAX_SECONDS = env_int("PLANBLANC_ALERT_RETRY_MAX_SECONDS", 600)
+ALERTING_LEASE_SECONDS = env_int("PLANBLANC_ALERT_LEASE_SECONDS", 60)
+ALERTING_ACK_MAX_AGE_HOURS = env_int("PLANBLANC_ACK_LINK_HOURS", 72)

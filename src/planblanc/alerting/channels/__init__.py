@@ -1,0 +1,1 @@
+"""Notification channels: one module per channel, all behind channels.base.Provider."""

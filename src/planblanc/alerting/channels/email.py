@@ -1,0 +1,153 @@
+"""Email over SMTP to a relay outside the hospital's network.
+
+One connection carries up to `batch_size` messages (RSET after a refused one), then is
+closed and a new one opened, so a long campaign neither holds one connection for ever
+nor pays a handshake per message. The Message-ID is the delivery's own, derived from
+its idempotency key: a message sent again after a crash carries the same Message-ID.
+
+Options: host (required), port (25), ssl (false), starttls (false), username,
+password, from ("alerte@planblanc.invalid"), from_name ("Plan Blanc Numérique"),
+batch_size (100), timeout (seconds, 15).
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl as ssl_module
+from collections.abc import Iterable, Iterator
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import formatdate
+from typing import Any
+
+from planblanc.alerting.channels.base import (
+    PERMANENT,
+    TRANSIENT,
+    OutgoingMessage,
+    PermanentError,
+    Provider,
+    SendResult,
+    TransientError,
+    register,
+)
+
+
+def _outcome(code: int) -> str:
+    return TRANSIENT if 400 <= code < 500 else PERMANENT
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+@register
+class SmtpProvider(Provider):
+    kind = "smtp"
+    channel = "email"
+
+    def __init__(self, *, name: str, options: dict[str, Any]) -> None:
+        super().__init__(name=name, options=options)
+        self.host = self.option("host", required=True)
+        self.port = int(self.option("port", 25))
+        self.use_ssl = bool(self.option("ssl", False))
+        self.starttls = bool(self.option("starttls", False))
+        self.username = self.option("username", "")
+        self.password = self.option("password", "")
+        self.from_address = self.option("from", "alerte@planblanc.invalid")
+        self.from_name = self.option("from_name", "Plan Blanc Numérique")
+        self.batch_size = max(1, int(self.option("batch_size", 100)))
+        self.timeout = float(self.option("timeout", 15))
+
+    def _connect(self) -> smtplib.SMTP:
+        try:
+            if self.use_ssl:
+                conn: smtplib.SMTP = smtplib.SMTP_SSL(
+                    self.host, self.port, timeout=self.timeout, context=ssl_module.create_default_context()
+                )
+            else:
+                conn = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            if self.starttls:
+                conn.starttls(context=ssl_module.create_default_context())
+            if self.username:
+                conn.login(self.username, self.password)
+        except smtplib.SMTPAuthenticationError as exc:
+            raise PermanentError(f"SMTP {self.host}:{self.port} refused the login: {exc.smtp_code}") from exc
+        except smtplib.SMTPResponseException as exc:
+            error = f"SMTP {self.host}:{self.port} answered {exc.smtp_code} {_text(exc.smtp_error)}"
+            if _outcome(exc.smtp_code) == PERMANENT:
+                raise PermanentError(error) from exc
+            raise TransientError(error) from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            raise TransientError(f"SMTP {self.host}:{self.port} unreachable: {exc}") from exc
+        return conn
+
+    def build(self, message: OutgoingMessage) -> EmailMessage:
+        email = EmailMessage()
+        email["From"] = Address(self.from_name, addr_spec=self.from_address)
+        email["To"] = Address(message.name, addr_spec=message.address)
+        email["Subject"] = message.subject
+        email["Message-ID"] = message.message_id
+        email["Date"] = formatdate(localtime=False, usegmt=True)
+        email["Content-Language"] = message.language
+        # Out-of-office robots must not answer an alert.
+        email["Auto-Submitted"] = "auto-generated"
+        email["X-Auto-Response-Suppress"] = "All"
+        email.set_content(message.body)
+        return email
+
+    def send(self, messages: Iterable[OutgoingMessage]) -> Iterator[SendResult]:
+        conn: smtplib.SMTP | None = None
+        on_this_connection = 0
+        try:
+            for message in messages:
+                if conn is None or on_this_connection >= self.batch_size:
+                    self._close(conn)
+                    conn = None
+                    conn = self._connect()
+                    on_this_connection = 0
+                on_this_connection += 1
+                try:
+                    email = self.build(message)
+                except (ValueError, TypeError) as exc:  # an address the email package cannot write
+                    yield SendResult(message.delivery_id, PERMANENT, f"invalid address: {exc}")
+                    continue
+                try:
+                    conn.send_message(email, from_addr=self.from_address, to_addrs=[message.address])
+                except smtplib.SMTPRecipientsRefused as exc:
+                    code, text = next(iter(exc.recipients.values()), (550, b"refused"))
+                    yield SendResult(message.delivery_id, _outcome(code), f"{code} {_text(text)}")
+                    if not self._rset(conn):
+                        self._close(conn)
+                        conn = None
+                except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
+                    code = exc.smtp_code
+                    yield SendResult(message.delivery_id, _outcome(code), f"{code} {_text(exc.smtp_error)}")
+                    if not self._rset(conn):
+                        self._close(conn)
+                        conn = None
+                except (smtplib.SMTPServerDisconnected, OSError) as exc:
+                    # No 250 was read: the relay did not take responsibility for it.
+                    yield SendResult(message.delivery_id, TRANSIENT, f"connection lost: {exc}")
+                    self._close(conn)
+                    conn = None
+                else:
+                    yield SendResult(message.delivery_id, provider_message_id=message.message_id)
+        finally:
+            self._close(conn)
+
+    @staticmethod
+    def _rset(conn: smtplib.SMTP) -> bool:
+        try:
+            conn.rset()
+        except (OSError, smtplib.SMTPException):
+            return False
+        return True
+
+    @staticmethod
+    def _close(conn: smtplib.SMTP | None) -> None:
+        if conn is None:
+            return
+        try:
+            conn.quit()
+        except (OSError, smtplib.SMTPException):
+            conn.close()

@@ -1,0 +1,68 @@
+"""`planblanc alert_worker`: claim and send due deliveries in a loop. Any number may run
+on one or many machines; a worker killed mid-campaign leaves leased rows that the next
+one takes over when the lease runs out (PLANBLANC_ALERT_LEASE_SECONDS)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from typing import Any
+
+from django.core.management import BaseCommand
+from django.utils import timezone
+from django.utils.crypto import get_random_string
+
+from planblanc.alerting.models import Delivery, DeliveryStatus
+from planblanc.alerting.services import deliveries_process
+from planblanc.core.models import WorkerHeartbeat
+
+HEARTBEAT_SECONDS = 5
+
+
+class Command(BaseCommand):
+    help = "Send alert deliveries (email, SMS, voice, webhooks) as they fall due."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--interval", type=float, default=0.5, help="Seconds between polls when idle.")
+        parser.add_argument("--batch", type=int, default=200, help="Deliveries claimed at a time.")
+        parser.add_argument(
+            "--until-done", action="store_true",
+            help="Exit once no delivery is queued or being sent (waiting for expired leases).",
+        )
+        parser.add_argument("--once", action="store_true", help="Send what is due now, then exit.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        worker_id = f"alert-{socket.gethostname()[:30]}-{os.getpid()}-{get_random_string(6)}"
+        last_beat = 0.0
+        total = 0
+        try:
+            while True:
+                if time.monotonic() - last_beat > HEARTBEAT_SECONDS:
+                    self._beat(worker_id)
+                    last_beat = time.monotonic()
+                handled = deliveries_process(worker_id=worker_id, limit=options["batch"], max_rounds=20)
+                total += handled
+                if handled:
+                    continue
+                if options["once"]:
+                    break
+                if options["until_done"] and not Delivery.objects.filter(
+                    status__in=(DeliveryStatus.QUEUED, DeliveryStatus.SENDING, DeliveryStatus.HELD)
+                ).exists():
+                    break
+                time.sleep(options["interval"])
+        finally:
+            WorkerHeartbeat.objects.filter(worker_id=worker_id[:64]).delete()
+        if options["verbosity"] > 0:
+            self.stdout.write(f"{total} deliveries handled")
+
+    def _beat(self, worker_id: str) -> None:
+        now = timezone.now()
+        WorkerHeartbeat.objects.update_or_create(
+            worker_id=worker_id[:64],
+            defaults={"last_seen_at": now, "hostname": socket.gethostname()[:200], "pid": os.getpid()},
+            create_defaults={
+                "last_seen_at": now, "started_at": now, "hostname": socket.gethostname()[:200], "pid": os.getpid()
+            },
+        )

@@ -1,0 +1,92 @@
+"""Reads of the alerting engine: campaigns in the user's scope, live progress, who has
+not been reached."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Count, Exists, OuterRef, QuerySet
+
+from planblanc.alerting.models import Campaign, Channel, Delivery, DeliveryStatus, Recipient
+from planblanc.directory.models import Establishment, Person
+from planblanc.tenancy import Perm, get_for_user
+
+# What each count means for the person watching the campaign.
+REACHED = (DeliveryStatus.SENT, DeliveryStatus.DELIVERED, DeliveryStatus.ACKNOWLEDGED)
+
+
+def campaign_list(*, user: Any) -> QuerySet[Campaign]:
+    return Campaign.objects.visible_to(user, Perm.VIEW_DIRECTORY).select_related("establishment", "region")
+
+
+def get_campaign_for_user(*, user: Any, campaign_id: int) -> Campaign:
+    return get_for_user(user, Campaign.objects.select_related("establishment", "region"), pk=campaign_id)
+
+
+@dataclass
+class Progress:
+    recipients: int = 0
+    acknowledged: int = 0
+    reached: int = 0
+    not_reached: int = 0
+    pending: int = 0
+    by_status: dict[str, int] = field(default_factory=dict)
+    by_channel: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def percent(self, count: int) -> int:
+        return round(100 * count / self.recipients) if self.recipients else 0
+
+    @property
+    def status_rows(self) -> list[tuple[str, Any, int, int]]:
+        return [
+            (value, label, self.by_status.get(value, 0), self.percent(self.by_status.get(value, 0)))
+            for value, label in DeliveryStatus.choices
+        ]
+
+    @property
+    def channel_rows(self) -> list[tuple[Any, dict[str, int]]]:
+        labels = dict(Channel.choices)
+        return [(labels.get(channel, channel or "-"), counts) for channel, counts in sorted(self.by_channel.items())]
+
+
+def campaign_progress(*, campaign: Campaign) -> Progress:
+    """Counts per delivery state and per channel, and per recipient: acknowledged,
+    reached (some channel sent), still being tried, or not reached (every step failed)."""
+    progress = Progress()
+    for row in Delivery.objects.filter(campaign=campaign).values("channel", "status").annotate(n=Count("id")):
+        progress.by_status[row["status"]] = progress.by_status.get(row["status"], 0) + row["n"]
+        progress.by_channel.setdefault(row["channel"], {})[row["status"]] = row["n"]
+    recipients = Recipient.objects.filter(campaign=campaign)
+    progress.recipients = recipients.count()
+    progress.acknowledged = recipients.filter(acknowledged_at__isnull=False).count()
+    progress.reached = recipients.filter(
+        Exists(Delivery.objects.filter(recipient=OuterRef("pk"), status__in=REACHED))
+    ).count()
+    progress.pending = recipients.filter(
+        Exists(Delivery.objects.filter(
+            recipient=OuterRef("pk"), status__in=(DeliveryStatus.QUEUED, DeliveryStatus.SENDING)
+        ))
+    ).count()
+    progress.not_reached = not_reached(campaign=campaign).count()
+    return progress
+
+
+def not_reached(*, campaign: Campaign) -> QuerySet[Recipient]:
+    """Recipients for whom every channel step has ended without a send."""
+    live = Delivery.objects.filter(recipient=OuterRef("pk")).exclude(
+        status__in=(DeliveryStatus.FAILED, DeliveryStatus.CANCELLED)
+    )
+    return (
+        Recipient.objects.filter(campaign=campaign, acknowledged_at__isnull=True)
+        .exclude(Exists(live))
+        .prefetch_related("deliveries")
+    )
+
+
+def deliveries_for_export(*, campaign: Campaign) -> QuerySet[Delivery]:
+    return Delivery.objects.filter(campaign=campaign).select_related("recipient").order_by("recipient__name", "step")
+
+
+def people_of_establishment(*, establishment: Establishment) -> QuerySet[Person]:
+    return Person.objects.filter(memberships__establishment=establishment).distinct().order_by("last_name", "first_name")

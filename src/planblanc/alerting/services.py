@@ -1,0 +1,611 @@
+"""Writes of the alerting engine: campaigns and their outbox, claiming and sending
+deliveries, retries and fallbacks, receipts and acknowledgements.
+
+Nothing lost: `campaign_create` writes the campaign, its recipients and every delivery
+row in one transaction, and only wakes workers once that is committed. Nothing twice:
+a worker claims due rows with a lease (SKIP LOCKED on PostgreSQL, a conditional UPDATE
+under SQLite's write lock), hands them to a provider one by one and commits each
+result as soon as the provider has answered for it. The one window that no protocol
+without a query-by-id can close — the relay said 250 and the worker died before its
+commit — is kept to a single row UPDATE, and the re-sent message carries the same
+Message-ID as the first."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core import signing
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import validate_email
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from planblanc.accounts.audit import audit_record
+from planblanc.alerting.channels.base import (
+    PERMANENT,
+    SENT,
+    TRANSIENT,
+    OutgoingMessage,
+    PermanentError,
+    Provider,
+    SendResult,
+    TransientError,
+    providers_for,
+)
+from planblanc.alerting.models import (
+    Acknowledgement,
+    Campaign,
+    CampaignStatus,
+    Channel,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryStatus,
+    Recipient,
+)
+from planblanc.alerting.templating import render, template_check, template_fill
+from planblanc.directory.models import Establishment, Person, Region
+from planblanc.tenancy import Perm, can, scope_for
+
+logger = logging.getLogger(__name__)
+
+ACTIVE_STATUSES = (DeliveryStatus.HELD, DeliveryStatus.QUEUED, DeliveryStatus.SENDING)
+NO_CHANNEL = "no channel"
+
+
+# Campaigns -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecipientInput:
+    """One person (or chat channel) to reach. `channels` is their own order of
+    preference; empty means the campaign's order."""
+
+    name: str
+    language: str = "fr"
+    email: str = ""
+    mobile_phone: str = ""
+    landline_phone: str = ""
+    webhook_url: str = ""
+    establishment_name: str = ""
+    person: Person | None = None
+    channels: tuple[str, ...] = field(default_factory=tuple)
+
+
+def recipients_from_people(people: Iterable[Person], *, establishment_name: str = "") -> list[RecipientInput]:
+    return [
+        RecipientInput(
+            name=person.full_name, language=person.preferred_language, email=person.email,
+            mobile_phone=str(person.mobile_phone or ""), landline_phone=str(person.landline_phone or ""),
+            establishment_name=establishment_name, person=person,
+        )
+        for person in people
+    ]
+
+
+def _may_send(actor: Any, *, establishment: Establishment | None, region: Region | None) -> bool:
+    if not getattr(actor, "is_authenticated", False):
+        # Commands and the platform's own automations (escalation, exercises) act as
+        # "system"; users are checked against their scope.
+        return isinstance(actor, str) and actor.startswith("system")
+    if establishment is not None:
+        return can(actor, Perm.MANAGE_PEOPLE, establishment)
+    scope = scope_for(actor, Perm.MANAGE_ESTABLISHMENTS)
+    return region is not None and (scope.national or region.pk in scope.region_ids)
+
+
+def _usable(channel: str, address: str) -> bool:
+    if not address:
+        return False
+    if channel == Channel.EMAIL:
+        try:
+            validate_email(address)
+        except ValidationError:
+            return False
+    if channel == Channel.WEBHOOK:
+        return address.startswith(("http://", "https://"))
+    return True
+
+
+def message_id_for(idempotency_key: str) -> str:
+    """The same key always gives the same Message-ID, in every process; the deployment's
+    secret keeps two platforms' identifiers apart."""
+    digest = hmac.new(settings.SECRET_KEY.encode(), idempotency_key.encode(), hashlib.sha256).hexdigest()[:20]
+    host = urlsplit(settings.ALERTING_PUBLIC_URL).hostname or "planblanc.invalid"
+    return f"<{idempotency_key.replace(':', '.')}.{digest}@{host}>"
+
+
+def campaign_create(
+    *,
+    actor: Any,
+    title: str,
+    message_fr: str,
+    message_en: str = "",
+    recipients: Sequence[RecipientInput],
+    channels: Sequence[str] = ("email",),
+    establishment: Establishment | None = None,
+    region: Region | None = None,
+    is_exercise: bool = False,
+) -> Campaign:
+    """Write the campaign, its recipients and one delivery per recipient × channel step,
+    all or nothing, then wake the workers."""
+    if (establishment is None) == (region is None):
+        raise ValidationError(_("A campaign is sent either for one establishment or for a whole region."))
+    if not _may_send(actor, establishment=establishment, region=region):
+        raise PermissionDenied(_("You are not allowed to send alerts here."))
+    title = (title or "").strip()
+    message_fr = (message_fr or "").strip()
+    message_en = (message_en or "").strip()
+    errors: dict[str, list[Any]] = {}
+    if not title:
+        errors.setdefault("title", []).append(_("Give the campaign a title."))
+    if not message_fr:
+        errors.setdefault("message_fr", []).append(_("Write the message in French."))
+    for name, text in (("title", title), ("message_fr", message_fr), ("message_en", message_en)):
+        try:
+            template_check(text)
+        except ValidationError as exc:
+            errors.setdefault(name, []).extend(exc.messages)
+    known = set(Channel.values)
+    unknown = [channel for channel in channels if channel not in known]
+    if unknown or not channels:
+        errors.setdefault("channels", []).append(
+            _("Unknown channel: %(names)s.") % {"names": ", ".join(unknown) or "-"}
+        )
+    if not recipients:
+        errors.setdefault("recipients", []).append(_("Choose at least one recipient."))
+    if errors:
+        raise ValidationError(errors)
+    scope_name = str(establishment or region)
+
+    with transaction.atomic():
+        campaign = Campaign.objects.create(
+            establishment=establishment, region=region, title=title, message_fr=message_fr,
+            message_en=message_en, is_exercise=is_exercise, channels=list(dict.fromkeys(channels)),
+            created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        )
+        planned: list[tuple[Recipient, list[str]]] = []
+        rows = []
+        for item in recipients:
+            recipient = Recipient(
+                campaign=campaign, person=item.person, name=item.name[:200], language=item.language or "fr",
+                establishment_name=(item.establishment_name or scope_name)[:200], email=item.email.strip(),
+                mobile_phone=item.mobile_phone, landline_phone=item.landline_phone, webhook_url=item.webhook_url,
+            )
+            steps = [
+                channel for channel in dict.fromkeys(item.channels or campaign.channels)
+                if providers_for(channel) and _usable(channel, recipient.address_for(channel))
+            ]
+            recipient.channels = steps
+            rows.append(recipient)
+            planned.append((recipient, steps))
+        Recipient.objects.bulk_create(rows, batch_size=500)
+        now = timezone.now()
+        deliveries = []
+        for recipient, steps in planned:
+            if not steps:
+                key = f"{campaign.pk}:{recipient.pk}:none:0"
+                deliveries.append(Delivery(
+                    campaign=campaign, recipient=recipient, channel="", step=0, status=DeliveryStatus.FAILED,
+                    idempotency_key=key, reason=NO_CHANNEL, failed_at=now,
+                    last_error="no configured channel has an address for this recipient",
+                ))
+                continue
+            for step, channel in enumerate(steps):
+                key = f"{campaign.pk}:{recipient.pk}:{channel}:{step}"
+                deliveries.append(Delivery(
+                    campaign=campaign, recipient=recipient, channel=channel, step=step,
+                    status=DeliveryStatus.QUEUED if step == 0 else DeliveryStatus.HELD,
+                    address=recipient.address_for(channel), idempotency_key=key,
+                    message_id=message_id_for(key), next_attempt_at=now if step == 0 else None,
+                ))
+        Delivery.objects.bulk_create(deliveries, batch_size=1000)
+        audit_record(
+            actor=actor, action="alerting.campaign_create", obj=campaign, establishment=establishment,
+            changes={
+                "title": title, "recipients": len(rows), "channels": campaign.channels,
+                "is_exercise": is_exercise, "region": region.pk if region else None,
+            },
+        )
+        _finish_if_done(campaign.pk)
+        transaction.on_commit(_wake_workers)
+    return campaign
+
+
+def _wake_workers(run_after: datetime | None = None) -> None:
+    from planblanc.alerting.tasks import deliveries_process
+
+    try:
+        if run_after is None:
+            deliveries_process.enqueue()
+        else:
+            deliveries_process.using(run_after=run_after).enqueue()
+    except Exception:  # the rows are safe in the outbox; `alert_worker` polls for them anyway
+        logger.exception("could not enqueue the delivery task")
+
+
+def campaign_cancel(*, actor: Any, campaign: Campaign) -> int:
+    """Stop what has not gone yet; what is being sent right now finishes."""
+    if not _may_send(actor, establishment=campaign.establishment, region=campaign.region):
+        raise PermissionDenied(_("You are not allowed to send alerts here."))
+    with transaction.atomic():
+        count = Delivery.objects.filter(
+            campaign=campaign, status__in=(DeliveryStatus.HELD, DeliveryStatus.QUEUED)
+        ).update(status=DeliveryStatus.CANCELLED, reason="cancelled", updated_at=timezone.now())
+        Campaign.objects.filter(pk=campaign.pk).update(status=CampaignStatus.CANCELLED, finished_at=timezone.now())
+        audit_record(
+            actor=actor, action="alerting.campaign_cancel", obj=campaign, establishment=campaign.establishment,
+            changes={"cancelled_deliveries": count},
+        )
+    return count
+
+
+def _finish_if_done(campaign_id: int) -> None:
+    if not Delivery.objects.filter(campaign_id=campaign_id, status__in=ACTIVE_STATUSES).exists():
+        Campaign.objects.filter(pk=campaign_id, status=CampaignStatus.SENDING).update(
+            status=CampaignStatus.DONE, finished_at=timezone.now()
+        )
+
+
+# Claiming --------------------------------------------------------------------------------
+
+
+def _due_q(now: datetime) -> Q:
+    return Q(status=DeliveryStatus.QUEUED, next_attempt_at__lte=now) | Q(
+        status=DeliveryStatus.SENDING, lease_until__lt=now
+    )
+
+
+@dataclass
+class Claimed:
+    deliveries: list[Delivery]
+    lease_until: datetime
+    # Rows found "sending" under an expired lease: their worker died mid-send.
+    reclaimed_ids: set[int]
+
+
+def deliveries_claim(*, worker_id: str, limit: int = 200, lease_seconds: int | None = None) -> Claimed:
+    """Lease up to `limit` due deliveries to this worker. Several workers may call this
+    at once: a row goes to one of them only."""
+    now = timezone.now()
+    lease_until = now + timedelta(seconds=lease_seconds or settings.ALERTING_LEASE_SECONDS)
+    with transaction.atomic():
+        due = Delivery.objects.filter(_due_q(now)).order_by("next_attempt_at", "id")
+        if connection.vendor == "postgresql":
+            due = due.select_for_update(skip_locked=True, of=("self",))
+        # On SQLite the transaction began with BEGIN IMMEDIATE: we hold the write lock,
+        # and the UPDATE below re-checks the condition anyway.
+        found = list(due.values_list("id", "status")[:limit])
+        ids = [pk for pk, _status in found]
+        if ids:
+            Delivery.objects.filter(pk__in=ids).filter(_due_q(now)).update(
+                status=DeliveryStatus.SENDING, lease_owner=worker_id, lease_until=lease_until, updated_at=now
+            )
+    rows = list(
+        Delivery.objects.filter(pk__in=ids, lease_owner=worker_id, lease_until=lease_until)
+        .select_related("recipient", "campaign", "campaign__establishment", "campaign__region")
+        .order_by("id")
+    ) if ids else []
+    return Claimed(
+        deliveries=rows, lease_until=lease_until,
+        reclaimed_ids={pk for pk, status in found if status == DeliveryStatus.SENDING},
+    )
+
+
+# Sending ---------------------------------------------------------------------------------
+
+
+def backoff_seconds(attempts: int) -> float:
+    base = settings.ALERTING_RETRY_BASE_SECONDS
+    return float(min(settings.ALERTING_RETRY_MAX_SECONDS, base * 2 ** max(0, attempts - 1)))
+
+
+def outgoing_message(delivery: Delivery) -> OutgoingMessage:
+    campaign = delivery.campaign
+    recipient = delivery.recipient
+    language = "en" if recipient.language == "en" and campaign.message_en else "fr"
+    template = campaign.message_en if language == "en" else campaign.message_fr
+    scope = str(campaign.establishment or campaign.region)
+    values = {"name": recipient.name, "establishment": recipient.establishment_name or scope, "title": campaign.title}
+    ack_url = ack_link_make(delivery=delivery)
+    rendered = render(
+        title=template_fill(campaign.title, **values), text=template_fill(template, **values),
+        language=recipient.language, is_exercise=campaign.is_exercise, ack_url=ack_url, scope=scope,
+    )
+    return OutgoingMessage(
+        delivery_id=delivery.pk, idempotency_key=delivery.idempotency_key, message_id=delivery.message_id,
+        address=delivery.address, name=recipient.name, language=recipient.language, subject=rendered.subject,
+        body=rendered.body, short_text=rendered.short_text, ack_url=ack_url, is_exercise=campaign.is_exercise,
+    )
+
+
+def delivery_send_batch(*, claimed: Claimed, worker_id: str) -> int:
+    """Send claimed deliveries, grouped by channel and provider; returns how many went."""
+    groups: dict[tuple[str, int], list[Delivery]] = {}
+    for delivery in claimed.deliveries:
+        groups.setdefault((delivery.channel, delivery.provider_index), []).append(delivery)
+    sent = 0
+    for (channel, index), deliveries in groups.items():
+        providers = providers_for(channel)
+        if not providers:
+            for delivery in deliveries:
+                _fail_step(delivery, worker_id=worker_id, reason=f"no provider configured for {channel}")
+            continue
+        provider = providers[index % len(providers)]
+        sent += _send_group(provider, providers, deliveries, claimed=claimed, worker_id=worker_id)
+    for campaign_id in {d.campaign_id for d in claimed.deliveries}:
+        _finish_if_done(campaign_id)
+    return sent
+
+
+def _send_group(
+    provider: Provider, providers: list[Provider], deliveries: list[Delivery], *, claimed: Claimed, worker_id: str
+) -> int:
+    by_id = {d.pk: d for d in deliveries}
+    handed: dict[int, float] = {}
+    answered: set[int] = set()
+    lease_margin = max(1.0, settings.ALERTING_LEASE_SECONDS / 4)
+
+    def feed() -> Iterator[OutgoingMessage]:
+        for delivery in deliveries:
+            # Stop before the lease runs out: another worker may then take the rest.
+            if (claimed.lease_until - timezone.now()).total_seconds() < lease_margin:
+                return
+            try:
+                message = outgoing_message(delivery)
+            except (KeyError, IndexError, ValueError) as exc:
+                _fail_step(delivery, worker_id=worker_id, reason=f"message could not be written: {exc}")
+                answered.add(delivery.pk)
+                continue
+            handed[delivery.pk] = time.monotonic()
+            yield message
+
+    sent = 0
+    error: Exception | None = None
+    try:
+        for result in provider.send(feed()):
+            delivery = by_id.get(result.delivery_id)
+            if delivery is None or delivery.pk in answered:
+                continue
+            answered.add(delivery.pk)
+            _record(delivery, result, provider, providers, worker_id=worker_id,
+                    started=handed.get(delivery.pk), reclaimed=delivery.pk in claimed.reclaimed_ids)
+            sent += result.outcome == SENT
+    except (TransientError, PermanentError) as exc:
+        error = exc
+    except Exception as exc:  # a provider bug must not leave rows leased for nothing
+        logger.exception("provider %s failed", provider.name)
+        error = TransientError(f"{type(exc).__name__}: {exc}")
+    for delivery in deliveries:
+        if delivery.pk in answered:
+            continue
+        if error is not None:
+            outcome = PERMANENT if isinstance(error, PermanentError) else TRANSIENT
+            _record(delivery, SendResult(delivery.pk, outcome, str(error)[:1000]), provider, providers,
+                    worker_id=worker_id, started=handed.get(delivery.pk),
+                    reclaimed=delivery.pk in claimed.reclaimed_ids)
+        elif delivery.pk in handed:
+            _record(delivery, SendResult(delivery.pk, TRANSIENT, "the provider gave no answer"), provider,
+                    providers, worker_id=worker_id, started=handed[delivery.pk],
+                    reclaimed=delivery.pk in claimed.reclaimed_ids)
+        else:
+            # Never handed to the provider (lease nearly over): back to the queue as is.
+            Delivery.objects.filter(pk=delivery.pk, lease_owner=worker_id, status=DeliveryStatus.SENDING).update(
+                status=DeliveryStatus.QUEUED, lease_owner="", lease_until=None, next_attempt_at=timezone.now()
+            )
+    return sent
+
+
+def _record(
+    delivery: Delivery, result: SendResult, provider: Provider, providers: list[Provider], *,
+    worker_id: str, started: float | None, reclaimed: bool,
+) -> None:
+    now = timezone.now()
+    duration_ms = int((time.monotonic() - started) * 1000) if started else 0
+    attempt = DeliveryAttempt(
+        delivery_id=delivery.pk, provider=provider.name, worker=worker_id[:100],
+        started_at=now - timedelta(milliseconds=duration_ms), ended_at=now, duration_ms=duration_ms,
+        outcome=result.outcome, error=result.error[:2000], provider_message_id=result.provider_message_id[:200],
+        after_lost_lease=reclaimed,
+    )
+    mine = Delivery.objects.filter(pk=delivery.pk, lease_owner=worker_id, status=DeliveryStatus.SENDING)
+    if result.outcome == SENT:
+        # The commit that closes the at-most-once window: one short transaction, right
+        # after the provider's acceptance.
+        with transaction.atomic():
+            updated = mine.update(
+                status=DeliveryStatus.SENT, sent_at=now, provider=provider.name, attempts=F("attempts") + 1,
+                provider_message_id=result.provider_message_id[:200], lease_owner="", lease_until=None,
+                last_error="", updated_at=now,
+            )
+            attempt.save()
+        if not updated:
+            logger.warning("delivery %s: lease lost before its result was recorded", delivery.pk)
+        if len(delivery.recipient.channels) > delivery.step + 1:
+            Delivery.objects.filter(recipient_id=delivery.recipient_id, status=DeliveryStatus.HELD).update(
+                status=DeliveryStatus.CANCELLED, reason=f"reached by {delivery.channel}", updated_at=now
+            )
+        return
+
+    attempts = delivery.attempts + 1
+    refused = list(delivery.refused_by)
+    if result.outcome == PERMANENT and provider.name not in refused:
+        refused.append(provider.name)
+    candidates = [i for i, p in enumerate(providers) if p.name not in refused]
+    current = delivery.provider_index % len(providers)
+    reason = f"{provider.name}: {result.error}"[:300]
+    if not candidates:
+        _fail_step(delivery, worker_id=worker_id, reason=reason, attempt=attempt, attempts=attempts)
+        return
+    if attempts >= settings.ALERTING_MAX_ATTEMPTS:
+        _fail_step(
+            delivery, worker_id=worker_id, attempt=attempt, attempts=attempts,
+            reason=(_("gave up after %(n)s attempts") % {"n": attempts} + f" — {reason}")[:300],
+        )
+        return
+    after = [i for i in candidates if i > current]
+    next_index = after[0] if after else candidates[0]
+    # A provider not yet tried in this round is tried at once; a new round waits.
+    delay = 0.0 if next_index > current else backoff_seconds(attempts)
+    with transaction.atomic():
+        mine.update(
+            status=DeliveryStatus.QUEUED, attempts=attempts, provider_index=next_index, refused_by=refused,
+            provider=provider.name, last_error=result.error[:2000], lease_owner="", lease_until=None,
+            next_attempt_at=now + timedelta(seconds=delay), updated_at=now,
+        )
+        attempt.save()
+
+
+def _fail_step(
+    delivery: Delivery, *, worker_id: str, reason: str, attempt: DeliveryAttempt | None = None,
+    attempts: int | None = None,
+) -> None:
+    """This channel is exhausted for this recipient: failed with the reason, and the
+    recipient's next channel, if any, goes into the queue."""
+    now = timezone.now()
+    with transaction.atomic():
+        Delivery.objects.filter(pk=delivery.pk, lease_owner=worker_id, status=DeliveryStatus.SENDING).update(
+            status=DeliveryStatus.FAILED, failed_at=now, reason=reason[:300], lease_owner="", lease_until=None,
+            attempts=attempts if attempts is not None else F("attempts"),
+            last_error=attempt.error if attempt else reason, updated_at=now,
+        )
+        if attempt is not None:
+            attempt.save()
+        Delivery.objects.filter(
+            recipient_id=delivery.recipient_id, step=delivery.step + 1, status=DeliveryStatus.HELD
+        ).update(status=DeliveryStatus.QUEUED, next_attempt_at=now, updated_at=now)
+
+
+def deliveries_process(*, worker_id: str, limit: int = 200, max_rounds: int | None = None) -> int:
+    """Claim and send due deliveries until none is due now; returns how many were handled
+    (sent, retried or failed)."""
+    total = 0
+    rounds = 0
+    while max_rounds is None or rounds < max_rounds:
+        rounds += 1
+        claimed = deliveries_claim(worker_id=worker_id, limit=limit)
+        if not claimed.deliveries:
+            break
+        delivery_send_batch(claimed=claimed, worker_id=worker_id)
+        total += len(claimed.deliveries)
+    return total
+
+
+def next_due_at() -> datetime | None:
+    """When the next queued delivery or expiring lease falls due (for waking a worker)."""
+    queued = (
+        Delivery.objects.filter(status=DeliveryStatus.QUEUED).order_by("next_attempt_at")
+        .values_list("next_attempt_at", flat=True).first()
+    )
+    lease = (
+        Delivery.objects.filter(status=DeliveryStatus.SENDING).order_by("lease_until")
+        .values_list("lease_until", flat=True).first()
+    )
+    times = [t for t in (queued, lease) if t is not None]
+    return min(times) if times else None
+
+
+# Receipts --------------------------------------------------------------------------------
+
+
+def delivery_record_receipt(*, channel: str, provider_message_id: str, delivered: bool, error: str = "") -> int:
+    """A provider's delivery report. A bounce after acceptance fails the step and moves
+    the recipient to their next channel."""
+    now = timezone.now()
+    rows = list(Delivery.objects.filter(
+        channel=channel, provider_message_id=provider_message_id, status=DeliveryStatus.SENT
+    ))
+    for delivery in rows:
+        with transaction.atomic():
+            if delivered:
+                Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENT).update(
+                    status=DeliveryStatus.DELIVERED, delivered_at=now, updated_at=now
+                )
+            else:
+                Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENT).update(
+                    status=DeliveryStatus.FAILED, failed_at=now, reason=f"bounced: {error}"[:300],
+                    last_error=error, updated_at=now,
+                )
+                Delivery.objects.filter(
+                    recipient_id=delivery.recipient_id, step=delivery.step + 1,
+                    status__in=(DeliveryStatus.HELD, DeliveryStatus.CANCELLED),
+                ).update(status=DeliveryStatus.QUEUED, next_attempt_at=now, reason="", updated_at=now)
+    return len(rows)
+
+
+# Acknowledgements ------------------------------------------------------------------------
+
+ACK_SALT = "planblanc.alerting.ack"
+
+
+class AckLinkError(Exception):
+    pass
+
+
+class AckLinkInvalid(AckLinkError):
+    pass
+
+
+class AckLinkExpired(AckLinkError):
+    pass
+
+
+def _signer() -> signing.TimestampSigner:
+    return signing.TimestampSigner(salt=ACK_SALT)
+
+
+def ack_link_make(*, delivery: Delivery) -> str:
+    token = _signer().sign(str(delivery.pk))
+    return f"{settings.ALERTING_PUBLIC_URL}/ack/{token}/"
+
+
+def ack_link_verify(token: str, *, max_age: timedelta | None = None) -> Delivery:
+    """The delivery behind a signed link, or AckLinkInvalid / AckLinkExpired."""
+    max_age = max_age or timedelta(hours=settings.ALERTING_ACK_MAX_AGE_HOURS)
+    try:
+        value = _signer().unsign(token, max_age=max_age)
+    except signing.SignatureExpired as exc:
+        raise AckLinkExpired(str(exc)) from exc
+    except signing.BadSignature as exc:
+        raise AckLinkInvalid(str(exc)) from exc
+    try:
+        return Delivery.objects.select_related("recipient", "campaign").get(pk=int(value))
+    except (ValueError, Delivery.DoesNotExist) as exc:
+        raise AckLinkInvalid(value) from exc
+
+
+def acknowledgement_record(*, delivery: Delivery, via: str = "link") -> Acknowledgement:
+    """The recipient says "received". Their later channel steps are not needed any
+    more. Acknowledging twice keeps the first."""
+    now = timezone.now()
+    recipient = delivery.recipient
+    with transaction.atomic():
+        ack, created = Acknowledgement.objects.get_or_create(
+            recipient=recipient, defaults={"delivery": delivery, "via": via, "acknowledged_at": now}
+        )
+        if not created:
+            return ack
+        Recipient.objects.filter(pk=recipient.pk).update(acknowledged_at=now)
+        Delivery.objects.filter(
+            pk=delivery.pk, status__in=(DeliveryStatus.SENT, DeliveryStatus.DELIVERED)
+        ).update(status=DeliveryStatus.ACKNOWLEDGED, acknowledged_at=now, updated_at=now)
+        Delivery.objects.filter(
+            recipient=recipient, status__in=(DeliveryStatus.HELD, DeliveryStatus.QUEUED)
+        ).update(status=DeliveryStatus.CANCELLED, reason="acknowledged", updated_at=now)
+        audit_record(
+            actor=f"recipient:{recipient.name}", action="alerting.acknowledge", obj=recipient,
+            establishment=delivery.campaign.establishment,
+            changes={"campaign": delivery.campaign_id, "delivery": delivery.pk, "via": via},
+        )
+        _finish_if_done(delivery.campaign_id)
+    return ack

@@ -1,0 +1,22 @@
+"""Thin task entry points: wake a worker to send what is due (see services)."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from django.utils import timezone
+from django_tasks import task
+
+
+@task()
+def deliveries_process() -> int:
+    """Send every due delivery; if some fall due later (retries, leases of a dead
+    worker), queue another wake-up for then."""
+    from planblanc.alerting import services
+
+    sent = services.deliveries_process(worker_id=f"task-{socket.gethostname()[:40]}-{os.getpid()}")
+    due = services.next_due_at()
+    if due is not None:
+        services._wake_workers(run_after=max(due, timezone.now()))
+    return sent
