@@ -94,6 +94,22 @@ def _is_fiction_mobile(parsed: phonenumbers.PhoneNumber) -> bool:
     return e164.startswith(FICTION_MOBILE_PREFIX) and len(e164) == 12
 
 
+# Overseas départements dial 0590…, 0596…, 0262… nationally, but have their own country
+# codes (+590, +596, +262…): a number written the French way is tried against them too.
+FRENCH_OVERSEAS_REGIONS = ("GP", "MQ", "GF", "RE", "YT", "PM", "BL", "MF")
+
+
+def _overseas_reading(value: str) -> phonenumbers.PhoneNumber | None:
+    for region in FRENCH_OVERSEAS_REGIONS:
+        try:
+            parsed = phonenumbers.parse(value, region)
+        except phonenumbers.NumberParseException:
+            return None
+        if phonenumbers.is_valid_number(parsed):
+            return parsed
+    return None
+
+
 def phone_normalize(raw: str, *, default_region: str = "FR") -> str:
     """Return the number in E.164 (+33…), '' for an empty value, or raise ValidationError."""
     value = (raw or "").strip()
@@ -105,6 +121,13 @@ def phone_normalize(raw: str, *, default_region: str = "FR") -> str:
         raise ValidationError(
             _("“%(value)s” is not a phone number.") % {"value": value}, code="phone_unparseable"
         ) from exc
+    if (
+        default_region == "FR"
+        and not value.startswith(("+", "00"))
+        and not phonenumbers.is_valid_number(parsed)
+        and not _is_fiction_mobile(parsed)
+    ):
+        parsed = _overseas_reading(value) or parsed
     if not phonenumbers.is_valid_number(parsed) and not _is_fiction_mobile(parsed):
         raise ValidationError(
             _("“%(value)s” is not a valid phone number (check the number of digits and the country code).")
