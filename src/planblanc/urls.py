@@ -10,6 +10,7 @@ urlpatterns = [
     path("compte/", include("planblanc.accounts.urls")),
     path("annuaire/", include("planblanc.directory.urls")),
     path("plan/", include("planblanc.plans.urls")),
+    path("preparation/", include("planblanc.readiness.urls")),
     path("", include("planblanc.alerting.urls")),
     path("api/v1/", api.urls),
     path("i18n/setlang/", set_language, name="set_language"),
