@@ -104,8 +104,24 @@ class ReflexItemForm(BootstrapFormMixin, forms.ModelForm):
         model = ReflexItem
         fields = ["phase", "text", "due_minutes", "becomes_task"]
 
+    def has_changed(self) -> bool:
+        # A row without an action's text is a blank row, whatever its other boxes say.
+        if not self.is_bound:
+            return False
+        return bool(str(self.data.get(self.add_prefix("text")) or "").strip()) or super().has_changed() and bool(
+            self.data.get(self.add_prefix("due_minutes"))
+        )
 
-ReflexItemFormSet = forms.formset_factory(ReflexItemForm, extra=3, can_delete=True)
+
+class _ItemRows(forms.BaseFormSet):
+    def initial_form_count(self) -> int:
+        # Every row may be left blank (ignored) or emptied; filled rows are validated.
+        return 0
+
+
+def reflex_item_formset(*, rows: int) -> Any:
+    """Rows for the sheet's actions: the existing ones plus a few blank ones."""
+    return forms.formset_factory(ReflexItemForm, formset=_ItemRows, extra=rows, can_delete=True)
 
 
 def reflex_items_data(formset: Any) -> list[dict[str, Any]]:

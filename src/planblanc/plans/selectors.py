@@ -297,3 +297,121 @@ def _check_versions_and_prints(plan: Plan, latest: tuple[int, datetime.datetime]
                  % {"number": number}, section="versions")
     report.check(plan.draft_changed_at <= approved_at, severity=INFO, code="draft_not_approved",
                  message=_("The draft has changes that are not approved yet."), section="versions")
+
+
+# Pages and API -------------------------------------------------------------------------
+
+@dataclass
+class PlanRow:
+    """One line of the list of plans in scope."""
+
+    establishment: Any
+    plan: Plan | None
+    score: int | None
+    blocking_count: int
+    approved_at: datetime.datetime | None
+    version_number: int | None
+
+
+PLAN_LIST_SORTS = ("name", "score", "-score", "approved", "-approved")
+
+
+def plan_list_for_user(*, user: Any, sort: str = "name") -> list[PlanRow]:
+    """Every establishment in the user's scope with its plan's completeness and last
+    approval (none yet: no plan, or never approved). A fixed number of queries."""
+    from planblanc.directory.models import Establishment
+
+    establishments = list(
+        Establishment.objects.visible_to(user).select_related("region").order_by("name")
+    )
+    plans = list(
+        Plan.objects.filter(establishment__in=[e.pk for e in establishments]).select_related("establishment")
+    )
+    reports = plan_gaps_many(plans=plans) if plans else {}
+    latest: dict[int, tuple[int, datetime.datetime]] = {}
+    for plan_id, number, approved_at in PlanVersion.objects.filter(plan__in=plans).order_by("number").values_list(
+        "plan_id", "number", "approved_at"
+    ):
+        latest[plan_id] = (number, approved_at)
+    plan_of = {plan.establishment_id: plan for plan in plans}
+    rows = []
+    for establishment in establishments:
+        plan = plan_of.get(establishment.pk)
+        report = reports.get(plan.pk) if plan else None
+        number, approved_at = latest.get(plan.pk, (None, None)) if plan else (None, None)
+        rows.append(PlanRow(
+            establishment=establishment, plan=plan, score=report.score if report else None,
+            blocking_count=report.blocking_count if report else 0, approved_at=approved_at, version_number=number,
+        ))
+    never = datetime.datetime.min.replace(tzinfo=datetime.UTC)
+    if sort in ("score", "-score"):
+        rows.sort(key=lambda r: (r.score if r.score is not None else -1), reverse=sort == "-score")
+    elif sort in ("approved", "-approved"):
+        rows.sort(key=lambda r: r.approved_at or never, reverse=sort == "-approved")
+    return rows
+
+
+PART_RELATED: dict[str, tuple[tuple[str, ...], tuple[Any, ...]]] = {
+    "seats": (("holder",), (Prefetch("deputies", queryset=SeatDeputy.objects.select_related("person")),)),
+    "alert_tree": (("from_seat", "to_seat"), ()),
+    "reflex_sheets": (("owner_seat",), ("items",)),
+    "degraded_procedures": (("department",), ()),
+    "it_systems": (("owner",), ()),
+    "critical_processes": ((), ("systems",)),
+    "contacts": ((), ()),
+    "resources": ((), ()),
+}
+
+
+def plan_part_list(*, plan: Plan, model: Any, key: str) -> QuerySet[Any]:
+    """The rows of one part of the draft, with what their list shows."""
+    select, prefetch = PART_RELATED[key]
+    return model._default_manager.filter(plan=plan).select_related(*select).prefetch_related(*prefetch)
+
+
+def plan_section_counts(*, plan: Plan) -> dict[str, int]:
+    counts = Plan.objects.filter(pk=plan.pk).aggregate(
+        seats=Count("seats", distinct=True),
+        alert_tree=Count("alert_steps", distinct=True),
+        reflex_sheets=Count("reflex_sheets", distinct=True),
+        degraded_procedures=Count("degraded_procedures", distinct=True),
+        critical_processes=Count("critical_processes", distinct=True),
+        it_systems=Count("it_systems", distinct=True),
+        contacts=Count("contacts", distinct=True),
+        resources=Count("resources", distinct=True),
+    )
+    return {key: value or 0 for key, value in counts.items()}
+
+
+def plan_version_get(*, plan: Plan, number: int) -> PlanVersion:
+    from django.http import Http404
+
+    version = plan.versions.filter(number=number).first()
+    if version is None:
+        raise Http404
+    return version
+
+
+def plan_compare(*, plan: Plan, left: str, right: str) -> dict[str, Any]:
+    """Compare two versions ("3") or a version and the draft ("draft"): what was added,
+    removed or changed per section, and who approved each side."""
+    from django.http import Http404
+
+    from planblanc.plans.snapshot import plan_snapshot, snapshot_diff
+
+    def side(ref: str) -> dict[str, Any]:
+        if ref == "draft":
+            return {"ref": "draft", "version": None, "document": plan_snapshot(plan)}
+        try:
+            number = int(ref)
+        except (TypeError, ValueError) as exc:
+            raise Http404 from exc
+        version = plan_version_get(plan=plan, number=number)
+        return {"ref": str(number), "version": version, "document": version.snapshot}
+
+    before, after = side(left), side(right)
+    changes = snapshot_diff(before["document"], after["document"])
+    sections: dict[str, list[dict[str, Any]]] = {}
+    for change in changes:
+        sections.setdefault(change["section"], []).append(change)
+    return {"left": before, "right": after, "changes": changes, "sections": sections}

@@ -1,0 +1,30 @@
+"""The white plan's card on the establishment page (plans/_plan_card.html)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+from planblanc.plans import selectors, services
+from planblanc.plans.models import Plan
+
+register = template.Library()
+
+
+@register.inclusion_tag("plans/_plan_card.html", takes_context=True)
+def plan_card(context: Any, establishment: Any) -> dict[str, Any]:
+    """Completeness score and the top gaps; the establishment is already in the reader's scope."""
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    plan = Plan.objects.filter(establishment=establishment).select_related("establishment").first()
+    if plan is None:
+        return {"card": {
+            "plan": None, "establishment": establishment,
+            "may_edit": services.plan_may_edit(actor=user, plan=Plan(establishment=establishment)),
+        }, "csrf_token": context.get("csrf_token")}
+    report = selectors.plan_gaps(plan=plan)
+    return {"card": {
+        "plan": plan, "establishment": establishment, "report": report, "top_gaps": report.by_severity()[:5],
+        "latest": selectors.plan_latest_version(plan=plan),
+    }}
