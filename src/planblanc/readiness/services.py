@@ -328,7 +328,11 @@ def evidence_add(
         evidence.save()
         audit_record(
             actor=actor, action="evidence.add", obj=evidence, establishment=assessment.establishment,
-            changes=diff({}, snapshot(evidence)),
+            changes={
+                "measure": [None, measure.ref_id], "title": [None, evidence.title], "url": [None, evidence.url],
+                "file": [None, evidence.file.name or ""],
+                "expires_on": [None, expires_on.isoformat() if expires_on else None],
+            },
         )
     return evidence
 
