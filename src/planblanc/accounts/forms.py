@@ -19,6 +19,10 @@ class TwoFactorForm(forms.Form):
         widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code", "autofocus": True}),
     )
 
+    def clean_code(self) -> str:
+        # Apps show "123 456"; people type or paste it that way.
+        return "".join(self.cleaned_data["code"].split())
+
 
 class ApiTokenForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=100, help_text=_("What uses this token, e.g. “regional script”."))
