@@ -22,6 +22,7 @@ from planblanc.directory.models import (
     Person,
 )
 from planblanc.directory.validators import finess_with_check_digit
+from planblanc.tenancy import Perm
 from tests.directory.import_helpers import (
     ESTABLISHMENT_HEADER,
     PERSON_HEADER,
@@ -252,6 +253,9 @@ def test_it_creates_and_updates_establishments_by_finess(world: Any) -> None:
     world.ehpad.refresh_from_db()
     assert (world.ehpad.name, world.ehpad.is_essential_operator) == ("EHPAD A renommé", True)
     assert (summary["created"], summary["updated"]) == (1, 1)
+    entry = AuditEntry.objects.get(action="directory.import_establishments")
+    assert entry.establishment == created
+    assert entry.changes["created_finess"] == [None, [new_finess]]
 
 
 def test_it_reports_establishment_errors_with_their_lines(world: Any) -> None:
@@ -469,6 +473,9 @@ def test_it_writes_one_audit_entry_summarising_the_import(world: Any, admin: Any
     assert entry.changes["created"] == [None, 5]
     assert entry.changes["skipped_lines"] == [None, [7]]
     assert entry.changes["sha256"] == [None, batch.sha256]
+    # It hangs from the establishment, so that the importer's audit log shows it.
+    assert entry.establishment == world.chu
+    assert AuditEntry.objects.visible_to(admin, Perm.VIEW_AUDIT).filter(pk=entry.pk).exists()
     assert sorted(entry.changes["created_ids"][1]) == sorted(
         Person.objects.filter(email__endswith="@chu-a.example").values_list("pk", flat=True)
     )

@@ -44,7 +44,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 from django.http import Http404
-from django.utils import timezone, translation
+from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
 from planblanc.accounts.audit import audit_record
@@ -187,7 +187,8 @@ def _cell_text(value: Any) -> str:
 
 def _too_many_rows() -> ValidationError:
     return _file_error(
-        _("The file has more than %(max)s lines: split it into several files.") % {"max": f"{MAX_ROWS:,}"}
+        _("The file has more than %(max)s lines: split it into several files.")
+        % {"max": formats.number_format(MAX_ROWS, force_grouping=True)}
     )
 
 
@@ -446,7 +447,9 @@ class _EstablishmentChecker(_Checker):
             self.regions.setdefault(norm(region.code), region)
             self.regions.setdefault(norm(region.name), region)
         self.groups: dict[str, Group] = {}
+        self.group_regions: dict[int, int] = {}
         for group in Group.objects.all():
+            self.group_regions[group.pk] = group.region_id
             self.groups.setdefault(norm(group.code), group)
             self.groups.setdefault(norm(group.name), group)
         self.categories = _choice_index(EstablishmentCategory)
@@ -517,11 +520,9 @@ class _EstablishmentChecker(_Checker):
             return check
         region_id = values.get("region_id", existing.region_id if existing else None)
         group_id = values.get("group_id", existing.group_id if existing else None)
-        if group_id is not None:
-            group_region = next(g.region_id for g in self.groups.values() if g.pk == group_id)
-            if group_region != region_id:
-                self.problem(check, "group", _("This hospital group belongs to another region."))
-                return check
+        if group_id is not None and self.group_regions[group_id] != region_id:
+            self.problem(check, "group", _("This hospital group belongs to another region."))
+            return check
         if existing is not None and not self.scope.covers(existing):
             self.problem(check, "finess", _("This FINESS number belongs to an establishment outside your scope."))
             return check
@@ -585,6 +586,7 @@ class _PersonChecker(_Checker):
                 key = (person.last_name.lower(), person.first_name.lower(), person.mobile_phone)
                 self.people_by_name.setdefault(key, []).append(person)
         self.functions = _choice_index(Function, FUNCTION_SYNONYMS)
+        self.languages = _choice_index(Language, {"francais": "fr", "anglais": "en"})
         first_seen: dict[tuple[str, ...], RowCheck] = {}
         seen_functions: dict[tuple[Any, ...], int] = {}
         checks = []
@@ -648,8 +650,7 @@ class _PersonChecker(_Checker):
                     for message in _messages(exc):
                         self.problem(check, key, message)
         if "preferred_language" in cells:
-            language = _choice_index(Language).get(norm(cells["preferred_language"]) or "fr")
-            language = language or {"francais": "fr", "anglais": "en"}.get(norm(cells["preferred_language"]))
+            language = self.languages.get(norm(cells["preferred_language"]) or "fr")
             if language is None:
                 self.problem(check, "preferred_language", _("Unknown language “%(value)s” (fr or en).")
                              % {"value": cells["preferred_language"]})
@@ -819,10 +820,14 @@ def directory_import_apply(*, actor: Any, batch: ImportBatch, only_good_rows: bo
     summary: dict[str, Any] | None = None
     try:
         with transaction.atomic():
-            # Lock the batch: a double click imports once.
-            locked = ImportBatch.objects.select_for_update().filter(pk=batch.pk, status=ImportStatus.PENDING).first()
-            if locked is None:
+            # Claim the batch with a conditional UPDATE (it locks the row on PostgreSQL and
+            # the database on SQLite): a double click or a second tab imports once.
+            claimed = ImportBatch.objects.filter(pk=batch.pk, status=ImportStatus.PENDING).update(
+                status=ImportStatus.PENDING
+            )
+            if not claimed:
                 raise ValidationError(already_done)
+            locked = ImportBatch.objects.select_related("establishment").get(pk=batch.pk)
             checks = import_check(actor=actor, batch=locked)
             errors = _errors_of(checks)
             changed = [e["line"] for e in errors] != [e["line"] for e in locked.errors]
@@ -852,11 +857,15 @@ def _apply(*, actor: Any, batch: ImportBatch, good: list[RowCheck], errors: list
     else:
         outcome = _apply_people(good, present)
     summary = {
-        **batch.summary, **{k: v for k, v in outcome.items() if not isinstance(v, list)},
+        **batch.summary,
+        **{k: v for k, v in outcome.items() if not isinstance(v, list) and k != "first_establishment_id"},
         "imported_lines": len(good), "skipped_lines": len(errors),
     }
+    # The entry hangs from an establishment so that its administrators see it in their audit log.
+    establishment = batch.establishment or Establishment.objects.filter(pk=outcome["first_establishment_id"]).first()
+    outcome.pop("first_establishment_id")
     audit_record(
-        actor=actor, action=f"directory.import_{batch.kind}", obj=batch, establishment=batch.establishment,
+        actor=actor, action=f"directory.import_{batch.kind}", obj=batch, establishment=establishment,
         label=str(batch),
         changes={
             "file": [None, batch.filename], "sha256": [None, batch.sha256],
@@ -904,6 +913,10 @@ def _apply_establishments(good: list[RowCheck], present: set[str]) -> dict[str, 
     return {
         "created": len(to_create), "updated": len(to_update), "unchanged": unchanged,
         "created_finess": [e.finess for e in to_create], "updated_finess": [e.finess for e in to_update],
+        "first_establishment_id": (
+            good[0].values["existing_id"]
+            or next(e.pk for e in to_create if e.finess == good[0].values["finess"])
+        ),
     }
 
 
@@ -967,4 +980,5 @@ def _apply_people(good: list[RowCheck], present: set[str]) -> dict[str, Any]:
         "created": len(to_create), "updated": len(to_update), "unchanged": unchanged,
         "functions_added": len(new_memberships), "departments_changed": len(moved),
         "created_ids": [p.pk for p in to_create], "updated_ids": [p.pk for p in to_update],
+        "first_establishment_id": good[0].values["establishment_id"],
     }
