@@ -1,16 +1,22 @@
 """Invented demonstration data: one region with a group (GHT), a CHU, a CH and an EHPAD,
 plus a neighbouring region, ~60 people and one login per role.
 
+Every establishment has a white plan from the French template. The CHU de Belleval's plan
+is complete — holders and deputies, contacts, IT systems with recent restore tests — and
+approved as version 1 by its director (login `directeur.chu`).
+
 Phone numbers come from the ranges that the French regulator (ARCEP) keeps for fiction
 (01 99 00 …, 06 39 98 …), addresses and mail domains are invented (.example)."""
 
 from __future__ import annotations
 
+import datetime
 import random
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from planblanc.accounts.audit import audit_record
 from planblanc.accounts.models import RoleAssignment, User
@@ -26,6 +32,18 @@ from planblanc.directory.models import (
     Region,
 )
 from planblanc.directory.validators import finess_with_check_digit
+from planblanc.plans.models import (
+    ContactKind,
+    ExternalContact,
+    ITSystem,
+    Plan,
+    PlanVersion,
+    Resource,
+    Seat,
+    SeatDeputy,
+)
+from planblanc.plans.services import plan_approve, plan_create
+from planblanc.plans.template import template_apply
 from planblanc.tenancy import Role
 
 DEMO_PASSWORD = "PlanBlanc-demo-2026"  # noqa: S105  (invented, printed by `planblanc demo`)
@@ -54,6 +72,7 @@ def _fiction_mobile(n: int) -> str:
 
 
 def _fiction_landline(n: int) -> str:
+    assert n < 10_000, "outside the fiction range 01 99 00 xx xx"
     return f"+33199{n:06d}"
 
 
@@ -78,7 +97,13 @@ LOGINS = [
     ("animateur.chu", Role.EXERCISE_ANIMATOR, "chu"),
     ("auditeur.chu", Role.AUDITOR, "chu"),
     ("admin.clinique", Role.ESTABLISHMENT_ADMIN, "clinic"),
+    # The CHU's director: linked to the person who holds the director function, so that
+    # this login may approve the plan (it needs no administration rights for that).
+    ("directeur.chu", Role.CRISIS_MEMBER, "chu"),
 ]
+DIRECTOR_LOGIN = "directeur.chu"
+# Who creates each demo plan (a login allowed to edit it).
+PLAN_CREATORS = {"chu": "admin.chu", "ch": "rssi.ght", "ehpad": "rssi.ght", "clinic": "admin.clinique"}
 
 KEY_FUNCTIONS = [
     (Function.DIRECTOR, "Directeur·rice général·e"),
@@ -188,6 +213,131 @@ def demo_load() -> list[DemoLogin]:
         if role == Role.NATIONAL_ADMIN:
             user.is_staff = user.is_superuser = True
             user.save(update_fields=["is_staff", "is_superuser"])
+        if username == DIRECTOR_LOGIN:
+            director = Person.objects.get(
+                memberships__establishment=establishments["chu"], memberships__function=Function.DIRECTOR
+            )
+            director.user = user
+            director.save(update_fields=["user"])
+            user.first_name, user.last_name = director.first_name, director.last_name
+            user.save(update_fields=["first_name", "last_name"])
         logins.append(DemoLogin(username, role, str(next(iter(scope.values()), "national"))))
+
+    users = {user.username: user for user in User.objects.filter(username__in=PLAN_CREATORS.values())}
+    for key, establishment in establishments.items():
+        if key != "chu":
+            plan_create(actor=users[PLAN_CREATORS[key]], establishment=establishment)
+    _complete_chu_plan(establishments["chu"], users["admin.chu"], User.objects.get(username=DIRECTOR_LOGIN))
     audit_record(actor=None, action="demo.load", label="Région de démonstration")
     return logins
+
+
+# Where the holder and deputy of each template seat come from at the CHU, when no one
+# holds the seat's own function there: people of a department of that kind.
+SEAT_DEPARTMENTS: dict[str, str] = {
+    "technical_lead": "it", "infrastructure": "it", "network_telecom": "it",
+    "business_apps": "it", "it_support": "it", "biomedical": "imaging",
+    "care_lead": "medicine", "emergency_lead": "emergency",
+    "surgery_lead": "surgery", "lab_lead": "lab",
+    "pharmacy_lead": "pharmacy", "imaging_lead": "imaging",
+    "admissions_lead": "admissions", "switchboard_lead": "admissions",
+    "logistics_director": "oncology", "logbook_keeper": "icu",
+}
+DEMO_SYSTEMS = {
+    # template key: (vendor, days since the last restore test)
+    "backup": ("Sauvegardes Demo SAS", 20), "directory": ("", 45), "network": ("Réseaux Démo", 60),
+    "telephony": ("Téléphonie Démo", 90), "patient_admin": ("Éditeur GAM Démo", 30), "ehr": ("Éditeur DPI Démo", 30),
+    "lab": ("Éditeur SIL Démo", 75), "pharmacy": ("Éditeur Pharma Démo", 120), "imaging": ("Éditeur PACS Démo", 150),
+    "theatre": ("Éditeur Bloc Démo", 200), "email": ("", 240),
+}
+DEMO_RESOURCE_PLACES = [
+    "Salle de crise (bâtiment administratif, salle 204) et domicile des titulaires",
+    "Armoire de chaque unité de soins, étagère rouge",
+    "Bureau des entrées et accueil des urgences",
+    "Salle de crise, urgences, laboratoire, pharmacie",
+    "Salle de crise, bureau des entrées, pharmacie",
+    "Salle de crise, urgences, standard",
+    "Salle de crise, armoire forte",
+    "Salle de crise, armoire des radios (chargeurs branchés)",
+    "Coffre de la direction générale et salle de crise",
+    "Salle de crise, tiroir des mobiles",
+]
+
+
+def _complete_chu_plan(chu: Establishment, editor: User, director: User) -> PlanVersion:
+    """The CHU's plan: the template, then everything the establishment fills in itself,
+    approved as version 1 by the director. Rows are written directly (one audit entry for
+    the demo load) — approval goes through its service, which refuses any blocking gap."""
+    plan = plan_create(actor=editor, establishment=chu, from_template=False)
+    content = template_apply(plan=plan, actor=editor)
+    Plan.objects.filter(pk=plan.pk).update(
+        meeting_place="Salle de crise — bâtiment administratif, 2e étage, salle 204",
+        fallback_place="Salle du conseil — bâtiment Pasteur, rez-de-chaussée",
+        bridge_phone=_fiction_landline(9000), bridge_code="482916",
+        bridge_notes="Radios portatives canal 3 ; téléphone satellitaire en salle de crise",
+    )
+
+    memberships = list(
+        Membership.objects.filter(establishment=chu).select_related("person", "department").order_by("person_id", "id")
+    )
+    by_function: dict[str, list[Person]] = {}
+    by_kind: dict[str, list[Person]] = {}
+    for membership in memberships:
+        by_function.setdefault(membership.function, []).append(membership.person)
+        if membership.department is not None:
+            by_kind.setdefault(membership.department.kind, []).append(membership.person)
+    everyone = list(dict.fromkeys(membership.person for membership in memberships))
+    deputies = []
+    for index, (key, seat) in enumerate(content.seats.items()):
+        # Seats of a key function go to the person who holds it; the others to people
+        # of the matching department; the deputy is the next candidate.
+        generic = {"crisis_cell", "staff", "department_head", "it_staff"}
+        candidates = [] if seat.function in generic else list(by_function.get(str(seat.function), []))
+        candidates += by_kind.get(SEAT_DEPARTMENTS.get(key, ""), [])
+        if seat.function == "director":
+            candidates += by_function.get("deputy_director", [])
+        candidates += everyone[index:] + everyone[:index]
+        holder = candidates[0]
+        deputy = next(person for person in candidates if person.pk != holder.pk)
+        seat.holder = holder
+        deputies.append(SeatDeputy(seat=seat, person=deputy, rank=1))
+    Seat.objects.bulk_update(list(content.seats.values()), ["holder"])
+    SeatDeputy.objects.bulk_create(deputies)
+
+    contacts = list(ExternalContact.objects.filter(plan=plan))
+    for number, contact in enumerate(contacts, start=1):
+        if not (contact.phone or contact.phone_24_7):
+            contact.phone = _fiction_landline(9100 + number)
+        if contact.kind in {ContactKind.CERT_SANTE, ContactKind.ARS, ContactKind.ANSSI, ContactKind.INSURER}:
+            contact.phone_24_7 = _fiction_landline(9200 + number)
+            contact.email = f"contact{number}@{contact.kind.replace('_', '-')}.demo-planblanc.example"
+        contact.name = "Permanence" if contact.kind != ContactKind.CNIL else ""
+    ExternalContact.objects.bulk_update(contacts, ["phone", "phone_24_7", "email", "name"])
+
+    today = timezone.localdate()
+    it_people = by_kind.get("it", []) or by_function.get("it_director", [])
+    for number, (key, system) in enumerate(content.systems.items(), start=1):
+        vendor, days = DEMO_SYSTEMS.get(key, ("", 100))
+        system.vendor = vendor
+        system.vendor_contact_24_7 = _fiction_landline(9300 + number) if vendor else ""  # type: ignore[assignment]
+        system.owner = it_people[number % len(it_people)]
+        system.backup_method = "Sauvegarde quotidienne sur baie dédiée, copie hebdomadaire sur bandes hors ligne"
+        system.has_offline_copy = True
+        system.last_restore_test = today - datetime.timedelta(days=days)
+    ITSystem.objects.bulk_update(
+        list(content.systems.values()),
+        ["vendor", "vendor_contact_24_7", "owner", "backup_method", "has_offline_copy", "last_restore_test"],
+    )
+
+    resources = list(Resource.objects.filter(plan=plan).order_by("id"))
+    for number, resource in enumerate(resources):
+        resource.location = DEMO_RESOURCE_PLACES[number % len(DEMO_RESOURCE_PLACES)]
+        resource.checked_on = today - datetime.timedelta(days=30 + 7 * number)
+    Resource.objects.bulk_update(resources, ["location", "checked_on"])
+
+    Plan.objects.filter(pk=plan.pk).update(draft_changed_at=timezone.now(), draft_changed_by=editor.username)
+    plan.refresh_from_db()
+    return plan_approve(
+        actor=director, plan=plan,
+        note="Première version, établie à partir du modèle national et complétée par la cellule de crise.",
+    )

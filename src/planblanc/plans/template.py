@@ -320,8 +320,42 @@ def _load_processes(directory: Path, content: TemplateContent) -> None:
 
 def template_load(*, directory: Path | None = None) -> TemplateContent:
     """Read and validate every template file. Raises TemplateError naming the file and the
-    entry at the first problem."""
+    entry at the first problem. Returns fresh unsaved rows at each call."""
     directory = directory or TEMPLATE_DIR
+    stamps = []
+    for name in TEMPLATE_FILES:
+        try:
+            stamps.append((directory / name).stat().st_mtime_ns)
+        except FileNotFoundError:
+            stamps.append(-1)
+    return _fresh_content(_load_validated(str(directory), tuple(stamps)))
+
+
+def _fresh(row: Any) -> Any:
+    """An unsaved copy of a validated row, without its relations (much cheaper than deepcopy)."""
+    fields = row._meta.concrete_fields
+    return type(row)(**{f.attname: getattr(row, f.attname) for f in fields if not f.is_relation and not f.primary_key})
+
+
+def _fresh_content(cached: TemplateContent) -> TemplateContent:
+    return TemplateContent(
+        plan_fields=dict(cached.plan_fields), hints=dict(cached.hints),
+        seats={key: _fresh(seat) for key, seat in cached.seats.items()},
+        alert_steps=[(from_key, to_key, _fresh(step)) for from_key, to_key, step in cached.alert_steps],
+        sheets=[SheetSpec(sheet=_fresh(spec.sheet), seat_key=spec.seat_key, items=[_fresh(i) for i in spec.items])
+                for spec in cached.sheets],
+        procedures=[_fresh(row) for row in cached.procedures],
+        contacts=[_fresh(row) for row in cached.contacts],
+        resources=[_fresh(row) for row in cached.resources],
+        systems={key: _fresh(system) for key, system in cached.systems.items()},
+        processes=[(_fresh(process), list(keys)) for process, keys in cached.processes],
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _load_validated(directory_name: str, stamps: tuple[int, ...]) -> TemplateContent:
+    """Validated once per version of the files (`stamps`): each new plan reads the template."""
+    directory = Path(directory_name)
     content = TemplateContent()
     _load_cell(directory, content)
     _load_alert_tree(directory, content)
