@@ -3,15 +3,19 @@ told to answer some recipients with an error code."""
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from typing import Any
 
 from aiosmtpd.controller import Controller
+
+# aiosmtpd logs every command at INFO: thousands of lines per test.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 
 def free_port() -> int:
@@ -34,9 +38,14 @@ class Recorder:
     rcpt_answer: Callable[[str], str | None] | None = None
     received: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Called after a message is recorded, before the 250 goes back.
     on_message: Callable[[int], None] | None = None
+    # Awaited at each RCPT TO with the number of messages recorded so far.
+    on_rcpt: Callable[[int], Awaitable[None]] | None = None
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any) -> str:
+        if self.on_rcpt:
+            await self.on_rcpt(len(self.received))
         answer = self.rcpt_answer(address) if self.rcpt_answer else None
         if answer:
             return answer

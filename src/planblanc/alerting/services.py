@@ -406,11 +406,34 @@ def _send_group(
     return sent
 
 
+def _mark_sent(delivery_id: int, *, worker_id: str, provider: str, provider_message_id: str, now: datetime) -> bool:
+    """The commit that closes the window in which a crash would repeat a message: one
+    UPDATE, committed on its own (autocommit), as soon as the provider has accepted.
+    Prepared SQL, because the ORM's query building would widen the window; the attempt
+    row and the rest of the bookkeeping follow."""
+    ops = connection.ops
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Delivery._meta.db_table} SET status = %s, sent_at = %s, updated_at = %s, provider = %s, "  # noqa: S608 - our own table name
+            "provider_message_id = %s, attempts = attempts + 1, lease_owner = '', lease_until = NULL, "
+            "last_error = '' WHERE id = %s AND lease_owner = %s AND status = %s",
+            [
+                "sent", ops.adapt_datetimefield_value(now), ops.adapt_datetimefield_value(now),
+                provider[:100], provider_message_id[:200], delivery_id, worker_id, "sending",
+            ],
+        )
+        return cursor.rowcount == 1
+
+
 def _record(
     delivery: Delivery, result: SendResult, provider: Provider, providers: list[Provider], *,
     worker_id: str, started: float | None, reclaimed: bool,
 ) -> None:
     now = timezone.now()
+    marked = result.outcome == SENT and _mark_sent(
+        delivery.pk, worker_id=worker_id, provider=provider.name,
+        provider_message_id=result.provider_message_id, now=now,
+    )
     duration_ms = int((time.monotonic() - started) * 1000) if started else 0
     attempt = DeliveryAttempt(
         delivery_id=delivery.pk, provider=provider.name, worker=worker_id[:100],
@@ -420,17 +443,9 @@ def _record(
     )
     mine = Delivery.objects.filter(pk=delivery.pk, lease_owner=worker_id, status=DeliveryStatus.SENDING)
     if result.outcome == SENT:
-        # The commit that closes the at-most-once window: one short transaction, right
-        # after the provider's acceptance.
-        with transaction.atomic():
-            updated = mine.update(
-                status=DeliveryStatus.SENT, sent_at=now, provider=provider.name, attempts=F("attempts") + 1,
-                provider_message_id=result.provider_message_id[:200], lease_owner="", lease_until=None,
-                last_error="", updated_at=now,
-            )
-            attempt.save()
-        if not updated:
+        if not marked:
             logger.warning("delivery %s: lease lost before its result was recorded", delivery.pk)
+        attempt.save()
         if len(delivery.recipient.channels) > delivery.step + 1:
             Delivery.objects.filter(recipient_id=delivery.recipient_id, status=DeliveryStatus.HELD).update(
                 status=DeliveryStatus.CANCELLED, reason=f"reached by {delivery.channel}", updated_at=now
