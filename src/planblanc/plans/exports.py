@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime
 import functools
 import io
+import logging
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +53,9 @@ from planblanc.plans.models import (
 )
 from planblanc.plans.services import plan_export_record
 from planblanc.plans.snapshot import plan_snapshot
+
+# WeasyPrint logs a line per page at INFO level: a CHU's kit would flood the log.
+logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
 
 KIT_LANGUAGE = "fr"
 # Blank ruled pages of the logbook (main courante) at the end of the kit; more can be
