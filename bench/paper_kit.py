@@ -46,7 +46,15 @@ def median_time(call: Callable[[], Any], repeat: int) -> tuple[float, float, Any
 
 def build_plan(*, finess_seed: int, people: int, departments: int, seats: int, sheets: int, items: int,
                procedures: int, systems: int, processes: int, contacts: int, resources: int) -> Any:
-    from planblanc.directory.models import Department, DepartmentKind, Establishment, Function, Membership, Person, Region
+    from planblanc.directory.models import (
+        Department,
+        DepartmentKind,
+        Establishment,
+        Function,
+        Membership,
+        Person,
+        Region,
+    )
     from planblanc.directory.validators import finess_with_check_digit
     from planblanc.plans.models import (
         AlertStep,
