@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -329,7 +330,7 @@ def outgoing_message(delivery: Delivery) -> OutgoingMessage:
     )
 
 
-def delivery_send_batch(*, claimed: Claimed, worker_id: str) -> int:
+def delivery_send_batch(*, claimed: Claimed, worker_id: str, stop: threading.Event | None = None) -> int:
     """Send claimed deliveries, grouped by channel and provider; returns how many went."""
     groups: dict[tuple[str, int], list[Delivery]] = {}
     for delivery in claimed.deliveries:
@@ -342,14 +343,15 @@ def delivery_send_batch(*, claimed: Claimed, worker_id: str) -> int:
                 _fail_step(delivery, worker_id=worker_id, reason=f"no provider configured for {channel}")
             continue
         provider = providers[index % len(providers)]
-        sent += _send_group(provider, providers, deliveries, claimed=claimed, worker_id=worker_id)
+        sent += _send_group(provider, providers, deliveries, claimed=claimed, worker_id=worker_id, stop=stop)
     for campaign_id in {d.campaign_id for d in claimed.deliveries}:
         _finish_if_done(campaign_id)
     return sent
 
 
 def _send_group(
-    provider: Provider, providers: list[Provider], deliveries: list[Delivery], *, claimed: Claimed, worker_id: str
+    provider: Provider, providers: list[Provider], deliveries: list[Delivery], *, claimed: Claimed, worker_id: str,
+    stop: threading.Event | None = None,
 ) -> int:
     by_id = {d.pk: d for d in deliveries}
     handed: dict[int, float] = {}
@@ -358,8 +360,11 @@ def _send_group(
 
     def feed() -> Iterator[OutgoingMessage]:
         for delivery in deliveries:
-            # Stop before the lease runs out: another worker may then take the rest.
+            # Stop before the lease runs out (another worker may then take the rest), or
+            # when asked to stop: between two messages, never inside one.
             if (claimed.lease_until - timezone.now()).total_seconds() < lease_margin:
+                return
+            if stop is not None and stop.is_set():
                 return
             try:
                 message = outgoing_message(delivery)
@@ -526,17 +531,19 @@ def _fail_step(
         ).update(status=DeliveryStatus.QUEUED, next_attempt_at=now, updated_at=now)
 
 
-def deliveries_process(*, worker_id: str, limit: int = 200, max_rounds: int | None = None) -> int:
+def deliveries_process(
+    *, worker_id: str, limit: int = 200, max_rounds: int | None = None, stop: threading.Event | None = None
+) -> int:
     """Claim and send due deliveries until none is due now; returns how many were handled
     (sent, retried or failed)."""
     total = 0
     rounds = 0
-    while max_rounds is None or rounds < max_rounds:
+    while (max_rounds is None or rounds < max_rounds) and not (stop is not None and stop.is_set()):
         rounds += 1
         claimed = deliveries_claim(worker_id=worker_id, limit=limit)
         if not claimed.deliveries:
             break
-        delivery_send_batch(claimed=claimed, worker_id=worker_id)
+        delivery_send_batch(claimed=claimed, worker_id=worker_id, stop=stop)
         total += len(claimed.deliveries)
     return total
 

@@ -15,9 +15,10 @@ from __future__ import annotations
 import smtplib
 import ssl as ssl_module
 from collections.abc import Iterable, Iterator
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import formatdate
+from email.charset import QP, Charset
+from email.header import Header
+from email.mime.text import MIMEText
+from email.utils import formataddr, formatdate
 from typing import Any
 
 from planblanc.alerting.channels.base import (
@@ -30,6 +31,10 @@ from planblanc.alerting.channels.base import (
     TransientError,
     register,
 )
+
+# Quoted-printable keeps French text readable in the raw message and 7-bit safe.
+UTF8_QP = Charset("utf-8")
+UTF8_QP.body_encoding = QP
 
 
 def _outcome(code: int) -> str:
@@ -81,19 +86,20 @@ class SmtpProvider(Provider):
             raise TransientError(f"SMTP {self.host}:{self.port} unreachable: {exc}") from exc
         return conn
 
-    def build(self, message: OutgoingMessage) -> EmailMessage:
-        email = EmailMessage()
-        email["From"] = Address(self.from_name, addr_spec=self.from_address)
-        email["To"] = Address(message.name, addr_spec=message.address)
-        email["Subject"] = message.subject
+    def build(self, message: OutgoingMessage) -> bytes:
+        # The compat32 MIME classes: several times cheaper per message than
+        # EmailMessage's header registry, which shows over a 10,000-message campaign.
+        email = MIMEText(message.body, "plain", UTF8_QP)  # type: ignore[arg-type]  # a Charset is accepted
+        email["From"] = formataddr((self.from_name, self.from_address), "utf-8")
+        email["To"] = formataddr((message.name, message.address), "utf-8")
+        email["Subject"] = Header(message.subject, "utf-8").encode()
         email["Message-ID"] = message.message_id
         email["Date"] = formatdate(localtime=False, usegmt=True)
         email["Content-Language"] = message.language
         # Out-of-office robots must not answer an alert.
         email["Auto-Submitted"] = "auto-generated"
         email["X-Auto-Response-Suppress"] = "All"
-        email.set_content(message.body)
-        return email
+        return email.as_bytes()
 
     def send(self, messages: Iterable[OutgoingMessage]) -> Iterator[SendResult]:
         conn: smtplib.SMTP | None = None
@@ -107,12 +113,14 @@ class SmtpProvider(Provider):
                     on_this_connection = 0
                 on_this_connection += 1
                 try:
+                    if not message.address.isascii():
+                        raise ValueError("internationalised addresses are not supported")
                     email = self.build(message)
-                except (ValueError, TypeError) as exc:  # an address the email package cannot write
+                except (ValueError, TypeError, UnicodeError) as exc:
                     yield SendResult(message.delivery_id, PERMANENT, f"invalid address: {exc}")
                     continue
                 try:
-                    conn.send_message(email, from_addr=self.from_address, to_addrs=[message.address])
+                    conn.sendmail(self.from_address, [message.address], email)
                 except smtplib.SMTPRecipientsRefused as exc:
                     code, text = next(iter(exc.recipients.values()), (550, b"refused"))
                     yield SendResult(message.delivery_id, _outcome(code), f"{code} {_text(text)}")

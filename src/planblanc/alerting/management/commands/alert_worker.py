@@ -1,11 +1,14 @@
 """`planblanc alert_worker`: claim and send due deliveries in a loop. Any number may run
 on one or many machines; a worker killed mid-campaign leaves leased rows that the next
-one takes over when the lease runs out (PLANBLANC_ALERT_LEASE_SECONDS)."""
+one takes over when the lease runs out (PLANBLANC_ALERT_LEASE_SECONDS). SIGTERM and
+SIGINT stop it between two messages, so that a restart repeats none."""
 
 from __future__ import annotations
 
 import os
+import signal
 import socket
+import threading
 import time
 from typing import Any
 
@@ -36,12 +39,15 @@ class Command(BaseCommand):
         worker_id = f"alert-{socket.gethostname()[:30]}-{os.getpid()}-{get_random_string(6)}"
         last_beat = 0.0
         total = 0
+        stop = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_args: stop.set())
         try:
-            while True:
+            while not stop.is_set():
                 if time.monotonic() - last_beat > HEARTBEAT_SECONDS:
                     self._beat(worker_id)
                     last_beat = time.monotonic()
-                handled = deliveries_process(worker_id=worker_id, limit=options["batch"], max_rounds=20)
+                handled = deliveries_process(worker_id=worker_id, limit=options["batch"], max_rounds=20, stop=stop)
                 total += handled
                 if handled:
                     continue
@@ -51,7 +57,7 @@ class Command(BaseCommand):
                     status__in=(DeliveryStatus.QUEUED, DeliveryStatus.SENDING, DeliveryStatus.HELD)
                 ).exists():
                     break
-                time.sleep(options["interval"])
+                stop.wait(options["interval"])
         finally:
             WorkerHeartbeat.objects.filter(worker_id=worker_id[:64]).delete()
         if options["verbosity"] > 0:
