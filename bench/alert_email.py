@@ -32,23 +32,24 @@ sys.path.insert(0, str(ROOT / "src"))
 
 BARE_LOOP = """
 import smtplib, sys, time
-from email.charset import QP, Charset
+from email import quoprimime
 from email.header import Header
-from email.mime.text import MIMEText
 from email.utils import formataddr, formatdate
-utf8 = Charset("utf-8"); utf8.body_encoding = QP
 port, count = int(sys.argv[1]), int(sys.argv[2])
 start = time.perf_counter()
 with smtplib.SMTP("127.0.0.1", port) as conn:
     for i in range(count):
-        # The same kind of message as the platform's, built the same way.
-        msg = MIMEText(f"Bonjour Agent {i}, la cellule de crise se réunit salle B.", "plain", utf8)
-        msg["From"] = formataddr(("Plan Blanc Numérique", "alerte@planblanc.invalid"), "utf-8")
-        msg["To"] = formataddr((f"Agent {i}", f"bare{i}@hopital.example"), "utf-8")
-        msg["Subject"] = Header("Cyberattaque: rejoignez la cellule", "utf-8")
-        msg["Message-ID"] = f"<bare.{i}@planblanc.invalid>"
-        msg["Date"] = formatdate(usegmt=True)
-        conn.sendmail("alerte@planblanc.invalid", [f"bare{i}@hopital.example"], msg.as_bytes())
+        # The same message as the platform's, written out the same way.
+        body = f"Bonjour Agent {i}, la cellule de crise se réunit salle B.\r\n\r\nPour accuser réception : http://localhost:8000/ack/{i}/\r\n"
+        msg = "\r\n".join([
+            f"From: {formataddr(('Plan Blanc Numérique', 'alerte@planblanc.invalid'), 'utf-8')}",
+            f"To: {formataddr((f'Agent {i}', f'bare{i}@hopital.example'), 'utf-8')}",
+            f"Subject: {Header('Cyberattaque: rejoignez la cellule', 'utf-8', header_name='Subject').encode()}",
+            f"Message-ID: <bare.{i}@planblanc.invalid>", f"Date: {formatdate(usegmt=True)}",
+            "MIME-Version: 1.0", 'Content-Type: text/plain; charset="utf-8"',
+            "Content-Transfer-Encoding: quoted-printable",
+        ]) + "\r\n\r\n" + quoprimime.body_encode(body.encode().decode("latin-1"), eol="\r\n")
+        conn.sendmail("alerte@planblanc.invalid", [f"bare{i}@hopital.example"], msg)
 print(time.perf_counter() - start)
 """
 

@@ -63,6 +63,7 @@ def test_it_sends_one_message_per_recipient_with_a_message_id_from_the_idempoten
         assert delivery.attempt_log.get().outcome == "sent"
     assert "Bonjour Agent 3, rejoignez la cellule de crise." in by_rcpt["agent3@hopital.example"].body
     assert "/ack/" in by_rcpt["agent3@hopital.example"].body
+    assert "Pour accuser réception, ouvrez ce lien" in by_rcpt["agent3@hopital.example"].body
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.DONE
     assert AuditEntry.objects.filter(action="alerting.campaign_create", object_id=str(campaign.pk)).exists()
@@ -76,6 +77,7 @@ def test_it_writes_english_text_for_english_speakers(world, smtp, settings):
     ])
     deliveries_process(worker_id="w1")
     body = smtp.recorder.received[0].body
+    assert smtp.recorder.received[0].subject == "Cyberattaque en cours"
     assert "Hello Sam, join the crisis cell." in body
     assert "To acknowledge" in body
 

@@ -322,6 +322,7 @@ def outgoing_message(delivery: Delivery) -> OutgoingMessage:
     rendered = render(
         title=template_fill(campaign.title, **values), text=template_fill(template, **values),
         language=recipient.language, is_exercise=campaign.is_exercise, ack_url=ack_url, scope=scope,
+        short=delivery.channel in (Channel.SMS, Channel.VOICE),
     )
     return OutgoingMessage(
         delivery_id=delivery.pk, idempotency_key=delivery.idempotency_key, message_id=delivery.message_id,
@@ -467,7 +468,6 @@ def _record(
         outcome=result.outcome, error=result.error[:2000], provider_message_id=result.provider_message_id[:200],
         after_lost_lease=reclaimed,
     )
-    mine = Delivery.objects.filter(pk=delivery.pk, lease_owner=worker_id, status=DeliveryStatus.SENDING)
     if result.outcome == SENT:
         if not marked:
             logger.warning("delivery %s: lease lost before its result was recorded", delivery.pk)
@@ -481,6 +481,7 @@ def _record(
             )
         return
 
+    mine = Delivery.objects.filter(pk=delivery.pk, lease_owner=worker_id, status=DeliveryStatus.SENDING)
     attempts = delivery.attempts + 1
     refused = list(delivery.refused_by)
     if result.outcome == PERMANENT and provider.name not in refused:

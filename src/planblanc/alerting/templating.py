@@ -53,13 +53,15 @@ class Rendered:
 
 
 def render(
-    *, title: str, text: str, language: str, is_exercise: bool, ack_url: str, scope: str
+    *, title: str, text: str, language: str, is_exercise: bool, ack_url: str, scope: str, short: bool = True
 ) -> Rendered:
+    """Subject and body for email-like channels; `short`: also the one-line text for
+    SMS and voice."""
     language = "en" if language == "en" else "fr"
     context = {"title": title, "text": text, "is_exercise": is_exercise, "ack_url": ack_url, "scope": scope}
     subject = f"{EXERCISE_MARK} {title}" if is_exercise else title
     return Rendered(
         subject=subject,
         body=get_template(f"alerting/messages/email_{language}.txt").render(context).strip() + "\n",
-        short_text=get_template(f"alerting/messages/short_{language}.txt").render(context).strip(),
+        short_text=get_template(f"alerting/messages/short_{language}.txt").render(context).strip() if short else "",
     )
