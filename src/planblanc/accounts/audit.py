@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import models
+from django.utils.duration import duration_iso_string
 
 from planblanc.accounts.models import AuditEntry
 
@@ -48,6 +49,9 @@ def _plain(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, decimal.Decimal):
         return str(value)
+    if isinstance(value, datetime.timedelta):
+        # RTO, RPO… of the plan's critical processes; JSON has no duration type.
+        return duration_iso_string(value)
     if isinstance(value, models.Model):
         return value.pk
     return value

@@ -6,7 +6,8 @@ import datetime
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count, Max, Prefetch, QuerySet
+from django.db.models import Count, Max, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -24,6 +25,7 @@ from planblanc.plans.models import (
     PlanExport,
     PlanVersion,
     ReflexSheet,
+    Resource,
     Seat,
     SeatDeputy,
 )
@@ -370,17 +372,23 @@ def plan_part_list(*, plan: Plan, model: Any, key: str) -> QuerySet[Any]:
 
 
 def plan_section_counts(*, plan: Plan) -> dict[str, int]:
-    counts = Plan.objects.filter(pk=plan.pk).aggregate(
-        seats=Count("seats", distinct=True),
-        alert_tree=Count("alert_steps", distinct=True),
-        reflex_sheets=Count("reflex_sheets", distinct=True),
-        degraded_procedures=Count("degraded_procedures", distinct=True),
-        critical_processes=Count("critical_processes", distinct=True),
-        it_systems=Count("it_systems", distinct=True),
-        contacts=Count("contacts", distinct=True),
-        resources=Count("resources", distinct=True),
-    )
-    return {key: value or 0 for key, value in counts.items()}
+    """How many rows each part has, in one query (subqueries: joining all the parts at
+    once would multiply their rows)."""
+
+    def count(model: Any) -> Any:
+        rows = model.objects.filter(plan=OuterRef("pk")).order_by().values("plan").annotate(n=Count("pk"))
+        return Coalesce(Subquery(rows.values("n")), 0)
+
+    models = {
+        "seats": Seat, "alert_tree": AlertStep, "reflex_sheets": ReflexSheet,
+        "degraded_procedures": DegradedProcedure, "critical_processes": CriticalProcess,
+        "it_systems": ITSystem, "contacts": ExternalContact, "resources": Resource,
+    }
+    # Prefixed names: "seats" and others are already relations of Plan.
+    counts = Plan.objects.filter(pk=plan.pk).values(
+        **{f"n_{key}": count(model) for key, model in models.items()}
+    ).first() or {}
+    return {key: counts.get(f"n_{key}") or 0 for key in models}
 
 
 def plan_version_get(*, plan: Plan, number: int) -> PlanVersion:
