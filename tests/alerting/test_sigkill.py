@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -42,7 +43,7 @@ def _env(tmp_path: Path, smtp: SmtpServer, database_url: str | None) -> dict[str
         **os.environ,
         "PLANBLANC_DATA_DIR": str(tmp_path),
         "PLANBLANC_CHANNELS": json.dumps({"email": [smtp.provider("relay", batch_size=100)]}),
-        "PLANBLANC_ALERT_LEASE_SECONDS": "3",
+        "PLANBLANC_ALERT_LEASE_SECONDS": "2",
         "PLANBLANC_ALERT_RETRY_BASE_SECONDS": "0",
         "PLANBLANC_LOG_LEVEL": "WARNING",
     }
@@ -117,11 +118,23 @@ def _database_url() -> str:
     return f"postgres://{s['USER'] or 'postgres'}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
-def _campaign_and_kill(tmp_path: Path, smtp: SmtpServer, killer: Killer, backend: str) -> list[tuple[str, int]]:
+@pytest.fixture(scope="module")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite database file, made once and copied by each test."""
+    data_dir = tmp_path_factory.mktemp("pb-template")
+    env = {**os.environ, "PLANBLANC_DATA_DIR": str(data_dir)}
+    env.pop("DATABASE_URL", None)
+    _run(["-m", "planblanc", "migrate", "-v", "0"], env)
+    return data_dir / "planblanc.sqlite3"
+
+
+def _campaign_and_kill(
+    tmp_path: Path, smtp: SmtpServer, killer: Killer, backend: str, template: Path
+) -> list[tuple[str, int]]:
     """Create the campaign, run the worker, kill it, resume; the delivery states."""
     if backend == "sqlite":
         env = _env(tmp_path, smtp, None)
-        _run(["-m", "planblanc", "migrate", "-v", "0"], env)
+        shutil.copy(template, tmp_path / "planblanc.sqlite3")
         _run(["-m", "tests.alerting.campaign_script", str(RECIPIENTS)], env)
         _kill_and_resume(smtp, killer, env)
         db = sqlite3.connect(tmp_path / "planblanc.sqlite3")
@@ -147,17 +160,27 @@ def _campaign_and_kill(tmp_path: Path, smtp: SmtpServer, killer: Killer, backend
     return list(Delivery.objects.values_list("status").annotate(n=Count("id")))
 
 
+def _template(request: pytest.FixtureRequest, backend: str) -> Path:
+    return request.getfixturevalue("migrated_sqlite") if backend == "sqlite" else Path()
+
+
 BACKENDS = [
     pytest.param("sqlite", id="sqlite"),
-    pytest.param("postgresql", id="postgresql", marks=pytest.mark.django_db(transaction=True)),
+    pytest.param("postgresql", id="postgresql", marks=[
+        pytest.mark.skipif(
+            not os.environ.get("DATABASE_URL", "").startswith("postgres"),
+            reason="run with DATABASE_URL=postgres://… for the PostgreSQL variant",
+        ),
+        pytest.mark.django_db(transaction=True),
+    ]),
 ]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_it_sends_exactly_once_when_the_worker_is_killed_mid_campaign(tmp_path, backend):
+def test_it_sends_exactly_once_when_the_worker_is_killed_mid_campaign(tmp_path, backend, request):
     killer = Killer()
     with SmtpServer(Recorder(on_rcpt=killer.while_waiting_for_rcpt_answer)) as smtp:
-        statuses = _campaign_and_kill(tmp_path, smtp, killer, backend)
+        statuses = _campaign_and_kill(tmp_path, smtp, killer, backend, _template(request, backend))
         counts = smtp.recorder.count_by_rcpt()
     assert killer.killed_at == KILL_AFTER
     assert len(counts) == RECIPIENTS
@@ -167,10 +190,10 @@ def test_it_sends_exactly_once_when_the_worker_is_killed_mid_campaign(tmp_path, 
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_it_resends_with_the_same_message_id_when_killed_inside_the_smtp_window(tmp_path, backend):
+def test_it_resends_with_the_same_message_id_when_killed_inside_the_smtp_window(tmp_path, backend, request):
     killer = Killer()
     with SmtpServer(Recorder(on_message=killer.inside_the_window)) as smtp:
-        statuses = _campaign_and_kill(tmp_path, smtp, killer, backend)
+        statuses = _campaign_and_kill(tmp_path, smtp, killer, backend, _template(request, backend))
         counts = smtp.recorder.count_by_rcpt()
         ids = _ids_by_rcpt(smtp)
     assert len(counts) == RECIPIENTS

@@ -12,6 +12,7 @@ Message-ID as the first."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import logging
@@ -122,8 +123,12 @@ def message_id_for(idempotency_key: str) -> str:
     """The same key always gives the same Message-ID, in every process; the deployment's
     secret keeps two platforms' identifiers apart."""
     digest = hmac.new(settings.SECRET_KEY.encode(), idempotency_key.encode(), hashlib.sha256).hexdigest()[:20]
-    host = urlsplit(settings.ALERTING_PUBLIC_URL).hostname or "planblanc.invalid"
-    return f"<{idempotency_key.replace(':', '.')}.{digest}@{host}>"
+    return f"<{idempotency_key.replace(':', '.')}.{digest}@{_host(settings.ALERTING_PUBLIC_URL)}>"
+
+
+@functools.cache
+def _host(url: str) -> str:
+    return urlsplit(url).hostname or "planblanc.invalid"
 
 
 def campaign_create(
@@ -175,6 +180,7 @@ def campaign_create(
             message_en=message_en, is_exercise=is_exercise, channels=list(dict.fromkeys(channels)),
             created_by=actor if getattr(actor, "is_authenticated", False) else None,
         )
+        configured = {channel for channel in Channel.values if providers_for(channel)}
         planned: list[tuple[Recipient, list[str]]] = []
         rows = []
         for item in recipients:
@@ -185,7 +191,7 @@ def campaign_create(
             )
             steps = [
                 channel for channel in dict.fromkeys(item.channels or campaign.channels)
-                if providers_for(channel) and _usable(channel, recipient.address_for(channel))
+                if channel in configured and _usable(channel, recipient.address_for(channel))
             ]
             recipient.channels = steps
             rows.append(recipient)
@@ -294,9 +300,14 @@ def deliveries_claim(*, worker_id: str, limit: int = 200, lease_seconds: int | N
             )
     rows = list(
         Delivery.objects.filter(pk__in=ids, lease_owner=worker_id, lease_until=lease_until)
-        .select_related("recipient", "campaign", "campaign__establishment", "campaign__region")
-        .order_by("id")
+        .select_related("recipient").order_by("id")
     ) if ids else []
+    # One campaign object per campaign, not one per row.
+    campaigns = Campaign.objects.select_related("establishment", "region").in_bulk(
+        {row.campaign_id for row in rows}
+    )
+    for row in rows:
+        row.campaign = campaigns[row.campaign_id]
     return Claimed(
         deliveries=rows, lease_until=lease_until,
         reclaimed_ids={pk for pk, status in found if status == DeliveryStatus.SENDING},
