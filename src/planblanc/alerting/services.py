@@ -630,7 +630,8 @@ def ack_link_make(*, delivery: Delivery) -> str:
 
 def ack_link_verify(token: str, *, max_age: timedelta | None = None) -> Delivery:
     """The delivery behind a signed link, or AckLinkInvalid / AckLinkExpired."""
-    max_age = max_age or timedelta(hours=settings.ALERTING_ACK_MAX_AGE_HOURS)
+    if max_age is None:
+        max_age = timedelta(hours=settings.ALERTING_ACK_MAX_AGE_HOURS)
     try:
         value = _signer().unsign(token, max_age=max_age)
     except signing.SignatureExpired as exc:
