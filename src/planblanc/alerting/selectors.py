@@ -45,9 +45,21 @@ class Progress:
         ]
 
     @property
-    def channel_rows(self) -> list[tuple[Any, dict[str, int]]]:
+    def reached_percent(self) -> int:
+        return self.percent(self.reached)
+
+    @property
+    def acknowledged_percent(self) -> int:
+        return self.percent(self.acknowledged)
+
+    @property
+    def channel_table(self) -> list[tuple[Any, list[int]]]:
+        """One row per channel, one count per delivery state (in DeliveryStatus order)."""
         labels = dict(Channel.choices)
-        return [(labels.get(channel, channel or "-"), counts) for channel, counts in sorted(self.by_channel.items())]
+        return [
+            (labels.get(channel, channel or "-"), [counts.get(value, 0) for value in DeliveryStatus.values])
+            for channel, counts in sorted(self.by_channel.items())
+        ]
 
 
 def campaign_progress(*, campaign: Campaign) -> Progress:
