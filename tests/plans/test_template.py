@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import yaml
 from django.core.exceptions import ValidationError
+from django.utils import translation
 
 from planblanc.accounts.models import AuditEntry
 from planblanc.directory.models import DepartmentKind, Function
@@ -38,6 +39,13 @@ from planblanc.plans.template import (
     template_load,
 )
 from tests.factories import DepartmentFactory
+
+
+@pytest.fixture(autouse=True)
+def _english_messages() -> Any:
+    # The assertions read the English msgids; the platform's default language is French.
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture
