@@ -177,6 +177,7 @@ def test_it_refuses_to_apply_the_template_twice(world: Any) -> None:
     seats = Seat.objects.filter(plan=plan).count()
     with pytest.raises(ValidationError) as error:
         template_apply(plan=plan)
+    assert error.value.code == "plan_not_empty"
     assert "already has content" in " ".join(error.value.messages)
     assert Seat.objects.filter(plan=plan).count() == seats
 
