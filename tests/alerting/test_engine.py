@@ -301,3 +301,18 @@ def test_it_snapshots_people_as_they_were_at_send_time(world, smtp, settings):
     deliveries_process(worker_id="w1")
     recipient = Recipient.objects.get(campaign=campaign)
     assert recipient.person == person and recipient.email == smtp.recorder.received[0].rcpt != "changed@hopital.example"
+
+
+@pytest.mark.django_db
+def test_it_wakes_again_when_a_retry_falls_due(world, settings):
+    from planblanc.alerting.tasks import deliveries_process as task
+
+    settings.ALERTING_RETRY_BASE_SECONDS = 30
+    with SmtpServer(Recorder(rcpt_answer=lambda a: "451 4.3.0 Busy")) as smtp:
+        settings.ALERTING_CHANNELS = {"email": [smtp.provider("relay")]}
+        campaign = _campaign(world.establishment_admin, world, _people(1))
+        assert task.call() == 1
+    delivery = Delivery.objects.get(campaign=campaign)
+    wake_up = DBTaskResult.objects.get()
+    assert wake_up.task_path == "planblanc.alerting.tasks.deliveries_process"
+    assert abs((wake_up.run_after - delivery.next_attempt_at).total_seconds()) < 1
