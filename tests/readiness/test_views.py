@@ -176,8 +176,9 @@ def test_it_lists_establishments_with_their_scores(client_for: Any, world: Any, 
         response = client.get(reverse("readiness:index"))
     body = response.content.decode()
     assert "CHU A" in body and "mini 25 %" in body and "Clinique B" not in body
-    # A user who sees a single establishment goes straight to it.
-    assert client_for("auditor").get(reverse("readiness:index")).status_code == 302
+    # The menu page stays at its address (no redirect), even for a single establishment.
+    response = client_for("auditor").get(reverse("readiness:index"))
+    assert response.status_code == 200 and "CHU A" in response.content.decode()
 
 
 def test_it_answers_through_the_api(client_for: Any, world: Any, setup: dict[str, Any]) -> None:

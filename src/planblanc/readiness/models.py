@@ -318,6 +318,10 @@ class Action(models.Model):
     def __str__(self) -> str:
         return self.title
 
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_ACTION_STATUSES
+
 
 class GovernanceRecord(models.Model):
     """Governance duties of an establishment for one year: who is CISO and DPO (or

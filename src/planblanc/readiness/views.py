@@ -37,8 +37,6 @@ def index(request: HttpRequest) -> HttpResponse:
     page = Paginator(establishments.only("pk", "name", "category", "is_essential_operator"), 50).get_page(
         request.GET.get("page")
     )
-    if page.paginator.count == 1 and not search:
-        return redirect("readiness:establishment", pk=page.object_list[0].pk)
     on_page = Establishment.objects.filter(pk__in=[e.pk for e in page.object_list])
     scores = selectors.scores_by_establishment(establishments=on_page)
     open_actions = selectors.open_actions_by_establishment(establishments=on_page)
