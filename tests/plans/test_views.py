@@ -296,8 +296,11 @@ def test_it_redirects_the_menu_entry_to_the_only_plan_or_the_list(complete_plan,
     assert response["Location"] == reverse("plans:overview", args=[complete_plan.establishment_id])
     response = client_for("regional_officer").get(reverse("plans:index"))
     assert response["Location"] == reverse("plans:list")
+    # The menu links straight to the page the entry leads to.
     home = client_for("crisis_member").get(reverse("core:home")).content.decode()
-    assert reverse("plans:index") in home
+    assert f'href="{reverse("plans:overview", args=[complete_plan.establishment_id])}"' in home
+    home = client_for("regional_officer").get(reverse("core:home")).content.decode()
+    assert f'href="{reverse("plans:list")}"' in home
 
 
 def test_it_lists_plans_in_scope_with_score_and_sorts_them(complete_plan, director, client_for, world):

@@ -28,3 +28,18 @@ def plan_card(context: Any, establishment: Any) -> dict[str, Any]:
         "plan": plan, "establishment": establishment, "report": report, "top_gaps": report.by_severity()[:5],
         "latest": selectors.plan_latest_version(plan=plan),
     }}
+
+
+@register.simple_tag(takes_context=True)
+def plan_menu_url(context: Any) -> str:
+    """The menu's "Plan": the plan of the user's only establishment, or the list of plans."""
+    from django.urls import reverse
+
+    from planblanc.directory.models import Establishment
+
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    ids = list(Establishment.objects.visible_to(user).values_list("pk", flat=True)[:2])
+    if len(ids) == 1:
+        return reverse("plans:overview", args=[ids[0]])
+    return reverse("plans:list")
