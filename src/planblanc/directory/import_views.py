@@ -50,7 +50,10 @@ class ImportUploadForm(BootstrapFormMixin, forms.Form):
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["kind"].choices = _kinds_for(user)
-        self.fields["establishment"].queryset = Establishment.objects.visible_to(user, Perm.MANAGE_PEOPLE)
+        if has_perm_somewhere(user, Perm.MANAGE_PEOPLE):
+            self.fields["establishment"].queryset = Establishment.objects.visible_to(user, Perm.MANAGE_PEOPLE)
+        else:
+            del self.fields["establishment"]
 
 
 @login_required
@@ -61,7 +64,7 @@ def import_start(request: HttpRequest) -> HttpResponse:
     form = ImportUploadForm(request.POST or None, request.FILES or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
-        establishment = form.cleaned_data["establishment"]
+        establishment = form.cleaned_data.get("establishment")
         kind = form.cleaned_data["kind"]
         if upload.size > importing.MAX_BYTES:
             form.add_error("file", _("The file is larger than %(size)d MB: split it into several files.")
