@@ -337,6 +337,19 @@ def test_it_reads_french_excel_csv_and_tolerant_headers(world: Any, admin: Any) 
     assert upload(admin, "people", english).errors == []
 
 
+def test_it_finds_the_header_below_a_title_line(world: Any, admin: Any) -> None:
+    rows = [
+        ["Annuaire de crise — CHU A", "", "", "", "", "", ""],
+        ["exporté le 01/02/2026"],
+        PERSON_HEADER,
+        person_row(world, "Martin", email="lea@chu-a.example"),
+        person_row(world, "Roux", email="roux@chu-a.example", function="?"),
+    ]
+    batch = upload(admin, "people", rows, fmt="xlsx")
+    assert batch.row_count == 2
+    assert list(errors_by_line(batch)) == [5]  # the line number the spreadsheet shows
+
+
 def test_it_reads_numbers_that_a_spreadsheet_turned_into_numbers(world: Any, admin: Any) -> None:
     corsica_free = finess_with_check_digit("01000050")  # leading zero lost in a numeric cell
     rows = [["FINESS", "Nom", "Catégorie", "Région", "Code postal", "Prioritaire"],

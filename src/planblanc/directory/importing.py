@@ -69,6 +69,8 @@ MAX_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 20_000
 # Spreadsheets sometimes carry thousands of empty formatted columns; ours need a dozen.
 MAX_COLUMNS = 60
+# How far below the first line the header may be found (under a title line or two).
+HEADER_SEARCH_LINES = 5
 # Enough values per IN (…) to keep round trips few, few enough for SQLite's limit.
 CHUNK = 900
 
@@ -750,6 +752,17 @@ def _require_perm(actor: Any, kind: str, establishment: Establishment | None) ->
         raise PermissionDenied(_("You are not allowed to make this change."))
 
 
+def _find_header(kind: str, table: Table) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """The header line: the first one, unless a title sits above it (as in many exports
+    from HR software): then the first of the next lines that names two of our columns."""
+    index = _column_index(kind)
+    candidates = [(table.header_line, table.header), *table.rows[:HEADER_SEARCH_LINES]]
+    for position, (_line, cells) in enumerate(candidates):
+        if sum(1 for cell in cells if norm(cell) in index) >= 2:
+            return cells, table.rows[position:]
+    return table.header, table.rows
+
+
 def directory_import_upload(
     *, actor: Any, kind: str, filename: str, content: bytes, establishment: Establishment | None = None
 ) -> ImportBatch:
@@ -760,9 +773,10 @@ def directory_import_upload(
     _require_perm(actor, kind, establishment)
     table = read_table(filename=filename, content=content)
     optional = ["finess"] if kind == ImportKind.PEOPLE and establishment is not None else []
-    match = match_columns(kind=kind, header=table.header, optional=optional)
+    header, data = _find_header(kind, table)
+    match = match_columns(kind=kind, header=header, optional=optional)
     rows = []
-    for line, cells in table.rows:
+    for line, cells in data:
         row = {key: _unquote(cells[position]) if position < len(cells) else ""
                for position, key in match.keys.items()}
         rows.append({"line": line, "cells": row})
