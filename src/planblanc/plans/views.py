@@ -509,7 +509,8 @@ def plan_approve(request: HttpRequest, establishment_id: int) -> HttpResponse:
         "Only the director of the establishment or a deputy director may approve its plan."
     )
     blocking_refusal: list[str] = []
-    status = 200 if may_approve else 403
+    # Reading the page is allowed (it explains who approves); posting without the right is a 403.
+    status = 200 if may_approve or request.method != "POST" else 403
     if request.method == "POST" and form.is_valid():
         try:
             version = services.plan_approve(actor=request.user, plan=plan, note=form.cleaned_data["note"])
