@@ -354,3 +354,11 @@ def test_it_shows_the_plan_card_on_the_establishment_page(complete_plan, client_
     assert reverse("plans:overview", args=[world.chu.pk]) in content
     other = client_for("establishment_admin").get(reverse("directory:establishment_detail", args=[world.chu.pk]))
     assert other.status_code == 200
+
+
+def test_it_shows_stored_phone_numbers_as_people_read_them_in_forms(complete_plan, client_for):
+    contact = ExternalContact.objects.get(organisation="ARS")
+    page = client_for("establishment_admin").get(
+        reverse("plans:part_edit", args=[complete_plan.establishment_id, "contacts", contact.pk])
+    ).content.decode()
+    assert 'value="01 99 00 01 25"' in page and 'type="tel"' in page

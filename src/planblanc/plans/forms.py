@@ -10,7 +10,9 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from planblanc.core.forms import BootstrapFormMixin
+from planblanc.directory.fields import PhoneFormField
 from planblanc.directory.models import Department, Person
+from planblanc.directory.validators import phone_display
 from planblanc.plans.models import (
     AlertStep,
     CriticalProcess,
@@ -32,6 +34,26 @@ class DateInput(forms.DateInput):
         super().__init__(attrs, format="%Y-%m-%d")
 
 
+class PhoneInput(forms.TextInput):
+    """Shows a stored +33… number as people read it (01 23 45 67 89)."""
+
+    input_type = "tel"
+
+    def format_value(self, value: Any) -> Any:
+        if isinstance(value, str) and value.startswith("+"):
+            try:
+                return phone_display(value)
+            except Exception:  # a value typed by the user and refused: show it as typed
+                return value
+        return super().format_value(value)
+
+
+def _readable_phones(form: forms.BaseForm) -> None:
+    for field in form.fields.values():
+        if isinstance(field, PhoneFormField):
+            field.widget = PhoneInput(attrs=field.widget.attrs)
+
+
 def people_of(plan: Plan) -> Any:
     return Person.objects.filter(memberships__establishment_id=plan.establishment_id).distinct().order_by(
         "last_name", "first_name"
@@ -44,6 +66,7 @@ class PlanPartForm(BootstrapFormMixin, forms.ModelForm):
     def __init__(self, *args: Any, plan: Plan, **kwargs: Any) -> None:
         self.plan = plan
         super().__init__(*args, **kwargs)
+        _readable_phones(self)
         for field in self.fields.values():
             queryset = getattr(field, "queryset", None)
             if queryset is None:
@@ -69,6 +92,10 @@ class PlanCellForm(BootstrapFormMixin, forms.ModelForm):
     class Meta:
         model = Plan
         fields = ["meeting_place", "fallback_place", "bridge_phone", "bridge_code", "bridge_notes", "briefing_rhythm"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _readable_phones(self)
 
 
 class SeatForm(PlanPartForm):
