@@ -122,3 +122,19 @@ def test_it_shows_a_regional_campaign_to_the_region_only(world, client_for, chan
 def test_it_asks_for_login_on_campaign_pages(client, chu_campaign):
     response = client.get(f"/alertes/{chu_campaign.pk}/")
     assert response.status_code == 302 and "/compte/" in response["Location"]
+
+
+@pytest.mark.django_db
+def test_it_warns_when_queued_messages_age_without_a_worker(world, client_for, channels):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    campaign_create(
+        actor=world.establishment_admin, establishment=world.chu, title="T", message_fr="M",
+        recipients=[RecipientInput(name="A", email="a@hopital.example")],
+    )
+    client = client_for("crisis_member")
+    assert "alert-danger" not in client.get("/alertes/").content.decode()
+    Delivery.objects.update(next_attempt_at=timezone.now() - timedelta(minutes=5))
+    assert "alert_worker" in client.get("/alertes/").content.decode()

@@ -102,3 +102,31 @@ def deliveries_for_export(*, campaign: Campaign) -> QuerySet[Delivery]:
 
 def people_of_establishment(*, establishment: Establishment) -> QuerySet[Person]:
     return Person.objects.filter(memberships__establishment=establishment).distinct().order_by("last_name", "first_name")
+
+
+@dataclass
+class OutboxStatus:
+    """Is anything sending? A queue that ages means no worker is running."""
+
+    queued: int
+    oldest_queued_age_seconds: int | None
+    stale_after_seconds: int
+
+    @property
+    def stalled(self) -> bool:
+        return self.oldest_queued_age_seconds is not None and self.oldest_queued_age_seconds > self.stale_after_seconds
+
+
+def outbox_status() -> OutboxStatus:
+    from django.conf import settings
+    from django.db.models import Min
+    from django.utils import timezone
+
+    due = Delivery.objects.filter(status=DeliveryStatus.QUEUED, next_attempt_at__lte=timezone.now())
+    summary = due.aggregate(n=Count("id"), oldest=Min("next_attempt_at"))
+    oldest = summary["oldest"]
+    return OutboxStatus(
+        queued=summary["n"],
+        oldest_queued_age_seconds=int((timezone.now() - oldest).total_seconds()) if oldest else None,
+        stale_after_seconds=settings.WORKER_STALE_AFTER_SECONDS,
+    )

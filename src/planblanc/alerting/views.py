@@ -31,7 +31,7 @@ def _may_send_somewhere(user: object) -> bool:
 def campaign_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(selectors.campaign_list(user=request.user), 30).get_page(request.GET.get("page"))
     return render(request, "alerting/campaign_list.html", {
-        "page": page, "may_send": _may_send_somewhere(request.user),
+        "page": page, "may_send": _may_send_somewhere(request.user), "outbox": selectors.outbox_status(),
     })
 
 

@@ -9,18 +9,13 @@ import os
 import signal
 import socket
 import threading
-import time
 from typing import Any
 
 from django.core.management import BaseCommand
-from django.utils import timezone
 from django.utils.crypto import get_random_string
 
 from planblanc.alerting.models import Delivery, DeliveryStatus
 from planblanc.alerting.services import deliveries_process
-from planblanc.core.models import WorkerHeartbeat
-
-HEARTBEAT_SECONDS = 5
 
 
 class Command(BaseCommand):
@@ -37,38 +32,21 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         worker_id = f"alert-{socket.gethostname()[:30]}-{os.getpid()}-{get_random_string(6)}"
-        last_beat = 0.0
         total = 0
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_args: stop.set())
-        try:
-            while not stop.is_set():
-                if time.monotonic() - last_beat > HEARTBEAT_SECONDS:
-                    self._beat(worker_id)
-                    last_beat = time.monotonic()
-                handled = deliveries_process(worker_id=worker_id, limit=options["batch"], max_rounds=20, stop=stop)
-                total += handled
-                if handled:
-                    continue
-                if options["once"]:
-                    break
-                if options["until_done"] and not Delivery.objects.filter(
-                    status__in=(DeliveryStatus.QUEUED, DeliveryStatus.SENDING, DeliveryStatus.HELD)
-                ).exists():
-                    break
-                stop.wait(options["interval"])
-        finally:
-            WorkerHeartbeat.objects.filter(worker_id=worker_id[:64]).delete()
+        while not stop.is_set():
+            handled = deliveries_process(worker_id=worker_id, limit=options["batch"], max_rounds=20, stop=stop)
+            total += handled
+            if handled:
+                continue
+            if options["once"]:
+                break
+            if options["until_done"] and not Delivery.objects.filter(
+                status__in=(DeliveryStatus.QUEUED, DeliveryStatus.SENDING, DeliveryStatus.HELD)
+            ).exists():
+                break
+            stop.wait(options["interval"])
         if options["verbosity"] > 0:
             self.stdout.write(f"{total} deliveries handled")
-
-    def _beat(self, worker_id: str) -> None:
-        now = timezone.now()
-        WorkerHeartbeat.objects.update_or_create(
-            worker_id=worker_id[:64],
-            defaults={"last_seen_at": now, "hostname": socket.gethostname()[:200], "pid": os.getpid()},
-            create_defaults={
-                "last_seen_at": now, "started_at": now, "hostname": socket.gethostname()[:200], "pid": os.getpid()
-            },
-        )
