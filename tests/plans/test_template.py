@@ -205,6 +205,8 @@ def test_it_creates_an_empty_plan_when_asked_not_to_use_the_template(world: Any)
          ["reflex_sheets.yaml, sheets #3", "recovery"]),
         ("reflex_sheets.yaml", lambda d: d["sheets"][0]["phases"]["1h"].append({"text": "Agir", "due": "bientôt"}),
          ["reflex_sheets.yaml, sheets #1", "1h #3", "bientôt"]),
+        ("reflex_sheets.yaml", lambda d: d["sheets"][1]["phases"]["15min"].append({"text": "Agir", "due": "2 h"}),
+         ["reflex_sheets.yaml, sheets #2", "15min #4", "end of its phase"]),
         ("reflex_sheets.yaml", lambda d: d["sheets"][4].update({"owner_seat": "nobody"}),
          ["reflex_sheets.yaml, sheets #5", "nobody"]),
         ("cell.yaml", lambda d: d["seats"][0].update({"cell": "kitchen"}),

@@ -245,7 +245,7 @@ SEAT_DEPARTMENTS: dict[str, str] = {
 }
 DEMO_SYSTEMS = {
     # template key: (vendor, days since the last restore test)
-    "backup": ("Sauvegardes Demo SAS", 20), "directory": ("", 45), "network": ("Réseaux Démo", 60),
+    "backup": ("Sauvegardes Démo", 20), "directory": ("", 45), "network": ("Réseaux Démo", 60),
     "telephony": ("Téléphonie Démo", 90), "patient_admin": ("Éditeur GAM Démo", 30), "ehr": ("Éditeur DPI Démo", 30),
     "lab": ("Éditeur SIL Démo", 75), "pharmacy": ("Éditeur Pharma Démo", 120), "imaging": ("Éditeur PACS Démo", 150),
     "theatre": ("Éditeur Bloc Démo", 200), "email": ("", 240),

@@ -32,6 +32,7 @@ from planblanc.accounts.audit import audit_record
 from planblanc.directory.models import Department
 from planblanc.plans.durations import duration_parse
 from planblanc.plans.models import (
+    PHASE_DEFAULT_DUE_MINUTES,
     AlertStep,
     CellKind,
     Criticality,
@@ -250,6 +251,9 @@ def _load_reflex_sheets(directory: Path, content: TemplateContent) -> None:
                     raise _fail(item_where, _("an action is a text or a mapping with “text”."))
                 fields = _take(action, item_where, ("text",), ("due", "task"))
                 due = _duration(fields["due"], item_where, "due") if "due" in fields else None
+                phase_end = datetime.timedelta(minutes=PHASE_DEFAULT_DUE_MINUTES[phase])
+                if due is not None and phase != Phase.RECOVERY and due > phase_end:
+                    raise _fail(item_where, _("the action is due after the end of its phase."))
                 item = ReflexItem(
                     phase=phase, order=len(items) + 1, text=_text(fields["text"]),
                     becomes_task=bool(fields.get("task", True)),
