@@ -110,6 +110,7 @@ INSTALLED_APPS = [
     "planblanc.plans",
     "planblanc.readiness",
     "planblanc.alerting",
+    "planblanc.exercises",
 ]
 
 MIDDLEWARE = [
