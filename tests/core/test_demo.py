@@ -110,3 +110,14 @@ def test_it_lays_out_the_paper_kit_of_the_approved_chu_plan(demo: Plan) -> None:
         assert sheet.title.replace("'", "&#x27;") in html, sheet.title
     assert "CERT Santé" in html
     assert "Laboratoire de biologie médicale en mode dégradé" in html
+
+
+def test_it_loads_the_bundled_referentials_with_the_demo_and_again_without_duplicates(db: Any) -> None:
+    from planblanc.readiness.models import Referential
+
+    call_command("load_demo", stdout=io.StringIO())
+    first = set(Referential.objects.values_list("slug", "version"))
+    call_command("load_demo", stdout=io.StringIO())
+    assert {slug for slug, _version in first} == {"care", "gouvernance", "hygiene-anssi", "nis-ose"}
+    assert set(Referential.objects.values_list("slug", "version")) == first
+    assert Referential.objects.count() == len(first)
