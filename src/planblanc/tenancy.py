@@ -46,6 +46,8 @@ class Perm(StrEnum):
     EDIT_PLAN = "plans.edit"
     # Answer self-assessments, keep the action plan and the governance record.
     ASSESS = "readiness.assess"
+    # Prepare, plan and run crisis exercises (scenario, injects, participants).
+    RUN_EXERCISE = "exercises.run"
 
 
 ROLE_PERMISSIONS: dict[Any, frozenset[Perm]] = {
@@ -54,7 +56,8 @@ ROLE_PERMISSIONS: dict[Any, frozenset[Perm]] = {
         {Perm.VIEW_DIRECTORY, Perm.MANAGE_ESTABLISHMENTS, Perm.VIEW_AUDIT}
     ),
     Role.GROUP_CISO: frozenset(
-        {Perm.VIEW_DIRECTORY, Perm.MANAGE_PEOPLE, Perm.VIEW_AUDIT, Perm.EDIT_PLAN, Perm.ASSESS}
+        {Perm.VIEW_DIRECTORY, Perm.MANAGE_PEOPLE, Perm.VIEW_AUDIT, Perm.EDIT_PLAN, Perm.ASSESS,
+         Perm.RUN_EXERCISE}
     ),
     Role.ESTABLISHMENT_ADMIN: frozenset(
         {
@@ -65,10 +68,11 @@ ROLE_PERMISSIONS: dict[Any, frozenset[Perm]] = {
             Perm.VIEW_AUDIT,
             Perm.EDIT_PLAN,
             Perm.ASSESS,
+            Perm.RUN_EXERCISE,
         }
     ),
     Role.CRISIS_MEMBER: frozenset({Perm.VIEW_DIRECTORY}),
-    Role.EXERCISE_ANIMATOR: frozenset({Perm.VIEW_DIRECTORY}),
+    Role.EXERCISE_ANIMATOR: frozenset({Perm.VIEW_DIRECTORY, Perm.RUN_EXERCISE}),
     Role.AUDITOR: frozenset({Perm.VIEW_DIRECTORY, Perm.VIEW_AUDIT}),
 }
 
