@@ -57,6 +57,7 @@ class SmtpProvider(Provider):
         self.from_name = self.option("from_name", "Plan Blanc Numérique")
         self.batch_size = max(1, int(self.option("batch_size", 100)))
         self.timeout = float(self.option("timeout", 15))
+        self.from_header = f"From: {formataddr((self.from_name, self.from_address), 'utf-8')}"
 
     def _connect(self) -> smtplib.SMTP:
         try:
@@ -87,10 +88,12 @@ class SmtpProvider(Provider):
         the email package's generator costs more per message than the SMTP exchange
         itself on a 10,000-message campaign."""
         subject = message.subject.replace("\r", " ").replace("\n", " ")
+        if not subject.isascii() or len(subject) > 60:
+            subject = Header(subject, "utf-8", header_name="Subject").encode()
         headers = [
-            f"From: {formataddr((self.from_name, self.from_address), 'utf-8')}",
+            self.from_header,
             f"To: {formataddr((message.name, message.address), 'utf-8')}",
-            f"Subject: {Header(subject, 'utf-8', header_name='Subject').encode()}",
+            f"Subject: {subject}",
             f"Message-ID: {message.message_id}",
             f"Date: {formatdate(localtime=False, usegmt=True)}",
             f"Content-Language: {message.language}",
