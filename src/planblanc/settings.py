@@ -111,6 +111,7 @@ INSTALLED_APPS = [
     "planblanc.readiness",
     "planblanc.alerting",
     "planblanc.exercises",
+    "planblanc.crisis",
 ]
 
 MIDDLEWARE = [

@@ -48,10 +48,15 @@ class Perm(StrEnum):
     ASSESS = "readiness.assess"
     # Prepare, plan and run crisis exercises (scenario, injects, participants).
     RUN_EXERCISE = "exercises.run"
+    # Write in a declared crisis: logbook, decisions, tasks, status board, damage
+    # assessment, end of crisis. Declaring it is the director's (or deputy's) act, decided
+    # like approval by their function (crisis.services.crisis_may_declare).
+    RUN_CRISIS = "crisis.run"
 
 
 ROLE_PERMISSIONS: dict[Any, frozenset[Perm]] = {
-    Role.NATIONAL_ADMIN: frozenset(Perm),
+    # The national level follows crises read-only: a crisis is run by its establishment.
+    Role.NATIONAL_ADMIN: frozenset(Perm) - {Perm.RUN_CRISIS},
     Role.REGIONAL_OFFICER: frozenset(
         {Perm.VIEW_DIRECTORY, Perm.MANAGE_ESTABLISHMENTS, Perm.VIEW_AUDIT}
     ),
@@ -68,10 +73,11 @@ ROLE_PERMISSIONS: dict[Any, frozenset[Perm]] = {
             Perm.VIEW_AUDIT,
             Perm.EDIT_PLAN,
             Perm.ASSESS,
+            Perm.RUN_CRISIS,
             Perm.RUN_EXERCISE,
         }
     ),
-    Role.CRISIS_MEMBER: frozenset({Perm.VIEW_DIRECTORY}),
+    Role.CRISIS_MEMBER: frozenset({Perm.VIEW_DIRECTORY, Perm.RUN_CRISIS}),
     Role.EXERCISE_ANIMATOR: frozenset({Perm.VIEW_DIRECTORY, Perm.RUN_EXERCISE}),
     Role.AUDITOR: frozenset({Perm.VIEW_DIRECTORY, Perm.VIEW_AUDIT}),
 }

@@ -1,0 +1,680 @@
+"""Writes of the crisis console. Every write checks the actor's right, validates before
+writing, appends to the logbook (main courante) and to the audit log, all in one
+transaction: nothing is half-saved.
+
+Appends to one crisis's logbook are serialised by locking the crisis row (SELECT … FOR
+UPDATE on PostgreSQL; SQLite takes its write lock at BEGIN IMMEDIATE), so concurrent
+writers never fork the chain; the unique (crisis, seq) constraint is the last guard."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import logging
+import os
+import re
+import secrets
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from planblanc.accounts.audit import audit_record
+from planblanc.crisis.chain import entry_digest, nfc
+from planblanc.crisis.models import (
+    DAMAGE_QUESTIONS,
+    OPEN_TASK_STATUSES,
+    Answer,
+    Crisis,
+    CrisisKind,
+    CrisisStatus,
+    CrisisTask,
+    DamageAssessment,
+    DamageAssessmentRevision,
+    Decision,
+    DepartmentState,
+    DepartmentStatus,
+    EntryKind,
+    LogbookAttachment,
+    LogbookEntry,
+    LogbookTimestamp,
+    Severity,
+    StatusChange,
+    SystemState,
+    SystemStatus,
+    TaskSource,
+    TaskStatus,
+)
+from planblanc.directory.models import Department, Establishment, Function, Person
+from planblanc.tenancy import Perm, can, user_label
+
+logger = logging.getLogger(__name__)
+
+MAX_TEXT = 20_000
+MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+CAMPAIGN_ACTOR = "system:crisis"
+
+
+# Rights ----------------------------------------------------------------------------------
+
+
+def crisis_may_declare(*, actor: Any, establishment: Establishment) -> bool:
+    """The director of the establishment or a deputy director declares a crisis: the
+    same rule as approving its plan (a login linked to a person holding one of those
+    functions there). A national or regional role alone is not enough."""
+    from planblanc.plans.models import Plan
+    from planblanc.plans.services import plan_may_approve
+
+    if not getattr(actor, "is_authenticated", False):
+        return False
+    plan = Plan.objects.filter(establishment=establishment).first() or Plan(establishment=establishment)
+    return plan_may_approve(actor=actor, plan=plan)
+
+
+def crisis_may_run(*, actor: Any, crisis: Crisis) -> bool:
+    """Crisis-cell members and establishment administrators (RUN_CRISIS), and whoever may
+    declare, write in the crisis; others in scope (region, group, auditors) only read."""
+    if not getattr(actor, "is_authenticated", False):
+        return False
+    return can(actor, Perm.RUN_CRISIS, crisis.establishment) or crisis_may_declare(
+        actor=actor, establishment=crisis.establishment
+    )
+
+
+def _require_run(actor: Any, crisis: Crisis) -> None:
+    if not crisis_may_run(actor=actor, crisis=crisis):
+        raise PermissionDenied(_("You are not allowed to write in this crisis."))
+
+
+def _require_active(crisis: Crisis) -> None:
+    if crisis.status != CrisisStatus.ACTIVE:
+        raise ValidationError(_("This crisis has ended: its logbook is closed."), code="closed")
+
+
+# Logbook ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AttachmentInput:
+    name: str
+    content: bytes
+    content_type: str = ""
+
+
+def _safe_name(name: str) -> str:
+    name = unicodedata.normalize("NFC", os.path.basename(name or "").strip()) or "file"
+    return re.sub(r"[^\w.\- ]", "_", name)[:120]
+
+
+def _store_attachment(crisis: Crisis, item: AttachmentInput) -> dict[str, Any]:
+    digest = hashlib.sha256(item.content).hexdigest()
+    relative = Path("crisis") / str(crisis.pk) / f"{digest[:16]}-{_safe_name(item.name)}"
+    target = Path(settings.DATA_DIR) / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.exists():
+        tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}")
+        tmp.write_bytes(item.content)
+        os.replace(tmp, target)
+    return {
+        "name": nfc(item.name)[:255] or "file", "size": len(item.content), "sha256": digest,
+        "path": str(relative), "content_type": (item.content_type or "")[:100],
+    }
+
+
+def _validate_entry(kind: str, text: str, attachments: Sequence[AttachmentInput]) -> str:
+    errors: dict[str, list[Any]] = {}
+    text = nfc(text).strip()
+    if kind not in EntryKind.values:
+        errors["kind"] = [_("Choose the kind of entry: event, decision, action, communication or information.")]
+    if not text:
+        errors["text"] = [_("Write what happened.")]
+    elif len(text) > MAX_TEXT:
+        errors["text"] = [_("An entry holds at most %(max)d characters.") % {"max": MAX_TEXT}]
+    for item in attachments:
+        if len(item.content) > MAX_ATTACHMENT_BYTES:
+            errors.setdefault("attachments", []).append(
+                _("The file %(name)s is larger than 10 MB.") % {"name": item.name}
+            )
+    if errors:
+        raise ValidationError(errors)
+    return text
+
+
+def _append(
+    *, crisis: Crisis, actor: Any, kind: str, text: str, corrects: LogbookEntry | None = None,
+    files: Iterable[dict[str, Any]] = (), at: datetime.datetime | None = None, author_label: str | None = None,
+) -> LogbookEntry:
+    """Append one entry to the chain. Must run inside a transaction."""
+    locked = Crisis.objects.select_for_update().only("pk", "head_seq", "head_hash").get(pk=crisis.pk)
+    files = list(files)
+    seq = locked.head_seq + 1
+    moment = at or timezone.now()
+    label = author_label if author_label is not None else (user_label(actor) if hasattr(actor, "pk") else str(actor))
+    entry_hash = entry_digest(
+        crisis_id=crisis.pk, seq=seq, at=moment, author=label[:200], kind=kind, text=text,
+        corrects_seq=corrects.seq if corrects else None, attachments=files, prev_hash=locked.head_hash,
+    )
+    entry = LogbookEntry.objects.create(
+        crisis_id=crisis.pk, seq=seq, at=moment, author=actor if getattr(actor, "is_authenticated", False) else None,
+        author_label=nfc(label)[:200], kind=kind, text=text, corrects=corrects, prev_hash=locked.head_hash,
+        entry_hash=entry_hash,
+    )
+    if files:
+        LogbookAttachment.objects.bulk_create([
+            LogbookAttachment(
+                entry=entry, name=f["name"], sha256=f["sha256"], size_bytes=f["size"],
+                content_type=f.get("content_type", ""), path=f["path"],
+            )
+            for f in files
+        ])
+    Crisis.objects.filter(pk=crisis.pk).update(head_seq=seq, head_hash=entry_hash, revision=F("revision") + 1)
+    crisis.head_seq, crisis.head_hash = seq, entry_hash
+    return entry
+
+
+def _bump(crisis: Crisis) -> None:
+    Crisis.objects.filter(pk=crisis.pk).update(revision=F("revision") + 1)
+
+
+def logbook_append(
+    *, actor: Any, crisis: Crisis, kind: str, text: str, corrects: LogbookEntry | None = None,
+    attachments: Sequence[AttachmentInput] = (),
+) -> LogbookEntry:
+    """Add an entry to the logbook (main courante). A correction names the entry it
+    corrects; the corrected entry stays as it was."""
+    _require_run(actor, crisis)
+    _require_active(crisis)
+    text = _validate_entry(kind, text, attachments)
+    if corrects is not None and corrects.crisis_id != crisis.pk:
+        raise ValidationError({"corrects": [_("A correction must point to an entry of the same crisis.")]})
+    files = [_store_attachment(crisis, item) for item in attachments]
+    with transaction.atomic():
+        entry = _append(crisis=crisis, actor=actor, kind=kind, text=text, corrects=corrects, files=files)
+        audit_record(
+            actor=actor, action="crisis.logbook_append", obj=entry, establishment=crisis.establishment,
+            changes={"seq": entry.seq, "kind": kind, "hash": entry.entry_hash,
+                     "corrects": corrects.seq if corrects else None,
+                     "attachments": [f["sha256"] for f in files]},
+        )
+    return entry
+
+
+# Declaration -------------------------------------------------------------------------------
+
+
+def _brace_safe(text: str) -> str:
+    # Campaign messages are templates with {variables}: our text is literal.
+    return str(text or "").replace("{", "{{").replace("}", "}}")
+
+
+def _snapshot_people(snapshot: dict[str, Any]) -> list[dict[str, Any]]:
+    """Seat holders and deputies of the approved plan, once each."""
+    seen: set[Any] = set()
+    people: list[dict[str, Any]] = []
+    for seat in snapshot.get("seats", []):
+        for person in [seat.get("holder"), *seat.get("deputies", [])]:
+            if not person:
+                continue
+            key = person.get("id") or person.get("email") or person.get("name")
+            if key in seen:
+                continue
+            seen.add(key)
+            people.append(person)
+    return people
+
+
+def _cell_recipients(snapshot: dict[str, Any], establishment: Establishment) -> list[Any]:
+    from planblanc.alerting.services import RecipientInput, recipients_from_people
+
+    people = _snapshot_people(snapshot)
+    current = Person.objects.in_bulk([p["id"] for p in people if p.get("id")])
+    recipients = []
+    for person in people:
+        row = current.get(person.get("id"))
+        if row is not None:  # today's contact details, not those of the approval day
+            recipients += recipients_from_people([row], establishment_name=establishment.name)
+        else:
+            recipients.append(RecipientInput(
+                name=person.get("name", ""), email=person.get("email") or "",
+                mobile_phone=person.get("mobile_phone") or "", landline_phone=person.get("landline_phone") or "",
+                establishment_name=establishment.name,
+            ))
+    return recipients
+
+
+def _alert_texts(crisis: Crisis, bridge: dict[str, Any]) -> tuple[str, str, str]:
+    context = {"crisis": crisis, "bridge": bridge, "establishment": crisis.establishment}
+    texts = []
+    for language in ("fr", "en"):
+        with translation.override(language):
+            texts.append(_brace_safe(render_to_string(f"crisis/messages/alert_{language}.txt", context).strip()))
+    with translation.override("fr"):
+        title = render_to_string("crisis/messages/alert_title_fr.txt", context).strip()
+    return _brace_safe(title)[:200], texts[0], texts[1]
+
+
+def _owner_for(sheet: dict[str, Any], seats: list[dict[str, Any]], establishment: Establishment) -> tuple[
+    Person | None, str, str
+]:
+    """Owner of a reflex sheet's tasks: the holder of its seat, else of the seat of its
+    function, else the person holding that function in the establishment."""
+    function = sheet.get("owner_function") or ""
+    seat = next((s for s in seats if sheet.get("owner_seat") and s.get("key") == sheet["owner_seat"]), None)
+    if seat is None and function:
+        seat = next((s for s in seats if s.get("function") == function and s.get("holder")), None)
+    function = function or (seat or {}).get("function") or ""
+    holder = (seat or {}).get("holder")
+    if holder:
+        person = Person.objects.filter(pk=holder.get("id")).first()
+        return person, holder.get("name", "")[:200], function
+    if function:
+        membership = (
+            establishment.memberships.filter(function=function).select_related("person").order_by("id").first()
+        )
+        if membership is not None:
+            return membership.person, membership.person.full_name[:200], function
+        return None, str(Function(function).label) if function in Function.values else function, function
+    return None, (seat or {}).get("title", "")[:200], function
+
+
+def crisis_declare(
+    *, actor: Any, establishment: Establishment, kind: str, severity: str, first_facts: str,
+    is_exercise: bool = False, confirm_second: bool = False,
+) -> Crisis:
+    """Declare a crisis: this triggers the plan. In one transaction: the crisis, the first
+    logbook entry, the tasks of the approved plan's reflex sheets (owner by role, due
+    time from the declaration), the status board (every department normal, every IT
+    system of the plan up), the damage assessment checklist, and the alert to the crisis
+    cell (seat holders and deputies) with the bridge details."""
+    from planblanc.plans.models import Plan, PlanVersion
+
+    if not crisis_may_declare(actor=actor, establishment=establishment):
+        raise PermissionDenied(
+            _("Only the director of the establishment or a deputy director may declare a crisis.")
+        )
+    first_facts = nfc(first_facts).strip()
+    errors: dict[str, list[Any]] = {}
+    if kind not in CrisisKind.values:
+        errors["kind"] = [_("Choose the type of crisis.")]
+    if severity not in Severity.values:
+        errors["severity"] = [_("Choose the severity.")]
+    if not first_facts:
+        errors["first_facts"] = [_("Write the first facts: what was seen, when, by whom.")]
+    elif len(first_facts) > MAX_TEXT:
+        errors["first_facts"] = [_("At most %(max)d characters.") % {"max": MAX_TEXT}]
+    if errors:
+        raise ValidationError(errors)
+    active = Crisis.objects.filter(establishment=establishment, status=CrisisStatus.ACTIVE)
+    if active.exists() and not confirm_second:
+        raise ValidationError(
+            _("A crisis is already active for this establishment. Confirm that you declare a second one."),
+            code="second_crisis",
+        )
+    plan = Plan.objects.filter(establishment=establishment).first()
+    version = (
+        PlanVersion.objects.filter(plan=plan).order_by("-number").first() if plan is not None else None
+    )
+    snapshot: dict[str, Any] = version.snapshot if version is not None else {}
+    bridge = dict(snapshot.get("cell") or {})
+    now = timezone.now()
+    label = user_label(actor)
+    with transaction.atomic():
+        crisis = Crisis.objects.create(
+            establishment=establishment, kind=kind, severity=severity, first_facts=first_facts,
+            is_exercise=is_exercise, declared_at=now, declared_by=actor, declared_by_label=label[:200],
+            plan_version=version, bridge=bridge,
+        )
+        opening = _("Crisis declared: %(kind)s, severity %(severity)s.") % {
+            "kind": crisis.get_kind_display(), "severity": crisis.get_severity_display(),
+        }
+        if is_exercise:
+            opening = _("EXERCISE.") + " " + opening
+        opening += "\n" + _("First facts: %(facts)s") % {"facts": first_facts}
+        opening += "\n" + (
+            _("Plan: approved version %(number)d.") % {"number": version.number} if version is not None
+            else _("Plan: no approved version; no tasks from reflex sheets.")
+        )
+        _append(crisis=crisis, actor=actor, kind=str(EntryKind.EVENT), text=opening, at=now)
+
+        seats = snapshot.get("seats", [])
+        tasks = []
+        order = 0
+        for sheet in snapshot.get("reflex_sheets", []):
+            owner, owner_label, function = _owner_for(sheet, seats, establishment)
+            for item in sheet.get("items", []):
+                if not item.get("becomes_task", True):
+                    continue
+                order += 1
+                minutes = item.get("due_minutes")
+                tasks.append(CrisisTask(
+                    crisis=crisis, title=item["text"][:500], source=TaskSource.REFLEX_SHEET,
+                    sheet_title=sheet.get("title", "")[:200], phase=item.get("phase", "")[:10],
+                    owner_function=function, owner=owner, owner_label=owner_label,
+                    due_at=now + datetime.timedelta(minutes=minutes) if minutes is not None else None,
+                    order=order,
+                ))
+        CrisisTask.objects.bulk_create(tasks)
+        DepartmentStatus.objects.bulk_create([
+            DepartmentStatus(crisis=crisis, department=department, name=department.name, changed_at=now)
+            for department in Department.objects.filter(establishment=establishment).order_by("name")
+        ])
+        SystemStatus.objects.bulk_create([
+            SystemStatus(crisis=crisis, name=system["name"][:200], criticality=system.get("criticality"),
+                         changed_at=now)
+            for system in snapshot.get("it_systems", [])
+        ])
+        DamageAssessment.objects.create(crisis=crisis, updated_at=now)
+
+        recipients = _cell_recipients(snapshot, establishment)
+        if recipients:
+            from planblanc.alerting.services import campaign_create
+
+            title, message_fr, message_en = _alert_texts(crisis, bridge)
+            campaign = campaign_create(
+                actor=CAMPAIGN_ACTOR, title=title, message_fr=message_fr, message_en=message_en,
+                recipients=recipients, channels=("email", "sms", "voice"), establishment=establishment,
+                is_exercise=is_exercise,
+            )
+            crisis.campaign = campaign
+            crisis.save(update_fields=["campaign"])
+            note = _("Crisis cell alerted: %(count)d people (alert campaign #%(id)d).") % {
+                "count": len(recipients), "id": campaign.pk,
+            }
+        else:
+            note = _("No crisis cell to alert: the establishment has no approved plan with seat holders.")
+        _append(crisis=crisis, actor=actor, kind=str(EntryKind.COMMUNICATION), text=note)
+        audit_record(
+            actor=actor, action="crisis.declare", obj=crisis, establishment=establishment,
+            changes={"kind": kind, "severity": severity, "is_exercise": is_exercise,
+                     "plan_version": version.number if version else None, "tasks": len(tasks),
+                     "campaign": crisis.campaign_id},
+        )
+    return crisis
+
+
+# Decisions, tasks, status board, damage assessment -------------------------------------
+
+
+def decision_record(
+    *, actor: Any, crisis: Crisis, text: str, rationale: str = "", decided_by: str = "",
+    decided_at: datetime.datetime | None = None,
+) -> Decision:
+    """Register a decision; its logbook entry is written with it."""
+    _require_run(actor, crisis)
+    _require_active(crisis)
+    text, rationale = nfc(text).strip(), nfc(rationale).strip()
+    decided_by = nfc(decided_by).strip() or user_label(actor)
+    errors: dict[str, list[Any]] = {}
+    if not text:
+        errors["text"] = [_("Write the decision.")]
+    if decided_at is not None and decided_at > timezone.now() + datetime.timedelta(minutes=5):
+        errors["decided_at"] = [_("A decision cannot be recorded in the future.")]
+    if len(text) + len(rationale) > MAX_TEXT:
+        errors["text"] = [_("At most %(max)d characters.") % {"max": MAX_TEXT}]
+    if errors:
+        raise ValidationError(errors)
+    when = decided_at or timezone.now()
+    with transaction.atomic():
+        line = _("Decision by %(who)s: %(text)s") % {"who": decided_by, "text": text}
+        if rationale:
+            line += "\n" + _("Rationale: %(why)s") % {"why": rationale}
+        entry = _append(crisis=crisis, actor=actor, kind=str(EntryKind.DECISION), text=line)
+        decision = Decision.objects.create(
+            crisis=crisis, text=text, rationale=rationale, decided_by=decided_by[:200], decided_at=when,
+            recorded_by_label=user_label(actor)[:200], logbook_entry=entry,
+        )
+        audit_record(actor=actor, action="crisis.decision", obj=decision, establishment=crisis.establishment,
+                     changes={"seq": entry.seq})
+    return decision
+
+
+def task_create(
+    *, actor: Any, crisis: Crisis, title: str, owner: Person | None = None, owner_label: str = "",
+    due_at: datetime.datetime | None = None,
+) -> CrisisTask:
+    """An ad hoc task on the board."""
+    _require_run(actor, crisis)
+    _require_active(crisis)
+    title = nfc(title).strip()
+    if not title:
+        raise ValidationError({"title": [_("Write the task.")]})
+    if len(title) > 500:
+        raise ValidationError({"title": [_("At most %(max)d characters.") % {"max": 500}]})
+    if owner is not None and not owner.memberships.filter(establishment=crisis.establishment).exists():
+        raise ValidationError({"owner": [_("The owner must be a person of this establishment.")]})
+    label = (owner.full_name if owner else nfc(owner_label).strip())[:200]
+    with transaction.atomic():
+        task = CrisisTask.objects.create(
+            crisis=crisis, title=title, source=TaskSource.AD_HOC, owner=owner, owner_label=label, due_at=due_at,
+            order=CrisisTask.objects.filter(crisis=crisis).count() + 1,
+        )
+        _append(crisis=crisis, actor=actor, kind=str(EntryKind.ACTION),
+                text=_("New task: %(title)s (owner: %(owner)s)") % {"title": title, "owner": label or "-"})
+        audit_record(actor=actor, action="crisis.task_create", obj=task, establishment=crisis.establishment)
+    return task
+
+
+def task_set_status(*, actor: Any, task: CrisisTask, status: str) -> CrisisTask:
+    """Move a task on the board; completing or cancelling it writes the logbook."""
+    crisis = task.crisis
+    _require_run(actor, crisis)
+    _require_active(crisis)
+    if status not in TaskStatus.values:
+        raise ValidationError({"status": [_("Unknown task status.")]})
+    with transaction.atomic():
+        locked = CrisisTask.objects.select_for_update().get(pk=task.pk)
+        before = locked.status
+        if before == status:
+            return locked
+        locked.status = status
+        fields = ["status"]
+        if status == TaskStatus.DONE:
+            locked.completed_at = timezone.now()
+            locked.completed_by_label = user_label(actor)[:200]
+            fields += ["completed_at", "completed_by_label"]
+        locked.save(update_fields=fields)
+        if status in (TaskStatus.DONE, TaskStatus.CANCELLED) or before not in OPEN_TASK_STATUSES:
+            text = {
+                TaskStatus.DONE: _("Task done: %(title)s"),
+                TaskStatus.CANCELLED: _("Task cancelled: %(title)s"),
+            }.get(TaskStatus(status), _("Task reopened: %(title)s")) % {"title": locked.title}
+            _append(crisis=crisis, actor=actor, kind=str(EntryKind.ACTION), text=text)
+        else:
+            _bump(crisis)
+        audit_record(actor=actor, action="crisis.task_status", obj=locked, establishment=crisis.establishment,
+                     changes={"status": [before, status]})
+    return locked
+
+
+def _status_change(
+    *, actor: Any, row: DepartmentStatus | SystemStatus, status: str, note: str, choices: Any, what: str,
+) -> StatusChange:
+    crisis = row.crisis
+    _require_run(actor, crisis)
+    _require_active(crisis)
+    note = nfc(note).strip()[:300]
+    if status not in choices.values:
+        raise ValidationError({"status": [_("Unknown status.")]})
+    with transaction.atomic():
+        locked = type(row).objects.select_for_update().get(pk=row.pk)
+        before = locked.status
+        if before == status and note == locked.note:
+            raise ValidationError({"status": [_("The status is already %(status)s.") % {
+                "status": choices(status).label}]})
+        now = timezone.now()
+        locked.status, locked.note, locked.changed_at = status, note, now
+        locked.changed_by_label = user_label(actor)[:200]
+        locked.save(update_fields=["status", "note", "changed_at", "changed_by_label"])
+        text = _("%(what)s %(name)s: %(before)s → %(after)s") % {
+            "what": what, "name": locked.name, "before": choices(before).label, "after": choices(status).label,
+        }
+        if note:
+            text += f" — {note}"
+        entry = _append(crisis=crisis, actor=actor, kind=str(EntryKind.EVENT), text=text)
+        change = StatusChange.objects.create(
+            crisis=crisis, name=locked.name, from_status=before, to_status=status, note=note, at=now,
+            by=actor if getattr(actor, "is_authenticated", False) else None, by_label=user_label(actor)[:200],
+            logbook_entry=entry,
+            department_status=locked if isinstance(locked, DepartmentStatus) else None,
+            system_status=locked if isinstance(locked, SystemStatus) else None,
+        )
+        audit_record(actor=actor, action="crisis.status_change", obj=locked, establishment=crisis.establishment,
+                     changes={"status": [before, status]})
+    row.status, row.note, row.changed_at = status, note, now
+    return change
+
+
+def department_status_change(*, actor: Any, row: DepartmentStatus, status: str, note: str = "") -> StatusChange:
+    """A department goes to degraded mode, stops, or comes back to normal."""
+    return _status_change(actor=actor, row=row, status=status, note=note, choices=DepartmentState,
+                          what=_("Department"))
+
+
+def system_status_change(*, actor: Any, row: SystemStatus, status: str, note: str = "") -> StatusChange:
+    """An IT system goes down, is found compromised, isolated, restoring, restored."""
+    return _status_change(actor=actor, row=row, status=status, note=note, choices=SystemState,
+                          what=_("IT system"))
+
+
+def system_status_add(*, actor: Any, crisis: Crisis, name: str) -> SystemStatus:
+    """An IT system that was not in the plan, added to the board."""
+    _require_run(actor, crisis)
+    _require_active(crisis)
+    name = nfc(name).strip()[:200]
+    if not name:
+        raise ValidationError({"name": [_("Name the IT system.")]})
+    if SystemStatus.objects.filter(crisis=crisis, name__iexact=name).exists():
+        raise ValidationError({"name": [_("This IT system is already on the board.")]})
+    with transaction.atomic():
+        row = SystemStatus.objects.create(crisis=crisis, name=name, changed_by_label=user_label(actor)[:200])
+        _append(crisis=crisis, actor=actor, kind=str(EntryKind.INFORMATION),
+                text=_("IT system added to the status board: %(name)s") % {"name": name})
+        audit_record(actor=actor, action="crisis.system_add", obj=row, establishment=crisis.establishment)
+    return row
+
+
+def damage_assessment_update(*, actor: Any, crisis: Crisis, data: dict[str, Any]) -> DamageAssessment:
+    """Answer the damage assessment checklist; each change is kept and logged."""
+    _require_run(actor, crisis)
+    _require_active(crisis)
+    errors: dict[str, list[Any]] = {}
+    clean: dict[str, str] = {}
+    for name, (_label, kind) in DAMAGE_QUESTIONS.items():
+        if name not in data:
+            continue
+        value = nfc(str(data[name] or "")).strip()
+        if kind == "answer" and value not in Answer.values:
+            errors[name] = [_("Answer yes, no, partly or not known yet.")]
+        elif len(value) > 5000:
+            errors[name] = [_("At most %(max)d characters.") % {"max": 5000}]
+        clean[name] = value
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        assessment, _created = DamageAssessment.objects.select_for_update().get_or_create(crisis=crisis)
+        changes = {
+            name: [getattr(assessment, name), value] for name, value in clean.items()
+            if getattr(assessment, name) != value
+        }
+        if not changes:
+            return assessment
+        for name, (_before, after) in changes.items():
+            setattr(assessment, name, after)
+        assessment.updated_at = timezone.now()
+        assessment.updated_by_label = user_label(actor)[:200]
+        assessment.save()
+        lines = []
+        for name, (_before, after) in changes.items():
+            label, kind = DAMAGE_QUESTIONS[name]
+            shown = Answer(after).label if kind == "answer" else after
+            lines.append(f"- {label}: {shown}")
+        entry = _append(crisis=crisis, actor=actor, kind=str(EntryKind.INFORMATION),
+                        text=_("Damage assessment updated:") + "\n" + "\n".join(lines))
+        DamageAssessmentRevision.objects.create(
+            assessment=assessment, changes=changes, by_label=user_label(actor)[:200], logbook_entry=entry,
+        )
+        audit_record(actor=actor, action="crisis.damage_assessment", obj=assessment,
+                     establishment=crisis.establishment, changes=changes)
+    return assessment
+
+
+def crisis_close(*, actor: Any, crisis: Crisis, summary: str) -> Crisis:
+    """End of crisis: the closing entry is the last of the logbook."""
+    _require_run(actor, crisis)
+    _require_active(crisis)
+    summary = nfc(summary).strip()
+    if not summary:
+        raise ValidationError({"summary": [_("Write the closing entry: how the crisis ends.")]})
+    with transaction.atomic():
+        _append(crisis=crisis, actor=actor, kind=str(EntryKind.EVENT),
+                text=_("End of crisis: %(summary)s") % {"summary": summary})
+        now = timezone.now()
+        Crisis.objects.filter(pk=crisis.pk).update(
+            status=CrisisStatus.CLOSED, closed_at=now, closed_by_label=user_label(actor)[:200],
+        )
+        crisis.status, crisis.closed_at, crisis.closed_by_label = CrisisStatus.CLOSED, now, user_label(actor)[:200]
+        audit_record(actor=actor, action="crisis.close", obj=crisis, establishment=crisis.establishment,
+                     changes={"head": crisis.head_hash, "entries": crisis.head_seq})
+    transaction.on_commit(lambda: logbook_timestamp_head(crisis=crisis))
+    return crisis
+
+
+def logbook_export_record(*, actor: Any, crisis: Crisis, fmt: str, content: bytes) -> None:
+    audit_record(
+        actor=actor, action=f"crisis.logbook_export.{fmt}", obj=crisis, establishment=crisis.establishment,
+        changes={"head": crisis.head_hash, "entries": crisis.head_seq,
+                 "sha256": hashlib.sha256(content).hexdigest()},
+    )
+
+
+# Timestamping (RFC 3161) ----------------------------------------------------------------
+
+
+def tsa_url() -> str:
+    return str(getattr(settings, "PLANBLANC_TSA_URL", "") or os.environ.get("PLANBLANC_TSA_URL", "")).strip()
+
+
+def logbook_timestamp_head(*, crisis: Crisis, timeout: float = 10.0) -> LogbookTimestamp | None:
+    """Ask the configured timestamping authority (PLANBLANC_TSA_URL) to timestamp the
+    logbook head. Nothing when none is configured; a failure is recorded, not raised:
+    the chain stands without it."""
+    url = tsa_url()
+    if not url:
+        return None
+    import urllib.request
+
+    import rfc3161_client
+
+    head = Crisis.objects.filter(pk=crisis.pk).values("head_seq", "head_hash").get()
+    error, token, gen_time = "", None, None
+    try:
+        request = rfc3161_client.TimestampRequestBuilder().data(bytes.fromhex(head["head_hash"])).nonce(
+            nonce=True
+        ).build()
+        if not url.startswith(("http://", "https://")):
+            raise ValueError("PLANBLANC_TSA_URL must be an http(s) address")
+        http = urllib.request.Request(  # noqa: S310 (checked above)
+            url, data=request.as_bytes(), headers={"Content-Type": "application/timestamp-query"}, method="POST",
+        )
+        with urllib.request.urlopen(http, timeout=timeout) as answer:  # noqa: S310
+            body = answer.read()
+        response = rfc3161_client.decode_timestamp_response(body)
+        if response.status != rfc3161_client.PKIStatus.GRANTED and response.status != 1:
+            raise ValueError(f"status {response.status}")
+        token, gen_time = body, response.tst_info.gen_time
+    except Exception as exc:  # the authority may be unreachable during an attack
+        error = str(exc)[:500] or exc.__class__.__name__
+        logger.warning("logbook timestamp failed for crisis %s: %s", crisis.pk, error)
+    return LogbookTimestamp.objects.create(
+        crisis_id=crisis.pk, seq=head["head_seq"], entry_hash=head["head_hash"], tsa_url=url[:500], token=token,
+        gen_time=gen_time, error=error,
+    )
