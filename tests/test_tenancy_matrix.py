@@ -322,10 +322,11 @@ def test_it_scopes_every_route_for_every_persona(matrix, persona, route):
     for key in ESTABLISHMENTS:
         url = route.url(matrix, key)
         data = route.data(matrix, key) if route.data else None
-        before = fingerprint()
+        # A GET changes nothing whatever it answers: only writes pay for the fingerprint.
+        before = None if route.is_read else fingerprint()
         response = send(client, route, url, data)
         body = response.content.decode().lower()
-        after = fingerprint()
+        after = None if route.is_read else fingerprint()
         where = f"{persona} {route.method.upper()} {url} ({key})"
         if key in allowed:
             assert response.status_code == route.success, where
