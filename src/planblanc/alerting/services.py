@@ -198,25 +198,24 @@ def campaign_create(
             planned.append((recipient, steps))
         Recipient.objects.bulk_create(rows, batch_size=500)
         now = timezone.now()
-        deliveries = []
+        deliveries: list[dict[str, Any]] = []
         for recipient, steps in planned:
             if not steps:
-                key = f"{campaign.pk}:{recipient.pk}:none:0"
-                deliveries.append(Delivery(
-                    campaign=campaign, recipient=recipient, channel="", step=0, status=DeliveryStatus.FAILED,
-                    idempotency_key=key, reason=NO_CHANNEL, failed_at=now,
-                    last_error="no configured channel has an address for this recipient",
-                ))
+                deliveries.append({
+                    "recipient_id": recipient.pk, "channel": "", "step": 0, "status": "failed",
+                    "idempotency_key": f"{campaign.pk}:{recipient.pk}:none:0", "reason": NO_CHANNEL,
+                    "failed_at": now, "last_error": "no configured channel has an address for this recipient",
+                })
                 continue
             for step, channel in enumerate(steps):
                 key = f"{campaign.pk}:{recipient.pk}:{channel}:{step}"
-                deliveries.append(Delivery(
-                    campaign=campaign, recipient=recipient, channel=channel, step=step,
-                    status=DeliveryStatus.QUEUED if step == 0 else DeliveryStatus.HELD,
-                    address=recipient.address_for(channel), idempotency_key=key,
-                    message_id=message_id_for(key), next_attempt_at=now if step == 0 else None,
-                ))
-        Delivery.objects.bulk_create(deliveries, batch_size=1000)
+                deliveries.append({
+                    "recipient_id": recipient.pk, "channel": channel, "step": step,
+                    "status": "queued" if step == 0 else "held", "address": recipient.address_for(channel),
+                    "idempotency_key": key, "message_id": message_id_for(key),
+                    "next_attempt_at": now if step == 0 else None,
+                })
+        _insert_deliveries(campaign_id=campaign.pk, rows=deliveries, now=now)
         audit_record(
             actor=actor, action="alerting.campaign_create", obj=campaign, establishment=establishment,
             changes={
@@ -227,6 +226,47 @@ def campaign_create(
         _finish_if_done(campaign.pk)
         transaction.on_commit(_wake_workers)
     return campaign
+
+
+_DELIVERY_DEFAULTS: dict[str, Any] = {
+    "channel": "", "step": 0, "status": "queued", "address": "", "provider_index": 0, "refused_by": [],
+    "provider": "", "attempts": 0, "next_attempt_at": None, "lease_owner": "", "lease_until": None,
+    "idempotency_key": "", "message_id": "", "provider_message_id": "", "last_error": "", "reason": "",
+    "sent_at": None, "delivered_at": None, "failed_at": None, "acknowledged_at": None,
+}
+
+
+def _insert_deliveries(*, campaign_id: int, rows: list[dict[str, Any]], now: datetime) -> None:
+    """The outbox rows, by executemany: the ORM's bulk_create spends several seconds
+    preparing 10,000 rows of 25 fields one value at a time."""
+    columns = ["campaign_id", "recipient_id", "created_at", "updated_at", *_DELIVERY_DEFAULTS]
+    fields = {f.attname: f for f in Delivery._meta.concrete_fields}
+    prepared: dict[tuple[str, Any], Any] = {}
+
+    def prep(column: str, value: Any) -> Any:
+        # Each distinct value of a column is adapted once (dates, JSON, texts).
+        key = (column, value if not isinstance(value, list) else tuple(value))
+        if key not in prepared:
+            prepared[key] = fields[column].get_db_prep_save(value, connection)
+        return prepared[key]
+
+    stamp = prep("created_at", now)
+    values = [
+        [campaign_id, row["recipient_id"], stamp, stamp, *(
+            prep(column, row.get(column, default)) if column in ("refused_by", "next_attempt_at", "failed_at", "lease_until")
+            else row.get(column, default)
+            for column, default in _DELIVERY_DEFAULTS.items()
+        )]
+        for row in rows
+    ]
+    table = connection.ops.quote_name(Delivery._meta.db_table)
+    sql = (
+        f"INSERT INTO {table} ({', '.join(connection.ops.quote_name(c) for c in columns)}) "  # noqa: S608 - our own table and columns
+        f"VALUES ({', '.join(['%s'] * len(columns))})"
+    )
+    with connection.cursor() as cursor:
+        for start in range(0, len(values), 1000):
+            cursor.executemany(sql, values[start:start + 1000])
 
 
 def _wake_workers(run_after: datetime | None = None) -> None:
