@@ -27,3 +27,22 @@ def logbook_guards_allow_flush(transactional_db: Any) -> Any:
 
     yield
     purge_logbook_for_tests(connection)
+
+
+@pytest.fixture(autouse=True)
+def _english() -> Any:
+    # Messages are checked in English; the French catalogue is filled separately.
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
+@pytest.fixture
+def crisis(world: Any, director: Any, approved_plan: PlanVersion) -> Any:  # noqa: F811
+    from planblanc.crisis.services import crisis_declare
+
+    return crisis_declare(
+        actor=director, establishment=world.chu, kind="ransomware", severity="major",
+        first_facts="Écrans de rançon sur les postes des urgences.",
+    )
