@@ -220,3 +220,200 @@ class Acknowledgement(models.Model):
     def __str__(self) -> str:
         return f"{self.recipient} ({self.via})"
 
+
+
+# On-call rotations (astreintes) ------------------------------------------------------------
+
+
+class RotationPeriod(models.TextChoices):
+    DAILY = "daily", _("Daily")
+    WEEKLY = "weekly", _("Weekly")
+
+
+class OnCallRotation(models.Model):
+    """An on-call rotation (astreinte): its members take turns, one shift each, the
+    shift changing hands at `handoff_time` local time (so that the change of hour in
+    March and October moves nothing on the wall clock)."""
+
+    establishment = models.ForeignKey(
+        Establishment, on_delete=models.PROTECT, related_name="oncall_rotations", verbose_name=_("establishment"),
+    )
+    name = models.CharField(_("name"), max_length=200)
+    period = models.CharField(_("period"), max_length=10, choices=RotationPeriod.choices, default=RotationPeriod.WEEKLY)
+    handoff_time = models.TimeField(_("handoff time"))
+    timezone = models.CharField(_("time zone"), max_length=64, default="Europe/Paris")
+    # The date of the first member's first shift (a Monday for a weekly rotation, usually).
+    starts_on = models.DateField(_("first shift on"))
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantQuerySet.as_manager_for("establishment", path="establishment")
+
+    class Meta:
+        ordering = ["establishment__name", "name", "id"]
+        verbose_name = _("on-call rotation")
+        verbose_name_plural = _("on-call rotations")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class OnCallMember(models.Model):
+    rotation = models.ForeignKey(OnCallRotation, on_delete=models.CASCADE, related_name="members")
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+", verbose_name=_("person"))
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["rotation", "position"], name="oncall_member_position"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rotation_id}#{self.position}"
+
+
+class OverrideKind(models.TextChoices):
+    OVERRIDE = "override", _("Override")
+    SWAP = "swap", _("Swap")
+
+
+class OnCallOverride(models.Model):
+    """Someone takes the rotation from `starts_at` to `ends_at` (a replacement, or one
+    half of a swap). The latest written wins where two overlap."""
+
+    rotation = models.ForeignKey(OnCallRotation, on_delete=models.CASCADE, related_name="overrides")
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+", verbose_name=_("person"))
+    starts_at = models.DateTimeField(_("from"))
+    ends_at = models.DateTimeField(_("to"))
+    kind = models.CharField(max_length=10, choices=OverrideKind.choices, default=OverrideKind.OVERRIDE)
+    # The person replaced (for a swap: the other party).
+    replaces = models.ForeignKey(Person, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["starts_at", "id"]
+        indexes = [models.Index(fields=["rotation", "starts_at", "ends_at"], name="oncall_override_span")]
+        constraints = [
+            models.CheckConstraint(condition=Q(ends_at__gt=models.F("starts_at")), name="oncall_override_order"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person_id} {self.starts_at:%Y-%m-%d %H:%M}"
+
+
+# Escalation --------------------------------------------------------------------------------
+
+
+class LevelKind(models.TextChoices):
+    PERSON = "person", _("A person")
+    ROTATION = "rotation", _("Whoever is on call in a rotation")
+    GROUP = "group", _("A group of people")
+
+
+class EscalationPolicy(models.Model):
+    """Who is called, in what order, until someone acknowledges."""
+
+    establishment = models.ForeignKey(
+        Establishment, on_delete=models.PROTECT, related_name="escalation_policies", verbose_name=_("establishment"),
+    )
+    name = models.CharField(_("name"), max_length=200)
+    channels = models.JSONField(_("channels"), default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantQuerySet.as_manager_for("establishment", path="establishment")
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name = _("escalation policy")
+        verbose_name_plural = _("escalation policies")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class EscalationLevel(models.Model):
+    policy = models.ForeignKey(EscalationPolicy, on_delete=models.CASCADE, related_name="levels")
+    position = models.PositiveSmallIntegerField(default=0)
+    kind = models.CharField(_("who"), max_length=10, choices=LevelKind.choices)
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    rotation = models.ForeignKey(OnCallRotation, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    people = models.ManyToManyField(Person, blank=True, related_name="+")
+    wait_minutes = models.PositiveIntegerField(_("wait for acknowledgement (minutes)"), default=5)
+    # How many more times this level is called before moving on.
+    repeats = models.PositiveSmallIntegerField(_("repeats"), default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.policy_id}#{self.position}"
+
+
+class EscalationStatus(models.TextChoices):
+    ACTIVE = "active", _("Escalating")
+    ACKNOWLEDGED = "acknowledged", _("Acknowledged")
+    EXHAUSTED = "exhausted", _("Nobody acknowledged")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class Escalation(models.Model):
+    """One alert escalating through a policy. The policy as it was at the start is
+    kept in `policy_snapshot`; the state (level, repeat, next step due at) lives here so
+    that any worker, after any restart, resumes exactly where the last one stopped.
+    `step_seq` counts the steps taken: a worker advances the row only with a
+    conditional UPDATE on it, so two workers never take the same step."""
+
+    establishment = models.ForeignKey(
+        Establishment, on_delete=models.PROTECT, related_name="escalations", verbose_name=_("establishment"),
+    )
+    policy = models.ForeignKey(EscalationPolicy, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    policy_snapshot = models.JSONField(default=dict)
+    title = models.CharField(_("title"), max_length=200)
+    message = models.TextField(_("message"))
+    is_exercise = models.BooleanField(_("exercise"), default=False)
+    status = models.CharField(
+        _("status"), max_length=20, choices=EscalationStatus.choices, default=EscalationStatus.ACTIVE
+    )
+    level = models.PositiveSmallIntegerField(_("level"), default=0)
+    repeat = models.PositiveSmallIntegerField(_("repeat"), default=0)
+    step_seq = models.PositiveIntegerField(default=0)
+    next_step_due_at = models.DateTimeField(_("next step"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.CharField(max_length=200, blank=True)
+
+    objects = TenantQuerySet.as_manager_for("establishment", path="establishment")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("escalation")
+        verbose_name_plural = _("escalations")
+        indexes = [models.Index(fields=["status", "next_step_due_at"], name="escalation_due")]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class EscalationStep(models.Model):
+    """A step taken: which level and repeat was called, when it was due, and the
+    campaign (outbox) it wrote, in the same transaction as the state's advance."""
+
+    escalation = models.ForeignKey(Escalation, on_delete=models.CASCADE, related_name="steps")
+    seq = models.PositiveIntegerField()
+    level = models.PositiveSmallIntegerField()
+    repeat = models.PositiveSmallIntegerField()
+    due_at = models.DateTimeField()
+    taken_at = models.DateTimeField()
+    worker = models.CharField(max_length=100, blank=True)
+    campaign = models.ForeignKey(Campaign, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    targets = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["seq"]
+        constraints = [models.UniqueConstraint(fields=["escalation", "seq"], name="escalation_step_once")]
+
+    def __str__(self) -> str:
+        return f"{self.escalation_id}.{self.seq}"
