@@ -316,3 +316,35 @@ def test_it_wakes_again_when_a_retry_falls_due(world, settings):
     wake_up = DBTaskResult.objects.get()
     assert wake_up.task_path == "planblanc.alerting.tasks.deliveries_process"
     assert abs((wake_up.run_after - delivery.next_attempt_at).total_seconds()) < 1
+
+
+@pytest.mark.parametrize("eight_bit", [True, False])
+def test_it_writes_a_valid_utf8_email_in_8bit_or_quoted_printable(eight_bit):
+    from email import message_from_bytes, policy
+
+    from planblanc.alerting.channels.base import OutgoingMessage
+    from planblanc.alerting.channels.email import SmtpProvider
+
+    provider = SmtpProvider(name="relay", options={"host": "127.0.0.1"})
+    long_line = "é" * 600
+    raw = provider.build(OutgoingMessage(
+        delivery_id=1, idempotency_key="1:2:email:0", message_id="<1.2.email.0.abc@planblanc.invalid>",
+        address="a@hopital.example", name="Amélie Bérénice", language="fr", subject="Réunion de crise à 14 h",
+        body=f"Rendez-vous salle B, 2ᵉ étage.\n{long_line}\n", short_text="", ack_url="", is_exercise=False,
+    ), eight_bit=eight_bit)
+    message = message_from_bytes(raw, policy=policy.default)
+    assert message["Subject"] == "Réunion de crise à 14 h"
+    assert message["To"].addresses[0].display_name == "Amélie Bérénice"
+    assert message["Message-ID"] == "<1.2.email.0.abc@planblanc.invalid>"
+    assert message.get_content().replace("\r\n", "\n") == f"Rendez-vous salle B, 2ᵉ étage.\n{long_line}\n"
+    # A 1,200-octet line would break SMTP's 998 limit: it goes quoted-printable.
+    assert message["Content-Transfer-Encoding"] == "quoted-printable"
+    assert max(len(line) for line in raw.splitlines()) <= 998
+    short = provider.build(OutgoingMessage(
+        delivery_id=1, idempotency_key="k", message_id="<k@planblanc.invalid>", address="a@hopital.example",
+        name="A", language="fr", subject="S", body="Salle B, 2ᵉ étage.\n", short_text="", ack_url="",
+        is_exercise=False,
+    ), eight_bit=eight_bit)
+    parsed = message_from_bytes(short, policy=policy.default)
+    assert parsed["Content-Transfer-Encoding"] == ("8bit" if eight_bit else "quoted-printable")
+    assert parsed.get_content().replace("\r\n", "\n") == "Salle B, 2ᵉ étage.\n"

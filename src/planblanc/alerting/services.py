@@ -708,4 +708,64 @@ def acknowledgement_record(*, delivery: Delivery, via: str = "link") -> Acknowle
             changes={"campaign": delivery.campaign_id, "delivery": delivery.pk, "via": via},
         )
         _finish_if_done(delivery.campaign_id)
+        # An acknowledgement of an escalation's message stops the escalation.
+        from planblanc.alerting.escalation import escalation_stop_for_campaign
+
+        escalation_stop_for_campaign(campaign_id=delivery.campaign_id, by=recipient.name)
     return ack
+
+
+# SMS callbacks (Kannel delivery reports and replies) -------------------------------------
+
+ACK_KEYWORDS = frozenset({"OK", "1", "ACK"})
+
+
+def sms_receipts_record(*, receipts: Iterable[Any], wait_seconds: float = 5.0) -> int:
+    """Apply SMS delivery reports. A report may overtake the worker's commit of the
+    send it is about (the SMSC answers within milliseconds): a report about a row still
+    being sent waits, briefly, for that commit."""
+    applied = 0
+    for receipt in receipts:
+        count = delivery_record_receipt(
+            channel=Channel.SMS, provider_message_id=receipt.provider_message_id,
+            delivered=receipt.delivered, error=receipt.error,
+        )
+        delivery_id = receipt.provider_message_id.rpartition(":")[2]
+        deadline = time.monotonic() + wait_seconds
+        while not count and delivery_id.isdigit() and time.monotonic() < deadline and Delivery.objects.filter(
+            pk=int(delivery_id), channel=Channel.SMS, status=DeliveryStatus.SENDING
+        ).exists():
+            time.sleep(0.05)
+            count = delivery_record_receipt(
+                channel=Channel.SMS, provider_message_id=receipt.provider_message_id,
+                delivered=receipt.delivered, error=receipt.error,
+            )
+        applied += count
+    return applied
+
+
+def sms_reply_record(*, sender: str, text: str) -> Acknowledgement | None:
+    """A reply by SMS: "OK", "1" or "ACK", optionally followed by the campaign's short
+    code (its number, given in the SMS), acknowledges the sender's latest delivery still
+    open (of that campaign). Anything else is ignored."""
+    from planblanc.directory.validators import phone_normalize
+
+    words = (text or "").strip().upper().replace(".", " ").split()
+    if not words or words[0] not in ACK_KEYWORDS:
+        return None
+    try:
+        number = phone_normalize(sender)
+    except ValidationError:
+        number = sender.strip()
+    if number and not number.startswith("+") and number.isdigit() and len(number) > 10:
+        number = "+" + number
+    deliveries = Delivery.objects.filter(
+        channel=Channel.SMS, address__in={number, sender.strip()},
+        status__in=(DeliveryStatus.SENT, DeliveryStatus.DELIVERED), recipient__acknowledged_at__isnull=True,
+    )
+    if len(words) > 1 and words[1].isdigit():
+        deliveries = deliveries.filter(campaign_id=int(words[1]))
+    delivery = deliveries.select_related("recipient", "campaign").order_by("-sent_at", "-id").first()
+    if delivery is None:
+        return None
+    return acknowledgement_record(delivery=delivery, via="sms")
