@@ -603,3 +603,25 @@ def test_it_hides_out_of_scope_rows_in_the_admin_change_pages(matrix, staff_esta
     own = staff_establishment_admin.get(f"/admin/directory/establishment/{matrix.est['chu'].pk}/change/")
     assert own.status_code == 200
     assert matrix.est["chu"].finess in own.content.decode()
+
+
+def test_it_offers_only_in_scope_choices_in_the_admin_forms(matrix, staff_establishment_admin):
+    """Drop-downs and inlines are rows too: another establishment's name or function must
+    not appear on a form of one's own."""
+    clinic = matrix.est["clinic"]
+    body = staff_establishment_admin.get("/admin/directory/department/add/").content.decode()
+    assert matrix.est["chu"].name in body
+    assert clinic.name not in body
+
+    shared = MembershipFactory(
+        establishment=matrix.est["chu"], person=PersonFactory(last_name="Partagee"), function=Function.CISO
+    ).person
+    MembershipFactory(establishment=clinic, person=shared, function=Function.DPO)
+    body = staff_establishment_admin.get(f"/admin/directory/person/{shared.pk}/change/").content.decode()
+    assert 'value="ciso" selected' in body
+    assert 'value="dpo" selected' not in body
+    assert clinic.name not in body
+
+    body = staff_establishment_admin.get(f"/admin/accounts/user/{matrix.world.users['crisis_member'].pk}/change/").content.decode()
+    assert matrix.est["chu"].name in body
+    assert clinic.name not in body

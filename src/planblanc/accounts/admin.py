@@ -5,12 +5,13 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.http import HttpRequest
 
 from planblanc.accounts.models import ApiToken, AuditEntry, RoleAssignment, User
-from planblanc.core.admin import TenantAdminMixin
+from planblanc.core.admin import TenantAdminMixin, TenantInlineMixin
 from planblanc.tenancy import Perm
 
 
-class RoleAssignmentInline(admin.TabularInline):
+class RoleAssignmentInline(TenantInlineMixin, admin.TabularInline):
     model = RoleAssignment
+    tenant_perm = Perm.MANAGE_ACCESS
     extra = 0
 
 

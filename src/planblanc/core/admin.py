@@ -18,6 +18,11 @@ class TenantAdminMixin:
     def get_queryset(self, request: HttpRequest) -> Any:
         return super().get_queryset(request).visible_to(request.user, self.tenant_perm)  # type: ignore[misc]
 
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        # A drop-down lists rows too: only those in the user's scope.
+        kwargs.setdefault("queryset", scoped_choices(db_field, request))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
+
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         from planblanc.accounts.audit import audit_record, diff, snapshot
 
@@ -39,6 +44,24 @@ class TenantAdminMixin:
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return not scope_for(request.user, self.tenant_perm).is_empty and super().has_module_permission(request)  # type: ignore[misc]
+
+
+def scoped_choices(db_field: Any, request: HttpRequest) -> Any:
+    queryset = db_field.remote_field.model._default_manager.all()
+    return queryset.visible_to(request.user) if hasattr(queryset, "visible_to") else queryset
+
+
+class TenantInlineMixin:
+    """An inline's rows and drop-downs, within the user's scope."""
+
+    tenant_perm: Perm = Perm.VIEW_DIRECTORY
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return super().get_queryset(request).visible_to(request.user, self.tenant_perm)  # type: ignore[misc]
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        kwargs.setdefault("queryset", scoped_choices(db_field, request))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
 
 
 def _establishment_of(obj: Any) -> Any:

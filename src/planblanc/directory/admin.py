@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from planblanc.core.admin import TenantAdminMixin
+from planblanc.core.admin import TenantAdminMixin, TenantInlineMixin
 from planblanc.directory.models import Department, Establishment, Group, Membership, Person, Region
 
 
@@ -31,7 +31,7 @@ class DepartmentAdmin(TenantAdminMixin, admin.ModelAdmin):
     search_fields = ["name", "establishment__name"]
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(TenantInlineMixin, admin.TabularInline):
     model = Membership
     extra = 0
     autocomplete_fields = ["establishment"]
