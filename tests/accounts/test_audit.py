@@ -277,18 +277,36 @@ def test_the_database_still_accepts_new_entries(entry):
     assert count >= 1
 
 
-def test_deleting_an_establishment_keeps_its_entries(world):
-    """The entry's link to the establishment is cleared by the database (SET NULL is an
-    UPDATE, which the guard refuses): establishments with history cannot be deleted."""
+def test_an_establishment_or_login_with_history_cannot_be_deleted(world):
+    """Clearing the entries' links would rewrite history (and the guards refuse UPDATE):
+    the deletion is refused up front, with Django's ProtectedError, and nothing goes."""
+    from django.db.models import ProtectedError
+
     from planblanc.accounts.audit import audit_record
 
     establishment = Establishment.objects.create(
         finess=finess_with_check_digit("69777777"), name="Éphémère", category="ch", region=world.region_a
     )
-    kept = audit_record(actor=None, action="test.entry", establishment=establishment, label="Éphémère")
-    with pytest.raises(DatabaseError), transaction.atomic():
+    kept = audit_record(actor=world.crisis_member, action="test.entry", establishment=establishment, label="Éphémère")
+    with pytest.raises(ProtectedError):
         establishment.delete()
-    assert AuditEntry.objects.get(pk=kept.pk).establishment_id == establishment.pk
+    with pytest.raises(ProtectedError):
+        User.objects.get(pk=world.crisis_member.pk).delete()
+    kept = AuditEntry.objects.get(pk=kept.pk)
+    assert (kept.establishment_id, kept.actor_id) == (establishment.pk, world.crisis_member.pk)
+
+
+def test_the_admin_explains_why_an_establishment_with_history_stays(world):
+    from planblanc.accounts.audit import audit_record
+
+    audit_record(actor=None, action="test.entry", establishment=world.ehpad)
+    User.objects.filter(pk=world.national_admin.pk).update(is_staff=True, is_superuser=True)
+    client = verified_client(User.objects.get(pk=world.national_admin.pk))
+    client.cookies["planblanc_language"] = "en"
+    response = client.post(f"/admin/directory/establishment/{world.ehpad.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 200  # not a server error
+    assert "Cannot delete establishment" in response.content.decode()
+    assert Establishment.objects.filter(pk=world.ehpad.pk).exists()
 
 
 # The audit page is scoped -------------------------------------------------------------------

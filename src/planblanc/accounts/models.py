@@ -150,14 +150,17 @@ class AuditEntry(models.Model):
     database triggers, see the migration)."""
 
     at = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
-    actor = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    # PROTECT, not SET_NULL: clearing the link would be an UPDATE, which the guards refuse
+    # (a database error). Deleting a login or an establishment with history is refused
+    # with Django's message instead; deactivate the login.
+    actor = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     actor_label = models.CharField(_("who"), max_length=200, blank=True)
     action = models.CharField(_("action"), max_length=80, db_index=True)
     object_type = models.CharField(_("object type"), max_length=80, blank=True)
     object_id = models.CharField(max_length=64, blank=True)
     object_label = models.CharField(_("object"), max_length=300, blank=True)
     establishment = models.ForeignKey(
-        "directory.Establishment", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        "directory.Establishment", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
         verbose_name=_("establishment"),
     )
     changes = models.JSONField(_("changes"), default=dict, blank=True)
