@@ -63,7 +63,7 @@ EXPORT_HEADERS = {
     "attachments": "Pièces jointes",
     "expected_reactions": "Réactions attendues",
     "deadline": "Délai de réaction",
-    "kind": "Type",
+    "kind": "Type d'inject",
     "dependencies": "Après l'inject",
     "comment": "Commentaire",
     "deliverable": "Livrable",
@@ -85,44 +85,44 @@ _HEADER_RULES: list[tuple[str, re.Pattern[str]]] = [
     ("target_cell", re.compile(r"^(cellule|destinataire|recepteur|a$|to|cible)")),
     ("subject", re.compile(r"^(objet|resume|titre|sujet|intitule)")),
     ("content", re.compile(r"^(stimul|contenu|message|descriptif|description|texte)")),
-    ("kind", re.compile(r"^(type d inject|nature|kind|type$)")),
+    ("kind", re.compile(r"^(type d inject|nature d|kind$|categorie)")),
     ("comment", re.compile(r"^(commentaire|remarque|note|consigne)")),
     ("deliverable", re.compile(r"^(livrable|production)")),
 ]
 
 # Channel words found in kits, by the earliest word found in the cell.
 _CHANNEL_WORDS: list[tuple[str, str]] = [
-    ("sms", Channel.SMS),
-    ("texto", Channel.SMS),
-    ("message vocal", Channel.VOICE),
-    ("vocal", Channel.VOICE),
-    ("messagerie vocale", Channel.VOICE),
-    ("voice", Channel.VOICE),
-    ("appel", Channel.PHONE_CALL),
-    ("telephon", Channel.PHONE_CALL),
-    ("phone", Channel.PHONE_CALL),
-    ("mail", Channel.EMAIL),
-    ("courriel", Channel.EMAIL),
-    ("oral", Channel.ORAL),
-    ("en personne", Channel.ORAL),
-    ("physique", Channel.ORAL),
-    ("article", Channel.PRESS_ARTICLE),
-    ("presse", Channel.PRESS_ARTICLE),
-    ("journal", Channel.PRESS_ARTICLE),
-    ("reseau social", Channel.SOCIAL_POST),
-    ("reseaux sociaux", Channel.SOCIAL_POST),
-    ("tweet", Channel.SOCIAL_POST),
-    ("twitter", Channel.SOCIAL_POST),
-    ("linkedin", Channel.SOCIAL_POST),
-    ("facebook", Channel.SOCIAL_POST),
-    ("post", Channel.SOCIAL_POST),
+    ("sms", "sms"),
+    ("texto", "sms"),
+    ("message vocal", "voice"),
+    ("vocal", "voice"),
+    ("messagerie vocale", "voice"),
+    ("voice", "voice"),
+    ("appel", "phone_call"),
+    ("telephon", "phone_call"),
+    ("phone", "phone_call"),
+    ("mail", "email"),
+    ("courriel", "email"),
+    ("oral", "oral"),
+    ("en personne", "oral"),
+    ("physique", "oral"),
+    ("article", "press_article"),
+    ("presse", "press_article"),
+    ("journal", "press_article"),
+    ("reseau social", "social_post"),
+    ("reseaux sociaux", "social_post"),
+    ("tweet", "social_post"),
+    ("twitter", "social_post"),
+    ("linkedin", "social_post"),
+    ("facebook", "social_post"),
+    ("post", "social_post"),
 ]
 
 _KIND_WORDS: list[tuple[str, str]] = [
-    ("structur", InjectKind.STRUCTURING),
-    ("satur", InjectKind.SATURATING),
-    ("bruit", InjectKind.NOISE),
-    ("noise", InjectKind.NOISE),
+    ("structur", "structuring"),
+    ("satur", "saturating"),
+    ("bruit", "noise"),
+    ("noise", "noise"),
 ]
 
 
@@ -293,14 +293,14 @@ class ParsedInject:
     phase: str = ""
     offset: datetime.timedelta | None = None
     scheduled_at: datetime.datetime | None = None
-    channel: str = Channel.EMAIL
+    channel: str = "email"
     sender: str = ""
     target_cell: str = ""
     target_role: str = ""
     subject: str = ""
     content: str = ""
     attachments: list[str] = field(default_factory=list)
-    kind: str = InjectKind.STRUCTURING
+    kind: str = "structuring"
     comment: str = ""
     deliverable: str = ""
     dependencies: list[int] = field(default_factory=list)
@@ -405,6 +405,32 @@ def _split_reactions(text: str) -> list[str]:
     return [item for item in items if item]
 
 
+# Our export writes each reaction's own deadline and grid area after it: "… [15 min, decision]".
+_REACTION_TAIL = re.compile(r"\s*\[\s*(?:(\d+)\s*min)?\s*[,;]?\s*([a-z_]+)?\s*\]\s*$")
+
+
+def _reaction_from_text(text: str, *, deadline: datetime.timedelta | None, cell: str) -> ParsedReaction:
+    from planblanc.exercises.models import CriterionArea
+
+    match = _REACTION_TAIL.search(text)
+    area = ""
+    if match and (match.group(1) or match.group(2) in CriterionArea.values):
+        text = text[: match.start()].strip()
+        if match.group(1):
+            deadline = datetime.timedelta(minutes=int(match.group(1)))
+        area = match.group(2) or ""
+    return ParsedReaction(description=text, deadline=deadline, cell=cell, criterion_area=area)
+
+
+def _reaction_to_text(reaction: Any) -> str:
+    tail = []
+    if reaction.deadline is not None:
+        tail.append(f"{int(reaction.deadline.total_seconds()) // 60} min")
+    if reaction.criterion is not None:
+        tail.append(reaction.criterion.area)
+    return f"- {reaction.description}" + (f" [{', '.join(tail)}]" if tail else "")
+
+
 def _parse_number(value: Any) -> int | None | str:
     """An int, None for "-"/empty, or the text when it is not a number."""
     text = _cell_text(value)
@@ -444,7 +470,11 @@ def parse_rows(
     result = Chronogramme(sheet=sheet)
     if header_index is None:
         header_index, score = _find_header(rows)
-        if score < 2 and mapping is None:
+        if score < 2 and mapping is not None:
+            # Headers we do not know: the user mapped the columns; the header is the first
+            # row with several filled cells.
+            header_index = next((i for i, row in enumerate(rows) if sum(1 for v in row if _cell_text(v)) >= 2), 0)
+        elif score < 2:
             raise ChronogrammeFileError(
                 _("No header row found in sheet “%(sheet)s”: name the columns (N°, Heure, Canal, Stimulus…).")
                 % {"sheet": sheet}
@@ -547,7 +577,7 @@ def parse_rows(
                 _("Deadline “%(value)s” cannot be read (write 15 min or 1h30).") % {"value": _cell_text(get(row, "deadline"))}
             )
         inject.expected_reactions = [
-            ParsedReaction(description=text, deadline=deadline, cell=inject.target_cell[:200])
+            _reaction_from_text(text, deadline=deadline, cell=inject.target_cell[:200])
             for text in _split_reactions(_cell_text(get(row, "expected_reactions")))
         ]
         if row_errors:
@@ -698,13 +728,6 @@ def _format_offset(offset: datetime.timedelta) -> str:
     return f"T{sign}{minutes // 60:02d}:{minutes % 60:02d}"
 
 
-def _format_duration(value: datetime.timedelta | None) -> str:
-    if value is None:
-        return ""
-    minutes = int(value.total_seconds()) // 60
-    return f"{minutes} min"
-
-
 def _time_cell(exercise: Exercise, inject: Any) -> Any:
     if inject.offset is not None:
         if exercise.planned_start is not None:
@@ -738,7 +761,6 @@ def export_xlsx(exercise: Exercise) -> bytes:
                 sheet.append([inject.phase])
                 sheet.cell(sheet.max_row, 1).font = Font(bold=True)
         reactions = list(inject.expected_reactions.all())
-        deadline = next((r.deadline for r in reactions if r.deadline is not None), None)
         values = {
             "number": inject.number,
             "time": _time_cell(exercise, inject),
@@ -750,8 +772,8 @@ def export_xlsx(exercise: Exercise) -> bytes:
             "subject": inject.subject,
             "content": inject.content,
             "attachments": "\n".join(inject.attachments or []),
-            "expected_reactions": "\n".join(f"- {r.description}" for r in reactions),
-            "deadline": _format_duration(deadline),
+            "expected_reactions": "\n".join(_reaction_to_text(r) for r in reactions),
+            "deadline": "",
             "kind": InjectKind(inject.kind).label,
             "dependencies": ", ".join(str(d.number) for d in inject.dependencies.all()),
             "comment": inject.comment,
@@ -851,12 +873,12 @@ def read_json(document: Any, *, used_numbers: set[int] | None = None) -> Chronog
             inject.source_number = number
         elif number is not None:
             problems.append(_("“%(value)s” is not an inject number.") % {"value": number})
-        channel = item.get("channel") or Channel.EMAIL
+        channel = item.get("channel") or "email"
         if channel not in Channel.values:
             problems.append(_("Unknown channel “%(value)s”.") % {"value": channel})
         else:
             inject.channel = channel
-        kind = item.get("kind") or InjectKind.STRUCTURING
+        kind = item.get("kind") or "structuring"
         if kind not in InjectKind.values:
             problems.append(_("Unknown inject kind “%(value)s”.") % {"value": kind})
         else:

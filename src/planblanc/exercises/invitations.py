@@ -43,6 +43,6 @@ def exercise_invitation_ics(*, exercise: Exercise, participant: Participant | No
         attendee = vCalAddress(f"mailto:{participant.person.email}")
         attendee.params["cn"] = vText(str(participant.person))
         attendee.params["role"] = vText("REQ-PARTICIPANT")
-        event.add("attendee", attendee, encode=0)
+        event.add("attendee", attendee, encode=False)
     calendar.add_component(event)
     return calendar.to_ical()
