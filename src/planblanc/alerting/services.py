@@ -727,7 +727,7 @@ def sms_receipts_record(*, receipts: Iterable[Any], wait_seconds: float = 5.0) -
     applied = 0
     for receipt in receipts:
         count = delivery_record_receipt(
-            channel=Channel.SMS, provider_message_id=receipt.provider_message_id,
+            channel=str(Channel.SMS), provider_message_id=receipt.provider_message_id,
             delivered=receipt.delivered, error=receipt.error,
         )
         delivery_id = receipt.provider_message_id.rpartition(":")[2]
@@ -737,7 +737,7 @@ def sms_receipts_record(*, receipts: Iterable[Any], wait_seconds: float = 5.0) -
         ).exists():
             time.sleep(0.05)
             count = delivery_record_receipt(
-                channel=Channel.SMS, provider_message_id=receipt.provider_message_id,
+                channel=str(Channel.SMS), provider_message_id=receipt.provider_message_id,
                 delivered=receipt.delivered, error=receipt.error,
             )
         applied += count

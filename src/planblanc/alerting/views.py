@@ -7,20 +7,36 @@ acknowledge for the person."""
 from __future__ import annotations
 
 import csv
+from datetime import timedelta
+from typing import Any
 
+from django import forms
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from planblanc.alerting import selectors, services
+from planblanc.alerting import escalation, oncall, selectors, services
 from planblanc.alerting.forms import CampaignForm
-from planblanc.alerting.models import Acknowledgement
-from planblanc.core.forms import run_service
-from planblanc.tenancy import Perm, has_perm_somewhere
+from planblanc.alerting.models import (
+    Acknowledgement,
+    Channel,
+    Escalation,
+    EscalationPolicy,
+    LevelKind,
+    OnCallRotation,
+    RotationPeriod,
+)
+from planblanc.core.forms import BootstrapFormMixin, run_service
+from planblanc.directory.models import Establishment, Person
+from planblanc.tenancy import Perm, can, has_perm_somewhere
 
 
 def _may_send_somewhere(user: object) -> bool:
@@ -114,3 +130,293 @@ def acknowledge(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "alerting/ack.html", {
         "state": "done" if ack else "ask", "delivery": delivery, "ack": ack,
     })
+
+
+# SMS callbacks (Kannel calls them on loopback) ---------------------------------------------
+
+
+def _sms_provider(name: str) -> Any:
+    from planblanc.alerting.channels.base import providers_for
+
+    for provider in providers_for("sms"):
+        if provider.name == name:
+            return provider
+    raise Http404
+
+
+@csrf_exempt
+@never_cache
+@require_http_methods(["GET", "POST"])
+def sms_receipt(request: HttpRequest, provider: str) -> HttpResponse:
+    """A delivery report: the signed dlr-url is the credential."""
+    try:
+        receipts = _sms_provider(provider).parse_receipt(request)
+    except PermissionDenied:
+        return HttpResponse("forbidden", status=403, content_type="text/plain")
+    applied = services.sms_receipts_record(receipts=receipts)
+    return HttpResponse(f"{applied}", content_type="text/plain")
+
+
+@csrf_exempt
+@never_cache
+@require_http_methods(["GET", "POST"])
+def sms_reply(request: HttpRequest, provider: str) -> HttpResponse:
+    """An SMS from a phone (MO): the shared secret in the sms-service URL is the
+    credential. The answer is empty: nothing is sent back to the phone."""
+    try:
+        replies = _sms_provider(provider).parse_reply(request)
+    except PermissionDenied:
+        return HttpResponse("forbidden", status=403, content_type="text/plain")
+    for reply in replies:
+        services.sms_reply_record(sender=reply.sender, text=reply.text)
+    return HttpResponse("", content_type="text/plain")
+
+
+# On-call rotations (astreintes) --------------------------------------------------------------
+
+
+class RotationForm(BootstrapFormMixin, forms.Form):
+    establishment = forms.ModelChoiceField(label=_("Establishment"), queryset=Establishment.objects.none())
+    name = forms.CharField(label=_("Name"), max_length=200)
+    period = forms.ChoiceField(label=_("Period"), choices=RotationPeriod.choices, initial=RotationPeriod.WEEKLY)
+    handoff_time = forms.TimeField(
+        label=_("Handoff time"), initial="08:00", widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+    )
+    starts_on = forms.DateField(label=_("First shift on"), widget=forms.DateInput(attrs={"type": "date"}))
+    members = forms.ModelMultipleChoiceField(
+        label=_("Members, in turn order (by name)"), queryset=Person.objects.none(),
+        widget=forms.SelectMultiple(attrs={"size": 8}),
+    )
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["establishment"].queryset = Establishment.objects.visible_to(user, Perm.MANAGE_PEOPLE)  # type: ignore[attr-defined]
+        self.fields["members"].queryset = Person.objects.visible_to(user, Perm.MANAGE_PEOPLE).order_by(  # type: ignore[attr-defined]
+            "last_name", "first_name"
+        )
+
+
+class OverrideForm(BootstrapFormMixin, forms.Form):
+    person = forms.ModelChoiceField(label=_("Who takes the duty"), queryset=Person.objects.none())
+    starts_at = forms.DateTimeField(label=_("From"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    ends_at = forms.DateTimeField(label=_("To"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+
+    def __init__(self, *args: Any, rotation: OnCallRotation, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["person"].queryset = Person.objects.filter(  # type: ignore[attr-defined]
+            memberships__establishment=rotation.establishment
+        ).distinct()
+
+
+@login_required
+def oncall_now_page(request: HttpRequest) -> HttpResponse:
+    """Who is on call now, and who is next, in every rotation in scope."""
+    rotations = list(oncall.rotation_list(user=request.user))
+    return render(request, "alerting/oncall_now.html", {
+        "rows": oncall.oncall_now(rotations=rotations), "may_manage": _may_send_somewhere(request.user),
+    })
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def rotation_new(request: HttpRequest) -> HttpResponse:
+    form = RotationForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        rotation = run_service(form, lambda: oncall.rotation_create(
+            actor=request.user, establishment=data["establishment"], name=data["name"], period=data["period"],
+            handoff_time=data["handoff_time"], starts_on=data["starts_on"], members=list(data["members"]),
+        ))
+        if rotation is not None:
+            return redirect("alerting:rotation_detail", pk=rotation.pk)
+    return render(request, "alerting/rotation_form.html", {"form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def rotation_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    rotation = oncall.get_rotation_for_user(user=request.user, rotation_id=pk)
+    may_manage = can(request.user, Perm.MANAGE_PEOPLE, rotation.establishment)
+    form = OverrideForm(request.POST or None, rotation=rotation) if may_manage else None
+    if request.method == "POST":
+        if form is None:
+            raise PermissionDenied
+        if form.is_valid():
+            data = form.cleaned_data
+            done = run_service(form, lambda: oncall.override_create(
+                actor=request.user, rotation=rotation, person=data["person"], starts_at=data["starts_at"],
+                ends_at=data["ends_at"],
+            ))
+            if done is not None:
+                return redirect("alerting:rotation_detail", pk=rotation.pk)
+    now = timezone.now()
+    shifts = oncall.shifts_between(rotation, now, now + timedelta(days=28))
+    members = [m.person for m in rotation.members.select_related("person")]
+    feeds = [
+        (person, request.build_absolute_uri(reverse(
+            "alerting:oncall_ical", kwargs={"person_id": person.pk, "token": oncall.ical_token(person.pk)}
+        )))
+        for person in members
+    ] if may_manage else []
+    return render(request, "alerting/rotation_detail.html", {
+        "rotation": rotation, "shifts": shifts, "form": form, "feeds": feeds, "members": members,
+    })
+
+
+@never_cache
+def oncall_ical(request: HttpRequest, person_id: int, token: str) -> HttpResponse:
+    """A person's shifts for calendar applications: the signed address is the
+    credential."""
+    if not oncall.ical_token_valid(person_id, token):
+        raise Http404
+    person = get_object_or_404(Person, pk=person_id)
+    response = HttpResponse(oncall.ical_feed(person=person), content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = f'inline; filename="astreintes-{person_id}.ics"'
+    return response
+
+
+# Escalation ------------------------------------------------------------------------------------
+
+
+class PolicyForm(BootstrapFormMixin, forms.Form):
+    """A policy of up to three levels; a level is one person, one rotation or a group."""
+
+    establishment = forms.ModelChoiceField(label=_("Establishment"), queryset=Establishment.objects.none())
+    name = forms.CharField(label=_("Name"), max_length=200)
+    channels = forms.MultipleChoiceField(
+        label=_("Channels, in order of fallback"), widget=forms.CheckboxSelectMultiple, choices=Channel.choices,
+    )
+    LEVELS = 3
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["establishment"].queryset = Establishment.objects.visible_to(user, Perm.MANAGE_PEOPLE)  # type: ignore[attr-defined]
+        self.fields["channels"].widget.attrs.pop("class", None)
+        people = Person.objects.visible_to(user, Perm.MANAGE_PEOPLE).order_by("last_name", "first_name")
+        rotations = OnCallRotation.objects.visible_to(user, Perm.MANAGE_PEOPLE)
+        for i in range(1, self.LEVELS + 1):
+            self.fields[f"level{i}_kind"] = forms.ChoiceField(
+                label=_("Level %(n)s: who") % {"n": i}, required=i == 1,
+                choices=[("", "-"), *LevelKind.choices],
+            )
+            self.fields[f"level{i}_person"] = forms.ModelChoiceField(label=_("Person"), queryset=people, required=False)
+            self.fields[f"level{i}_rotation"] = forms.ModelChoiceField(
+                label=_("Rotation"), queryset=rotations, required=False,
+            )
+            self.fields[f"level{i}_people"] = forms.ModelMultipleChoiceField(
+                label=_("Group"), queryset=people, required=False,
+            )
+            self.fields[f"level{i}_wait"] = forms.IntegerField(
+                label=_("Wait for acknowledgement (minutes)"), min_value=0, max_value=1440, initial=5,
+                required=False,
+            )
+            self.fields[f"level{i}_repeats"] = forms.IntegerField(
+                label=_("Repeats"), min_value=0, max_value=20, initial=0, required=False,
+            )
+            for name in ("kind", "person", "rotation", "people", "wait", "repeats"):
+                self.fields[f"level{i}_{name}"].widget.attrs.setdefault(
+                    "class", "form-select" if name in ("kind", "person", "rotation", "people") else "form-control"
+                )
+
+    def levels(self) -> list[escalation.LevelInput]:
+        data = self.cleaned_data
+        levels = []
+        for i in range(1, self.LEVELS + 1):
+            kind = data.get(f"level{i}_kind")
+            if not kind:
+                continue
+            levels.append(escalation.LevelInput(
+                kind=kind, person=data.get(f"level{i}_person"), rotation=data.get(f"level{i}_rotation"),
+                people=list(data.get(f"level{i}_people") or []),
+                wait_minutes=data.get(f"level{i}_wait") if data.get(f"level{i}_wait") is not None else 5,
+                repeats=data.get(f"level{i}_repeats") or 0,
+            ))
+        return levels
+
+    def level_rows(self) -> list[list[Any]]:
+        return [
+            [self[f"level{i}_{name}"] for name in ("kind", "person", "rotation", "people", "wait", "repeats")]
+            for i in range(1, self.LEVELS + 1)
+        ]
+
+
+class EscalationStartForm(BootstrapFormMixin, forms.Form):
+    policy = forms.ModelChoiceField(label=_("Escalation policy"), queryset=EscalationPolicy.objects.none())
+    title = forms.CharField(label=_("Title"), max_length=200)
+    message = forms.CharField(label=_("Message"), widget=forms.Textarea(attrs={"rows": 3}))
+    is_exercise = forms.BooleanField(
+        label=_("Exercise (every message is marked EXERCICE EXERCICE EXERCICE)"), required=False, initial=True,
+    )
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["policy"].queryset = EscalationPolicy.objects.visible_to(user, Perm.MANAGE_PEOPLE)  # type: ignore[attr-defined]
+
+
+@login_required
+def escalation_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "alerting/escalation_list.html", {
+        "escalations": escalation.escalation_list(user=request.user)[:100],
+        "policies": escalation.policy_list(user=request.user).prefetch_related("levels"),
+        "may_manage": _may_send_somewhere(request.user),
+    })
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def policy_new(request: HttpRequest) -> HttpResponse:
+    form = PolicyForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        policy = run_service(form, lambda: escalation.policy_create(
+            actor=request.user, establishment=data["establishment"], name=data["name"],
+            channels=data["channels"], levels=form.levels(),
+        ))
+        if policy is not None:
+            return redirect("alerting:escalation_list")
+    return render(request, "alerting/policy_form.html", {"form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def escalation_new(request: HttpRequest) -> HttpResponse:
+    form = EscalationStartForm(request.POST or None, user=request.user, initial={
+        "policy": request.GET.get("policy"),
+    })
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        started = run_service(form, lambda: escalation.escalation_start(
+            actor=request.user, policy=data["policy"], title=data["title"], message=data["message"],
+            is_exercise=data["is_exercise"],
+        ))
+        if started is not None:
+            return redirect("alerting:escalation_detail", pk=started.pk)
+    return render(request, "alerting/escalation_new.html", {"form": form})
+
+
+def _escalation_context(item: Escalation) -> dict[str, Any]:
+    levels = item.policy_snapshot.get("levels", [])
+    return {
+        "escalation": item, "levels": levels, "level_number": min(item.level, max(0, len(levels) - 1)) + 1,
+        "steps": item.steps.select_related("campaign").order_by("seq"),
+    }
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def escalation_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    item = escalation.get_escalation_for_user(user=request.user, escalation_id=pk)
+    if request.method == "POST":
+        if request.POST.get("action") == "cancel":
+            escalation.escalation_cancel(actor=request.user, escalation=item)
+        else:
+            escalation.escalation_acknowledge(actor=request.user, escalation=item)
+        return redirect("alerting:escalation_detail", pk=item.pk)
+    return render(request, "alerting/escalation_detail.html", _escalation_context(item))
+
+
+@login_required
+def escalation_state(request: HttpRequest, pk: int) -> HttpResponse:
+    """The live part of the escalation page, polled every 2 seconds."""
+    item = escalation.get_escalation_for_user(user=request.user, escalation_id=pk)
+    return render(request, "alerting/_escalation_state.html", _escalation_context(item))
