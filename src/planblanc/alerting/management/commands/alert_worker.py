@@ -14,6 +14,7 @@ from typing import Any
 from django.core.management import BaseCommand
 from django.utils.crypto import get_random_string
 
+from planblanc.alerting.escalation import escalations_process
 from planblanc.alerting.models import Delivery, DeliveryStatus
 from planblanc.alerting.services import deliveries_process
 
@@ -37,7 +38,9 @@ class Command(BaseCommand):
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_args: stop.set())
         while not stop.is_set():
-            handled = deliveries_process(worker_id=worker_id, limit=options["batch"], max_rounds=20, stop=stop)
+            # Escalation steps first: each writes its messages into the outbox below.
+            handled = escalations_process(worker_id=worker_id)
+            handled += deliveries_process(worker_id=worker_id, limit=options["batch"], max_rounds=20, stop=stop)
             total += handled
             if handled:
                 continue
