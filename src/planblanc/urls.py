@@ -12,6 +12,7 @@ urlpatterns = [
     path("plan/", include("planblanc.plans.urls")),
     path("preparation/", include("planblanc.readiness.urls")),
     path("", include("planblanc.alerting.urls")),
+    path("crise/", include("planblanc.crisis.urls")),
     path("api/v1/", api.urls),
     path("i18n/setlang/", set_language, name="set_language"),
     # One login page for everyone, with throttling and two-factor.

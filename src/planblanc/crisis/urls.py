@@ -1,0 +1,23 @@
+from django.urls import path
+
+from planblanc.crisis import views
+
+app_name = "crisis"
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("etablissement/<int:establishment_id>/", views.establishment_home, name="establishment"),
+    path("<int:crisis_id>/", views.console, name="console"),
+    path("<int:crisis_id>/live/", views.live, name="live"),
+    path("<int:crisis_id>/journal/", views.entry_add, name="entry_add"),
+    path("<int:crisis_id>/decisions/", views.decision_add, name="decision_add"),
+    path("<int:crisis_id>/taches/", views.task_add, name="task_add"),
+    path("<int:crisis_id>/taches/<int:task_id>/", views.task_status, name="task_status"),
+    path("<int:crisis_id>/services/<int:row_id>/", views.department_status, name="department_status"),
+    path("<int:crisis_id>/systemes/", views.system_add, name="system_add"),
+    path("<int:crisis_id>/systemes/<int:row_id>/", views.system_status, name="system_status"),
+    path("<int:crisis_id>/bilan/", views.damage, name="damage"),
+    path("<int:crisis_id>/fin/", views.close, name="close"),
+    path("<int:crisis_id>/verifier/", views.verify, name="verify"),
+    path("<int:crisis_id>/main-courante.<str:fmt>", views.export, name="export"),
+    path("<int:crisis_id>/pieces/<int:attachment_id>/", views.attachment, name="attachment"),
+]
