@@ -56,7 +56,7 @@ def test_the_console_forms_write_the_logbook(world, crisis, director_client):
     base = reverse("crisis:console", args=[crisis.pk])
     director_client.post(reverse("crisis:entry_add", args=[crisis.pk]), {"kind": "event", "text": "PACS coupé"})
     director_client.post(reverse("crisis:decision_add", args=[crisis.pk]),
-                         {"text": "Couper Internet", "rationale": "Limiter la propagation"})
+                         {"decision-text": "Couper Internet", "decision-rationale": "Limiter la propagation"})
     task = CrisisTask.objects.filter(crisis=crisis).first()
     director_client.post(reverse("crisis:task_status", args=[crisis.pk, task.pk]), {"status": "done"})
     row = DepartmentStatus.objects.get(crisis=crisis)
@@ -65,8 +65,9 @@ def test_the_console_forms_write_the_logbook(world, crisis, director_client):
     system = SystemStatus.objects.get(crisis=crisis)
     director_client.post(reverse("crisis:system_status", args=[crisis.pk, system.pk]), {"status": "compromised"})
     director_client.post(reverse("crisis:damage", args=[crisis.pk]), {
-        "encryption_scope": "Serveurs de fichiers", "directory_compromised": "yes", "backups_intact": "unknown",
-        "backups_isolated": "no", "data_theft_signs": "unknown", "affected_systems": "", "patients_impacted": "",
+        "damage-encryption_scope": "Serveurs de fichiers", "damage-directory_compromised": "yes",
+        "damage-backups_intact": "unknown", "damage-backups_isolated": "no", "damage-data_theft_signs": "unknown",
+        "damage-affected_systems": "", "damage-patients_impacted": "",
     })
     texts = list(LogbookEntry.objects.filter(crisis=crisis).values_list("text", flat=True))
     assert "PACS coupé" in texts

@@ -123,9 +123,11 @@ def console(request: HttpRequest, crisis_id: int) -> HttpResponse:
     context = _console_context(request, crisis)
     damage = context["console"].damage
     context.update({
-        "entry_form": EntryForm(), "decision_form": DecisionForm(), "task_form": TaskForm(),
-        "system_add_form": SystemAddForm(),
-        "damage_form": DamageForm(initial={name: getattr(damage, name) for name in DAMAGE_QUESTIONS} if damage else None),
+        "entry_form": EntryForm(), "decision_form": DecisionForm(prefix="decision"), "task_form": TaskForm(prefix="task"),
+        "system_add_form": SystemAddForm(prefix="system"),
+        "damage_form": DamageForm(
+            prefix="damage", initial={name: getattr(damage, name) for name in DAMAGE_QUESTIONS} if damage else None,
+        ),
     })
     return render(request, "crisis/console.html", context)
 
@@ -197,7 +199,7 @@ def entry_add(request: HttpRequest, crisis_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def decision_add(request: HttpRequest, crisis_id: int) -> HttpResponse:
-    form = DecisionForm(request.POST)
+    form = DecisionForm(request.POST, prefix="decision")
 
     def call(crisis: Crisis) -> Any:
         if not form.is_valid():
@@ -217,7 +219,7 @@ def task_add(request: HttpRequest, crisis_id: int) -> HttpResponse:
 
     from django.utils import timezone
 
-    form = TaskForm(request.POST)
+    form = TaskForm(request.POST, prefix="task")
 
     def call(crisis: Crisis) -> Any:
         if not form.is_valid():
@@ -281,7 +283,7 @@ def system_status(request: HttpRequest, crisis_id: int, row_id: int) -> HttpResp
 @login_required
 @require_POST
 def system_add(request: HttpRequest, crisis_id: int) -> HttpResponse:
-    form = SystemAddForm(request.POST)
+    form = SystemAddForm(request.POST, prefix="system")
 
     def call(crisis: Crisis) -> Any:
         if not form.is_valid():
@@ -295,7 +297,7 @@ def system_add(request: HttpRequest, crisis_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def damage(request: HttpRequest, crisis_id: int) -> HttpResponse:
-    form = DamageForm(request.POST)
+    form = DamageForm(request.POST, prefix="damage")
 
     def call(crisis: Crisis) -> Any:
         if not form.is_valid():
