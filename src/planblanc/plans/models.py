@@ -38,6 +38,11 @@ class Plan(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     draft_changed_at = models.DateTimeField(_("draft last changed"), default=timezone.now)
     draft_changed_by = models.CharField(max_length=150, blank=True)
+    # The last completeness score (0..100, selectors.GapReport.score), refreshed by every
+    # write service and by `plan_completeness_refresh_all`: dashboards over thousands of
+    # plans read this column instead of running the gap rules for each plan.
+    completeness = models.PositiveSmallIntegerField(_("completeness"), null=True, blank=True)
+    completeness_at = models.DateTimeField(null=True, blank=True)
 
     objects = TenantQuerySet.as_manager_for("establishment", path="establishment")
 

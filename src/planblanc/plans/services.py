@@ -50,6 +50,35 @@ def _touch(plan: Plan, actor: Any) -> None:
     plan.draft_changed_at = timezone.now()
     plan.draft_changed_by = getattr(actor, "username", "") or ""
     plan.save(update_fields=["draft_changed_at", "draft_changed_by"])
+    plan_completeness_refresh(plan=plan)
+
+
+def plan_completeness_refresh(*, plan: Plan) -> int:
+    """Recompute the plan's completeness score and keep it on the row (Plan.completeness),
+    for the observatory. Called by every write to the plan; not audited (derived data)."""
+    from planblanc.plans.selectors import plan_gaps
+
+    score = plan_gaps(plan=plan).score
+    plan.completeness, plan.completeness_at = score, timezone.now()
+    Plan.objects.filter(pk=plan.pk).update(completeness=score, completeness_at=plan.completeness_at)
+    return score
+
+
+def plan_completeness_refresh_all(*, batch_size: int = 500) -> int:
+    """Refresh every plan's cached completeness (the rules also depend on time and on the
+    establishment's departments, which change outside the plan's services). Returns the
+    number of plans refreshed."""
+    from planblanc.plans.selectors import plan_gaps_many
+
+    done = 0
+    ids = list(Plan.objects.order_by("pk").values_list("pk", flat=True))
+    for start in range(0, len(ids), batch_size):
+        plans = list(Plan.objects.filter(pk__in=ids[start:start + batch_size]).select_related("establishment"))
+        now = timezone.now()
+        for plan_id, report in plan_gaps_many(plans=plans).items():
+            Plan.objects.filter(pk=plan_id).update(completeness=report.score, completeness_at=now)
+            done += 1
+    return done
 
 
 def plan_create(*, actor: Any, establishment: Establishment, from_template: bool = True) -> Plan:
@@ -65,6 +94,7 @@ def plan_create(*, actor: Any, establishment: Establishment, from_template: bool
             from planblanc.plans.template import template_apply
 
             template_apply(plan=plan)
+        plan_completeness_refresh(plan=plan)
         audit_record(actor=actor, action="plan.create", obj=plan, establishment=establishment)
     return plan
 
@@ -204,6 +234,7 @@ def reflex_sheet_save(*, actor: Any, plan: Plan, sheet: ReflexSheet, data: dict[
         for reflex_item in cleaned_items:
             reflex_item.sheet = sheet
         ReflexItem.objects.bulk_create(cleaned_items)
+        plan_completeness_refresh(plan=plan)
     return sheet
 
 
@@ -237,6 +268,7 @@ def plan_approve(*, actor: Any, plan: Plan, note: str = "") -> PlanVersion:
             actor=actor, action="plan.approve", obj=version, establishment=plan.establishment,
             changes={"version": [last or None, version.number], "sha256": [None, version.snapshot_sha256]},
         )
+        plan_completeness_refresh(plan=plan)
     return version
 
 
@@ -253,4 +285,5 @@ def plan_export_record(*, actor: Any, plan: Plan, version: PlanVersion | None, k
             actor=actor, action=f"plan.export.{kind}", obj=plan, establishment=plan.establishment,
             changes={"version": [None, version.number if version else "draft"]},
         )
+        plan_completeness_refresh(plan=plan)
     return export
