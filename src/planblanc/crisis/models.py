@@ -398,3 +398,7 @@ class DamageAssessmentRevision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.by_label}"
+
+
+# The second part of the console (notifications, IOCs, communication, lessons learned).
+from planblanc.crisis.models_more import *  # noqa: E402,F403
