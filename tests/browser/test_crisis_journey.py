@@ -1,0 +1,148 @@
+"""The crisis journey in a real browser, on the demo and on a phone: the director declares,
+the crisis cell's alert arrives in a local SMTP server (aiosmtpd) with the bridge details
+and is acknowledged by its link, logbook entries are added and seen live by another
+member of the cell without reloading, a task is completed, a department goes to degraded
+mode, and the logbook is exported with its head hash."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+
+from planblanc.core.demo import DEMO_PASSWORD
+from planblanc.crisis.chain import logbook_verify
+from planblanc.crisis.models import Crisis, CrisisTask, DepartmentStatus, LogbookEntry
+from tests.alerting.smtp import SmtpServer
+from tests.browser.support import PHONE, Watched, fr
+
+pytestmark = pytest.mark.browser
+expect = pytest.importorskip("playwright.sync_api").expect
+
+LOGIN_PATH = "/compte/connexion/"
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    with SmtpServer() as server:
+        yield server
+
+
+@pytest.fixture
+def crisis_site(site: str, smtp: SmtpServer, settings: Any, transactional_db: Any) -> Iterator[str]:
+    """The demo site, its alerts sent to the local SMTP server, links pointing to it; the
+    logbook's triggers are lifted at the end so that the test database can be wiped."""
+    from django.db import connection
+
+    from planblanc.crisis.db_guards import purge_logbook_for_tests
+
+    settings.ALERTING_CHANNELS = {"email": [smtp.provider("relay")]}
+    settings.ALERTING_PUBLIC_URL = site
+    yield site
+    purge_logbook_for_tests(connection)
+
+
+def log_in(watched: Watched, username: str) -> None:
+    page = watched.page
+    watched.goto(LOGIN_PATH)
+    page.fill("#id_username", username)
+    page.fill("#id_password", DEMO_PASSWORD)
+    page.locator("main form button[type=submit]").click()
+    watched.settle()
+    watched.assert_clean(f"the login of {username}")
+
+
+def test_it_walks_the_crisis_path_on_a_phone(crisis_site: str, browse: Any, smtp: SmtpServer) -> None:
+    director = browse(crisis_site, **PHONE)
+    page = director.page
+    log_in(director, "directeur.chu")
+
+    # The menu's Crisis entry, then the CHU's crisis page.
+    page.locator(".navbar-toggler").click()
+    page.locator("#pb-nav").get_by_role("link", name=fr("Crisis"), exact=True).click()
+    director.settle()
+    director.assert_clean("the crisis index")
+    page.locator("main .list-group a").first.click()
+    director.settle()
+    expect(page.locator("#declare-title")).to_be_visible()
+    director.assert_clean("the establishment's crisis page")
+
+    # Declare.
+    page.select_option("#id_kind", "ransomware")
+    page.select_option("#id_severity", "critical")
+    page.fill("#id_first_facts", "Écrans de rançon sur les postes des urgences à 3 h 05.")
+    page.get_by_role("button", name=fr("Declare the crisis")).click()
+    director.settle()
+    crisis = Crisis.objects.get()
+    assert page.url.rstrip("/").endswith(f"/crise/{crisis.pk}")
+    expect(page.locator("#crisis-head code")).to_have_text(crisis.head_hash)
+    expect(page.locator("#crisis-tasks li").first).to_be_visible()
+    director.assert_clean("the console after the declaration")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390 + 1, "the console scrolls sideways"
+
+    # The crisis cell's alert: the worker sends it, it arrives with the bridge details.
+    call_command("alert_worker", "--once", "-v", "0")
+    assert smtp.recorder.received, "no alert email"
+    mail = smtp.recorder.received[0]
+    assert "482916" in mail.body and "Salle de crise" in mail.body and "Écrans de rançon" in mail.body
+    link = re.search(r"https?://\S+/ack/\S+/", mail.body)
+    assert link, mail.body
+    member_phone = browse(crisis_site, **PHONE)
+    member_phone.page.goto(link.group(0))
+    member_phone.settle()
+    member_phone.page.get_by_role("button", name=fr("I have received this alert")).click()
+    member_phone.settle()
+    expect(member_phone.heading()).to_have_text(fr("Acknowledged, thank you"))
+    member_phone.assert_clean("the acknowledgement")
+
+    # Another member of the cell follows the console live.
+    member = browse(crisis_site)
+    log_in(member, "cellule.chu")
+    member.goto(f"/crise/{crisis.pk}/")
+    member.assert_clean("the member's console")
+
+    # Logbook entries.
+    for text in ("Serveurs de fichiers isolés du réseau.", "Appel au CERT Santé passé."):
+        page.fill("#id_text", text)
+        page.get_by_role("button", name=fr("Add the entry")).click()
+        director.settle()
+        expect(page.locator("#crisis-logbook")).to_contain_text(text)
+    expect(member.page.locator("#crisis-logbook")).to_contain_text("Appel au CERT Santé passé.", timeout=6_000)
+    director.assert_clean("the console after two entries")
+
+    # Complete a task.
+    task = CrisisTask.objects.filter(crisis=crisis).order_by("due_at", "order", "id").first()
+    page.locator(f"#task-{task.pk}").get_by_role("button", name=fr("Done")).click()
+    director.settle()
+    task.refresh_from_db()
+    assert task.status == "done"
+    expect(page.locator("#crisis-logbook")).to_contain_text(task.title)
+
+    # A department goes to degraded mode.
+    row = DepartmentStatus.objects.filter(crisis=crisis).first()
+    page.select_option(f"#dep-{row.pk}", "degraded")
+    page.locator(f"#department-{row.pk}").get_by_role("button", name=fr("Set")).click()
+    director.settle()
+    row.refresh_from_db()
+    assert row.status == "degraded" and row.history.count() == 1
+    expect(member.page.locator(f"#department-{row.pk}")).to_contain_text(fr("Degraded mode"), timeout=6_000)
+    member.assert_clean("the member's console after live updates")
+    director.assert_clean("the console after the status change")
+
+    # Export the logbook: the PDF and the JSON carry the head hash shown on screen.
+    crisis.refresh_from_db()
+    expect(page.locator("#crisis-head code")).to_have_text(crisis.head_hash)
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="PDF", exact=True).click()
+    pdf = download_info.value.path().read_bytes()
+    assert pdf.startswith(b"%PDF")
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="JSON", exact=True).click()
+    assert crisis.head_hash in download_info.value.path().read_text(encoding="utf-8")
+    director.assert_clean("the exports")
+
+    assert logbook_verify(crisis).ok
+    assert LogbookEntry.objects.filter(crisis=crisis).count() == crisis.head_seq >= 6
