@@ -11,6 +11,7 @@ urlpatterns = [
     path("annuaire/", include("planblanc.directory.urls")),
     path("plan/", include("planblanc.plans.urls")),
     path("preparation/", include("planblanc.readiness.urls")),
+    path("exercices/", include("planblanc.exercises.urls")),
     path("", include("planblanc.alerting.urls")),
     path("crise/", include("planblanc.crisis.urls")),
     path("api/v1/", api.urls),
