@@ -8,6 +8,7 @@ from ninja import NinjaAPI
 from planblanc.api.auth import TokenAuth, VerifiedSessionAuth
 from planblanc.api.crisis import router as crisis_router
 from planblanc.api.directory import router as directory_router
+from planblanc.api.exercises import router as exercises_router
 from planblanc.api.plans import router as plans_router
 from planblanc.api.readiness import router as readiness_router
 
@@ -44,4 +45,5 @@ def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
 api.add_router("/directory/", directory_router)
 api.add_router("/plans/", plans_router)
 api.add_router("/readiness/", readiness_router)
+api.add_router("/exercises/", exercises_router)
 api.add_router("/crisis/", crisis_router)
