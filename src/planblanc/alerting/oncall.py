@@ -13,7 +13,7 @@ import hashlib
 import hmac
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -55,15 +55,12 @@ def _zone(rotation: OnCallRotation) -> ZoneInfo:
 
 
 def _local_start(rotation: OnCallRotation, day: date) -> datetime:
-    """The handoff on `day`, on the rotation's wall clock. A handoff time that does not
-    exist that day (02:30 on the last Sunday of March) falls at the first instant after
-    the gap, as a wall clock would show it."""
-    zone = _zone(rotation)
-    local = datetime.combine(day, rotation.handoff_time, tzinfo=zone)
-    round_trip = local.astimezone(ZoneInfo("UTC")).astimezone(zone)
-    if round_trip.replace(tzinfo=None) != local.replace(tzinfo=None):
-        return round_trip  # in the spring gap: the clock jumped over it
-    return local
+    """The handoff on `day`, on the rotation's wall clock, as a UTC instant (so that
+    differences between shifts count real hours). A handoff time that does not exist
+    that day (02:30 on the last Sunday of March) is read in winter time: 03:30 summer
+    time, the instant it would have been without the change."""
+    local = datetime.combine(day, rotation.handoff_time, tzinfo=_zone(rotation))
+    return local.astimezone(UTC)
 
 
 def _members(rotation: OnCallRotation) -> list[OnCallMember]:
@@ -200,9 +197,9 @@ def ical_feed(*, person: Person, days_before: int = 14, days_after: int = 120, n
             event.add("uid", f"oncall-{rotation.pk}-{person.pk}-{stamp}@{host}")
             event.add("summary", _("On call: %(rotation)s") % {"rotation": rotation.name})
             event.add("location", rotation.establishment.name)
-            event.add("dtstart", shift.starts_at.astimezone(ZoneInfo("UTC")))
-            event.add("dtend", shift.ends_at.astimezone(ZoneInfo("UTC")))
-            event.add("dtstamp", now.astimezone(ZoneInfo("UTC")))
+            event.add("dtstart", shift.starts_at.astimezone(UTC))
+            event.add("dtend", shift.ends_at.astimezone(UTC))
+            event.add("dtstamp", now.astimezone(UTC))
             calendar.add_component(event)
     return bytes(calendar.to_ical())
 
