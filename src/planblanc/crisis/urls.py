@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from planblanc.crisis import views
 
@@ -20,4 +20,5 @@ urlpatterns = [
     path("<int:crisis_id>/verifier/", views.verify, name="verify"),
     path("<int:crisis_id>/main-courante.<str:fmt>", views.export, name="export"),
     path("<int:crisis_id>/pieces/<int:attachment_id>/", views.attachment, name="attachment"),
+    path("", include("planblanc.crisis.urls_more")),
 ]

@@ -119,6 +119,7 @@ class _PlanRows:
     contacts: list[ExternalContact] = field(default_factory=list)
     latest: tuple[int, datetime.datetime] | None = None
     printed: int | None = None
+    improvement_actions: list[Any] = field(default_factory=list)
 
 
 def _load_rows(plans: list[Plan]) -> dict[int, _PlanRows]:
@@ -156,6 +157,12 @@ def _load_rows(plans: list[Plan]) -> dict[int, _PlanRows]:
         .values("plan_id").annotate(printed=Max("version__number")).values_list("plan_id", "printed")
     ):
         rows[plan_id].printed = printed
+    from planblanc.crisis.models_more import ImprovementAction, ImprovementStatus
+
+    for action in ImprovementAction.objects.filter(
+        crisis__establishment_id__in=list(by_establishment), status=ImprovementStatus.OPEN
+    ).select_related("crisis").order_by("due_date", "id"):
+        by_establishment[action.crisis.establishment_id].improvement_actions.append(action)
     return rows
 
 
@@ -174,6 +181,7 @@ def plan_gaps_many(*, plans: list[Plan], today: datetime.date | None = None) -> 
         _check_systems_and_processes(rows.systems, rows.processes, report, today)
         _check_contacts(plan, rows.contacts, report)
         _check_versions_and_prints(plan, rows.latest, rows.printed, report)
+        _check_improvement_actions(rows.improvement_actions, report, today)
         reports[plan_id] = report
     return reports
 
@@ -302,6 +310,19 @@ def _check_versions_and_prints(plan: Plan, latest: tuple[int, datetime.datetime]
 
 
 # Pages and API -------------------------------------------------------------------------
+
+def _check_improvement_actions(actions: list[Any], report: GapReport, today: datetime.date) -> None:
+    """Improvement actions from a crisis's lessons learned, still open: information
+    until their due date, a warning after it."""
+    for action in actions:
+        overdue = action.due_date < today
+        report.check(False, severity=WARNING if overdue else INFO, code="improvement_action_open",
+                     message=_("Improvement action from the crisis of %(date)s open: %(title)s "
+                               "(owner %(owner)s, due %(due)s).") % {
+                         "date": timezone.localtime(action.crisis.declared_at).strftime("%d/%m/%Y"),
+                         "title": action.title, "owner": action.owner_label, "due": action.due_date.isoformat()},
+                     section="improvement", item=str(action.pk))
+
 
 @dataclass
 class PlanRow:
