@@ -7,6 +7,7 @@ from ninja import NinjaAPI
 
 from planblanc.api.auth import TokenAuth, VerifiedSessionAuth
 from planblanc.api.crisis import router as crisis_router
+from planblanc.api.crisis_more import router as crisis_more_router
 from planblanc.api.directory import router as directory_router
 from planblanc.api.exercises import router as exercises_router
 from planblanc.api.plans import router as plans_router
@@ -47,3 +48,4 @@ api.add_router("/plans/", plans_router)
 api.add_router("/readiness/", readiness_router)
 api.add_router("/exercises/", exercises_router)
 api.add_router("/crisis/", crisis_router)
+api.add_router("/crisis/", crisis_more_router)

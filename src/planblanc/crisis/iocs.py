@@ -43,7 +43,7 @@ TLP_MARKINGS = {
     Tlp.AMBER_STRICT: "marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003",
     Tlp.RED: "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1",
 }
-TLP_ORDER = [Tlp.CLEAR, Tlp.GREEN, Tlp.AMBER, Tlp.AMBER_STRICT, Tlp.RED]
+TLP_ORDER: list[str] = ["clear", "green", "amber", "amber+strict", "red"]
 FIRST_IDENTITY = "identity--e50ab59c-5c4f-4d40-bf6a-d58418d89bcd"
 # Our identities are stable per establishment: a UUIDv5 of its FINESS number.
 IDENTITY_NAMESPACE = uuid.UUID("9a3f1f8e-7a55-4c43-9f0a-5b4c1d6e2f10")
@@ -133,7 +133,7 @@ def _duplicate() -> ValidationError:
 
 
 def indicator_create(
-    *, actor: Any, crisis: Crisis, kind: str, value: str, tlp: str = Tlp.AMBER, description: str = "",
+    *, actor: Any, crisis: Crisis, kind: str, value: str, tlp: str = "amber", description: str = "",
 ) -> Indicator:
     _require_run(actor, crisis)
     value, algorithm, description = _clean(kind, value, tlp, description)
@@ -261,7 +261,7 @@ def stix_bundle(*, crisis: Crisis, indicators: list[Indicator] | None = None) ->
             object_marking_refs=[TLP_MARKINGS[Tlp(row.tlp)]], allow_custom=False,
         ))
     # The report carries the most restrictive level of what it groups.
-    report_tlp = max(used, key=lambda t: TLP_ORDER.index(Tlp(t))) if used else Tlp.CLEAR
+    report_tlp: str = max(used, key=lambda t: TLP_ORDER.index(Tlp(t))) if used else "clear"
     if rows:
         objects.append(stix2.Report(
             id=f"report--{uuid.uuid5(IDENTITY_NAMESPACE, f'crisis-{crisis.pk}-{establishment.finess}')}",
@@ -290,7 +290,7 @@ def misp_event(*, crisis: Crisis, indicators: list[Indicator] | None = None) -> 
     rows = indicators if indicators is not None else list(indicators_of(crisis=crisis))
     establishment = crisis.establishment
     org_uuid = str(uuid.uuid5(IDENTITY_NAMESPACE, str(establishment.finess)))
-    levels = {row.tlp for row in rows} or {Tlp.CLEAR}
+    levels = {row.tlp for row in rows} or {"clear"}
     event_tlp = max(levels, key=lambda t: TLP_ORDER.index(Tlp(t)))
     attributes = []
     for row in rows:

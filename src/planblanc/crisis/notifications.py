@@ -51,17 +51,17 @@ from planblanc.tenancy import user_label
 # ARS/CERT Santé report and the NIS notification are due "sans délai": we count a target
 # of 2 hours for the former and the 24 hours of the NIS 2 early warning for the latter.
 # A complaint has no legal deadline; 72 hours keeps the evidence fresh.
-DELAYS = {
-    NotificationKind.ARS_CERT_SANTE: datetime.timedelta(hours=2),
-    NotificationKind.CNIL: datetime.timedelta(hours=72),
-    NotificationKind.ANSSI: datetime.timedelta(hours=24),
-    NotificationKind.COMPLAINT: datetime.timedelta(hours=72),
+DELAYS: dict[str, datetime.timedelta] = {
+    "ars_cert_sante": datetime.timedelta(hours=2),
+    "cnil": datetime.timedelta(hours=72),
+    "anssi": datetime.timedelta(hours=24),
+    "complaint": datetime.timedelta(hours=72),
 }
-RECIPIENTS = {
-    NotificationKind.ARS_CERT_SANTE: "ARS / CERT Santé (portail de signalement)",
-    NotificationKind.CNIL: "CNIL (notifications.cnil.fr)",
-    NotificationKind.ANSSI: "ANSSI (CERT-FR)",
-    NotificationKind.COMPLAINT: "Police / Gendarmerie",
+RECIPIENTS: dict[str, str] = {
+    "ars_cert_sante": "ARS / CERT Santé (portail de signalement)",
+    "cnil": "CNIL (notifications.cnil.fr)",
+    "anssi": "ANSSI (CERT-FR)",
+    "complaint": "Police / Gendarmerie",
 }
 PERSONAL_DATA_KINDS = {CrisisKind.RANSOMWARE, CrisisKind.DATA_THEFT, CrisisKind.ACCOUNT_COMPROMISE}
 MAX_FIELD = 10_000
@@ -80,7 +80,7 @@ _IDENTITY: dict[str, tuple[Promise, bool]] = {
     "incident_type": (gettext_lazy("Type of incident"), False),
 }
 FIELDS: dict[str, dict[str, tuple[Promise, bool]]] = {
-    NotificationKind.ARS_CERT_SANTE: {
+    "ars_cert_sante": {
         **_IDENTITY,
         "description": (gettext_lazy("Description of the incident"), True),
         "scope": (gettext_lazy("Scope"), True),
@@ -95,7 +95,7 @@ FIELDS: dict[str, dict[str, tuple[Promise, bool]]] = {
         "impact_care": (gettext_lazy("Impact on care"), True),
         "degraded_mode": (gettext_lazy("Degraded mode (departments)"), True),
     },
-    NotificationKind.CNIL: {
+    "cnil": {
         **_IDENTITY,
         "filing_type": (gettext_lazy("Filing (initial or complementary)"), False),
         "breach_nature": (gettext_lazy("Nature of the breach (confidentiality, integrity, availability)"), True),
@@ -108,7 +108,7 @@ FIELDS: dict[str, dict[str, tuple[Promise, bool]]] = {
         "measures_taken": (gettext_lazy("Measures taken or proposed"), True),
         "affected_systems": (gettext_lazy("Systems affected"), True),
     },
-    NotificationKind.ANSSI: {
+    "anssi": {
         **_IDENTITY,
         "essential_service": (gettext_lazy("Essential service affected"), False),
         "description": (gettext_lazy("Description of the incident"), True),
@@ -117,7 +117,7 @@ FIELDS: dict[str, dict[str, tuple[Promise, bool]]] = {
         "cross_border": (gettext_lazy("Cross-border impact"), False),
         "handling_state": (gettext_lazy("State of handling"), True),
     },
-    NotificationKind.COMPLAINT: {
+    "complaint": {
         **_IDENTITY,
         "description": (gettext_lazy("Facts"), True),
         "affected_systems": (gettext_lazy("Systems affected"), True),
@@ -160,13 +160,13 @@ def notification_requirements(*, crisis: Crisis, damage: DamageAssessment | None
     oes = crisis.establishment.is_essential_operator
     malicious = crisis.kind != CrisisKind.PROVIDER_OUTAGE
     return [
-        Requirement(NotificationKind.ARS_CERT_SANTE, True,
+        Requirement("ars_cert_sante", True,
                     _("every health establishment reports its security incidents without delay")),
-        Requirement(NotificationKind.CNIL, involved, why),
-        Requirement(NotificationKind.ANSSI, oes,
+        Requirement("cnil", involved, why),
+        Requirement("anssi", oes,
                     _("the establishment is an essential-services operator (OES)") if oes
                     else _("only for essential-services operators (OES)")),
-        Requirement(NotificationKind.COMPLAINT, malicious,
+        Requirement("complaint", malicious,
                     _("a malicious act is a criminal offence") if malicious
                     else _("a provider outage is not a malicious act")),
     ]
@@ -390,7 +390,7 @@ def notification_complement(*, actor: Any, crisis: Crisis, kind: str) -> Regulat
     """Open a complementary filing to the CNIL, once the previous one is sent."""
     kind = _kind(kind)
     _require_run(actor, crisis)
-    if kind != NotificationKind.CNIL:
+    if kind != "cnil":
         raise ValidationError(_("Only the CNIL notification takes complementary filings."))
     with transaction.atomic():
         current = (RegulatoryNotification.objects.select_for_update().filter(crisis=crisis, kind=kind)
@@ -404,7 +404,7 @@ def notification_complement(*, actor: Any, crisis: Crisis, kind: str) -> Regulat
             updated_by_label=user_label(actor)[:200])
         logbook_append(actor=actor, crisis=crisis, kind=str(EntryKind.COMMUNICATION),
                        text=_("Complementary filing opened: %(what)s (filing %(filing)d).") % {
-                           "what": kind.label, "filing": filing.filing})
+                           "what": NotificationKind(kind).label, "filing": filing.filing})
         audit_record(actor=actor, action="crisis.notification_complement", obj=filing,
                      establishment=crisis.establishment, changes={"filing": filing.filing})
     return filing
@@ -443,7 +443,7 @@ def notification_mark_sent(
         current.save()
         late = moment - (crisis.declared_at + DELAYS[kind])
         text = _("Notification sent: %(what)s (filing %(filing)d), reference %(ref)s.") % {
-            "what": kind.label, "filing": current.filing, "ref": reference}
+            "what": NotificationKind(kind).label, "filing": current.filing, "ref": reference}
         if current.filing == 1 and late.total_seconds() > 0:
             text += " " + _("Late by %(minutes)d min.") % {"minutes": late.total_seconds() // 60}
         logbook_append(actor=actor, crisis=crisis, kind=str(EntryKind.COMMUNICATION), text=text)
