@@ -1,6 +1,6 @@
 from django.urls import path
 
-from planblanc.readiness import views
+from planblanc.readiness import observatory_views, views
 
 app_name = "readiness"
 urlpatterns = [
@@ -16,4 +16,11 @@ urlpatterns = [
     path("etablissements/<int:pk>/actions/", views.action_list, name="actions"),
     path("actions/<int:pk>/modifier/", views.action_edit, name="action_edit"),
     path("etablissements/<int:pk>/gouvernance/", views.governance, name="governance"),
+    path("observatoire/", observatory_views.observatory_index, name="observatory"),
+    path("observatoire/national/", observatory_views.observatory_national, name="observatory_national"),
+    path("observatoire/regions/<int:region_pk>/", observatory_views.observatory_region, name="observatory_region"),
+    path("observatoire/etablissements/", observatory_views.observatory_drilldown, name="observatory_drilldown"),
+    path("observatoire/export/<slug:slug>.<str:fmt>", observatory_views.observatory_export, name="observatory_export"),
+    path("observatoire/export-anonyme.csv", observatory_views.observatory_export_anonymised,
+         name="observatory_export_anonymised"),
 ]
