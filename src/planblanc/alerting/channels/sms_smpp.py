@@ -86,7 +86,11 @@ class SmppProvider(Provider):
         import smpplib.client
         import smpplib.exceptions
 
-        client = smpplib.client.Client(self.host, self.port, timeout=self.timeout, logger_name="planblanc.smpp")
+        client = smpplib.client.Client(
+            self.host, self.port, timeout=self.timeout, logger_name="planblanc.smpp",
+            # As the SMPP specification asks: ignore optional parameters we do not know.
+            allow_unknown_opt_params=True,
+        )
         client.set_message_received_handler(self._on_deliver_sm)
         try:
             client.connect()
