@@ -11,7 +11,7 @@ from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from planblanc.crisis import iocs, notifications, selectors
 from planblanc.crisis.models_more import Indicator, NotificationKind
@@ -107,11 +107,11 @@ def indicator_list(request: HttpRequest, crisis_id: int) -> list[dict[str, Any]]
 
 
 @router.post("/{crisis_id}/iocs", response={201: IndicatorOut})
-def indicator_create(request: HttpRequest, crisis_id: int, payload: IndicatorIn) -> tuple[int, dict[str, Any]]:
+def indicator_create(request: HttpRequest, crisis_id: int, payload: IndicatorIn) -> Status:
     crisis = selectors.crisis_for_user(user=request.user, crisis_id=crisis_id)
     row = iocs.indicator_create(actor=request.user, crisis=crisis, kind=payload.kind, value=payload.value,
                                 tlp=payload.tlp, description=payload.description)
-    return 201, _indicator_out(row)
+    return Status(201, _indicator_out(row))
 
 
 def _indicator(request: HttpRequest, crisis_id: int, indicator_id: int) -> Indicator:
@@ -133,9 +133,9 @@ def indicator_update(request: HttpRequest, crisis_id: int, indicator_id: int, pa
 
 
 @router.delete("/{crisis_id}/iocs/{indicator_id}", response={204: None})
-def indicator_delete(request: HttpRequest, crisis_id: int, indicator_id: int) -> tuple[int, None]:
+def indicator_delete(request: HttpRequest, crisis_id: int, indicator_id: int) -> Status:
     iocs.indicator_delete(actor=request.user, indicator=_indicator(request, crisis_id, indicator_id))
-    return 204, None
+    return Status(204, None)
 
 
 @router.get("/{crisis_id}/iocs/export/{fmt}")
