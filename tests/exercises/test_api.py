@@ -103,7 +103,9 @@ def test_it_reports_json_errors_by_inject_and_saves_nothing(world: Any, api_for:
     refused = api.send("post", f"/{other}/chronogramme", document)
     assert refused.status_code == 422
     errors = refused.json()["errors"]
-    assert len(errors) == 2 and "inject 2" in errors[0] and "pigeon" in errors[0] and "inject 3" in errors[1]
+    # Places are "inject 2", "inject 3" (translated): the position in the list, then the value.
+    assert len(errors) == 2
+    assert " 2 " in errors[0] and "pigeon" in errors[0] and " 3 " in errors[1] and "9" in errors[1]
     assert Exercise.objects.get(pk=other).injects.count() == 0
     partial = api.client.post(f"{BASE}/{other}/chronogramme?only_good_rows=true", data=json.dumps(document),
                               content_type="application/json")

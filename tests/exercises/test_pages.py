@@ -100,7 +100,7 @@ def test_it_refuses_a_cycle_through_the_inject_form(client_for: Any, exercise: E
         "dependencies": [three.pk],
     })
     assert response.status_code == 422
-    assert "cycle" in response.content.decode()
+    assert "2 → 3 → 2" in response.content.decode()
     two.refresh_from_db()
     assert two.subject != "x" and not two.dependencies.exists()
 
@@ -181,3 +181,38 @@ def test_it_creates_an_exercise_from_a_kit_page(world: Any, client_for: Any) -> 
     refused = client.post(reverse("exercises:create"), {"establishment": world.clinic.pk, "kit": ""})
     assert refused.status_code == 200 and Exercise.objects.count() == 1
     assert Inject.objects.filter(exercise__establishment=world.clinic).count() == 0
+
+
+def test_it_imports_a_json_chronogramme_through_the_page(world: Any, client_for: Any, exercise: Exercise) -> None:
+    client = client_for("establishment_admin")
+    upload = io.BytesIO(json.dumps(chrono.export_json(exercise)).encode())
+    upload.name = "chrono.json"
+    empty = Exercise.objects.create(establishment=world.chu, title="Vide")
+    assert client.post(reverse("exercises:import_upload", args=[empty.pk]), {"file": upload}).status_code == 302
+    preview = client.get(reverse("exercises:import_preview", args=[empty.pk]))
+    assert preview.status_code == 200 and "Sheet" not in preview.content.decode()
+    done = client.post(reverse("exercises:import_preview", args=[empty.pk]), {"action": "import"})
+    assert done.status_code == 302 and empty.injects.count() == 12
+
+
+def test_it_refuses_a_file_that_is_not_a_chronogramme(client_for: Any, exercise: Exercise) -> None:
+    client = client_for("establishment_admin")
+    upload = io.BytesIO(b"not a workbook")
+    upload.name = "chrono.xlsx"
+    client.post(reverse("exercises:import_upload", args=[exercise.pk]), {"file": upload})
+    preview = client.get(reverse("exercises:import_preview", args=[exercise.pk]))
+    assert preview.status_code == 422 and "alert-danger" in preview.content.decode()
+    assert exercise.injects.count() == 12
+
+
+def test_it_reads_the_list_and_editor_in_few_queries(
+    world: Any, client_for: Any, exercise: Exercise, django_assert_max_num_queries: Any
+) -> None:
+    client = client_for("establishment_admin")
+    for n in range(3):
+        exercise_create_from_kit(actor=world.establishment_admin, establishment=world.chu,
+                                 kit_slug="confirme-multisite", title=f"E{n}")
+    with django_assert_max_num_queries(15):
+        assert client.get(reverse("exercises:list")).status_code == 200
+    with django_assert_max_num_queries(20):
+        assert client.get(reverse("exercises:detail", args=[exercise.pk])).status_code == 200

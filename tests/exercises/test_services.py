@@ -126,3 +126,12 @@ def test_it_audits_every_write(world: Any, exercise: Exercise) -> None:
     assert actions[-4:] == ["inject.create", "inject.update", "expected_reaction.create", "exercise.schedule"]
     update = AuditEntry.objects.get(action="inject.update")
     assert update.changes["subject"] == ["x", "y"] and update.changes["dependencies"] == [[], [1]]
+
+
+def test_it_says_why_an_exercise_cannot_start(world: Any, exercise: Exercise) -> None:
+    problems = selectors.exercise_start_problems(exercise=exercise)
+    assert len(problems) == 1  # the missing animator
+    services.participant_add(actor=world.exercise_animator, exercise=exercise, person=world.chu_person, role="animator")
+    assert selectors.exercise_start_problems(exercise=exercise) == []
+    empty = services.exercise_create(actor=world.exercise_animator, establishment=world.chu, title="Vide")
+    assert len(selectors.exercise_start_problems(exercise=empty)) == 2

@@ -77,6 +77,25 @@ def yearly_obligation(*, user: Any, year: int) -> QuerySet[Establishment]:
     )
 
 
+def exercise_start_problems(*, exercise: Exercise) -> list[str]:
+    """What prevents the exercise from starting, in words for the animator console:
+    no animator, no inject, no date, or closed."""
+    from django.utils.translation import gettext as _
+
+    from planblanc.exercises.models import ParticipantRole
+
+    problems = []
+    if exercise.status not in (ExerciseStatus.DRAFT, ExerciseStatus.PLANNED, ExerciseStatus.PAUSED):
+        problems.append(_("The exercise is %(status)s.") % {"status": exercise.get_status_display()})
+    if not exercise.participants.filter(role=ParticipantRole.ANIMATOR).exists():
+        problems.append(_("No animator: add at least one participant with the animator role."))
+    if not exercise.injects.exists():
+        problems.append(_("The chronogramme has no inject."))
+    if exercise.planned_start is None and exercise.injects.filter(offset__isnull=True).exists():
+        problems.append(_("Some injects have an absolute time but the exercise has no date."))
+    return problems
+
+
 # ---------------------------------------------------------------------------- questionnaire
 
 
