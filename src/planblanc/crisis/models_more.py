@@ -150,7 +150,7 @@ class CommunicationDraft(models.Model):
 
 
 class ImprovementStatus(models.TextChoices):
-    OPEN = "open", _("Open")
+    OPEN = "open", _("To do")
     DONE = "done", _("Done")
 
 

@@ -49,7 +49,7 @@ class Migration(migrations.Migration):
                 ('title', models.CharField(max_length=500, verbose_name='improvement action')),
                 ('owner_label', models.CharField(max_length=200, verbose_name='owner')),
                 ('due_date', models.DateField(verbose_name='due date')),
-                ('status', models.CharField(choices=[('open', 'Open'), ('done', 'Done')], default='open', max_length=10, verbose_name='status')),
+                ('status', models.CharField(choices=[('open', 'To do'), ('done', 'Done')], default='open', max_length=10, verbose_name='status')),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('created_by_label', models.CharField(blank=True, max_length=200)),
                 ('done_at', models.DateTimeField(blank=True, null=True)),
