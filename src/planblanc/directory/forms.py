@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from planblanc.core.forms import BootstrapFormMixin
 from planblanc.directory.models import Department, Establishment, Function, Group, Person, Region
-from planblanc.tenancy import Perm
+from planblanc.tenancy import Perm, scope_for
 
 
 class EstablishmentForm(BootstrapFormMixin, forms.ModelForm):
@@ -23,6 +23,17 @@ class EstablishmentForm(BootstrapFormMixin, forms.ModelForm):
         self.fields["region"].queryset = Region.objects.visible_to(user)
         self.fields["group"].queryset = Group.objects.visible_to(user)
         self.fields["finess"].help_text = _("9 characters; spaces are ignored.")
+        # Priority and essential-services designations are the State's (see services): shown
+        # read-only to those who may not change them, so that no one types in vain.
+        scope = scope_for(user, Perm.MANAGE_ESTABLISHMENTS)
+        region_id = self.instance.region_id if self.instance.pk else None
+        may_designate = scope.national or (
+            region_id in scope.region_ids if region_id else bool(scope.region_ids)
+        )
+        if not may_designate:
+            for name in ("is_priority", "is_essential_operator"):
+                self.fields[name].disabled = True
+                self.fields[name].help_text = _("Set by the regional health agency.")
 
 
 class DepartmentForm(BootstrapFormMixin, forms.ModelForm):

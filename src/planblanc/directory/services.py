@@ -44,12 +44,31 @@ def _validate(instance: Any) -> None:
 # Establishments ----------------------------------------------------------------------
 
 
+# Designations made by the State (the ARS or the ministry), not by the establishment or its
+# group: only a regional or national scope may set or clear them.
+STATE_DESIGNATIONS = ("is_priority", "is_essential_operator")
+
+
+class StateDesignationDenied(PermissionDenied):
+    """Refusal whose message says which rule refused (shown on the form and by the API)."""
+
+
+def _require_state_designation_right(actor: Any, establishment: Establishment, before: dict[str, Any]) -> None:
+    changed = [name for name in STATE_DESIGNATIONS if getattr(establishment, name) != before.get(name, False)]
+    if changed and not can_in_region(actor, Perm.MANAGE_ESTABLISHMENTS, establishment.region_id):
+        raise StateDesignationDenied(
+            _("Only the regional health agency or a national administrator may change whether an "
+              "establishment is a priority establishment or an essential-services operator.")
+        )
+
+
 def establishment_create(*, actor: Any, data: dict[str, Any]) -> Establishment:
     establishment = Establishment()
     _assign(establishment, data, ESTABLISHMENT_FIELDS)
     _require(
         can_in_region(actor, Perm.MANAGE_ESTABLISHMENTS, establishment.region_id, establishment.group_id)
     )
+    _require_state_designation_right(actor, establishment, {})
     _validate(establishment)
     with transaction.atomic():
         establishment.save()
@@ -71,6 +90,7 @@ def establishment_update(*, actor: Any, establishment: Establishment, data: dict
         _require(
             can_in_region(actor, Perm.MANAGE_ESTABLISHMENTS, establishment.region_id, establishment.group_id)
         )
+    _require_state_designation_right(actor, establishment, before)
     _validate(establishment)
     changes = diff(before, snapshot(establishment))
     if not changes:

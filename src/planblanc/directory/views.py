@@ -71,6 +71,9 @@ def establishment_create(request: HttpRequest) -> HttpResponse:
             establishment = run_service(
                 form, lambda: services.establishment_create(actor=request.user, data=form.cleaned_data)
             )
+        except services.StateDesignationDenied as exc:
+            form.add_error(None, str(exc.args[0]))
+            establishment = None
         except PermissionDenied:
             form.add_error("region", _("You may only create establishments in your own region or group."))
             establishment = None
@@ -91,6 +94,9 @@ def establishment_edit(request: HttpRequest, pk: int) -> HttpResponse:
                     actor=request.user, establishment=form.instance, data=form.cleaned_data
                 )
             )
+        except services.StateDesignationDenied as exc:
+            form.add_error(None, str(exc.args[0]))
+            saved = None
         except PermissionDenied:
             form.add_error("region", _("You may not move this establishment outside your scope."))
             saved = None
