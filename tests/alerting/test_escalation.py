@@ -13,7 +13,7 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from planblanc.accounts.models import AuditEntry
 from planblanc.alerting.escalation import (
@@ -127,6 +127,7 @@ def test_it_keeps_the_policy_as_it_was_when_the_alert_started(world, smtp, setti
 
 
 @pytest.mark.django_db
+@translation.override("en")  # the assertions read the English messages
 def test_it_refuses_bad_policies_and_outsiders(world, smtp, settings):
     settings.ALERTING_CHANNELS = {"email": [smtp.provider("relay")]}
     with pytest.raises(ValidationError) as exc:

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
+from django.utils import translation
 from icalendar import Calendar
 
 from planblanc.accounts.models import AuditEntry
@@ -117,6 +118,7 @@ def test_it_swaps_two_whole_shifts(world):
 
 
 @pytest.mark.django_db
+@translation.override("en")  # the assertions read the English messages
 def test_it_refuses_bad_rotations_and_outsiders(world):
     a = _people(world, ["Alpha"])[0]
     with pytest.raises(PermissionDenied):
