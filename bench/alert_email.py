@@ -30,7 +30,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-BARE_LOOP = """
+BARE_LOOP = r"""
 import smtplib, sys, time
 from email import quoprimime
 from email.header import Header
