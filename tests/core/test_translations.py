@@ -8,6 +8,8 @@ left to translate)."""
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 from collections import Counter
 from pathlib import Path
 
@@ -85,6 +87,18 @@ def test_it_translates_without_typographic_traps(french: polib.POFile) -> None:
         if "“" in text or "”" in text or (text != text.strip() and e.msgid == e.msgid.strip())
     ]
     assert not wrong, "French strings with English quotes or stray spaces:\n" + "\n".join(wrong)
+
+
+@pytest.mark.skipif(shutil.which("msgfmt") is None, reason="gettext's msgfmt is not installed")
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_it_passes_msgfmt_checks(language: str) -> None:
+    # What compilemessages will refuse: a format directive that differs, e.g. "10 % is"
+    # taken by xgettext for the directive "% i".
+    po_path = LOCALE / language / "LC_MESSAGES" / "django.po"
+    result = subprocess.run(
+        ["msgfmt", "--check", "-o", "/dev/null", str(po_path)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
 
 
 @pytest.mark.parametrize("language", ["fr", "en"])
