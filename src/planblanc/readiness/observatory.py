@@ -253,7 +253,7 @@ def referential_for(filters: Filters) -> Referential | None:
     latest: dict[str, Referential] = {}
     for referential in referentials:
         latest.setdefault(referential.slug, referential)
-    for slug in (filters.referential_slug, "anssi-hygiene", "hygiene"):
+    for slug in (filters.referential_slug, "hygiene-anssi"):
         if slug and slug in latest:
             return latest[slug]
     for slug, referential in latest.items():
@@ -262,21 +262,27 @@ def referential_for(filters: Filters) -> Referential | None:
     return next(iter(latest.values()), None)
 
 
-def score_expr(*, referential: Referential, filters: Filters, today: datetime.date | None = None) -> Any:
-    """The establishment's score at the end of the period: the score kept on the
-    assessment when the period reaches today, else the last daily snapshot up to then."""
+def _bucket_subquery(queryset: QuerySet[Any], field_name: str, edges: list[tuple[str, Any, Any]]) -> Any:
+    """The bucket of the first row of `queryset`, or "none": the bucket is computed inside
+    the subquery so that the database evaluates it once per establishment (a CASE over a
+    subquery would run the subquery once per branch)."""
+    bucket = _buckets(field_name, edges)
+    return Coalesce(Subquery(queryset.annotate(bucket=bucket).values("bucket")[:1]), Value(NONE))
+
+
+def score_bucket_expr(*, referential: Referential, filters: Filters, today: datetime.date | None = None) -> Any:
+    """The band of the establishment's score at the end of the period: the score kept on
+    the assessment when the period reaches today, else the last daily snapshot up to then."""
     today = today or timezone.localdate()
     if filters.end >= today:
-        return Subquery(
-            Assessment.objects.filter(establishment=OuterRef("pk"), referential_id=referential.pk)
-            .values("score")[:1]
-        )
-    return Subquery(
-        AssessmentSnapshot.objects.filter(
+        rows: QuerySet[Any] = Assessment.objects.filter(
+            establishment=OuterRef("pk"), referential_id=referential.pk).order_by()
+    else:
+        rows = AssessmentSnapshot.objects.filter(
             assessment__establishment=OuterRef("pk"), assessment__referential_id=referential.pk,
             day__lte=filters.end,
-        ).order_by("-day").values("score")[:1]
-    )
+        ).order_by("-day")
+    return _bucket_subquery(rows, "score", MATURITY_BUCKETS)
 
 
 def governance_year(*, establishments: QuerySet[Establishment], filters: Filters) -> int:
@@ -284,28 +290,26 @@ def governance_year(*, establishments: QuerySet[Establishment], filters: Filters
     year = GovernanceRecord.objects.filter(
         establishment__in=establishments.values("pk"), year__gte=filters.start.year, year__lte=filters.end.year,
         it_budget__gt=0, security_budget__isnull=False,
-    ).aggregate(year=Max("year"))["year"]
+    ).order_by().aggregate(year=Max("year"))["year"]
     return int(year or filters.end.year)
 
 
-def budget_share_expr(*, year: int) -> Any:
-    return Subquery(
-        GovernanceRecord.objects.filter(
-            establishment=OuterRef("pk"), year=year, it_budget__gt=0, security_budget__isnull=False,
-        ).annotate(
-            share=ExpressionWrapper(
-                F("security_budget") * 100 / F("it_budget"), output_field=DecimalField(max_digits=14, decimal_places=4)
-            )
-        ).values("share")[:1]
+def budget_bucket_expr(*, year: int) -> Any:
+    rows = GovernanceRecord.objects.filter(
+        establishment=OuterRef("pk"), year=year, it_budget__gt=0, security_budget__isnull=False,
+    ).order_by().annotate(
+        share=ExpressionWrapper(
+            F("security_budget") * 100 / F("it_budget"), output_field=DecimalField(max_digits=14, decimal_places=4)
+        )
     )
+    return _bucket_subquery(rows, "share", BUDGET_BUCKETS)
 
 
-def approval_expr(*, filters: Filters) -> Any:
+def approval_bucket_expr(*, filters: Filters) -> Any:
     plan_version = apps.get_model("plans", "PlanVersion")
-    return Subquery(
-        plan_version.objects.filter(plan__establishment=OuterRef("pk"), approved_at__lt=filters.end_dt)
-        .order_by("-approved_at").values("approved_at")[:1]
-    )
+    rows = plan_version.objects.filter(
+        plan__establishment=OuterRef("pk"), approved_at__lt=filters.end_dt).order_by("-approved_at")
+    return _bucket_subquery(rows, "approved_at", approval_buckets(filters=filters))
 
 
 def approval_buckets(*, filters: Filters) -> list[tuple[str, Any, Any]]:
@@ -392,18 +396,15 @@ def _annotate_bucket(establishments: QuerySet[Establishment], chart: str, filter
                      year: int | None = None, referential: Referential | None = None) -> QuerySet[Establishment]:
     if chart in ("maturity_category", "maturity_region"):
         assert referential is not None
-        return establishments.annotate(metric=score_expr(referential=referential, filters=filters)).annotate(
-            bucket=_buckets("metric", MATURITY_BUCKETS))
+        return establishments.annotate(bucket=score_bucket_expr(referential=referential, filters=filters))
     if chart == "budget":
         assert year is not None
-        return establishments.annotate(metric=budget_share_expr(year=year)).annotate(
-            bucket=_buckets("metric", BUDGET_BUCKETS))
+        return establishments.annotate(bucket=budget_bucket_expr(year=year))
     if chart == "completeness":
         return establishments.annotate(metric=F("plan__completeness")).annotate(
             bucket=_buckets("metric", COMPLETENESS_BUCKETS))
     if chart == "approval":
-        return establishments.annotate(metric=approval_expr(filters=filters)).annotate(
-            bucket=_buckets("metric", approval_buckets(filters=filters)))
+        return establishments.annotate(bucket=approval_bucket_expr(filters=filters))
     raise ValueError(chart)
 
 
