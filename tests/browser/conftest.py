@@ -57,13 +57,17 @@ def language_site(chromium: Any, live_server: Any, transactional_db: Any) -> str
     return live_server.url
 
 
+DESKTOP = {"width": 1600, "height": 900}
+
+
 @pytest.fixture
 def browse(chromium: Any) -> Iterator[Callable[..., Watched]]:
     """browse(site, **context_options) → a watched page in a fresh browser profile."""
     contexts: list[Any] = []
 
     def open_page(base_url: str, **options: Any) -> Watched:
-        options = {"locale": "fr-FR", "timezone_id": "Europe/Paris", **options}
+        # A desktop screen unless told otherwise (the menu unfolds from 1400px).
+        options = {"locale": "fr-FR", "timezone_id": "Europe/Paris", "viewport": DESKTOP, **options}
         context = chromium.new_context(**options)
         context.set_default_timeout(15_000)
         contexts.append(context)

@@ -107,6 +107,12 @@ def open_person(watched: Watched) -> None:
 
 
 def visit_menu(watched: Watched, labels: list[str]) -> None:
+    # On a desktop screen the whole menu holds on one line, without hiding anything.
+    nav = watched.page.evaluate(
+        "(() => { const n = document.querySelector('nav.navbar .container-fluid') || document.querySelector('nav.navbar');"
+        " return [n.scrollWidth, n.clientWidth]; })()"
+    )
+    assert nav[0] <= nav[1] + 1, f"the menu overflows on a desktop screen: {nav[0]}px > {nav[1]}px"
     for label in labels:
         open_menu_page(watched, label)
         if label == fr("Establishments"):
