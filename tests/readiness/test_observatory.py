@@ -288,3 +288,20 @@ def test_it_keeps_the_plan_completeness_on_the_plan(world: Any) -> None:
     plan.refresh_from_db()
     assert plan.completeness == plan_gaps(plan=plan).score
     assert plan.completeness_at is not None
+
+
+def test_it_tells_an_uncomputed_plan_from_no_plan_and_refreshes_it(world: Any, data: Any) -> None:
+    from django.core.management import call_command
+
+    from planblanc.plans.models import Plan
+
+    Plan.objects.create(establishment=world.ch)  # as if made before the column existed
+    filters = obs.Filters.default()
+    table = obs.observatory_dashboard(user=world.national_admin, filters=filters, national=True).tables["completeness"]
+    keys = [key for key, _label in table.columns]
+    assert table.rows[0].cells[keys.index(obs.UNKNOWN)].value == 1
+    assert table.rows[0].cells[keys.index(obs.NONE)].value == 9
+    call_command("observatory_refresh", stdout=io.StringIO())
+    table = obs.observatory_dashboard(user=world.national_admin, filters=filters, national=True).tables["completeness"]
+    assert table.rows[0].cells[keys.index(obs.UNKNOWN)].value == 0
+    assert Plan.objects.get(establishment=world.ch).completeness is not None

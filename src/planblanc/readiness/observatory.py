@@ -60,6 +60,7 @@ COMPLETENESS_BUCKETS: list[tuple[str, int | None, int | None]] = [
     ("0-25", None, 25), ("25-50", 25, 50), ("50-75", 50, 75), ("75-100", 75, None),
 ]
 NONE = "none"
+UNKNOWN = "unknown"
 
 
 # Access and filters ------------------------------------------------------------------
@@ -374,7 +375,7 @@ def _bucket_labels(kind: str) -> list[tuple[str, str]]:
         return [(NONE, _("Not given")), ("<2", _("Under 2 %")), ("2-5", _("2 to 5 %")),
                 ("5-10", _("5 to 10 % (recommended)")), (">=10", _("10 % or more"))]
     if kind == "completeness":
-        return [(NONE, _("No plan")), ("0-25", _("0 to 25 %")), ("25-50", _("25 to 50 %")),
+        return [(NONE, _("No plan")), (UNKNOWN, _("Not computed yet")), ("0-25", _("0 to 25 %")), ("25-50", _("25 to 50 %")),
                 ("50-75", _("50 to 75 %")), ("75-100", _("75 to 100 %"))]
     if kind == "approval":
         return [(NONE, _("Never approved")), (">2y", _("Over 2 years")), ("1-2y", _("1 to 2 years")),
@@ -401,8 +402,14 @@ def _annotate_bucket(establishments: QuerySet[Establishment], chart: str, filter
         assert year is not None
         return establishments.annotate(bucket=budget_bucket_expr(year=year))
     if chart == "completeness":
-        return establishments.annotate(metric=F("plan__completeness")).annotate(
-            bucket=_buckets("metric", COMPLETENESS_BUCKETS))
+        bucket = _buckets("metric", COMPLETENESS_BUCKETS)
+        # A plan whose score was never computed (made before the column existed, until
+        # `observatory_refresh` runs) is not the same as no plan at all.
+        return establishments.annotate(metric=F("plan__completeness")).annotate(bucket=Case(
+            When(plan__isnull=True, then=Value(NONE)),
+            When(plan__completeness__isnull=True, then=Value(UNKNOWN)),
+            default=bucket,
+        ))
     if chart == "approval":
         return establishments.annotate(bucket=approval_bucket_expr(filters=filters))
     raise ValueError(chart)

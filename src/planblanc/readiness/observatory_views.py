@@ -203,7 +203,7 @@ def _table_rows(table: obs.Table, *, anonymised: bool = False) -> list[list[Any]
 
 
 def _filename(filters: obs.Filters, slug: str, region: Region | None, ext: str) -> str:
-    where = region.code if region else "national"
+    where = "".join(c for c in region.code if c.isalnum() or c in "-_") if region else "national"
     return f"observatoire-{slug}-{where}-{filters.start:%Y%m%d}-{filters.end:%Y%m%d}.{ext}"
 
 
