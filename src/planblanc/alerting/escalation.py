@@ -222,7 +222,8 @@ def escalation_step(*, escalation_id: int, worker_id: str, now: datetime | None 
         seq, due_at = row.step_seq, row.next_step_due_at or now
         levels = row.policy_snapshot.get("levels", [])
         mine = Escalation.objects.filter(pk=row.pk, step_seq=seq, status=EscalationStatus.ACTIVE)
-        acked = _acknowledged(row.pk)
+        # The first step has no message anyone could have acknowledged yet.
+        acked = _acknowledged(row.pk) if seq else None
         if acked is not None or row.level >= len(levels):
             status = EscalationStatus.ACKNOWLEDGED if acked is not None else EscalationStatus.EXHAUSTED
             taken = mine.update(
@@ -255,6 +256,8 @@ def escalation_step(*, escalation_id: int, worker_id: str, now: datetime | None 
                 actor=SYSTEM_ACTOR, title=title, message_fr=row.message, message_en=row.message,
                 recipients=recipients, channels=row.policy_snapshot.get("channels") or ["email"],
                 establishment=row.establishment, is_exercise=row.is_exercise,
+                # The worker taking this step sends the outbox right after it.
+                wake_workers=False,
             )
         EscalationStep.objects.create(
             escalation=row, seq=seq, level=row.level, repeat=row.repeat, due_at=due_at, taken_at=now,

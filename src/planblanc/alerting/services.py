@@ -142,9 +142,11 @@ def campaign_create(
     establishment: Establishment | None = None,
     region: Region | None = None,
     is_exercise: bool = False,
+    wake_workers: bool = True,
 ) -> Campaign:
     """Write the campaign, its recipients and one delivery per recipient × channel step,
-    all or nothing, then wake the workers."""
+    all or nothing, then wake the workers (unless the caller is a worker that sends
+    the outbox next anyway, as the escalation step does)."""
     if (establishment is None) == (region is None):
         raise ValidationError(_("A campaign is sent either for one establishment or for a whole region."))
     if not _may_send(actor, establishment=establishment, region=region):
@@ -224,7 +226,8 @@ def campaign_create(
             },
         )
         _finish_if_done(campaign.pk)
-        transaction.on_commit(_wake_workers)
+        if wake_workers:
+            transaction.on_commit(_wake_workers)
     return campaign
 
 
