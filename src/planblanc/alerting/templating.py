@@ -5,6 +5,7 @@ link)."""
 
 from __future__ import annotations
 
+import functools
 import string
 from dataclasses import dataclass
 
@@ -52,16 +53,33 @@ class Rendered:
     short_text: str
 
 
+# Stand-ins for the per-recipient parts: the wrapping text is rendered once per
+# campaign, language and channel kind, then filled for each recipient (a template
+# render per message costs as much as the SMTP exchange on a large campaign).
+_TEXT = "\x00text\x00"
+_TITLE = "\x00title\x00"
+_ACK = "\x00ack\x00"
+
+
+@functools.lru_cache(maxsize=512)
+def _skeleton(kind: str, language: str, is_exercise: bool, has_ack: bool, scope: str) -> str:
+    context = {
+        "title": _TITLE, "text": _TEXT, "is_exercise": is_exercise, "ack_url": _ACK if has_ack else "",
+        "scope": scope,
+    }
+    return get_template(f"alerting/messages/{kind}_{language}.txt").render(context).strip()
+
+
 def render(
     *, title: str, text: str, language: str, is_exercise: bool, ack_url: str, scope: str, short: bool = True
 ) -> Rendered:
     """Subject and body for email-like channels; `short`: also the one-line text for
     SMS and voice."""
     language = "en" if language == "en" else "fr"
-    context = {"title": title, "text": text, "is_exercise": is_exercise, "ack_url": ack_url, "scope": scope}
+    key = (language, is_exercise, bool(ack_url), scope)
+
+    def fill(kind: str) -> str:
+        return _skeleton(kind, *key).replace(_TITLE, title).replace(_TEXT, text).replace(_ACK, ack_url)
+
     subject = f"{EXERCISE_MARK} {title}" if is_exercise else title
-    return Rendered(
-        subject=subject,
-        body=get_template(f"alerting/messages/email_{language}.txt").render(context).strip() + "\n",
-        short_text=get_template(f"alerting/messages/short_{language}.txt").render(context).strip() if short else "",
-    )
+    return Rendered(subject=subject, body=fill("email") + "\n", short_text=fill("short") if short else "")
