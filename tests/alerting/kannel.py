@@ -5,6 +5,7 @@ server on loopback."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import tempfile
@@ -180,20 +181,20 @@ def _answers(url: str) -> bool:
         return False
 
 
-@pytest.fixture(name="kannel")
-def kannel_fixture(live_server: Any) -> Iterator[Kannel]:
-    if not Path(BEARERBOX).exists():
-        pytest.skip("Kannel is not installed (apt-get install kannel kannel-extras)")
+@contextlib.contextmanager
+def running_kannel(callback_url: str) -> Iterator[Kannel]:
+    """bearerbox, the MT fakesmsc and smsbox, started on free loopback ports, and
+    stopped (their files removed) on exit."""
     directory = Path(tempfile.mkdtemp(prefix="kannel-"))
     (directory / "spool").mkdir()
     box = Kannel(
         directory=directory, sendsms_port=free_port(), admin_port=free_port(), mt_port=free_port(),
-        mo_port=free_port(), callback_url=live_server.url,
+        mo_port=free_port(), callback_url=callback_url,
     )
     config = directory / "kannel.conf"
     config.write_text(CONFIG.format(
         admin_port=box.admin_port, smsbox_port=free_port(), dir=directory, mt_port=box.mt_port,
-        mo_port=box.mo_port, sendsms_port=box.sendsms_port, callback_url=live_server.url, secret=SECRET,
+        mo_port=box.mo_port, sendsms_port=box.sendsms_port, callback_url=callback_url, secret=SECRET,
     ))
     logs = (directory / "bearerbox.out").open("ab")
     try:
@@ -225,6 +226,14 @@ def kannel_fixture(live_server: Any) -> Iterator[Kannel]:
         box.stop()
         logs.close()
         shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(name="kannel")
+def kannel_fixture(live_server: Any) -> Iterator[Kannel]:
+    if not Path(BEARERBOX).exists():
+        pytest.skip("Kannel is not installed (apt-get install kannel kannel-extras)")
+    with running_kannel(live_server.url) as box:
+        yield box
 
 
 def _status(box: Kannel) -> str:
