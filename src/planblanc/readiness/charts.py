@@ -29,6 +29,9 @@ NEUTRAL = "#6c757d"
 TEXT = "#212529"
 GRID = "#adb5bd"
 TARGET = "#b3261e"
+# A narrow canvas: on a phone the chart is drawn about 360 px wide, so 13-unit text stays
+# near 10 px; on a wide screen the page puts the chart in a column.
+WIDTH = 480
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"
 
 _counter = itertools.count(1)
@@ -46,6 +49,10 @@ def relative_luminance(colour: str) -> float:
 def contrast(a: str, b: str = "#ffffff") -> float:
     la, lb = sorted((relative_luminance(a), relative_luminance(b)), reverse=True)
     return (la + 0.05) / (lb + 0.05)
+
+
+def _short(label: str, size: int = 20) -> str:
+    return label if len(label) <= size else label[: size - 1] + "…"
 
 
 def _fmt(value: float) -> str:
@@ -71,37 +78,35 @@ class _Svg:
         return element
 
     def render(self) -> SafeString:
-        ET.register_namespace("", SVG_NS)
         markup = ET.tostring(self.root, encoding="unicode")
-        # ElementTree writes the namespace as an attribute only once; keep it plain.
         return mark_safe(markup)  # noqa: S308 — built by ElementTree, text escaped
 
 
-def _legend(svg: _Svg, names: Sequence[str], y: int, width: int) -> int:
+def _legend(svg: _Svg, names: Sequence[str], colours: Sequence[str], y: int, width: int) -> int:
     """Legend items wrapped over lines; returns the y below the legend."""
     x = 0
-    for index, name in enumerate(names):
-        item_width = 22 + 7 * len(name) + 16
+    for name, colour in zip(names, colours, strict=True):
+        item_width = 20 + 7 * len(name) + 14
         if x and x + item_width > width:
             x, y = 0, y + 20
-        svg.add("rect", x=x, y=y, width=14, height=14, fill=PALETTE[index % len(PALETTE)])
-        svg.add("text", name, x=x + 20, y=y + 12)
+        svg.add("rect", x=x, y=y, width=14, height=14, fill=colour)
+        svg.add("text", name, x=x + 19, y=y + 12)
         x += item_width
-    return y + 24
+    return y + 26
 
 
 def bar_chart(*, title: str, desc: str, labels: Sequence[str], values: Sequence[float | None],
               max_value: float = 100, unit: str = "%", target: float | None = None,
               target_label: str = "", uid: str | None = None) -> SafeString:
     """Horizontal bars, one per label (long labels read well on a phone this way)."""
-    width, label_w, row_h = 640, 200, 28
-    plot_w = width - label_w - 60
+    width, label_w, row_h = WIDTH, 150, 28
+    plot_w = width - label_w - 54
     height = 30 + row_h * max(len(labels), 1) + (24 if target is not None else 0)
     svg = _Svg(title=title, desc=desc, width=width, height=height, uid=uid)
     scale = plot_w / (max_value or 1)
     for index, (label, value) in enumerate(zip(labels, values, strict=True)):
         y = 10 + index * row_h
-        svg.add("text", label[:28], x=label_w - 8, y=y + 17, text_anchor="end")
+        svg.add("text", _short(label), x=label_w - 8, y=y + 17, text_anchor="end")
         svg.add("rect", x=label_w, y=y + 4, width=plot_w, height=row_h - 8, fill="#f1f3f5")
         if value is not None:
             svg.add("rect", x=label_w, y=y + 4, width=round(min(value, max_value) * scale, 1), height=row_h - 8,
@@ -117,21 +122,22 @@ def bar_chart(*, title: str, desc: str, labels: Sequence[str], values: Sequence[
 
 
 def stacked_bar_chart(*, title: str, desc: str, labels: Sequence[str], series: Sequence[tuple[str, Sequence[float]]],
-                      normalise: bool = True, uid: str | None = None) -> SafeString:
+                      normalise: bool = True, first_neutral: bool = False, uid: str | None = None) -> SafeString:
     """Horizontal stacked bars: one bar per label, one segment per series. Normalised,
-    each bar is 100 % of its row (categories of different sizes compare)."""
-    width, label_w, row_h = 640, 200, 28
-    plot_w = width - label_w - 20
-    legend_lines = 1 + sum(len(name) for name, _v in series) * 7 // width
-    top = 8 + 20 * legend_lines + 8
-    height = top + row_h * max(len(labels), 1) + 10
-    svg = _Svg(title=title, desc=desc, width=width, height=height, uid=uid)
-    _legend(svg, [name for name, _v in series], 6, width)
+    each bar is 100 % of its row (categories of different sizes compare). With
+    `first_neutral`, the first series ("not assessed", "not given") is grey."""
+    width, label_w, row_h = WIDTH, 150, 28
+    plot_w = width - label_w - 10
+    svg = _Svg(title=title, desc=desc, width=width, height=0, uid=uid)
+    colours = [PALETTE[i % len(PALETTE)] for i in range(len(series))]
+    if first_neutral and colours:
+        colours = [NEUTRAL] + colours[:-1]
+    top = _legend(svg, [name for name, _v in series], colours, 4, width)
     totals = [sum(values[i] for _n, values in series) for i in range(len(labels))]
     largest = max(totals, default=0) or 1
     for index, label in enumerate(labels):
         y = top + index * row_h
-        svg.add("text", label[:28], x=label_w - 8, y=y + 17, text_anchor="end")
+        svg.add("text", _short(label), x=label_w - 8, y=y + 17, text_anchor="end")
         total = totals[index]
         scale = plot_w / (total if normalise else largest) if total else 0
         x = float(label_w)
@@ -141,18 +147,19 @@ def stacked_bar_chart(*, title: str, desc: str, labels: Sequence[str], series: S
                 continue
             w = value * scale
             rect = svg.add("rect", x=round(x, 1), y=y + 4, width=round(w, 1), height=row_h - 8,
-                           fill=PALETTE[s_index % len(PALETTE)], stroke="#ffffff", stroke_width=1)
+                           fill=colours[s_index], stroke="#ffffff", stroke_width=1)
             svg.add("title", f"{label} — {name}: {_fmt(value)}", parent=rect)
             x += w
         if not total:
             svg.add("text", "—", x=label_w + 4, y=y + 17, fill=NEUTRAL)
+    svg.root.set("viewBox", f"0 0 {width} {top + row_h * max(len(labels), 1) + 6}")
     return svg.render()
 
 
 def histogram(*, title: str, desc: str, labels: Sequence[str], values: Sequence[float],
               uid: str | None = None) -> SafeString:
     """Vertical columns for a few ordered bins, the count above each column."""
-    width, height, bottom, top = 640, 260, 210, 20
+    width, height, bottom, top = WIDTH, 250, 200, 20
     svg = _Svg(title=title, desc=desc, width=width, height=height, uid=uid)
     n = max(len(labels), 1)
     slot = (width - 20) / n
@@ -184,7 +191,7 @@ def line_chart(*, title: str, desc: str, labels: Sequence[str], values: Sequence
                max_value: float = 100, unit: str = "%", target: float | None = None, target_label: str = "",
                uid: str | None = None) -> SafeString:
     """A line over time (0..max_value) with an optional horizontal target line."""
-    width, height, left, right, top, bottom = 640, 280, 44, 16, 16, 240
+    width, height, left, right, top, bottom = WIDTH, 260, 44, 16, 22, 220
     svg = _Svg(title=title, desc=desc, width=width, height=height, uid=uid)
     plot_w, plot_h = width - left - right, bottom - top
     for tick in (0, 25, 50, 75, 100):
@@ -199,15 +206,16 @@ def line_chart(*, title: str, desc: str, labels: Sequence[str], values: Sequence
     for i, label in enumerate(labels):
         if i % every == 0 or i == n - 1:
             svg.add("text", label, x=round(left + i * step, 1), y=bottom + 18, text_anchor="middle", font_size=11)
-    if target is not None:
-        y = bottom - plot_h * min(target, max_value) / max_value
-        svg.add("line", x1=left, y1=round(y, 1), x2=width - right, y2=round(y, 1), stroke=TARGET, stroke_width=2,
-                stroke_dasharray="6 4", class_="pb-target")
-        svg.add("text", target_label, x=width - right, y=round(max(y - 6, 12), 1), text_anchor="end", fill=TARGET)
     if points:
         svg.add("polyline", points=" ".join(f"{x:.1f},{y:.1f}" for x, y in points), fill="none", stroke=PALETTE[4],
                 stroke_width=3)
         for (x, y), value, label in zip(points, values, labels, strict=True):
             circle = svg.add("circle", cx=f"{x:.1f}", cy=f"{y:.1f}", r=3.5, fill=PALETTE[4])
             svg.add("title", f"{label}: {_fmt(value)}{unit}", parent=circle)
+    if target is not None:
+        # Drawn last, so that it stays visible where the line reaches the target.
+        y = bottom - plot_h * min(target, max_value) / max_value
+        svg.add("line", x1=left, y1=round(y, 1), x2=width - right, y2=round(y, 1), stroke=TARGET, stroke_width=2,
+                stroke_dasharray="6 4", class_="pb-target")
+        svg.add("text", target_label, x=width - right, y=round(max(y - 6, 12), 1), text_anchor="end", fill=TARGET)
     return svg.render()

@@ -128,7 +128,7 @@ def _charts(dashboard: obs.Dashboard) -> dict[str, SafeString]:
                       for i, (_key, label) in enumerate(table.columns)]
             result[slug] = charts.stacked_bar_chart(
                 title=table.title, desc=table.description, labels=labels, series=series,
-                normalise=slug != "incidents", uid=f"chart-{slug}",
+                normalise=slug != "incidents", first_neutral=slug != "incidents", uid=f"chart-{slug}",
             )
         else:
             values = [float(cell.value or 0) for cell in table.rows[0].cells] if table.rows else []
