@@ -224,3 +224,33 @@ def test_the_admin_shows_the_logbook_but_never_changes_nor_deletes_it(world, cri
     assert client.get("/admin/crisis/logbookentry/add/").status_code == 403
     entry.refresh_from_db()
     assert entry.text.startswith("Crisis declared") and LogbookEntry.objects.filter(crisis=crisis).count() == 2
+
+
+def test_the_console_page_costs_the_same_queries_with_many_entries(world, crisis, director, director_client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    url = reverse("crisis:console", args=[crisis.pk])
+    director_client.get(url)
+    with CaptureQueriesContext(connection) as few:
+        director_client.get(url)
+    for number in range(30):
+        logbook_append(actor=director, crisis=crisis, kind="event", text=f"Entrée {number}")
+    with CaptureQueriesContext(connection) as many:
+        assert director_client.get(url).status_code == 200
+    assert len(many) == len(few), [q["sql"] for q in many.captured_queries]
+
+
+def test_an_attachment_is_uploaded_with_an_entry_and_downloaded_by_those_in_scope(world, crisis, director_client,
+                                                                                 client_for):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    upload = SimpleUploadedFile("note-rançon.txt", b"Vos fichiers sont chiffres", content_type="text/plain")
+    director_client.post(reverse("crisis:entry_add", args=[crisis.pk]),
+                         {"kind": "event", "text": "Note trouvée", "attachment": upload})
+    entry = LogbookEntry.objects.get(crisis=crisis, text="Note trouvée")
+    attachment = entry.attachments.get()
+    url = reverse("crisis:attachment", args=[crisis.pk, attachment.pk])
+    response = client_for("regional_officer").get(url)
+    assert response.status_code == 200 and b"".join(response.streaming_content) == b"Vos fichiers sont chiffres"
+    assert client_for("outsider_admin").get(url).status_code == 404
