@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from planblanc.exercises import views
 
@@ -26,4 +26,5 @@ urlpatterns = [
     path("<int:pk>/import/apercu/", views.import_preview, name="import_preview"),
     path("<int:pk>/export.xlsx", views.export_xlsx, name="export_xlsx"),
     path("<int:pk>/export.json", views.export_json, name="export_json"),
+    path("", include("planblanc.exercises.urls_run")),
 ]

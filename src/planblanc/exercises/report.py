@@ -1,0 +1,265 @@
+"""Lessons-learned report of an exercise (retour d'expérience, RETEX): context, timeline of
+what was sent and done, scores with a radar chart, strengths, improvement actions and
+the participants' questionnaire; as a page and as a PDF (WeasyPrint, nothing fetched).
+
+Improvement actions are the crisis app's (crisis.models_more.ImprovementAction) on the
+exercise crisis: open ones already appear in the plan's gap list."""
+
+from __future__ import annotations
+
+import datetime
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
+
+from planblanc.accounts.audit import audit_record
+from planblanc.directory.models import Person
+from planblanc.exercises.evaluation import Evaluation, evaluation_compute, evaluation_scores
+from planblanc.exercises.models_run import (
+    ExerciseRun,
+    InjectRun,
+    Observation,
+    QuestionnaireAnswer,
+    RunStatus,
+)
+from planblanc.exercises.run import run_may_animate
+from planblanc.tenancy import user_label
+
+QUESTIONNAIRE_SALT = "planblanc.exercises.questionnaire"
+QUESTIONNAIRE_MAX_AGE = datetime.timedelta(days=30)
+# A criterion scoring at least this is a strength; below it, a point to improve.
+STRENGTH_FROM = 75.0
+
+
+# ---------------------------------------------------------------------------- radar chart
+
+
+def radar_svg(*, labels: list[str], values: list[float | None], size: int = 360) -> SafeString:
+    """An accessible SVG radar chart of scores from 0 to 100 (None drawn as 0, labelled
+    "not assessed"). Presentation attributes only: no style attribute (strict CSP)."""
+    n = len(labels)
+    centre = size / 2
+    radius = size / 2 - 70
+    title = escape(_("Scores by criterion (0 to 100)"))
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size} {size}" width="{size}" height="{size}" '
+        f'role="img" aria-labelledby="radar-title" class="radar">',
+        f'<title id="radar-title">{title}</title>',
+    ]
+    if n < 3:
+        parts.append(f'<text x="10" y="20" font-size="12">{escape(_("Not enough criteria for a chart."))}</text>')
+        parts.append("</svg>")
+        return mark_safe("".join(parts))  # noqa: S308 - every text is escaped above
+
+    def point(index: int, value: float) -> tuple[float, float]:
+        angle = -math.pi / 2 + 2 * math.pi * index / n
+        r = radius * value / 100
+        return centre + r * math.cos(angle), centre + r * math.sin(angle)
+
+    for ring in (25, 50, 75, 100):
+        ring_points = " ".join(f"{x:.1f},{y:.1f}" for x, y in (point(i, ring) for i in range(n)))
+        parts.append(f'<polygon points="{ring_points}" fill="none" stroke="#bbbbbb" stroke-width="0.8"/>')
+    for index, label in enumerate(labels):
+        x, y = point(index, 100)
+        parts.append(f'<line x1="{centre}" y1="{centre}" x2="{x:.1f}" y2="{y:.1f}" stroke="#cccccc"/>')
+        lx, ly = point(index, 118)
+        anchor = "middle" if abs(lx - centre) < 10 else ("start" if lx > centre else "end")
+        value = values[index]
+        shown = f"{value:g}" if value is not None else _("not assessed")
+        parts.append(
+            f'<text x="{lx:.1f}" y="{ly:.1f}" font-size="9" text-anchor="{anchor}">'
+            f'{escape(label[:32])} ({escape(shown)})</text>'
+        )
+    shape = " ".join(f"{x:.1f},{y:.1f}" for x, y in (point(i, v or 0) for i, v in enumerate(values)))
+    parts.append(f'<polygon points="{shape}" fill="#0d6efd" fill-opacity="0.25" stroke="#0d6efd" stroke-width="2"/>')
+    parts.append("</svg>")
+    return mark_safe("".join(parts))  # noqa: S308 - every text is escaped above
+
+
+# ---------------------------------------------------------------------------- improvement actions
+
+
+def improvement_action_add(
+    *, actor: Any, run: ExerciseRun, title: str, due_date: datetime.date | None, owner: Person | None = None,
+    owner_label: str = "",
+) -> Any:
+    """An improvement action with its owner and due date, kept on the exercise crisis:
+    open, it appears in the gaps of the establishment's plan."""
+    from planblanc.crisis.models_more import ImprovementAction
+
+    exercise = run.exercise
+    if not run_may_animate(actor=actor, exercise=exercise):
+        raise PermissionDenied(_("You are not allowed to write this exercise's report."))
+    title = (title or "").strip()
+    errors: dict[str, list[Any]] = {}
+    if not title:
+        errors["title"] = [_("Write the improvement action.")]
+    elif len(title) > 500:
+        errors["title"] = [_("At most %(max)d characters.") % {"max": 500}]
+    if due_date is None:
+        errors["due_date"] = [_("Give a due date.")]
+    if owner is not None and not owner.memberships.filter(establishment=exercise.establishment).exists():
+        errors["owner"] = [_("The owner must be a person of this establishment.")]
+    label = (owner.full_name if owner is not None else (owner_label or "").strip())[:200]
+    if not label and "owner" not in errors:
+        errors["owner"] = [_("Name the owner of the action.")]
+    if run.crisis_id is None:
+        errors.setdefault("title", []).append(_("Start the exercise first."))
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        action = ImprovementAction.objects.create(
+            crisis_id=run.crisis_id, title=title, owner=owner, owner_label=label, due_date=due_date,
+            created_by_label=user_label(actor)[:200],
+        )
+        audit_record(actor=actor, action="exercise.improvement_action_add", obj=action,
+                     establishment=exercise.establishment,
+                     changes={"title": title, "owner": label, "due_date": str(due_date)})
+    return action
+
+
+def improvement_actions(*, run: ExerciseRun) -> list[Any]:
+    from planblanc.crisis.models_more import ImprovementAction
+
+    if run.crisis_id is None:
+        return []
+    return list(ImprovementAction.objects.filter(crisis_id=run.crisis_id).select_related("owner"))
+
+
+# ---------------------------------------------------------------------------- questionnaire
+
+
+def questionnaire_token(*, run: ExerciseRun) -> str:
+    return signing.dumps({"run": run.pk}, salt=QUESTIONNAIRE_SALT)
+
+
+def questionnaire_url(*, run: ExerciseRun) -> str:
+    from django.urls import reverse
+
+    base = getattr(settings, "ALERTING_PUBLIC_URL", "")
+    return base + reverse("exercises:questionnaire", args=[questionnaire_token(run=run)])
+
+
+def questionnaire_run(*, token: str) -> ExerciseRun:
+    """The run a public link is for; a ValidationError when the link is forged or old."""
+    try:
+        data = signing.loads(token, salt=QUESTIONNAIRE_SALT, max_age=QUESTIONNAIRE_MAX_AGE)
+    except signing.SignatureExpired as exc:
+        raise ValidationError(_("This questionnaire link has expired.")) from exc
+    except signing.BadSignature as exc:
+        raise ValidationError(_("This questionnaire link is not valid.")) from exc
+    run = ExerciseRun.objects.filter(pk=data.get("run")).select_related("exercise").first()
+    if run is None:
+        raise ValidationError(_("This questionnaire link is not valid."))
+    return run
+
+
+def questionnaire_answer(
+    *, run: ExerciseRun, rating: int, realism: int, went_well: str = "", to_improve: str = "", respondent: str = "",
+) -> QuestionnaireAnswer:
+    """One participant's answers (anonymous unless they give their name)."""
+    errors: dict[str, list[Any]] = {}
+    for name, value in (("rating", rating), ("realism", realism)):
+        if not isinstance(value, int) or not 1 <= value <= 5:
+            errors[name] = [_("Choose a mark from 1 to 5.")]
+    if run.status == RunStatus.READY:
+        errors.setdefault("rating", []).append(_("The exercise has not started."))
+    if len(went_well) > 5000 or len(to_improve) > 5000:
+        errors["went_well"] = [_("At most %(max)d characters.") % {"max": 5000}]
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        answer = QuestionnaireAnswer.objects.create(
+            run=run, rating=rating, realism=realism, went_well=went_well.strip(), to_improve=to_improve.strip(),
+            respondent=respondent.strip()[:200],
+        )
+        audit_record(actor="public:questionnaire", action="exercise.questionnaire_answer", obj=answer,
+                     establishment=run.exercise.establishment)
+    return answer
+
+
+# ---------------------------------------------------------------------------- report
+
+
+@dataclass
+class TimelineLine:
+    at: datetime.datetime
+    what: str
+    detail: str
+
+
+def _timeline(run: ExerciseRun) -> list[TimelineLine]:
+    from planblanc.crisis.models import LogbookEntry
+
+    lines = []
+    for row in InjectRun.objects.filter(run=run).select_related("inject").order_by("fired_at"):
+        if row.fired_at is None:
+            continue
+        lines.append(TimelineLine(row.fired_at, _("Sent: inject %(number)s") % {"number": row.inject.number},
+                                  f"{row.inject.subject} ({row.inject.get_channel_display()})"))
+        if row.taken_at:
+            lines.append(TimelineLine(row.taken_at, _("Taken in hand: inject %(number)s")
+                                      % {"number": row.inject.number}, ""))
+    if run.crisis_id:
+        for entry in LogbookEntry.objects.filter(crisis_id=run.crisis_id).order_by("seq"):
+            lines.append(TimelineLine(entry.at, _("Logbook: %(kind)s") % {"kind": entry.get_kind_display()},
+                                      entry.text[:300]))
+    return sorted(lines, key=lambda line: line.at)
+
+
+def report_context(*, run: ExerciseRun) -> dict[str, Any]:
+    evaluation_compute(run=run)
+    scores: Evaluation = evaluation_scores(run=run)
+    labels = [criterion.get_area_display() for criterion, _score in scores.by_criterion]
+    values = [score.value for _criterion, score in scores.by_criterion]
+    answers = list(QuestionnaireAnswer.objects.filter(run=run))
+    return {
+        "run": run,
+        "exercise": run.exercise,
+        "scores": scores,
+        "radar": radar_svg(labels=labels, values=values),
+        "strengths": [(c, s) for c, s in scores.by_criterion if s.value is not None and s.value >= STRENGTH_FROM],
+        "weaknesses": [(c, s) for c, s in scores.by_criterion if s.value is not None and s.value < STRENGTH_FROM],
+        "timeline": _timeline(run),
+        "observations": list(Observation.objects.filter(run=run).select_related("inject", "criterion")),
+        "actions": improvement_actions(run=run),
+        "answers": answers,
+        "answers_mean": round(sum(a.rating for a in answers) / len(answers), 1) if answers else None,
+        "injects": list(InjectRun.objects.filter(run=run).select_related("inject").order_by("inject__number")),
+    }
+
+
+PDF_CSS = """
+@page { size: A4; margin: 16mm 14mm; @bottom-right { content: counter(page) " / " counter(pages); font-size: 8pt; } }
+body { font-family: sans-serif; font-size: 9.5pt; color: #111; }
+h1 { font-size: 16pt; margin: 0 0 4pt; } h2 { font-size: 12pt; margin: 14pt 0 4pt; border-bottom: 1px solid #999; }
+table { border-collapse: collapse; width: 100%; } th, td { border: 1px solid #bbb; padding: 2pt 4pt; text-align: left;
+vertical-align: top; } .mark { color: #b00; font-weight: bold; letter-spacing: 1pt; } .muted { color: #555; }
+"""
+
+
+def report_pdf(*, actor: Any, run: ExerciseRun) -> bytes:
+    """The lessons-learned report as a PDF (French, A4). The export is audited."""
+    from weasyprint import CSS, HTML
+
+    from planblanc.crisis.exports import _offline_url_fetcher
+
+    with translation.override("fr"):
+        html = render_to_string("exercises/report/pdf.html", {
+            **report_context(run=run), "printed_by": user_label(actor), "printed_at": timezone.localtime()})
+    fetcher = _offline_url_fetcher()
+    content: bytes = HTML(string=html, url_fetcher=fetcher, base_url=None).write_pdf(
+        stylesheets=[CSS(string=PDF_CSS, url_fetcher=fetcher)])
+    audit_record(actor=actor, action="exercise.report_export", obj=run.exercise,
+                 establishment=run.exercise.establishment, changes={"bytes": len(content)})
+    return content
