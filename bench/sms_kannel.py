@@ -76,7 +76,7 @@ def main() -> None:
         created = time.perf_counter()
         last_count, last_change = 0, time.perf_counter()
         while True:
-            count = len(kannel.received())
+            count = sum(len(texts) for texts in kannel.messages().values())
             now = time.perf_counter()
             if count != last_count:
                 last_count, last_change = count, now
@@ -89,7 +89,9 @@ def main() -> None:
             worker.wait(10)
         except subprocess.TimeoutExpired:
             worker.kill()
-        numbers = Counter(line.split(" ")[1] for line in kannel.received())
+        # Whole messages: the parts of a concatenated SMS put back together.
+        numbers = Counter({number: len(texts) for number, texts in kannel.messages().items()})
+        parts = len(kannel.received())
 
     statuses = dict(Counter(Delivery.objects.filter(campaign=campaign).values_list("status", flat=True)))
     total = end - start
@@ -98,6 +100,7 @@ def main() -> None:
     print(f"  of which writing the campaign (outbox, one transaction): {created - start:.2f} s")
     print(f"numbers reached: {len(numbers)}; with other than exactly one SMS: {sum(1 for c in numbers.values() if c != 1)}")
     print(f"delivery states: {statuses}")
+    print(f"SMS parts printed by fakesmsc: {parts} (long messages go as concatenated parts)")
 
 
 if __name__ == "__main__":
