@@ -22,6 +22,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import F, Q, QuerySet
+from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_tasks import task
@@ -90,8 +91,17 @@ def run_may_play(*, actor: Any, exercise: Exercise) -> bool:
 
 def exercise_for_run(*, user: Any, pk: Any) -> Exercise:
     """404 outside the user's scope (reading the establishment's directory is enough to
-    see an exercise; each action checks its own right)."""
-    return get_for_user(user, Exercise.objects.select_related("establishment"), Perm.VIEW_DIRECTORY, pk=pk)
+    see an exercise; each action checks its own right). A participant whose login holds
+    no role there still reaches the exercise they take part in."""
+    queryset = Exercise.objects.select_related("establishment")
+    try:
+        return get_for_user(user, queryset, Perm.VIEW_DIRECTORY, pk=pk)
+    except Http404:
+        if getattr(user, "is_authenticated", False):
+            found = queryset.filter(pk=pk, participants__person__user=user).first()
+            if found is not None:
+                return found
+        raise
 
 
 def run_of(*, exercise: Exercise) -> ExerciseRun | None:

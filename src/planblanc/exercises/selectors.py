@@ -135,3 +135,17 @@ def questionnaire_recommend(*, answers: dict[str, str]) -> Recommendation:
         level = LEVEL_ORDER[2]
     kit = next((k for k in kits().values() if k.level == level), None)
     return Recommendation(score=score, level=str(level), kit=kit, unanswered=unanswered)
+
+
+def last_exercise_date(*, establishment: Establishment) -> datetime.date | None:
+    """The day the establishment last finished running an exercise that counts for the
+    yearly obligation (read by the readiness app); None if it never did."""
+    from planblanc.exercises.models_run import ExerciseRun, RunStatus
+
+    finished = (
+        ExerciseRun.objects.filter(
+            exercise__establishment=establishment, exercise__counts_for_obligation=True,
+            status=RunStatus.FINISHED, finished_at__isnull=False,
+        ).order_by("-finished_at").values_list("finished_at", flat=True).first()
+    )
+    return timezone.localdate(finished) if finished is not None else None
