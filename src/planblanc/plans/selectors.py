@@ -317,8 +317,10 @@ def _check_improvement_actions(actions: list[Any], report: GapReport, today: dat
     for action in actions:
         overdue = action.due_date < today
         report.check(False, severity=WARNING if overdue else INFO, code="improvement_action_open",
-                     message=_("Improvement action from the crisis of %(date)s open: %(title)s "
-                               "(owner %(owner)s, due %(due)s).") % {
+                     message=(_("Improvement action from the exercise of %(date)s open: %(title)s "
+                                "(owner %(owner)s, due %(due)s).") if action.crisis.is_exercise else
+                              _("Improvement action from the crisis of %(date)s open: %(title)s "
+                                "(owner %(owner)s, due %(due)s).")) % {
                          "date": timezone.localtime(action.crisis.declared_at).strftime("%d/%m/%Y"),
                          "title": action.title, "owner": action.owner_label, "due": action.due_date.isoformat()},
                      section="improvement", item=str(action.pk))
