@@ -129,6 +129,10 @@ def test_it_walks_the_crisis_path_on_a_phone(crisis_site: str, browse: Any, smtp
     row.refresh_from_db()
     assert row.status == "degraded" and row.history.count() == 1
     expect(member.page.locator(f"#department-{row.pk}")).to_contain_text(fr("Degraded mode"), timeout=6_000)
+    # Live updates add only the new entries: each once, newest first.
+    crisis.refresh_from_db()
+    expect(member.page.locator("#crisis-logbook-list > li")).to_have_count(crisis.head_seq)
+    expect(member.page.locator("#crisis-logbook-list > li").first).to_have_attribute("id", f"entry-{crisis.head_seq}")
     member.assert_clean("the member's console after live updates")
     director.assert_clean("the console after the status change")
 

@@ -36,7 +36,8 @@ def test_it_declares_from_the_establishment_page(world, director_client, approve
     assert done.status_code == 302 and done["Location"] == reverse("crisis:console", args=[crisis.pk])
     console = director_client.get(done["Location"]).content.decode()
     assert crisis.head_hash in console and "Isoler les serveurs touchés" in console
-    assert f'hx-get="{reverse("crisis:live", args=[crisis.pk])}?rev={crisis.revision}"' in console
+    live = reverse("crisis:live", args=[crisis.pk])
+    assert f'hx-get="{live}?rev={crisis.revision}&amp;seq={crisis.head_seq}"' in console
     # A second declaration needs the confirmation box.
     again = director_client.post(url, {"kind": "unknown", "severity": "moderate", "first_facts": "Autre"})
     assert again.status_code == 200 and "already active" in again.content.decode()
@@ -99,12 +100,17 @@ def test_the_live_fragment_returns_new_entries_and_204_when_nothing_changed(worl
     url = reverse("crisis:live", args=[crisis.pk])
     crisis.refresh_from_db()
     assert client.get(url, {"rev": crisis.revision}).status_code == 204
+    seen = crisis.head_seq
     logbook_append(actor=director, crisis=crisis, kind="information", text="Nouvelle information X42")
-    fresh = client.get(url, {"rev": crisis.revision})
+    fresh = client.get(url, {"rev": crisis.revision, "seq": seen})
     body = fresh.content.decode()
     assert fresh.status_code == 200 and "Nouvelle information X42" in body and 'hx-swap-oob="true"' in body
+    # Only the new entries: those the page shows already are not sent again.
+    assert 'hx-swap-oob="afterbegin:#crisis-logbook-list"' in body and 'id="entry-1"' not in body
     crisis.refresh_from_db()
-    assert f"rev={crisis.revision}" in body
+    assert f"rev={crisis.revision}&amp;seq={crisis.head_seq}" in body
+    # Without `seq` (or a bad one), the whole logbook.
+    assert 'id="entry-1"' in client.get(url, {"rev": 0, "seq": "x"}).content.decode()
     assert client.get(url, {"rev": crisis.revision}).status_code == 204
     assert client.get(url, HTTP_IF_NONE_MATCH=fresh["ETag"]).status_code == 304
 

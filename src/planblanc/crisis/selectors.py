@@ -92,10 +92,10 @@ class Console:
         return sum(1 for task in self.tasks if task.status in OPEN_TASK_STATUSES)
 
 
-def crisis_console(*, crisis: Crisis, entries_limit: int | None = 200) -> Console:
+def crisis_console(*, crisis: Crisis, entries_limit: int | None = 200, since_seq: int = 0) -> Console:
     """Everything the console page shows, in a fixed number of queries. The logbook is
-    shown newest first."""
-    entries = logbook_entries(crisis=crisis).order_by("-seq")
+    shown newest first; `since_seq`: only the entries after that number (live updates)."""
+    entries = logbook_entries(crisis=crisis, since_seq=since_seq).order_by("-seq")
     now = timezone.now()
     tasks = list(CrisisTask.objects.filter(crisis=crisis).select_related("owner"))
     for task in tasks:

@@ -102,8 +102,8 @@ def establishment_home(request: HttpRequest, establishment_id: int) -> HttpRespo
     })
 
 
-def _console_context(request: HttpRequest, crisis: Crisis) -> dict[str, Any]:
-    console = selectors.crisis_console(crisis=crisis)
+def _console_context(request: HttpRequest, crisis: Crisis, since_seq: int = 0) -> dict[str, Any]:
+    console = selectors.crisis_console(crisis=crisis, since_seq=since_seq)
     may_run = services.crisis_may_run(actor=request.user, crisis=crisis) and crisis.is_active
     return {
         "crisis": crisis, "console": console, "may_run": may_run,
@@ -135,8 +135,9 @@ def console(request: HttpRequest, crisis_id: int) -> HttpResponse:
 @login_required
 @require_GET
 def live(request: HttpRequest, crisis_id: int) -> HttpResponse:
-    """The console's panels when something changed since revision `rev`; 204 otherwise.
-    Also answers If-None-Match with 304 (the ETag is the revision)."""
+    """The console's panels when something changed since revision `rev`, with only the
+    logbook entries after number `seq`; 204 otherwise. Also answers If-None-Match with
+    304 (the ETag is the revision)."""
     revision = selectors.crisis_revision(user=request.user, crisis_id=crisis_id)
     if revision is None:
         raise Http404
@@ -146,7 +147,15 @@ def live(request: HttpRequest, crisis_id: int) -> HttpResponse:
     if request.GET.get("rev") == str(revision):
         return HttpResponse(status=204, headers={"ETag": etag})
     crisis = selectors.crisis_for_user(user=request.user, crisis_id=crisis_id)
-    response = render(request, "crisis/_live.html", {**_console_context(request, crisis), "oob": True})
+    try:
+        # The entries the page already shows are not sent again: only the newer ones.
+        since_seq = max(0, int(request.GET.get("seq", "0")))
+    except ValueError:
+        since_seq = 0
+    since_seq = since_seq if since_seq <= crisis.head_seq else 0
+    response = render(request, "crisis/_live.html", {
+        **_console_context(request, crisis, since_seq=since_seq), "oob": True, "since_seq": since_seq,
+    })
     response["ETag"] = etag
     response["Cache-Control"] = "private, no-cache"
     return response
