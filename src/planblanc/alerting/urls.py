@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from planblanc.alerting import views
 
@@ -21,4 +21,5 @@ urlpatterns = [
     path("escalades/nouvelle/", views.escalation_new, name="escalation_new"),
     path("escalades/<int:pk>/", views.escalation_detail, name="escalation_detail"),
     path("escalades/<int:pk>/etat/", views.escalation_state, name="escalation_state"),
+    path("", include("planblanc.alerting.urls_cap")),
 ]
