@@ -210,10 +210,19 @@ def _acknowledged(escalation_id: int) -> Recipient | None:
 def escalation_step(*, escalation_id: int, worker_id: str, now: datetime | None = None) -> bool:
     """Take the escalation's due step, if it is still due and still ours to take.
     Returns whether this call took it."""
-    from planblanc.alerting.services import RecipientInput, campaign_create, recipients_from_people
+    from planblanc.alerting.services import (
+        RecipientInput,
+        _no_wait_for_disk,
+        campaign_create,
+        recipients_from_people,
+    )
 
     now = now or timezone.now()
     with transaction.atomic():
+        # As for the sends themselves (see services._no_wait_for_disk): a worker that
+        # dies loses nothing by it; only a crash of the database server may forget the
+        # last steps taken, which are then taken again.
+        _no_wait_for_disk()
         row = Escalation.objects.filter(
             pk=escalation_id, status=EscalationStatus.ACTIVE, next_step_due_at__lte=now
         ).select_related("establishment").first()
