@@ -49,19 +49,25 @@ def remove_logbook_guards(connection: Any) -> None:
 
 
 def purge_logbook_for_tests(connection: Any) -> None:
-    """Empty the crisis tables, guards lifted meanwhile (test databases only)."""
+    """Empty every table of the crisis app, guards lifted meanwhile (test databases only).
+    Tables are emptied in whatever order their foreign keys allow."""
     from django.apps import apps
+    from django.db import DatabaseError, transaction
 
     remove_logbook_guards(connection)
     try:
         with connection.cursor() as cursor:
-            for model in (
-                "DamageAssessmentRevision", "DamageAssessment", "StatusChange", "DepartmentStatus", "SystemStatus",
-                "CrisisTask", "Decision", "LogbookTimestamp", "LogbookAttachment",
-            ):
-                cursor.execute(f"DELETE FROM {apps.get_model('crisis', model)._meta.db_table}")  # noqa: S608
             cursor.execute("UPDATE crisis_logbookentry SET corrects_id = NULL")
-            cursor.execute("DELETE FROM crisis_logbookentry")
-            cursor.execute("DELETE FROM crisis_crisis")
+        remaining = [model._meta.db_table for model in apps.get_app_config("crisis").get_models()]
+        for _attempt in range(len(remaining) + 1):
+            for table in list(remaining):
+                try:
+                    with transaction.atomic(), connection.cursor() as cursor:
+                        cursor.execute(f"DELETE FROM {table}")  # noqa: S608 (our own table names)
+                    remaining.remove(table)
+                except DatabaseError:
+                    continue  # still referenced by a table not emptied yet
+            if not remaining:
+                break
     finally:
         install_logbook_guards(connection)
