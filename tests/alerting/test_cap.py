@@ -147,3 +147,95 @@ def test_it_refuses_a_region_outside_the_officers_scope(world, email_channel):
     with pytest.raises(PermissionDenied):
         cap_receive(actor=world.regional_officer, xml=xml)
     assert Campaign.objects.count() == before
+
+
+# Pages and API -------------------------------------------------------------------------------
+
+
+def _token_client(user: Any) -> Any:
+    from django.test import Client
+
+    from planblanc.accounts.services import api_token_create
+
+    _token, key = api_token_create(actor=user, name="cap tests")
+    return Client(HTTP_AUTHORIZATION=f"Bearer {key}", HTTP_ACCEPT_LANGUAGE="en")
+
+
+@pytest.mark.django_db
+def test_it_downloads_the_cap_file_in_scope_only(world, email_channel, client_for):
+    campaign = _regional(world)
+    url = f"/alertes/{campaign.pk}/cap.xml"
+    officer = client_for("regional_officer")
+    page = officer.get(f"/alertes/{campaign.pk}/")
+    assert url in page.content.decode()
+    response = officer.get(url)
+    assert response.status_code == 200 and response["Content-Type"].startswith("application/cap+xml")
+    assert capvalidator.check_schema(response.content).passed
+    assert client_for("outsider_admin").get(url).status_code == 404
+
+
+@pytest.mark.django_db
+def test_it_receives_an_upload_after_confirmation(world, email_channel, client_for):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    xml = cap_export(_regional(world))
+    officer = client_for("regional_officer")
+    before = Campaign.objects.count()
+    preview = officer.post("/alertes/cap/recevoir/", {"file": SimpleUploadedFile("alert.xml", xml)})
+    assert preview.status_code == 200 and preview.context["draft"].region == world.region_a
+    assert Campaign.objects.count() == before  # nothing before confirmation
+    response = officer.post("/alertes/cap/recevoir/", {"xml": xml.decode(), "confirm": "1"})
+    assert response.status_code == 302
+    assert Campaign.objects.count() == before + 1
+    assert response["Location"] == f"/alertes/{Campaign.objects.first().pk}/"
+
+
+@pytest.mark.django_db
+def test_it_shows_the_schema_errors_on_the_upload_page(world, email_channel, client_for):
+    xml = cap_export(_regional(world)).replace(b"<status>Exercise</status>", b"<status>Maybe</status>")
+    officer = client_for("regional_officer")
+    before = Campaign.objects.count()
+    response = officer.post("/alertes/cap/recevoir/", {"xml": xml.decode(), "confirm": "1"})
+    assert response.status_code == 200 and "status" in response.content.decode()
+    assert response.context["form"].non_field_errors()
+    assert Campaign.objects.count() == before
+
+
+@pytest.mark.django_db
+def test_it_keeps_the_upload_page_from_establishment_staff(world, client_for):
+    assert client_for("establishment_admin").get("/alertes/cap/recevoir/").status_code == 403
+    assert client_for("regional_officer").get("/alertes/cap/recevoir/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_it_receives_through_the_api_with_a_token(world, email_channel):
+    xml = cap_export(_regional(world))
+    api = _token_client(world.regional_officer)
+    before = Campaign.objects.count()
+    checked = api.post("/api/v1/alerting/cap", xml, content_type="application/cap+xml")
+    assert checked.status_code == 200 and checked.json()["started"] is False
+    assert checked.json()["recipients"] == 2 and Campaign.objects.count() == before
+    started = api.post("/api/v1/alerting/cap?start=true", xml, content_type="application/cap+xml")
+    assert started.status_code == 201, started.content
+    campaign = Campaign.objects.get(pk=started.json()["campaign_id"])
+    assert campaign.region == world.region_a and campaign.is_exercise
+    exported = api.get(f"/api/v1/alerting/campaigns/{campaign.pk}/cap")
+    assert exported.status_code == 200 and capvalidator.check_schema(exported.content).passed
+
+
+@pytest.mark.django_db
+def test_it_answers_422_403_404_and_401_through_the_api(world, email_channel):
+    from django.test import Client
+
+    campaign = _regional(world)
+    xml = cap_export(campaign)
+    before = Campaign.objects.count()
+    bad = _token_client(world.regional_officer).post(
+        "/api/v1/alerting/cap?start=true", xml.replace(b"<scope>", b"<scope>X"), content_type="application/xml"
+    )
+    assert bad.status_code == 422 and "scope" in str(bad.json()["errors"])
+    outsider = _token_client(world.outsider_admin)
+    assert outsider.post("/api/v1/alerting/cap?start=true", xml, content_type="application/xml").status_code == 403
+    assert outsider.get(f"/api/v1/alerting/campaigns/{campaign.pk}/cap").status_code == 404
+    assert Client().post("/api/v1/alerting/cap", xml, content_type="application/xml").status_code == 401
+    assert Campaign.objects.count() == before

@@ -5,6 +5,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 
+from planblanc.api.alerting_cap import router as alerting_cap_router
 from planblanc.api.auth import TokenAuth, VerifiedSessionAuth
 from planblanc.api.crisis import router as crisis_router
 from planblanc.api.crisis_more import router as crisis_more_router
@@ -49,3 +50,4 @@ api.add_router("/readiness/", readiness_router)
 api.add_router("/exercises/", exercises_router)
 api.add_router("/crisis/", crisis_router)
 api.add_router("/crisis/", crisis_more_router)
+api.add_router("/alerting/", alerting_cap_router)
