@@ -82,7 +82,7 @@ def main() -> None:
 
     django.setup()
     from django.core.management import call_command
-    from django.db import connection
+    from django.db import connection, transaction
     from django.utils import timezone
 
     call_command("migrate", verbosity=0)
@@ -128,10 +128,11 @@ def main() -> None:
 
     # Push every first step into the future before the worker can take them.
     base = timezone.now() + timedelta(seconds=8)  # the worker starts and goes idle first
-    for i, escalation in enumerate(started):
-        Escalation.objects.filter(pk=escalation.pk).update(
-            next_step_due_at=base + timedelta(seconds=args.spread * i / n)
-        )
+    with transaction.atomic():
+        for i, escalation in enumerate(started):
+            Escalation.objects.filter(pk=escalation.pk).update(
+                next_step_due_at=base + timedelta(seconds=args.spread * i / n)
+            )
     # The worker starts, goes idle; then the first steps fall due over the spread.
     worker = subprocess.Popen(
         [sys.executable, "-m", "planblanc", "alert_worker", "--interval", str(args.interval), "-v", "0"],
