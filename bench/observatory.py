@@ -90,26 +90,30 @@ def generate(n: int, rng: random.Random) -> None:  # noqa: PLR0915 — one strai
     timed(f"{n} establishments", started)
 
     started = time.perf_counter()
-    assessments = Assessment.objects.bulk_create([
-        Assessment(establishment=e, referential=hygiene, score=None) for e in establishments if rng.random() < 0.85
-    ], batch_size=batch)
-    snapshots, final = [], {}
-    for assessment in assessments:
-        score = rng.uniform(5, 50)
+    # Each score's history is drawn first, so that the assessment is written once with
+    # its final score (bulk_update of tens of thousands of rows is quadratic).
+    histories: list[tuple[Establishment, list[tuple[datetime.date, float]]]] = []
+    for e in establishments:
+        if rng.random() >= 0.85:
+            continue
+        score, history = rng.uniform(5, 50), []
         for year in range(first_year, today.year + 1):
             for month in (3, 9):
                 day = datetime.date(year, month, 15)
-                if day > today:
-                    continue
-                score = min(100.0, score + rng.uniform(-3, 12))
-                snapshots.append(AssessmentSnapshot(assessment=assessment, day=day, score=round(score, 2),
-                                                    answered=42, applicable=42))
-        final[assessment.pk] = round(score, 2)
+                if day <= today:
+                    score = min(100.0, score + rng.uniform(-3, 12))
+                    history.append((day, round(score, 2)))
+        histories.append((e, history))
+    now = timezone.now()
+    assessments = Assessment.objects.bulk_create([
+        Assessment(establishment=e, referential=hygiene, score=history[-1][1] if history else None, scored_at=now)
+        for e, history in histories
+    ], batch_size=batch)
+    snapshots = [
+        AssessmentSnapshot(assessment=assessment, day=day, score=score, answered=42, applicable=42)
+        for assessment, (_e, history) in zip(assessments, histories, strict=True) for day, score in history
+    ]
     AssessmentSnapshot.objects.bulk_create(snapshots, batch_size=batch)
-    for assessment in assessments:
-        assessment.score = final[assessment.pk]
-        assessment.scored_at = timezone.now()
-    Assessment.objects.bulk_update(assessments, ["score", "scored_at"], batch_size=batch)
     timed(f"{len(assessments)} assessments, {len(snapshots)} snapshots", started)
 
     started = time.perf_counter()

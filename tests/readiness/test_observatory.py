@@ -246,10 +246,10 @@ def test_it_computes_the_dashboard_in_a_bounded_number_of_queries(
     world: Any, data: Any, django_assert_max_num_queries: Any
 ) -> None:
     filters = obs.Filters.default()
-    with django_assert_max_num_queries(16):
+    with django_assert_max_num_queries(20):
         obs.observatory_dashboard(user=world.national_admin, filters=filters, national=True)
     EstablishmentFactory.create_batch(30, region=world.region_b, category="clinic", is_priority=True)
-    with django_assert_max_num_queries(16):
+    with django_assert_max_num_queries(20):
         dashboard = obs.observatory_dashboard(user=world.national_admin, filters=filters, national=True)
     assert dashboard.establishments == 40
 
