@@ -417,3 +417,37 @@ class EscalationStep(models.Model):
 
     def __str__(self) -> str:
         return f"{self.escalation_id}.{self.seq}"
+
+
+# Follow-up steps ("SMS first, then voice to those who have not acknowledged") ------------
+
+
+class FollowUpStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    DONE = "done", _("Sent")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class FollowUp(models.Model):
+    """A later step of a campaign on another channel, for the recipients who have not
+    acknowledged by `due_at`; taken once by a worker (conditional UPDATE). See
+    alerting/followup.py."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="followups")
+    channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices)
+    due_at = models.DateTimeField(_("due at"))
+    status = models.CharField(_("status"), max_length=20, choices=FollowUpStatus.choices, default=FollowUpStatus.PENDING)
+    taken_at = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=100, blank=True)
+    recipients_count = models.PositiveIntegerField(_("recipients"), default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        verbose_name = _("follow-up")
+        verbose_name_plural = _("follow-ups")
+        indexes = [models.Index(fields=["status", "due_at"], name="followup_due")]
+        constraints = [models.UniqueConstraint(fields=["campaign", "channel"], name="followup_once_per_channel")]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} {self.channel} {self.due_at:%H:%M}"

@@ -15,6 +15,7 @@ from django.core.management import BaseCommand
 from django.utils.crypto import get_random_string
 
 from planblanc.alerting.escalation import escalations_process
+from planblanc.alerting.followup import followups_process
 from planblanc.alerting.models import Delivery, DeliveryStatus
 from planblanc.alerting.services import deliveries_process
 
@@ -40,6 +41,7 @@ class Command(BaseCommand):
         while not stop.is_set():
             # Escalation steps first: each writes its messages into the outbox below.
             handled = escalations_process(worker_id=worker_id)
+            handled += followups_process(worker_id=worker_id)
             handled += deliveries_process(worker_id=worker_id, limit=options["batch"], max_rounds=20, stop=stop)
             total += handled
             if handled:
