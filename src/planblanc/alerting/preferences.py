@@ -30,7 +30,7 @@ from planblanc.directory.models import Establishment, Person
 from planblanc.tenancy import Perm
 
 # Channels that ring or buzz a phone: held back during an exercise's quiet hours.
-INTRUSIVE_CHANNELS = frozenset({Channel.SMS.value, Channel.VOICE.value})
+INTRUSIVE_CHANNELS = frozenset({"sms", "voice"})
 
 
 class ContactPreference(models.Model):

@@ -1,12 +1,16 @@
 from django.urls import include, path
 
-from planblanc.alerting import views
+from planblanc.alerting import views, views_targeting
 
 app_name = "alerting"
 urlpatterns = [
     path("ack/<str:token>/", views.acknowledge, name="acknowledge"),
     path("alertes/", views.campaign_list, name="campaign_list"),
     path("alertes/nouvelle/", views.campaign_new, name="campaign_new"),
+    path("alertes/cibler/", views_targeting.campaign_target_new, name="campaign_target_new"),
+    path("alertes/cibler/apercu/", views_targeting.campaign_target_preview, name="campaign_target_preview"),
+    path("alertes/<int:pk>/etablissements/", views_targeting.campaign_establishments, name="campaign_establishments"),
+    path("alertes/preferences/<int:person_id>/", views_targeting.contact_preference_edit, name="contact_preference"),
     path("alertes/<int:pk>/", views.campaign_detail, name="campaign_detail"),
     path("alertes/<int:pk>/progression/", views.campaign_progress, name="campaign_progress"),
     path("alertes/<int:pk>/export.csv", views.campaign_export, name="campaign_export"),

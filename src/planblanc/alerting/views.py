@@ -48,6 +48,8 @@ def campaign_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(selectors.campaign_list(user=request.user), 30).get_page(request.GET.get("page"))
     return render(request, "alerting/campaign_list.html", {
         "page": page, "may_send": _may_send_somewhere(request.user), "outbox": selectors.outbox_status(),
+        "may_send_targeted": _may_send_somewhere(request.user)
+        or has_perm_somewhere(request.user, Perm.MANAGE_ESTABLISHMENTS),
     })
 
 
