@@ -392,6 +392,12 @@ def inject_fire(
         run = ExerciseRun.objects.select_related("exercise__establishment").get(pk=run.pk)
         sim = run.simulated_seconds(now)
         label = user_label(actor) if by_hand else _("Schedule")
+        if not by_hand:
+            # Another worker holds this row: leave it to them rather than queue behind them
+            # (SKIP LOCKED on PostgreSQL; SQLite serialises writers anyway).
+            claim = InjectRun.objects.select_for_update(skip_locked=True).filter(pk=row.pk, state=InjectState.PENDING)
+            if not list(claim.values_list("pk", flat=True)):
+                return False
         won = InjectRun.objects.filter(pk=row.pk, state=InjectState.PENDING).update(
             state=InjectState.SENT, fired_at=now, fired_sim_seconds=sim, fired_by_label=label[:200],
             due_real_at=now if by_hand else _due_real_at(run, row.due_seconds, now),
@@ -511,31 +517,45 @@ def observation_add(
 # ---------------------------------------------------------------------------- worker step
 
 
-def _due_rows(run: ExerciseRun, now: datetime.datetime) -> list[InjectRun]:
-    sim = run.simulated_seconds(now)
-    rows = list(
-        InjectRun.objects.filter(run=run, state=InjectState.PENDING, due_seconds__lte=sim)
-        .select_related("inject").prefetch_related("inject__dependencies").order_by("due_seconds", "inject__number")
-    )
-    if not rows:
+def _due_rows(runs: list[ExerciseRun], now: datetime.datetime) -> list[InjectRun]:
+    """Pending injects due in these runs whose dependencies were handled, earliest
+    first; three queries whatever the number of runs (the worker polls often)."""
+    sims = {run.pk: run.simulated_seconds(now) for run in runs}
+    if not sims:
         return []
-    handled = _handled_inject_ids(run)
-    return [row for row in rows if all(d.pk in handled for d in row.inject.dependencies.all())]
+    candidates = list(
+        InjectRun.objects.filter(run_id__in=sims, state=InjectState.PENDING, due_seconds__lte=max(sims.values()))
+        .select_related("inject").order_by("due_seconds", "pk")
+    )
+    candidates = [row for row in candidates if (row.due_seconds or 0.0) <= sims[row.run_id]]
+    if not candidates:
+        return []
+    through = Inject.dependencies.through
+    waits: dict[int, list[int]] = {}
+    for from_id, to_id in through.objects.filter(from_inject_id__in=[r.inject_id for r in candidates]).values_list(
+        "from_inject_id", "to_inject_id"
+    ):
+        waits.setdefault(from_id, []).append(to_id)
+    handled: set[int] = set()
+    if waits:
+        handled = set(InjectRun.objects.filter(run_id__in=sims, state__in=UNBLOCKING_STATES).values_list(
+            "inject_id", flat=True))
+    return [row for row in candidates if all(d in handled for d in waits.get(row.inject_id, ()))]
 
 
 def runs_process(*, now: datetime.datetime | None = None) -> int:
     """Fire every inject that is due in a running exercise and whose dependencies were
     handled. Safe to run in several workers at once. Returns the number sent here."""
     sent = 0
-    for run in ExerciseRun.objects.filter(status=RunStatus.RUNNING).select_related("exercise__establishment"):
-        moment = now or timezone.now()
-        for row in _due_rows(run, moment):
-            row.run = run
-            try:
-                if inject_fire(actor=SYSTEM_ACTOR, row=row, now=now, by_hand=False):
-                    sent += 1
-            except Exception:  # one broken inject must not stop the others
-                logger.exception("could not fire inject %s", row.pk)
+    runs = {run.pk: run for run in ExerciseRun.objects.filter(status=RunStatus.RUNNING).select_related(
+        "exercise__establishment")}
+    for row in _due_rows(list(runs.values()), now or timezone.now()):
+        row.run = runs[row.run_id]
+        try:
+            if inject_fire(actor=SYSTEM_ACTOR, row=row, now=now, by_hand=False):
+                sent += 1
+        except Exception:  # one broken inject must not stop the others
+            logger.exception("could not fire inject %s", row.pk)
     return sent
 
 
