@@ -59,6 +59,8 @@ def campaign_target_new(request: HttpRequest) -> HttpResponse:
 def campaign_target_preview(request: HttpRequest) -> HttpResponse:
     """The live count shown under the form (HTMX): who the target reaches right now."""
     form = TargetedCampaignForm(request.POST, user=request.user)
+    if not form.fields["sender"].choices:  # type: ignore[attr-defined]
+        raise Http404
     preview = None
     if form.is_valid():
         establishment, region = form.anchor()
