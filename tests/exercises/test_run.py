@@ -272,3 +272,24 @@ def test_it_never_fires_twice_with_two_concurrent_workers_on_postgresql(
     assert sum(counts) == total
     assert run.injects.filter(state=InjectState.SENT).count() == total
     assert AuditEntry.objects.filter(action="exercise.inject_fire").count() == total
+
+
+def test_it_runs_as_a_task_and_queues_its_next_wake_up_while_a_run_is_live(world: Any) -> None:
+    from django_tasks_db.models import DBTaskResult
+
+    setup = exercise_with_people(world)
+    t0 = now() - T(hours=3)
+    run = run_services.run_start(actor=world.exercise_animator, exercise=setup.exercise, speed=10, now=t0)
+    DBTaskResult.objects.all().delete()
+    sent = run_services.exercise_runs_process.call()
+    assert sent == run.injects.filter(state=InjectState.SENT).count() > 0
+    queued = DBTaskResult.objects.filter(task_path__endswith="exercise_runs_process", status="READY")
+    assert queued.count() == 1
+    # Asking again does not pile up wake-ups.
+    run_services.wake_run_worker_if_live()
+    assert queued.count() == 1
+    run_services.run_finish(actor=world.exercise_animator, run=run)
+    DBTaskResult.objects.all().delete()
+    run_services.exercise_runs_process.call()
+    run_services.wake_run_worker_if_live()
+    assert not DBTaskResult.objects.exists()

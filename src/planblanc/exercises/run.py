@@ -586,6 +586,12 @@ def exercise_runs_process() -> int:
     return sent
 
 
+def wake_run_worker_if_live() -> None:
+    """At a worker's start: exercises left running by a worker that died carry on."""
+    if ExerciseRun.objects.filter(status=RunStatus.RUNNING).exists():
+        wake_run_worker()
+
+
 def wake_run_worker(run_after: datetime.datetime | None = None) -> None:
     """Queue one wake-up of the run worker, unless one is already queued for earlier."""
     try:

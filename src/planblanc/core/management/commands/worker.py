@@ -33,6 +33,10 @@ class Command(BaseCommand):
         beat = threading.Thread(target=self._heartbeat, args=(worker_id, stop), daemon=True)
         self._beat_once(worker_id, started=True)
         beat.start()
+        # Exercises left running by a worker that died: queue their worker step again.
+        from planblanc.exercises.run import wake_run_worker_if_live
+
+        wake_run_worker_if_live()
         try:
             worker_options: dict[str, Any] = {
                 "queue_name": options["queue_name"], "interval": options["interval"], "batch": options["batch"],
