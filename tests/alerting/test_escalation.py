@@ -231,7 +231,10 @@ def test_it_creates_a_policy_starts_an_alert_and_shows_its_state(world, smtp, se
     assert state.status_code == 200 and "Panne du SIH" in state.content.decode()
     page = client_for("crisis_member").get(reverse("alerting:escalation_detail", args=[escalation.pk]))
     assert page.status_code == 200 and "EXERCICE EXERCICE EXERCICE" in page.content.decode()
-    # A member of the cell acknowledges in the application.
+    # A read-only auditor may watch, not acknowledge; a member of the cell may.
+    assert client_for("auditor").post(reverse("alerting:escalation_detail", args=[escalation.pk]),
+                                      {"action": "acknowledge"}).status_code == 403
+    assert Escalation.objects.get().status == EscalationStatus.ACTIVE
     client_for("crisis_member").post(reverse("alerting:escalation_detail", args=[escalation.pk]),
                                      {"action": "acknowledge"})
     escalation.refresh_from_db()

@@ -308,8 +308,10 @@ def escalation_stop_for_campaign(*, campaign_id: int, by: str) -> int:
 
 
 def escalation_acknowledge(*, actor: Any, escalation: Escalation) -> bool:
-    """Acknowledged in the application by someone in scope."""
-    if not can(actor, Perm.VIEW_DIRECTORY, escalation.establishment):
+    """Acknowledged in the application by a member of the crisis cell or an
+    administrator of the establishment (not by read-only auditors)."""
+    if not (can(actor, Perm.RUN_CRISIS, escalation.establishment)
+            or can(actor, Perm.MANAGE_PEOPLE, escalation.establishment)):
         raise PermissionDenied(_("You are not allowed to acknowledge this alert."))
     return bool(_stop(escalation, status=str(EscalationStatus.ACKNOWLEDGED), actor=actor, by=str(actor)))
 
