@@ -7,10 +7,12 @@ import pytest
 from planblanc import cli
 from planblanc.crisis.services import logbook_append
 
-pytestmark = pytest.mark.django_db
+# The command closes its database connections when it ends, as a real one would: outside a
+# test transaction, so the next query simply reconnects.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_it_runs_logbook_verify_from_the_two_word_command(crisis, director, capsys):
+def test_it_runs_logbook_verify_from_the_two_word_command(logbook_guards_allow_flush, crisis, director, capsys):
     logbook_append(actor=director, crisis=crisis, kind="event", text="Premier fait")
     cli.main(["planblanc", "logbook", "verify", str(crisis.pk)])
     out = capsys.readouterr().out
@@ -18,7 +20,7 @@ def test_it_runs_logbook_verify_from_the_two_word_command(crisis, director, caps
     assert f"OK   crisis {crisis.pk}" in out and crisis.head_hash in out
 
 
-def test_it_exits_1_from_the_two_word_command_on_a_broken_chain(crisis, director):
+def test_it_exits_1_from_the_two_word_command_on_a_broken_chain(logbook_guards_allow_flush, crisis, director):
     from django.db import connection
 
     from planblanc.crisis.db_guards import install_logbook_guards, remove_logbook_guards
