@@ -4,11 +4,13 @@ upload page and the API."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import capvalidator
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import translation
 from lxml import etree
 
 from planblanc.alerting.cap import CAP_NS, cap_export, cap_parse, cap_receive
@@ -16,6 +18,13 @@ from planblanc.alerting.models import Campaign, Delivery, Recipient
 from planblanc.alerting.services import RecipientInput, campaign_cancel, campaign_create
 
 NS = {"cap": CAP_NS}
+
+
+@pytest.fixture(autouse=True)
+def _english() -> Iterator[None]:
+    # The assertions read the English messages (the French catalogue translates them).
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture
@@ -128,6 +137,9 @@ def test_it_lists_the_schema_errors_and_creates_nothing(world, email_channel):
     messages = caught.value.messages
     assert "CAP 1.2 schema" in messages[0]
     assert any("msgType" in m and "Panic" in m for m in messages[1:])
+    with translation.override("fr"), pytest.raises(ValidationError) as caught:
+        cap_receive(actor=world.regional_officer, xml=xml)
+    assert "schéma CAP 1.2" in caught.value.messages[0]
     assert Campaign.objects.count() == before
 
 
@@ -205,6 +217,9 @@ def test_it_shows_the_schema_errors_on_the_upload_page(world, email_channel, cli
 def test_it_keeps_the_upload_page_from_establishment_staff(world, client_for):
     assert client_for("establishment_admin").get("/alertes/cap/recevoir/").status_code == 403
     assert client_for("regional_officer").get("/alertes/cap/recevoir/").status_code == 200
+    # The list offers the page only to those who may use it.
+    assert "/alertes/cap/recevoir/" in client_for("regional_officer").get("/alertes/").content.decode()
+    assert "/alertes/cap/recevoir/" not in client_for("establishment_admin").get("/alertes/").content.decode()
 
 
 @pytest.mark.django_db

@@ -4,13 +4,14 @@ its delay, every recipient still unacknowledged — and nobody else."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from planblanc.alerting.followup import (
     campaign_create_with_followup,
@@ -24,11 +25,17 @@ from tests.alerting.test_sms_smpp import TinySmsc
 PHONES = {"Alice": "+33612345671", "Bruno": "+33612345672", "Chloé": "+33612345673"}
 
 
+@pytest.fixture(autouse=True)
+def _english() -> Iterator[None]:
+    # The assertions read the English messages (the French catalogue translates them).
+    with translation.override("en"):
+        yield
+
+
 def _channels(settings: Any, smsc: TinySmsc) -> None:
     settings.ALERTING_CHANNELS = {
         "sms": [{"name": "smsc", "kind": "smpp", "host": "127.0.0.1", "port": smsc.port, "bind": "transceiver",
-                 "system_id": "pb",
-                 "password": "pw", "timeout": 5}],
+                 "system_id": "pb", "password": "pw", "timeout": 5}],
         "voice": [{"name": "demo", "kind": "voice_log"}],
     }
 
