@@ -5,6 +5,7 @@ through the form, the progress per establishment."""
 
 from __future__ import annotations
 
+import re
 from datetime import time, timedelta
 from typing import Any
 
@@ -52,6 +53,13 @@ def _names(reached: list[Any]) -> set[str]:
 
 def _ids(reached: list[Any]) -> set[int]:
     return {item.person.pk for item in reached}
+
+
+def _counts(html: str) -> tuple[str, ...]:
+    """people, establishments, without channel — as the preview shows them (any language)."""
+    found = re.search(r'data-people="(\d+)" data-establishments="(\d+)" data-without-channel="(\d+)"', html)
+    assert found, html
+    return found.groups()
 
 
 def _form(world: Any, **overrides: Any) -> dict[str, Any]:
@@ -237,14 +245,14 @@ def test_it_previews_people_establishments_and_those_without_a_channel(world, cl
     _member(world.clinic, "director", "DirClinique")
     client = client_for("regional_officer")
     html = client.post(PREVIEW_URL, _form(world, whole_region="on")).content.decode()
-    assert "3 people" in html and "in 3 establishments" in html and "1 without any usable channel" in html
+    assert _counts(html) == ("3", "3", "1")
     assert "RSSICH" in html and "DIRCHU" not in html
     # Email plan: a person with only a phone has no channel; with voice as well, they have one.
     _member(world.ehpad, "ciso", "Telephone", email="")
     html = client.post(PREVIEW_URL, _form(world, whole_region="on")).content.decode()
-    assert "4 people" in html and "2 without any usable channel" in html
+    assert _counts(html) == ("4", "3", "2")
     html = client.post(PREVIEW_URL, _form(world, whole_region="on", channels=["email", "voice"])).content.decode()
-    assert "1 without any usable channel" in html
+    assert _counts(html) == ("4", "3", "1")
     # The same count from the selector.
     preview = target_preview(
         user=world.regional_officer, target=Target(whole_region=True), plan=["email"], region=world.region_a,
