@@ -115,7 +115,8 @@ def test_it_maps_finess_geocodes_to_an_establishment(world, email_channel):
     assert draft.establishment == world.chu and not draft.is_exercise
     campaign = cap_receive(actor=world.regional_officer, xml=xml)
     assert campaign.region == world.region_a and campaign.establishment is None
-    assert cap_receive(actor=world.establishment_admin, xml=xml).establishment == world.chu
+    again = xml.replace(b"</identifier>", b"-2</identifier>")
+    assert cap_receive(actor=world.establishment_admin, xml=again).establishment == world.chu
     assert list(Recipient.objects.filter(campaign=campaign).values_list("name", flat=True)) == [
         world.chu_person.full_name
     ]
@@ -253,4 +254,14 @@ def test_it_answers_422_403_404_and_401_through_the_api(world, email_channel):
     assert outsider.post("/api/v1/alerting/cap?start=true", xml, content_type="application/xml").status_code == 403
     assert outsider.get(f"/api/v1/alerting/campaigns/{campaign.pk}/cap").status_code == 404
     assert Client().post("/api/v1/alerting/cap", xml, content_type="application/xml").status_code == 401
+    assert Campaign.objects.count() == before
+
+
+@pytest.mark.django_db
+def test_it_starts_one_campaign_for_a_message_received_twice(world, email_channel):
+    xml = cap_export(_regional(world))
+    first = cap_receive(actor=world.regional_officer, xml=xml)
+    before = Campaign.objects.count()
+    with pytest.raises(ValidationError, match=f"already received: campaign {first.pk}"):
+        cap_receive(actor=world.regional_officer, xml=xml)
     assert Campaign.objects.count() == before

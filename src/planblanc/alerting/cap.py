@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from lxml import etree
 
 from planblanc.accounts.audit import audit_record
+from planblanc.accounts.models import AuditEntry
 from planblanc.alerting import services
 from planblanc.alerting.channels.base import providers_for
 from planblanc.alerting.models import Campaign, CampaignStatus
@@ -305,6 +306,16 @@ def cap_receive(*, actor: Any, xml: bytes, channels: list[str] | None = None) ->
     failure, an unknown area or a refused scope raise before anything is written)."""
     draft = cap_parse(xml)
     establishment, region = cap_scope(actor=actor, draft=draft)
+    # The same message received twice (a resent file, a retried API call) starts one
+    # campaign: its sender and identifier are kept in the audit entry of the first.
+    earlier = AuditEntry.objects.filter(
+        action="alerting.cap_receive", changes__identifier=draft.identifier, changes__sender=draft.sender
+    ).values_list("object_id", flat=True).first()
+    if earlier is not None:
+        raise ValidationError(
+            _("This CAP message (%(identifier)s) was already received: campaign %(campaign)s.")
+            % {"identifier": draft.identifier, "campaign": earlier}
+        )
     people = draft.people()
     with transaction.atomic():
         campaign = services.campaign_create(
