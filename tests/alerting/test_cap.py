@@ -126,6 +126,9 @@ def test_it_maps_finess_geocodes_to_an_establishment(world, email_channel):
 def test_it_refuses_xml_that_is_not_well_formed_and_creates_nothing(world, email_channel):
     with pytest.raises(ValidationError, match="not well-formed"):
         cap_receive(actor=world.regional_officer, xml=b"<alert><unclosed></alert>")
+    entity = b'<?xml version="1.0"?><!DOCTYPE alert [<!ENTITY x "boom">]><alert>&x;</alert>'
+    with pytest.raises(ValidationError, match="DOCTYPE"):
+        cap_receive(actor=world.regional_officer, xml=entity)
     assert not Campaign.objects.exists()
 
 

@@ -159,6 +159,9 @@ def cap_validate(xml: bytes) -> etree._Element:
         root = _parse_xml(xml)
     except etree.XMLSyntaxError as exc:
         raise ValidationError(_("The CAP message is not well-formed XML: %(error)s") % {"error": exc}) from exc
+    if root.getroottree().docinfo.doctype:
+        # CAP has no DTD; a DOCTYPE can only be there to declare entities.
+        raise ValidationError(_("The CAP message must not contain a DOCTYPE declaration."))
     if capvalidator.check_schema(xml).passed:
         return root
     schema = _schema()
