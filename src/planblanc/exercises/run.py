@@ -389,7 +389,9 @@ def inject_fire(
             raise ValidationError(_("Start the exercise before sending injects."))
     now = now or timezone.now()
     with transaction.atomic():
-        run = ExerciseRun.objects.select_related("exercise__establishment").get(pk=run.pk)
+        if by_hand:
+            run = ExerciseRun.objects.select_related("exercise__establishment").get(pk=run.pk)
+        # (The worker passes the run it has just read with its establishment.)
         sim = run.simulated_seconds(now)
         label = user_label(actor) if by_hand else _("Schedule")
         if not by_hand:
@@ -398,17 +400,20 @@ def inject_fire(
             claim = InjectRun.objects.select_for_update(skip_locked=True).filter(pk=row.pk, state=InjectState.PENDING)
             if not list(claim.values_list("pk", flat=True)):
                 return False
-        won = InjectRun.objects.filter(pk=row.pk, state=InjectState.PENDING).update(
-            state=InjectState.SENT, fired_at=now, fired_sim_seconds=sim, fired_by_label=label[:200],
-            due_real_at=now if by_hand else _due_real_at(run, row.due_seconds, now),
-        )
+        values: dict[str, Any] = {
+            "state": InjectState.SENT, "fired_at": now, "fired_sim_seconds": sim, "fired_by_label": label[:200],
+            "due_real_at": now if by_hand else _due_real_at(run, row.due_seconds, now),
+        }
+        won = InjectRun.objects.filter(pk=row.pk, state=InjectState.PENDING).update(**values)
         if not won:
             return False
-        row.refresh_from_db()
+        for name, value in values.items():
+            setattr(row, name, value)
         row.run = run
         campaign = _deliver(row, run)
         if campaign is not None:
             InjectRun.objects.filter(pk=row.pk).update(campaign=campaign)
+            row.campaign = campaign
         _bump(run)
         audit_record(
             actor=actor if by_hand else SYSTEM_ACTOR, action="exercise.inject_fire", obj=row.inject,
@@ -416,7 +421,6 @@ def inject_fire(
             changes={"number": row.inject.number, "channel": row.inject.channel, "by_hand": by_hand,
                      "campaign": campaign.pk if campaign is not None else None, "simulated_seconds": round(sim, 1)},
         )
-    row.refresh_from_db()
     return True
 
 
