@@ -199,3 +199,31 @@ def test_outsiders_get_404_on_every_notification_route(crisis, client_for):
                 f"/api/v1/crisis/{crisis.pk}/notifications/cnil/sent"):
         assert client.post(url, {"reference": "x"}, content_type="application/json").status_code == 404, url
     assert not RegulatoryNotification.objects.exists()
+
+
+def test_the_regional_view_says_how_many_notifications_are_sent_and_late(crisis, director, client_for):
+    from planblanc.crisis.notifications import notification_summaries
+
+    # Ransomware in a non-OES establishment: ARS/CERT Santé, CNIL and complaint required.
+    fresh = notification_summaries(crises=[crisis], now=crisis.declared_at)[crisis.pk]
+    assert (fresh.required, fresh.sent, fresh.overdue) == (3, 0, 0)
+    assert fresh.next_due_at == crisis.declared_at + datetime.timedelta(hours=2)
+    notification_mark_sent(actor=director, crisis=crisis, kind="cnil", reference="CNIL-2026-0042")
+    later = notification_summaries(crises=[crisis], now=crisis.declared_at + datetime.timedelta(hours=80))[crisis.pk]
+    assert (later.required, later.sent, later.overdue) == (3, 1, 2)
+
+    Crisis.objects.filter(pk=crisis.pk).update(declared_at=timezone.now() - datetime.timedelta(hours=80))
+    officer = client_for("regional_officer")
+    officer.cookies["planblanc_language"] = "en"
+    page = officer.get(reverse("crisis:index")).content.decode()
+    assert "1 of 3 sent" in page and "2 late" in page
+
+
+def test_the_regional_view_reads_the_clocks_of_many_crises_in_few_queries(
+    crisis, django_assert_max_num_queries
+):
+    from planblanc.crisis.notifications import notification_summaries
+
+    crises = list(Crisis.objects.select_related("establishment"))
+    with django_assert_max_num_queries(2):
+        notification_summaries(crises=crises)

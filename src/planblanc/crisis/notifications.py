@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -526,3 +527,47 @@ def export_record(*, actor: Any, crisis: Crisis, what: str, fmt: str, content: b
                                "what": what, "fmt": fmt.upper(), "sha": digest})
         audit_record(actor=actor, action=action, obj=crisis, establishment=crisis.establishment,
                      changes={"sha256": digest, "what": what})
+
+
+@dataclass
+class NotificationSummary:
+    """For the regional view: how far a crisis is with its regulatory notifications."""
+
+    required: int
+    sent: int
+    overdue: int
+    next_due_at: datetime.datetime | None
+
+
+def notification_summaries(
+    *, crises: Sequence[Crisis], now: datetime.datetime | None = None
+) -> dict[int, NotificationSummary]:
+    """Clocks of many crises in two queries (notifications, damage assessments), keyed
+    by crisis id."""
+    now = now or timezone.now()
+    ids = [crisis.pk for crisis in crises]
+    filings: dict[tuple[int, str], list[RegulatoryNotification]] = {}
+    for row in RegulatoryNotification.objects.filter(crisis_id__in=ids).order_by("kind", "filing"):
+        filings.setdefault((row.crisis_id, row.kind), []).append(row)
+    damages = {damage.crisis_id: damage for damage in DamageAssessment.objects.filter(crisis_id__in=ids)}
+    summaries = {}
+    for crisis in crises:
+        required = sent = overdue = 0
+        next_due: datetime.datetime | None = None
+        for requirement in notification_requirements(crisis=crisis, damage=damages.get(crisis.pk)):
+            if not requirement.required:
+                continue
+            kind = NotificationKind(requirement.kind)
+            clock = Clock(
+                kind=kind, label=str(kind.label), required=True, reason=requirement.reason,
+                due_at=crisis.declared_at + DELAYS[kind], notification=None,
+                filings=filings.get((crisis.pk, kind), []), now=now,
+            )
+            required += 1
+            if clock.is_sent:
+                sent += 1
+                continue
+            overdue += clock.overdue
+            next_due = clock.due_at if next_due is None else min(next_due, clock.due_at)
+        summaries[crisis.pk] = NotificationSummary(required, sent, overdue, next_due)
+    return summaries

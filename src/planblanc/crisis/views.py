@@ -47,6 +47,7 @@ from planblanc.crisis.models import (
     SystemStatus,
     TaskStatus,
 )
+from planblanc.crisis.notifications import notification_summaries
 from planblanc.directory.models import Establishment, Membership
 from planblanc.plans.services import APPROVER_FUNCTIONS
 from planblanc.tenancy import Perm
@@ -66,8 +67,12 @@ def index(request: HttpRequest) -> HttpResponse:
     mine = {e.pk: e for e in Establishment.objects.visible_to(request.user, Perm.RUN_CRISIS)[:50]}
     for establishment in _declarable(request.user):
         mine.setdefault(establishment.pk, establishment)
+    active = list(selectors.crisis_list_for_user(user=request.user, active=True)[:200])
+    summaries = notification_summaries(crises=active)
+    for crisis in active:
+        crisis.notification_summary = summaries[crisis.pk]
     return render(request, "crisis/index.html", {
-        "active": selectors.crisis_list_for_user(user=request.user, active=True)[:200],
+        "active": active,
         "establishments": sorted(mine.values(), key=lambda e: e.name),
         "stats": selectors.crisis_statistics(user=request.user),
     })
