@@ -216,3 +216,15 @@ def test_it_reads_the_list_and_editor_in_few_queries(
         assert client.get(reverse("exercises:list")).status_code == 200
     with django_assert_max_num_queries(20):
         assert client.get(reverse("exercises:detail", args=[exercise.pk])).status_code == 200
+
+
+def test_it_links_the_exercise_page_to_its_live_run_spaces(client_for: Any, exercise: Exercise) -> None:
+    client = client_for("exercise_animator")
+    page = client.get(reverse("exercises:detail", args=[exercise.pk])).content.decode()
+    for name in ("run_console", "run_player", "run_observer"):
+        url = reverse(f"exercises:{name}", args=[exercise.pk])
+        assert url in page
+        assert client.get(url).status_code == 200, name
+    # Evaluation and report exist once the exercise has been run.
+    for name in ("run_evaluation", "run_report"):
+        assert reverse(f"exercises:{name}", args=[exercise.pk]) not in page
