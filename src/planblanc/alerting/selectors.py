@@ -8,7 +8,14 @@ from typing import Any
 
 from django.db.models import Count, Exists, OuterRef, QuerySet
 
-from planblanc.alerting.models import Campaign, Channel, Delivery, DeliveryStatus, Recipient
+from planblanc.alerting.models import (
+    Campaign,
+    CampaignStatus,
+    Channel,
+    Delivery,
+    DeliveryStatus,
+    Recipient,
+)
 from planblanc.directory.models import Establishment, Person
 from planblanc.tenancy import Perm, get_for_user
 
@@ -129,4 +136,28 @@ def outbox_status() -> OutboxStatus:
         queued=summary["n"],
         oldest_queued_age_seconds=int((timezone.now() - oldest).total_seconds()) if oldest else None,
         stale_after_seconds=settings.WORKER_STALE_AFTER_SECONDS,
+    )
+
+
+def alert_text_for(recipient: Recipient) -> str:
+    """The campaign's message as this recipient received it (their language, variables
+    filled)."""
+    from planblanc.alerting.templating import template_fill
+
+    campaign = recipient.campaign
+    text = campaign.message_en if recipient.language == "en" and campaign.message_en else campaign.message_fr
+    return template_fill(text, name=recipient.name, establishment=recipient.establishment_name, title=campaign.title)
+
+
+def alerts_to_acknowledge(*, user: Any) -> QuerySet[Recipient]:
+    """The alerts addressed to the person this login belongs to that they have not
+    acknowledged yet (cancelled campaigns left out): acknowledged from the app with one
+    button, like the signed link in the message."""
+    if not getattr(user, "is_authenticated", False):
+        return Recipient.objects.none()
+    return (
+        Recipient.objects.filter(person__user=user, acknowledged_at__isnull=True)
+        .exclude(campaign__status=CampaignStatus.CANCELLED)
+        .select_related("campaign")
+        .order_by("-campaign__created_at", "-id")
     )

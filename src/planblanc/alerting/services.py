@@ -28,8 +28,9 @@ from django.conf import settings
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.db.models import F, Q
+from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -772,3 +773,26 @@ def sms_reply_record(*, sender: str, text: str) -> Acknowledgement | None:
     if delivery is None:
         return None
     return acknowledgement_record(delivery=delivery, via="sms")
+
+
+def acknowledgement_in_app(*, user: Any, recipient_id: int) -> Acknowledgement:
+    """The logged-in recipient acknowledges from the application. Only their own alerts:
+    anyone else's is a 404, like everything outside one's scope."""
+    recipient = Recipient.objects.filter(pk=recipient_id, person__user=user).select_related("campaign").first()
+    if recipient is None or not getattr(user, "is_authenticated", False):
+        raise Http404
+    # Tie the acknowledgement to the message they most likely read: the latest one sent.
+    delivery = (
+        Delivery.objects.filter(recipient=recipient)
+        .order_by(
+            models.Case(
+                models.When(status__in=(DeliveryStatus.SENT, DeliveryStatus.DELIVERED), then=0), default=1,
+            ),
+            "-sent_at", "-id",
+        )
+        .select_related("campaign", "recipient")
+        .first()
+    )
+    if delivery is None:
+        raise Http404
+    return acknowledgement_record(delivery=delivery, via="app")

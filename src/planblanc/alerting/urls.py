@@ -6,6 +6,7 @@ app_name = "alerting"
 urlpatterns = [
     path("ack/<str:token>/", views.acknowledge, name="acknowledge"),
     path("alertes/", views.campaign_list, name="campaign_list"),
+    path("alertes/a-confirmer/", views.alerts_to_acknowledge, name="to_acknowledge"),
     path("alertes/nouvelle/", views.campaign_new, name="campaign_new"),
     path("alertes/cibler/", views_targeting.campaign_target_new, name="campaign_target_new"),
     path("alertes/cibler/apercu/", views_targeting.campaign_target_preview, name="campaign_target_preview"),

@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -48,6 +49,7 @@ def campaign_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(selectors.campaign_list(user=request.user), 30).get_page(request.GET.get("page"))
     return render(request, "alerting/campaign_list.html", {
         "page": page, "may_send": _may_send_somewhere(request.user), "outbox": selectors.outbox_status(),
+        "to_acknowledge": selectors.alerts_to_acknowledge(user=request.user).count(),
         "may_send_targeted": _may_send_somewhere(request.user)
         or has_perm_somewhere(request.user, Perm.MANAGE_ESTABLISHMENTS),
     })
@@ -422,3 +424,21 @@ def escalation_state(request: HttpRequest, pk: int) -> HttpResponse:
     """The live part of the escalation page, polled every 2 seconds."""
     item = escalation.get_escalation_for_user(user=request.user, escalation_id=pk)
     return render(request, "alerting/_escalation_state.html", _escalation_context(item))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def alerts_to_acknowledge(request: HttpRequest) -> HttpResponse:
+    """My alerts: those sent to me that I have not acknowledged, one button each."""
+    if request.method == "POST":
+        try:
+            recipient_id = int(request.POST.get("recipient", ""))
+        except ValueError:
+            raise Http404 from None
+        services.acknowledgement_in_app(user=request.user, recipient_id=recipient_id)
+        messages.success(request, _("Received: thank you, the crisis cell can see it."))
+        return redirect("alerting:to_acknowledge")
+    pending = list(selectors.alerts_to_acknowledge(user=request.user)[:50])
+    for recipient in pending:
+        recipient.text = selectors.alert_text_for(recipient)
+    return render(request, "alerting/to_acknowledge.html", {"pending": pending})

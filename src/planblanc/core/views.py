@@ -5,6 +5,7 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
+from planblanc.alerting.selectors import alerts_to_acknowledge
 from planblanc.core.selectors import worker_status
 from planblanc.directory.selectors import directory_summary, establishment_list
 
@@ -15,6 +16,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "summary": directory_summary(user=request.user),
         "establishments": establishment_list(user=request.user)[:12],
         "worker": worker_status(),
+        "alerts_pending": alerts_to_acknowledge(user=request.user).count(),
     })
 
 
