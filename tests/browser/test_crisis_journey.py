@@ -6,12 +6,14 @@ mode, and the logbook is exported with its head hash."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.urls import reverse
 
 from planblanc.core.demo import DEMO_PASSWORD
 from planblanc.crisis.chain import logbook_verify
@@ -148,5 +150,22 @@ def test_it_walks_the_crisis_path_on_a_phone(crisis_site: str, browse: Any, smtp
     assert crisis.head_hash in download_info.value.path().read_text(encoding="utf-8")
     director.assert_clean("the exports")
 
+    # The CNIL notification, pre-filled from the crisis, from its clock on the console.
+    form_url = reverse("crisis:notification_form", args=[crisis.pk, "cnil"])
+    follow = page.locator(f"#crisis-notifications a[href='{form_url}']").first
+    follow.click()
+    page.wait_for_url(f"**{form_url}")
+    director.settle()
+    with page.expect_download() as download_info:
+        page.locator("main").get_by_role("link", name="PDF", exact=True).click()
+    assert download_info.value.path().read_bytes().startswith(b"%PDF")
+    with page.expect_download() as download_info:
+        page.locator("main").get_by_role("link", name="JSON", exact=True).click()
+    cnil = json.loads(download_info.value.path().read_text(encoding="utf-8"))
+    assert crisis.establishment.finess in json.dumps(cnil, ensure_ascii=False)
+    assert "CHU de Belleval" in json.dumps(cnil, ensure_ascii=False)
+    director.assert_clean("the CNIL notification")
+
+    crisis.refresh_from_db()  # every export is written in the logbook too
     assert logbook_verify(crisis).ok
     assert LogbookEntry.objects.filter(crisis=crisis).count() == crisis.head_seq >= 6
