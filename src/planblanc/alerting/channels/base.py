@@ -144,7 +144,7 @@ def register(cls: type[Provider]) -> type[Provider]:
 
 def _load_modules() -> None:
     # Importing registers the built-in providers.
-    from planblanc.alerting.channels import email, sms_kannel, sms_smpp, voice, webhook  # noqa: F401
+    from planblanc.alerting.channels import email, mailbox, sms_kannel, sms_smpp, voice, webhook  # noqa: F401
 
 
 def build_providers(config: dict[str, list[dict[str, Any]]]) -> dict[str, list[Provider]]:

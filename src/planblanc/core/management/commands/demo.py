@@ -5,6 +5,7 @@ then runs the web server and a background worker side by side until Ctrl-C."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -16,6 +17,23 @@ from django.conf import settings
 from django.core.management import BaseCommand, call_command
 
 from planblanc.core.demo import DEMO_PASSWORD
+
+# Without a relay configured, the demo's alerts go to a folder of .eml files (and voice
+# calls to the log), so that declaring a crisis or sending an alert shows real messages
+# with working acknowledgement links instead of failures against a missing relay.
+DEMO_CHANNELS = json.dumps({
+    "email": [{"name": "demo-mailbox", "kind": "mailbox"}],
+    "voice": [{"name": "demo-voice", "kind": "voice_log"}],
+    "webhook": [{"name": "webhook", "kind": "webhook"}],
+})
+
+
+def demo_alerting_env(environ: dict[str, str], url: str) -> dict[str, str]:
+    """Channel and public-address settings for the demo's processes, unless given."""
+    return {
+        "PLANBLANC_CHANNELS": environ.get("PLANBLANC_CHANNELS") or DEMO_CHANNELS,
+        "PLANBLANC_PUBLIC_URL": environ.get("PLANBLANC_PUBLIC_URL") or url.rstrip("/"),
+    }
 
 
 class Command(BaseCommand):
@@ -37,6 +55,9 @@ class Command(BaseCommand):
         if options["no_serve"]:
             return
         env = {**os.environ, "PLANBLANC_DEMO": "1", "PLANBLANC_DATA_DIR": str(settings.DATA_DIR)}
+        env.update(demo_alerting_env(env, url))
+        if env["PLANBLANC_CHANNELS"] == DEMO_CHANNELS:
+            self.stdout.write(f"Alert emails are written to {settings.DATA_DIR / 'demo-mailbox'} (.eml files).")
         base = [sys.executable, "-m", "planblanc"]
         children = [
             subprocess.Popen([*base, "serve", "--bind", options["bind"], "--workers", "2"], env=env),  # noqa: S603
