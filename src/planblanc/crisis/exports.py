@@ -23,6 +23,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from planblanc.core.pdf import render_pdf
 from planblanc.crisis.chain import ENCODING_VERSION, logbook_verify, utc_iso
 from planblanc.crisis.models import Crisis, LogbookEntry
 from planblanc.crisis.services import logbook_export_record
@@ -115,32 +116,14 @@ def _stylesheet() -> str:
     return (STATIC_DIR / "logbook_pdf.css").read_text(encoding="utf-8")
 
 
-def _offline_url_fetcher() -> Any:
-    """Nothing fetched while printing: only inline data: URLs."""
-    from weasyprint.urls import URLFetcher
-
-    class OfflineURLFetcher(URLFetcher):
-        def fetch(self, url: str, headers: Any = None) -> Any:
-            if not url.startswith("data:"):
-                raise ValueError(f"the logbook PDF fetches nothing: {url}")
-            return super().fetch(url, headers)
-
-    return OfflineURLFetcher(allowed_protocols={"data"})
-
-
 def logbook_pdf(crisis: Crisis, *, printed_by: str = "") -> bytes:
     """A4, French, the head hash on every page (to be written down) and at the end."""
-    from weasyprint import CSS, HTML
-
     with translation.override("fr"):
         html = render_to_string("crisis/logbook_pdf.html", {
             "crisis": crisis, "header": _header(crisis), "entries": _entries(crisis),
             "printed_by": printed_by, "printed_at": timezone.localtime(),
         })
-    fetcher = _offline_url_fetcher()
-    return HTML(string=html, url_fetcher=fetcher, base_url=None).write_pdf(
-        stylesheets=[CSS(string=_stylesheet(), url_fetcher=fetcher)]
-    )
+    return render_pdf(html=html, css=_stylesheet())
 
 
 def logbook_export(*, actor: Any, crisis: Crisis, fmt: str) -> Exported:

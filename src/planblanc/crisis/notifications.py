@@ -485,16 +485,13 @@ def notification_document(*, crisis: Crisis, kind: str, actor: Any = None) -> di
 
 
 def notification_pdf(document: dict[str, Any], crisis: Crisis) -> bytes:
-    from weasyprint import CSS, HTML
-
-    from planblanc.crisis.exports import _offline_url_fetcher, _stylesheet
+    from planblanc.core.pdf import render_pdf
+    from planblanc.crisis.exports import _stylesheet
 
     with translation.override("fr"):
         html = render_to_string("crisis/notifications/pdf.html", {"doc": document, "crisis": crisis,
                                                                   "printed_at": timezone.localtime()})
-    fetcher = _offline_url_fetcher()
-    return HTML(string=html, url_fetcher=fetcher, base_url=None).write_pdf(
-        stylesheets=[CSS(string=_stylesheet(), url_fetcher=fetcher)])
+    return render_pdf(html=html, css=_stylesheet())
 
 
 EXPORT_TYPES = {"pdf": "application/pdf", "json": "application/json"}

@@ -143,16 +143,13 @@ def report_context(*, crisis: Crisis) -> dict[str, Any]:
 def report_pdf(*, actor: Any, crisis: Crisis) -> bytes:
     """The lessons-learned report, A4, French, the logbook head hash on every page. The
     export is logged (audit; logbook while the crisis runs)."""
-    from weasyprint import CSS, HTML
-
-    from planblanc.crisis.exports import _offline_url_fetcher, _stylesheet
+    from planblanc.core.pdf import render_pdf
+    from planblanc.crisis.exports import _stylesheet
 
     with translation.override("fr"):
         html = render_to_string("crisis/report/pdf.html", {
             **report_context(crisis=crisis), "printed_by": user_label(actor), "printed_at": timezone.localtime()})
-    fetcher = _offline_url_fetcher()
-    content: bytes = HTML(string=html, url_fetcher=fetcher, base_url=None).write_pdf(
-        stylesheets=[CSS(string=_stylesheet(), url_fetcher=fetcher)])
+    content = render_pdf(html=html, css=_stylesheet())
     export_record(actor=actor, crisis=crisis, what=_("lessons-learned report"), fmt="pdf", content=content,
                   action="crisis.report_export")
     return content

@@ -250,16 +250,12 @@ vertical-align: top; } .mark { color: #b00; font-weight: bold; letter-spacing: 1
 
 def report_pdf(*, actor: Any, run: ExerciseRun) -> bytes:
     """The lessons-learned report as a PDF (French, A4). The export is audited."""
-    from weasyprint import CSS, HTML
-
-    from planblanc.crisis.exports import _offline_url_fetcher
+    from planblanc.core.pdf import render_pdf
 
     with translation.override("fr"):
         html = render_to_string("exercises/report/pdf.html", {
             **report_context(run=run), "printed_by": user_label(actor), "printed_at": timezone.localtime()})
-    fetcher = _offline_url_fetcher()
-    content: bytes = HTML(string=html, url_fetcher=fetcher, base_url=None).write_pdf(
-        stylesheets=[CSS(string=PDF_CSS, url_fetcher=fetcher)])
+    content = render_pdf(html=html, css=PDF_CSS)
     audit_record(actor=actor, action="exercise.report_export", obj=run.exercise,
                  establishment=run.exercise.establishment, changes={"bytes": len(content)})
     return content

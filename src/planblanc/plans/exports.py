@@ -25,7 +25,6 @@ from __future__ import annotations
 import datetime
 import functools
 import io
-import logging
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +36,7 @@ from django.template.loader import render_to_string
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
+from planblanc.core.pdf import render_pdf
 from planblanc.directory.models import DepartmentKind, EstablishmentCategory, Function
 from planblanc.directory.validators import phone_display
 from planblanc.plans.durations import duration_display
@@ -53,9 +53,6 @@ from planblanc.plans.models import (
 )
 from planblanc.plans.services import plan_export_record
 from planblanc.plans.snapshot import plan_snapshot
-
-# WeasyPrint logs a line per page at INFO level: a CHU's kit would flood the log.
-logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
 
 KIT_LANGUAGE = "fr"
 # Blank ruled pages of the logbook (main courante) at the end of the kit; more can be
@@ -315,20 +312,6 @@ def _stylesheet(name: str) -> str:
     return (STATIC_DIR / name).read_text(encoding="utf-8")
 
 
-def _offline_url_fetcher() -> Any:
-    """WeasyPrint must not fetch anything: a kit is printed when the network may be down,
-    and its content must not depend on (or leak to) a server. Only inline data: URLs."""
-    from weasyprint.urls import URLFetcher
-
-    class OfflineURLFetcher(URLFetcher):
-        def fetch(self, url: str, headers: Any = None) -> Any:
-            if not url.startswith("data:"):
-                raise ValueError(f"the paper kit fetches nothing over the network or disk: {url}")
-            return super().fetch(url, headers)
-
-    return OfflineURLFetcher(allowed_protocols={"data"})
-
-
 def paper_kit_html(*, document: dict[str, Any], meta: KitMeta) -> str:
     """The kit as one HTML document for WeasyPrint (handy to debug the layout in a browser)."""
     with translation.override(KIT_LANGUAGE):
@@ -340,12 +323,7 @@ def paper_kit_pdf(*, document: dict[str, Any], meta: KitMeta) -> bytes:
     tree, one reflex sheet per page with tick boxes, degraded procedures, continuity
     tables, contacts, resources and blank logbook pages; the version, its approval and
     the print date on every page, with page numbers."""
-    from weasyprint import CSS, HTML
-
-    html = paper_kit_html(document=document, meta=meta)
-    fetcher = _offline_url_fetcher()
-    stylesheet = CSS(string=_stylesheet("paper_kit.css"), url_fetcher=fetcher)
-    return HTML(string=html, url_fetcher=fetcher, base_url=None).write_pdf(stylesheets=[stylesheet])
+    return render_pdf(html=paper_kit_html(document=document, meta=meta), css=_stylesheet("paper_kit.css"))
 
 
 # Offline bundle -----------------------------------------------------------------------
