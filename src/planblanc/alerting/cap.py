@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from lxml import etree
 
+from planblanc import rights
 from planblanc.accounts.audit import audit_record
 from planblanc.accounts.models import AuditEntry
 from planblanc.alerting import services
@@ -297,9 +298,9 @@ def cap_scope(*, actor: Any, draft: CapDraft) -> tuple[Establishment | None, Reg
     directly; otherwise the region (a regional officer alerting some establishments),
     or PermissionDenied."""
     establishment = draft.establishment
-    if establishment is not None and services._may_send(actor, establishment=establishment, region=None):
+    if establishment is not None and rights.may_send_alerts(actor, establishment=establishment, region=None):
         return establishment, None
-    if services._may_send(actor, establishment=None, region=draft.region):
+    if rights.may_send_alerts(actor, establishment=None, region=draft.region):
         return None, draft.region
     raise PermissionDenied(_("You are not allowed to send alerts here."))
 

@@ -26,6 +26,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from planblanc.accounts.audit import audit_record
+from planblanc.actors import ESCALATION_WORKER, SystemActor
+from planblanc.alerting import services
 from planblanc.alerting.models import (
     Channel,
     Escalation,
@@ -41,7 +43,6 @@ from planblanc.directory.models import Establishment, Person
 from planblanc.tenancy import Perm, can, get_for_user
 
 logger = logging.getLogger(__name__)
-SYSTEM_ACTOR = "system:escalation"
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,7 @@ def escalation_start(
     *, actor: Any, policy: EscalationPolicy, title: str, message: str, is_exercise: bool = False
 ) -> Escalation:
     """Snapshot the policy and make the first step due now."""
-    if not (isinstance(actor, str) and actor.startswith("system")):
+    if not isinstance(actor, SystemActor):
         _check(actor, policy.establishment)
     errors: dict[str, list[str]] = {}
     title, message = (title or "").strip(), (message or "").strip()
@@ -185,9 +186,7 @@ def escalation_start(
 
 
 def _wake() -> None:
-    from planblanc.alerting.services import _wake_workers
-
-    _wake_workers()
+    services.wake_workers()
 
 
 def _targets(level: dict[str, Any], when: datetime) -> list[Person]:
@@ -210,19 +209,12 @@ def _acknowledged(escalation_id: int) -> Recipient | None:
 def escalation_step(*, escalation_id: int, worker_id: str, now: datetime | None = None) -> bool:
     """Take the escalation's due step, if it is still due and still ours to take.
     Returns whether this call took it."""
-    from planblanc.alerting.services import (
-        RecipientInput,
-        _no_wait_for_disk,
-        campaign_create,
-        recipients_from_people,
-    )
-
     now = now or timezone.now()
     with transaction.atomic():
-        # As for the sends themselves (see services._no_wait_for_disk): a worker that
+        # As for the sends themselves (see services.no_wait_for_disk): a worker that
         # dies loses nothing by it; only a crash of the database server may forget the
         # last steps taken, which are then taken again.
-        _no_wait_for_disk()
+        services.no_wait_for_disk()
         row = Escalation.objects.filter(
             pk=escalation_id, status=EscalationStatus.ACTIVE, next_step_due_at__lte=now
         ).select_related("establishment").first()
@@ -241,7 +233,7 @@ def escalation_step(*, escalation_id: int, worker_id: str, now: datetime | None 
             ) == 1
             if taken:
                 audit_record(
-                    actor=SYSTEM_ACTOR, action=f"alerting.escalation_{status}", obj=row,
+                    actor=ESCALATION_WORKER, action=f"alerting.escalation_{status}", obj=row,
                     establishment=row.establishment, changes={"level": row.level, "repeat": row.repeat},
                 )
             return taken
@@ -257,12 +249,12 @@ def escalation_step(*, escalation_id: int, worker_id: str, now: datetime | None 
         people = _targets(level, due_at)
         campaign = None
         if people:
-            recipients: list[RecipientInput] = recipients_from_people(
+            recipients: list[services.RecipientInput] = services.recipients_from_people(
                 people, establishment_name=row.establishment.name
             )
             title = row.title if row.repeat == 0 else f"{row.title} ({row.repeat + 1})"
-            campaign = campaign_create(
-                actor=SYSTEM_ACTOR, title=title, message_fr=row.message, message_en=row.message,
+            campaign = services.campaign_create(
+                actor=ESCALATION_WORKER, title=title, message_fr=row.message, message_en=row.message,
                 recipients=recipients, channels=row.policy_snapshot.get("channels") or ["email"],
                 establishment=row.establishment, is_exercise=row.is_exercise,
                 # The worker taking this step sends the outbox right after it.

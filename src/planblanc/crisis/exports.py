@@ -112,7 +112,8 @@ def logbook_csv(crisis: Crisis) -> bytes:
 
 
 @functools.cache
-def _stylesheet() -> str:
+def pdf_stylesheet() -> str:
+    """The stylesheet of the crisis PDFs (logbook, notifications, report)."""
     return (STATIC_DIR / "logbook_pdf.css").read_text(encoding="utf-8")
 
 
@@ -123,7 +124,7 @@ def logbook_pdf(crisis: Crisis, *, printed_by: str = "") -> bytes:
             "crisis": crisis, "header": _header(crisis), "entries": _entries(crisis),
             "printed_by": printed_by, "printed_at": timezone.localtime(),
         })
-    return render_pdf(html=html, css=_stylesheet())
+    return render_pdf(html=html, css=pdf_stylesheet())
 
 
 def logbook_export(*, actor: Any, crisis: Crisis, fmt: str) -> Exported:

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
@@ -28,8 +28,10 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from planblanc import rights
 from planblanc.accounts.audit import audit_record
 from planblanc.crisis.chain import nfc, utc_iso
+from planblanc.crisis.exports import pdf_stylesheet
 from planblanc.crisis.models import (
     DAMAGE_QUESTIONS,
     Answer,
@@ -45,7 +47,7 @@ from planblanc.crisis.models import (
     SystemState,
     SystemStatus,
 )
-from planblanc.crisis.services import crisis_may_run, logbook_append
+from planblanc.crisis.services import logbook_append
 from planblanc.directory.models import Function, Membership
 from planblanc.tenancy import user_label
 
@@ -340,11 +342,6 @@ def _kind(kind: str) -> NotificationKind:
     return NotificationKind(kind)
 
 
-def _require_run(actor: Any, crisis: Crisis) -> None:
-    if not crisis_may_run(actor=actor, crisis=crisis):
-        raise PermissionDenied(_("You are not allowed to write in this crisis."))
-
-
 def _clean(kind: NotificationKind, data: dict[str, Any]) -> dict[str, str]:
     errors: dict[str, list[Any]] = {}
     clean: dict[str, str] = {}
@@ -367,7 +364,7 @@ def notification_save(*, actor: Any, crisis: Crisis, kind: str, data: dict[str, 
     """Save the form of the current filing. A sent filing is not changed: the CNIL takes
     a complementary filing (notification_complement), the others are done."""
     kind = _kind(kind)
-    _require_run(actor, crisis)
+    rights.require_run_crisis(actor, crisis)
     clean = _clean(kind, data)
     with transaction.atomic():
         current = (RegulatoryNotification.objects.select_for_update().filter(crisis=crisis, kind=kind)
@@ -391,7 +388,7 @@ def notification_save(*, actor: Any, crisis: Crisis, kind: str, data: dict[str, 
 def notification_complement(*, actor: Any, crisis: Crisis, kind: str) -> RegulatoryNotification:
     """Open a complementary filing to the CNIL, once the previous one is sent."""
     kind = _kind(kind)
-    _require_run(actor, crisis)
+    rights.require_run_crisis(actor, crisis)
     if kind != "cnil":
         raise ValidationError(_("Only the CNIL notification takes complementary filings."))
     with transaction.atomic():
@@ -418,7 +415,7 @@ def notification_mark_sent(
     """Mark the current filing sent with the reference given by the authority (the
     receipt number, the complaint's number). No reference: refused."""
     kind = _kind(kind)
-    _require_run(actor, crisis)
+    rights.require_run_crisis(actor, crisis)
     reference = nfc(reference or "").strip()
     if not reference:
         raise ValidationError({"reference": [
@@ -487,12 +484,11 @@ def notification_document(*, crisis: Crisis, kind: str, actor: Any = None) -> di
 
 def notification_pdf(document: dict[str, Any], crisis: Crisis) -> bytes:
     from planblanc.core.pdf import render_pdf
-    from planblanc.crisis.exports import _stylesheet
 
     with translation.override("fr"):
         html = render_to_string("crisis/notifications/pdf.html", {"doc": document, "crisis": crisis,
                                                                   "printed_at": timezone.localtime()})
-    return render_pdf(html=html, css=_stylesheet())
+    return render_pdf(html=html, css=pdf_stylesheet())
 
 
 EXPORT_TYPES = {"pdf": "application/pdf", "json": "application/json"}
@@ -519,7 +515,7 @@ def export_record(*, actor: Any, crisis: Crisis, what: str, fmt: str, content: b
     the actor writes in it (a read-only regional officer's export is audited only)."""
     digest = hashlib.sha256(content).hexdigest()
     with transaction.atomic():
-        if crisis.status == CrisisStatus.ACTIVE and crisis_may_run(actor=actor, crisis=crisis):
+        if crisis.status == CrisisStatus.ACTIVE and rights.may_run_crisis(actor, crisis):
             logbook_append(actor=actor, crisis=crisis, kind=str(EntryKind.INFORMATION),
                            text=_("Exported: %(what)s (%(fmt)s, SHA-256 %(sha)s).") % {
                                "what": what, "fmt": fmt.upper(), "sha": digest})

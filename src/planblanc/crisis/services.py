@@ -28,7 +28,9 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from planblanc import rights
 from planblanc.accounts.audit import audit_record
+from planblanc.actors import CRISIS_PROCESS
 from planblanc.crisis.chain import entry_digest, nfc
 from planblanc.crisis.models import (
     DAMAGE_QUESTIONS,
@@ -55,44 +57,15 @@ from planblanc.crisis.models import (
     TaskStatus,
 )
 from planblanc.directory.models import Department, Establishment, Function, Person
-from planblanc.tenancy import Perm, can, user_label
+from planblanc.tenancy import user_label
 
 logger = logging.getLogger(__name__)
 
 MAX_TEXT = 20_000
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
-CAMPAIGN_ACTOR = "system:crisis"
 
 
 # Rights ----------------------------------------------------------------------------------
-
-
-def crisis_may_declare(*, actor: Any, establishment: Establishment) -> bool:
-    """The director of the establishment or a deputy director declares a crisis: the
-    same rule as approving its plan (a login linked to a person holding one of those
-    functions there). A national or regional role alone is not enough."""
-    from planblanc.plans.models import Plan
-    from planblanc.plans.services import plan_may_approve
-
-    if not getattr(actor, "is_authenticated", False):
-        return False
-    plan = Plan.objects.filter(establishment=establishment).first() or Plan(establishment=establishment)
-    return plan_may_approve(actor=actor, plan=plan)
-
-
-def crisis_may_run(*, actor: Any, crisis: Crisis) -> bool:
-    """Crisis-cell members and establishment administrators (RUN_CRISIS), and whoever may
-    declare, write in the crisis; others in scope (region, group, auditors) only read."""
-    if not getattr(actor, "is_authenticated", False):
-        return False
-    return can(actor, Perm.RUN_CRISIS, crisis.establishment) or crisis_may_declare(
-        actor=actor, establishment=crisis.establishment
-    )
-
-
-def _require_run(actor: Any, crisis: Crisis) -> None:
-    if not crisis_may_run(actor=actor, crisis=crisis):
-        raise PermissionDenied(_("You are not allowed to write in this crisis."))
 
 
 def _require_active(crisis: Crisis) -> None:
@@ -191,7 +164,7 @@ def logbook_append(
 ) -> LogbookEntry:
     """Add an entry to the logbook (main courante). A correction names the entry it
     corrects; the corrected entry stays as it was."""
-    _require_run(actor, crisis)
+    rights.require_run_crisis(actor, crisis)
     _require_active(crisis)
     text = _validate_entry(kind, text, attachments)
     if corrects is not None and corrects.crisis_id != crisis.pk:
@@ -297,7 +270,7 @@ def crisis_declare(
     cell (seat holders and deputies) with the bridge details."""
     from planblanc.plans.models import Plan, PlanVersion
 
-    if not crisis_may_declare(actor=actor, establishment=establishment):
+    if not rights.may_declare_crisis(actor, establishment):
         raise PermissionDenied(
             _("Only the director of the establishment or a deputy director may declare a crisis.")
         )
@@ -380,7 +353,7 @@ def crisis_declare(
 
             title, message_fr, message_en = _alert_texts(crisis, bridge)
             campaign = campaign_create(
-                actor=CAMPAIGN_ACTOR, title=title, message_fr=message_fr, message_en=message_en,
+                actor=CRISIS_PROCESS, title=title, message_fr=message_fr, message_en=message_en,
                 recipients=recipients, channels=("email", "sms", "voice"), establishment=establishment,
                 is_exercise=is_exercise,
             )
@@ -409,7 +382,7 @@ def decision_record(
     decided_at: datetime.datetime | None = None,
 ) -> Decision:
     """Register a decision; its logbook entry is written with it."""
-    _require_run(actor, crisis)
+    rights.require_run_crisis(actor, crisis)
     _require_active(crisis)
     text, rationale = nfc(text).strip(), nfc(rationale).strip()
     decided_by = nfc(decided_by).strip() or user_label(actor)
@@ -442,7 +415,7 @@ def task_create(
     due_at: datetime.datetime | None = None,
 ) -> CrisisTask:
     """An ad hoc task on the board."""
-    _require_run(actor, crisis)
+    rights.require_run_crisis(actor, crisis)
     _require_active(crisis)
     title = nfc(title).strip()
     if not title:
@@ -466,7 +439,7 @@ def task_create(
 def task_set_status(*, actor: Any, task: CrisisTask, status: str) -> CrisisTask:
     """Move a task on the board; completing or cancelling it writes the logbook."""
     crisis = task.crisis
-    _require_run(actor, crisis)
+    rights.require_run_crisis(actor, crisis)
     _require_active(crisis)
     if status not in TaskStatus.values:
         raise ValidationError({"status": [_("Unknown task status.")]})
@@ -499,7 +472,7 @@ def _status_change(
     *, actor: Any, row: DepartmentStatus | SystemStatus, status: str, note: str, choices: Any, what: str,
 ) -> StatusChange:
     crisis = row.crisis
-    _require_run(actor, crisis)
+    rights.require_run_crisis(actor, crisis)
     _require_active(crisis)
     note = nfc(note).strip()[:300]
     if status not in choices.values:
@@ -547,7 +520,7 @@ def system_status_change(*, actor: Any, row: SystemStatus, status: str, note: st
 
 def system_status_add(*, actor: Any, crisis: Crisis, name: str) -> SystemStatus:
     """An IT system that was not in the plan, added to the board."""
-    _require_run(actor, crisis)
+    rights.require_run_crisis(actor, crisis)
     _require_active(crisis)
     name = nfc(name).strip()[:200]
     if not name:
@@ -564,7 +537,7 @@ def system_status_add(*, actor: Any, crisis: Crisis, name: str) -> SystemStatus:
 
 def damage_assessment_update(*, actor: Any, crisis: Crisis, data: dict[str, Any]) -> DamageAssessment:
     """Answer the damage assessment checklist; each change is kept and logged."""
-    _require_run(actor, crisis)
+    rights.require_run_crisis(actor, crisis)
     _require_active(crisis)
     errors: dict[str, list[Any]] = {}
     clean: dict[str, str] = {}
@@ -607,25 +580,70 @@ def damage_assessment_update(*, actor: Any, crisis: Crisis, data: dict[str, Any]
     return assessment
 
 
-def crisis_close(*, actor: Any, crisis: Crisis, summary: str) -> Crisis:
-    """End of crisis: the closing entry is the last of the logbook."""
-    _require_run(actor, crisis)
-    _require_active(crisis)
-    summary = nfc(summary).strip()
-    if not summary:
-        raise ValidationError({"summary": [_("Write the closing entry: how the crisis ends.")]})
+def _close(*, actor: Any, crisis: Crisis, text: str, now: datetime.datetime) -> None:
+    """The closing entry (the last of the logbook), the closing time and who closed it,
+    the audit entry, and the timestamp of the final head once committed."""
     with transaction.atomic():
-        _append(crisis=crisis, actor=actor, kind=str(EntryKind.EVENT),
-                text=_("End of crisis: %(summary)s") % {"summary": summary})
-        now = timezone.now()
+        _append(crisis=crisis, actor=actor, kind=str(EntryKind.EVENT), text=text, at=now)
         Crisis.objects.filter(pk=crisis.pk).update(
             status=CrisisStatus.CLOSED, closed_at=now, closed_by_label=user_label(actor)[:200],
         )
         crisis.status, crisis.closed_at, crisis.closed_by_label = CrisisStatus.CLOSED, now, user_label(actor)[:200]
         audit_record(actor=actor, action="crisis.close", obj=crisis, establishment=crisis.establishment,
                      changes={"head": crisis.head_hash, "entries": crisis.head_seq})
-    transaction.on_commit(lambda: logbook_timestamp_head(crisis=crisis))
+        transaction.on_commit(lambda: logbook_timestamp_head(crisis=crisis))
+
+
+def crisis_close(*, actor: Any, crisis: Crisis, summary: str) -> Crisis:
+    """End of crisis: the closing entry is the last of the logbook."""
+    rights.require_run_crisis(actor, crisis)
+    _require_active(crisis)
+    summary = nfc(summary).strip()
+    if not summary:
+        raise ValidationError({"summary": [_("Write the closing entry: how the crisis ends.")]})
+    _close(actor=actor, crisis=crisis, text=_("End of crisis: %(summary)s") % {"summary": summary},
+           now=timezone.now())
     return crisis
+
+
+# Exercise crises --------------------------------------------------------------------------
+
+
+def exercise_crisis_open(
+    *, actor: Any, establishment: Establishment, title: str, now: datetime.datetime | None = None,
+) -> Crisis:
+    """The players' crisis console of an exercise: an exercise crisis (never in the
+    statistics) with its own logbook, damage assessment and task board. Opened by the
+    animator who starts the run (the right to run exercises), not declared by the
+    director: the crisis cell is alerted by the injects themselves."""
+    rights.require_prepare_exercises(actor, establishment)
+    now = now or timezone.now()
+    with transaction.atomic():
+        crisis = Crisis.objects.create(
+            establishment=establishment, kind=CrisisKind.values[0], severity=Severity.values[0],
+            first_facts=(_("Exercise: %(title)s") % {"title": title}),
+            is_exercise=True, declared_at=now, declared_by=actor if getattr(actor, "is_authenticated", False) else None,
+            declared_by_label=user_label(actor)[:200],
+        )
+        DamageAssessment.objects.create(crisis=crisis, updated_at=now)
+        _append(crisis=crisis, actor=actor, kind=str(EntryKind.EVENT), at=now,
+                text=_("EXERCISE. Start of the exercise “%(title)s”.") % {"title": title})
+        audit_record(actor=actor, action="crisis.declare", obj=crisis, establishment=establishment,
+                     changes={"is_exercise": True})
+    return crisis
+
+
+def exercise_crisis_close(*, actor: Any, crisis: Crisis, now: datetime.datetime | None = None) -> Crisis:
+    """End of the exercise: its crisis closes like a real one (closing entry, time,
+    audit entry, timestamp), by the animator. Nothing when it is already closed."""
+    if not crisis.is_exercise:
+        raise ValidationError(_("Only an exercise crisis ends with its exercise."))
+    rights.require_prepare_exercises(actor, crisis.establishment)
+    with transaction.atomic():
+        locked = Crisis.objects.select_for_update().get(pk=crisis.pk)
+        if locked.status == CrisisStatus.ACTIVE:
+            _close(actor=actor, crisis=locked, text=_("EXERCISE. End of the exercise."), now=now or timezone.now())
+    return locked
 
 
 def logbook_export_record(*, actor: Any, crisis: Crisis, fmt: str, content: bytes) -> None:

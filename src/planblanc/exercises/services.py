@@ -8,10 +8,11 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from planblanc import rights
 from planblanc.accounts.audit import audit_record, diff, snapshot
 from planblanc.directory.models import Establishment, Membership, Person
 from planblanc.exercises import chronogramme as chrono
@@ -26,7 +27,6 @@ from planblanc.exercises.models import (
     Participant,
     ParticipantRole,
 )
-from planblanc.tenancy import Perm, can
 
 EXERCISE_FIELDS = (
     "title", "maturity_level", "objectives", "scenario", "planned_start", "planned_duration",
@@ -40,17 +40,8 @@ INJECT_FIELDS = (
 EDITABLE_STATUSES = (ExerciseStatus.DRAFT, ExerciseStatus.PLANNED)
 
 
-def exercise_may_edit(*, actor: Any, exercise: Exercise) -> bool:
-    return can(actor, Perm.RUN_EXERCISE, exercise.establishment)
-
-
-def _require_run(actor: Any, establishment: Establishment) -> None:
-    if not can(actor, Perm.RUN_EXERCISE, establishment):
-        raise PermissionDenied(_("You are not allowed to prepare exercises for this establishment."))
-
-
 def _require_editable(actor: Any, exercise: Exercise) -> None:
-    _require_run(actor, exercise.establishment)
+    rights.require_prepare_exercises(actor, exercise.establishment)
     if exercise.status not in EDITABLE_STATUSES:
         raise ValidationError(_("This exercise has started or is closed: its scenario can no longer be changed."))
 
@@ -69,7 +60,7 @@ def exercise_create(
     scenario: str = "",
 ) -> Exercise:
     """An empty exercise, to be written from scratch or filled by a chronogramme import."""
-    _require_run(actor, establishment)
+    rights.require_prepare_exercises(actor, establishment)
     exercise = Exercise(
         establishment=establishment, title=title.strip(), maturity_level=maturity_level,
         planned_start=planned_start, objectives=objectives, scenario=scenario,
@@ -106,7 +97,7 @@ def exercise_create_from_kit(
 ) -> Exercise:
     """Copy a kit into an exercise the establishment can adapt: objectives, scenario,
     evaluation grid, injects with their expected reactions and dependencies."""
-    _require_run(actor, establishment)
+    rights.require_prepare_exercises(actor, establishment)
     kit = kit_get(kit_slug)
     if kit is None:
         raise ValidationError({"kit_slug": _("Unknown kit “%(slug)s”.") % {"slug": kit_slug}})
@@ -137,7 +128,7 @@ def exercise_create_from_kit(
 
 
 def exercise_update(*, actor: Any, exercise: Exercise, data: dict[str, Any]) -> Exercise:
-    _require_run(actor, exercise.establishment)
+    rights.require_prepare_exercises(actor, exercise.establishment)
     before = snapshot(Exercise.objects.get(pk=exercise.pk))
     for name in EXERCISE_FIELDS:
         if name in data:
@@ -181,7 +172,7 @@ def exercise_schedule(
 
 
 def exercise_cancel(*, actor: Any, exercise: Exercise) -> Exercise:
-    _require_run(actor, exercise.establishment)
+    rights.require_prepare_exercises(actor, exercise.establishment)
     if exercise.status == ExerciseStatus.FINISHED:
         raise ValidationError(_("A finished exercise cannot be cancelled."))
     with transaction.atomic():
@@ -363,7 +354,7 @@ def participant_add(
     *, actor: Any, exercise: Exercise, person: Person, role: str, cell: str = ""
 ) -> Participant:
     """Add someone of the establishment, or change their role if they already take part."""
-    _require_run(actor, exercise.establishment)
+    rights.require_prepare_exercises(actor, exercise.establishment)
     if role not in ParticipantRole.values:
         raise ValidationError({"role": _("Unknown role in the exercise.")})
     if not Membership.objects.filter(person=person, establishment=exercise.establishment).exists():
@@ -381,7 +372,7 @@ def participant_add(
 
 def participant_remove(*, actor: Any, participant: Participant) -> None:
     exercise = participant.exercise
-    _require_run(actor, exercise.establishment)
+    rights.require_prepare_exercises(actor, exercise.establishment)
     with transaction.atomic():
         audit_record(actor=actor, action="participant.remove", obj=participant, establishment=exercise.establishment)
         participant.delete()

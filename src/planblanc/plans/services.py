@@ -10,8 +10,9 @@ from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from planblanc import rights
 from planblanc.accounts.audit import audit_record, diff, snapshot
-from planblanc.directory.models import Establishment, Function, Membership
+from planblanc.directory.models import Establishment, Membership
 from planblanc.plans.models import (
     Plan,
     PlanExport,
@@ -23,27 +24,6 @@ from planblanc.plans.models import (
 )
 from planblanc.plans.snapshot import plan_snapshot, snapshot_sha256
 from planblanc.tenancy import Perm, can
-
-APPROVER_FUNCTIONS = (Function.DIRECTOR, Function.DEPUTY_DIRECTOR)
-
-
-def _require_edit(actor: Any, plan: Plan) -> None:
-    if not can(actor, Perm.EDIT_PLAN, plan.establishment):
-        raise PermissionDenied(_("You are not allowed to change this plan."))
-
-
-def plan_may_edit(*, actor: Any, plan: Plan) -> bool:
-    return can(actor, Perm.EDIT_PLAN, plan.establishment)
-
-
-def plan_may_approve(*, actor: Any, plan: Plan) -> bool:
-    """The director of the establishment, or a deputy director, approves its plan: the
-    login must be linked to a person who holds one of those functions there."""
-    if not can(actor, Perm.VIEW_DIRECTORY, plan.establishment):
-        return False
-    return Membership.objects.filter(
-        person__user=actor, establishment=plan.establishment, function__in=APPROVER_FUNCTIONS
-    ).exists()
 
 
 def _touch(plan: Plan, actor: Any) -> None:
@@ -101,7 +81,7 @@ def plan_create(*, actor: Any, establishment: Establishment, from_template: bool
 
 def plan_update_cell(*, actor: Any, plan: Plan, data: dict[str, Any]) -> Plan:
     """Meeting places, conference bridge and briefing rhythm."""
-    _require_edit(actor, plan)
+    rights.require_edit_plan(actor, plan)
     before = snapshot(Plan.objects.get(pk=plan.pk))
     for name in ("meeting_place", "fallback_place", "bridge_phone", "bridge_code", "bridge_notes", "briefing_rhythm"):
         if name in data:
@@ -147,7 +127,7 @@ def _check_same_plan(instance: models.Model, plan: Plan) -> None:
 def plan_part_save(*, actor: Any, plan: Plan, instance: models.Model, data: dict[str, Any] | None = None,
                    m2m: dict[str, Any] | None = None) -> models.Model:
     """Create or update one part of the draft (a seat, a contact, an IT system…)."""
-    _require_edit(actor, plan)
+    rights.require_edit_plan(actor, plan)
     creating = instance.pk is None
     model = type(instance)
     before = {} if creating else snapshot(model._default_manager.get(pk=instance.pk))
@@ -173,7 +153,7 @@ def plan_part_save(*, actor: Any, plan: Plan, instance: models.Model, data: dict
 
 
 def plan_part_delete(*, actor: Any, plan: Plan, instance: models.Model) -> None:
-    _require_edit(actor, plan)
+    rights.require_edit_plan(actor, plan)
     if _plan_of(instance).pk != plan.pk:
         raise PermissionDenied(_("You are not allowed to change this plan."))
     with transaction.atomic():
@@ -188,7 +168,7 @@ def plan_part_delete(*, actor: Any, plan: Plan, instance: models.Model) -> None:
 def seat_set_deputies(*, actor: Any, seat: Seat, people: list[Any]) -> None:
     """Replace a seat's ordered deputies (first = first deputy)."""
     plan = seat.plan
-    _require_edit(actor, plan)
+    rights.require_edit_plan(actor, plan)
     if seat.holder_id and any(person.pk == seat.holder_id for person in people):
         raise ValidationError(_("The holder of a seat cannot also be its deputy."))
     if len({person.pk for person in people}) != len(people):
@@ -212,7 +192,7 @@ def seat_set_deputies(*, actor: Any, seat: Seat, people: list[Any]) -> None:
 def reflex_sheet_save(*, actor: Any, plan: Plan, sheet: ReflexSheet, data: dict[str, Any],
                       items: list[dict[str, Any]]) -> ReflexSheet:
     """Save a reflex sheet and its ordered actions together: all or nothing."""
-    _require_edit(actor, plan)
+    rights.require_edit_plan(actor, plan)
     errors: dict[str, list[str]] = {}
     if not data.get("owner_function") and not data.get("owner_seat"):
         errors["owner_function"] = [_("A reflex sheet needs the role that runs it.")]
@@ -243,7 +223,7 @@ def plan_approve(*, actor: Any, plan: Plan, note: str = "") -> PlanVersion:
     remains (the error lists them) or when the actor is not the director or deputy."""
     from planblanc.plans.selectors import plan_gaps
 
-    if not plan_may_approve(actor=actor, plan=plan):
+    if not rights.may_approve_plan(actor, plan):
         raise PermissionDenied(
             _("Only the director of the establishment or a deputy director may approve its plan.")
         )

@@ -10,7 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import URLValidator
 from django.db import transaction
@@ -18,6 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from planblanc import rights
 from planblanc.accounts.audit import audit_record, diff, snapshot
 from planblanc.directory.models import Establishment, Membership, Person
 from planblanc.readiness import ciso_assistant, loader
@@ -37,14 +38,9 @@ from planblanc.readiness.models import (
     Theme,
 )
 from planblanc.readiness.scoring import MeasureResult, Score, compute_score
-from planblanc.tenancy import Perm, can, user_label
+from planblanc.tenancy import user_label
 
 MAX_EVIDENCE_BYTES = 10 * 1024 * 1024
-
-
-def _require(user: Any, establishment: Establishment) -> None:
-    if not can(user, Perm.ASSESS, establishment):
-        raise PermissionDenied(_("You are not allowed to make this change."))
 
 
 def _label(actor: Any) -> str:
@@ -180,7 +176,7 @@ def referential_import_ciso_assistant(
 
 def assessment_start(*, actor: Any, establishment: Establishment, referential: Referential) -> Assessment:
     """Start (or return the already started) assessment of an establishment."""
-    _require(actor, establishment)
+    rights.require_assess(actor, establishment)
     if not referential.applies_to_establishment(establishment):
         raise ValidationError(_("This referential does not apply to %(name)s.") % {"name": establishment.name})
     with transaction.atomic():
@@ -241,7 +237,7 @@ def answer_record(
     comment: str = "",
 ) -> Answer:
     """Record a new answer to a measure; the previous one is kept as history."""
-    _require(actor, assessment.establishment)
+    rights.require_assess(actor, assessment.establishment)
     errors: dict[str, list[str]] = {}
     if measure.referential_id != assessment.referential_id or not measure.is_active:
         raise ValidationError(_("This measure is not part of the assessed referential."))
@@ -300,7 +296,7 @@ def evidence_add(
     expires_on: datetime.date | None = None,
 ) -> Evidence:
     """Attach a proof to a measure: a link (http or https) or an uploaded file."""
-    _require(actor, assessment.establishment)
+    rights.require_assess(actor, assessment.establishment)
     if measure.referential_id != assessment.referential_id:
         raise ValidationError(_("This measure is not part of the assessed referential."))
     url = (url or "").strip()
@@ -361,7 +357,7 @@ def _validate_action(action: Action) -> None:
 
 
 def action_create(*, actor: Any, establishment: Establishment, data: dict[str, Any]) -> Action:
-    _require(actor, establishment)
+    rights.require_assess(actor, establishment)
     action = Action(establishment=establishment)
     for name in ACTION_FIELDS:
         if name in data:
@@ -378,7 +374,7 @@ def action_create(*, actor: Any, establishment: Establishment, data: dict[str, A
 
 
 def action_update(*, actor: Any, action: Action, data: dict[str, Any]) -> Action:
-    _require(actor, action.establishment)
+    rights.require_assess(actor, action.establishment)
     before = snapshot(action)
     for name in ACTION_FIELDS:
         if name in data:
@@ -421,7 +417,7 @@ def governance_record_save(
     *, actor: Any, establishment: Establishment, year: int, data: dict[str, Any]
 ) -> GovernanceRecord:
     """Create or update the governance record of an establishment for a year."""
-    _require(actor, establishment)
+    rights.require_assess(actor, establishment)
     errors: dict[str, list[str]] = {}
     this_year = timezone.localdate().year
     if not (2000 <= int(year) <= this_year + 1):
