@@ -23,6 +23,8 @@ class SystemActor:
     name: str
     by: str = ""
     sends_alerts: bool = False
+    # Commands are recorded as "commande <name> (<by>)", processes as "system:<name>".
+    prefix: str = "system:"
 
     # Duck-typing with Django's users: a process is never a logged-in person.
     is_authenticated = False
@@ -31,7 +33,7 @@ class SystemActor:
 
     @property
     def label(self) -> str:
-        base = f"system:{self.name}"
+        base = f"{self.prefix}{self.name}"
         return f"{base} ({self.by})" if self.by else base
 
     def __str__(self) -> str:
@@ -53,11 +55,16 @@ def alert_worker(worker_id: str) -> SystemActor:
 
 def command(name: str, *, by: str = "") -> SystemActor:
     """A management command, with the name of the person who ran it (`--by`)."""
-    return SystemActor(f"command:{name}", by=by[:100])
+    return SystemActor(f"commande {name}", by=by.strip()[:100], prefix="")
 
 
 def is_system(actor: Any) -> bool:
     return isinstance(actor, SystemActor)
+
+
+def is_command(actor: Any) -> bool:
+    """A management command, run by whoever controls the server."""
+    return isinstance(actor, SystemActor) and actor.name.startswith("commande ")
 
 
 def actor_label(actor: Actor) -> str:
@@ -69,5 +76,5 @@ def actor_label(actor: Actor) -> str:
 
 __all__ = [
     "CRISIS_PROCESS", "ESCALATION_WORKER", "EXERCISE_RUNNER", "SYSTEM", "Actor", "SystemActor", "actor_label",
-    "alert_worker", "command", "is_system",
+    "alert_worker", "command", "is_command", "is_system",
 ]

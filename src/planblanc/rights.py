@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext as _
 
-from planblanc.actors import SystemActor
+from planblanc.actors import Actor, SystemActor
 from planblanc.directory.models import Function, Membership, Person
 from planblanc.tenancy import Perm, can, has_perm_somewhere, scope_for
 
@@ -31,23 +31,23 @@ if TYPE_CHECKING:
 APPROVER_FUNCTIONS = (Function.DIRECTOR, Function.DEPUTY_DIRECTOR)
 
 
-def _is_user(actor: Any) -> bool:
+def _is_user(actor: Actor) -> bool:
     return bool(getattr(actor, "is_authenticated", False))
 
 
 # Plans ------------------------------------------------------------------------------------
 
 
-def may_edit_plan(actor: Any, plan: Any) -> bool:
+def may_edit_plan(actor: Actor, plan: Any) -> bool:
     return can(actor, Perm.EDIT_PLAN, plan.establishment)
 
 
-def require_edit_plan(actor: Any, plan: Any) -> None:
+def require_edit_plan(actor: Actor, plan: Any) -> None:
     if not may_edit_plan(actor, plan):
         raise PermissionDenied(_("You are not allowed to change this plan."))
 
 
-def is_director(actor: Any, establishment: Establishment) -> bool:
+def is_director(actor: Actor, establishment: Establishment) -> bool:
     """The director of the establishment, or a deputy director: a login linked to a
     person who holds one of those functions there (and still sees its directory)."""
     if not _is_user(actor) or not can(actor, Perm.VIEW_DIRECTORY, establishment):
@@ -57,7 +57,7 @@ def is_director(actor: Any, establishment: Establishment) -> bool:
     ).exists()
 
 
-def may_approve_plan(actor: Any, plan: Any) -> bool:
+def may_approve_plan(actor: Actor, plan: Any) -> bool:
     """The director (or a deputy director) approves the establishment's plan."""
     return is_director(actor, plan.establishment)
 
@@ -65,13 +65,13 @@ def may_approve_plan(actor: Any, plan: Any) -> bool:
 # Crisis -----------------------------------------------------------------------------------
 
 
-def may_declare_crisis(actor: Any, establishment: Establishment) -> bool:
+def may_declare_crisis(actor: Actor, establishment: Establishment) -> bool:
     """The same rule as approving the plan: a national or regional role alone is not
     enough to declare a crisis in an establishment."""
     return is_director(actor, establishment)
 
 
-def may_run_crisis(actor: Any, crisis: Any) -> bool:
+def may_run_crisis(actor: Actor, crisis: Any) -> bool:
     """Crisis-cell members and establishment administrators (RUN_CRISIS), and whoever may
     declare, write in the crisis; others in scope (region, group, auditors) only read."""
     if not _is_user(actor):
@@ -79,12 +79,12 @@ def may_run_crisis(actor: Any, crisis: Any) -> bool:
     return can(actor, Perm.RUN_CRISIS, crisis.establishment) or may_declare_crisis(actor, crisis.establishment)
 
 
-def require_run_crisis(actor: Any, crisis: Any) -> None:
+def require_run_crisis(actor: Actor, crisis: Any) -> None:
     if not may_run_crisis(actor, crisis):
         raise PermissionDenied(_("You are not allowed to write in this crisis."))
 
 
-def may_approve_communication(actor: Any, crisis: Any) -> bool:
+def may_approve_communication(actor: Actor, crisis: Any) -> bool:
     """The director or a deputy director, or the communication officer of the
     establishment (the communication seat)."""
     if may_declare_crisis(actor, crisis.establishment):
@@ -97,36 +97,36 @@ def may_approve_communication(actor: Any, crisis: Any) -> bool:
 # Exercises --------------------------------------------------------------------------------
 
 
-def may_prepare_exercises(actor: Any, establishment: Establishment) -> bool:
+def may_prepare_exercises(actor: Actor, establishment: Establishment) -> bool:
     return can(actor, Perm.RUN_EXERCISE, establishment)
 
 
-def require_prepare_exercises(actor: Any, establishment: Establishment) -> None:
+def require_prepare_exercises(actor: Actor, establishment: Establishment) -> None:
     if not may_prepare_exercises(actor, establishment):
         raise PermissionDenied(_("You are not allowed to prepare exercises for this establishment."))
 
 
-def may_edit_exercise(actor: Any, exercise: Any) -> bool:
+def may_edit_exercise(actor: Actor, exercise: Any) -> bool:
     return may_prepare_exercises(actor, exercise.establishment)
 
 
-def exercise_participant(actor: Any, exercise: Any) -> Any:
+def exercise_participant(actor: Actor, exercise: Any) -> Any:
     """The actor's participation in the exercise (a Participant row), or None."""
     if not _is_user(actor):
         return None
     return exercise.participants.filter(person__user=actor).first()
 
 
-def may_animate_run(actor: Any, exercise: Any) -> bool:
+def may_animate_run(actor: Actor, exercise: Any) -> bool:
     return can(actor, Perm.RUN_EXERCISE, exercise.establishment)
 
 
-def require_animate_run(actor: Any, exercise: Any) -> None:
+def require_animate_run(actor: Actor, exercise: Any) -> None:
     if not may_animate_run(actor, exercise):
         raise PermissionDenied(_("You are not allowed to run this exercise."))
 
 
-def may_observe_run(actor: Any, exercise: Any) -> bool:
+def may_observe_run(actor: Actor, exercise: Any) -> bool:
     """Animators, and the participants who observe or animate."""
     if may_animate_run(actor, exercise):
         return True
@@ -134,7 +134,7 @@ def may_observe_run(actor: Any, exercise: Any) -> bool:
     return participant is not None and participant.role in ("observer", "animator")
 
 
-def may_play_run(actor: Any, exercise: Any) -> bool:
+def may_play_run(actor: Actor, exercise: Any) -> bool:
     """Players take injects in hand; animators may do it for them."""
     return exercise_participant(actor, exercise) is not None or may_animate_run(actor, exercise)
 
@@ -142,16 +142,16 @@ def may_play_run(actor: Any, exercise: Any) -> bool:
 # Readiness --------------------------------------------------------------------------------
 
 
-def may_assess(actor: Any, establishment: Establishment) -> bool:
+def may_assess(actor: Actor, establishment: Establishment) -> bool:
     return can(actor, Perm.ASSESS, establishment)
 
 
-def require_assess(actor: Any, establishment: Establishment) -> None:
+def require_assess(actor: Actor, establishment: Establishment) -> None:
     if not may_assess(actor, establishment):
         raise PermissionDenied(_("You are not allowed to make this change."))
 
 
-def may_view_observatory(actor: Any) -> bool:
+def may_view_observatory(actor: Actor) -> bool:
     """The observatory is for viewers over several establishments: national, regional
     (ARS) and group (GHT) scopes, auditors included. An establishment's own staff have
     its dashboard."""
@@ -162,7 +162,7 @@ def may_view_observatory(actor: Any) -> bool:
 # Alerting ---------------------------------------------------------------------------------
 
 
-def may_send_alerts(actor: Any, *, establishment: Establishment | None, region: Region | None) -> bool:
+def may_send_alerts(actor: Actor, *, establishment: Establishment | None, region: Region | None) -> bool:
     """The "send alerts" right: to an establishment's people (SEND_ALERTS over it), or to a
     whole region (SEND_REGIONAL_ALERTS over the region). A process sends only if it is
     one of those the platform runs for a decision already taken (`sends_alerts`)."""
@@ -176,20 +176,20 @@ def may_send_alerts(actor: Any, *, establishment: Establishment | None, region: 
     return region is not None and (scope.national or region.pk in scope.region_ids)
 
 
-def require_send_alerts(actor: Any, *, establishment: Establishment | None, region: Region | None) -> None:
+def require_send_alerts(actor: Actor, *, establishment: Establishment | None, region: Region | None) -> None:
     if not may_send_alerts(actor, establishment=establishment, region=region):
         raise PermissionDenied(_("You are not allowed to send alerts here."))
 
 
-def may_send_alerts_somewhere(actor: Any) -> bool:
+def may_send_alerts_somewhere(actor: Actor) -> bool:
     return has_perm_somewhere(actor, Perm.SEND_ALERTS)
 
 
-def may_send_targeted_alerts_somewhere(actor: Any) -> bool:
+def may_send_targeted_alerts_somewhere(actor: Actor) -> bool:
     return may_send_alerts_somewhere(actor) or has_perm_somewhere(actor, Perm.SEND_REGIONAL_ALERTS)
 
 
-def may_receive_cap(actor: Any) -> bool:
+def may_receive_cap(actor: Actor) -> bool:
     """Regional and national officers: a CAP message alerts a region's establishments."""
     if not _is_user(actor):
         return False
@@ -197,7 +197,7 @@ def may_receive_cap(actor: Any) -> bool:
     return bool(scope.national or scope.region_ids)
 
 
-def may_edit_contact_preference(actor: Any, person: Person) -> bool:
+def may_edit_contact_preference(actor: Actor, person: Person) -> bool:
     """The person themself, or whoever manages the people of one of their establishments."""
     if _is_user(actor) and getattr(person, "user_id", None) == actor.pk:
         return True
@@ -218,7 +218,7 @@ TEMPLATE_RIGHTS: dict[str, Callable[..., bool]] = {
 }
 
 
-def menu_rights(actor: Any) -> dict[str, bool]:
+def menu_rights(actor: Actor) -> dict[str, bool]:
     """What the main menu shows, by the same rules as the pages it leads to."""
     return {
         "may_view_observatory": may_view_observatory(actor),

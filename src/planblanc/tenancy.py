@@ -19,8 +19,10 @@ from django.db.models import Q
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 
+from planblanc.actors import Actor, SystemActor
+
 if TYPE_CHECKING:
-    from planblanc.accounts.models import User
+    pass
 
 
 class Role(models.TextChoices):
@@ -289,7 +291,10 @@ def get_for_user(
         raise
 
 
-def user_label(user: User | None) -> str:
+def user_label(user: Actor | None) -> str:
+    """A person's name (or username), or a process's label."""
     if user is None:
         return ""
+    if isinstance(user, SystemActor):
+        return user.label
     return user.get_full_name() or user.get_username()

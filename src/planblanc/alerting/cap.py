@@ -27,6 +27,7 @@ from lxml import etree
 from planblanc import rights
 from planblanc.accounts.audit import audit_record
 from planblanc.accounts.models import AuditEntry
+from planblanc.actors import Actor
 from planblanc.alerting import services
 from planblanc.alerting.channels.base import providers_for
 from planblanc.alerting.models import Campaign, CampaignStatus
@@ -293,7 +294,7 @@ def default_channels() -> list[str]:
     return [c for c in ("sms", "voice", "email") if providers_for(c)]
 
 
-def cap_scope(*, actor: Any, draft: CapDraft) -> tuple[Establishment | None, Region | None]:
+def cap_scope(*, actor: Actor, draft: CapDraft) -> tuple[Establishment | None, Region | None]:
     """Where the campaign hangs: the one establishment named, if the actor may alert it
     directly; otherwise the region (a regional officer alerting some establishments),
     or PermissionDenied."""
@@ -305,7 +306,7 @@ def cap_scope(*, actor: Any, draft: CapDraft) -> tuple[Establishment | None, Reg
     raise PermissionDenied(_("You are not allowed to send alerts here."))
 
 
-def cap_receive(*, actor: Any, xml: bytes, channels: list[str] | None = None) -> Campaign:
+def cap_receive(*, actor: Actor, xml: bytes, channels: list[str] | None = None) -> Campaign:
     """Start the campaign a CAP message describes: all of it, or nothing (a schema
     failure, an unknown area or a refused scope raise before anything is written)."""
     draft = cap_parse(xml)

@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from planblanc.accounts.audit import audit_record
-from planblanc.actors import ESCALATION_WORKER, SystemActor
+from planblanc.actors import ESCALATION_WORKER, Actor, SystemActor
 from planblanc.alerting import services
 from planblanc.alerting.models import (
     Channel,
@@ -58,13 +58,13 @@ class LevelInput:
 # Policies ---------------------------------------------------------------------------------
 
 
-def _check(actor: Any, establishment: Establishment) -> None:
+def _check(actor: Actor, establishment: Establishment) -> None:
     if not can(actor, Perm.MANAGE_PEOPLE, establishment):
         raise PermissionDenied(_("You are not allowed to manage escalations here."))
 
 
 def policy_create(
-    *, actor: Any, establishment: Establishment, name: str, channels: Sequence[str], levels: Sequence[LevelInput]
+    *, actor: Actor, establishment: Establishment, name: str, channels: Sequence[str], levels: Sequence[LevelInput]
 ) -> EscalationPolicy:
     _check(actor, establishment)
     errors: dict[str, list[str]] = {}
@@ -152,7 +152,7 @@ def get_policy_for_user(*, user: Any, policy_id: int, write: bool = False) -> Es
 
 
 def escalation_start(
-    *, actor: Any, policy: EscalationPolicy, title: str, message: str, is_exercise: bool = False
+    *, actor: Actor, policy: EscalationPolicy, title: str, message: str, is_exercise: bool = False
 ) -> Escalation:
     """Snapshot the policy and make the first step due now."""
     if not isinstance(actor, SystemActor):
@@ -299,7 +299,7 @@ def escalation_stop_for_campaign(*, campaign_id: int, by: str) -> int:
     return stopped
 
 
-def escalation_acknowledge(*, actor: Any, escalation: Escalation) -> bool:
+def escalation_acknowledge(*, actor: Actor, escalation: Escalation) -> bool:
     """Acknowledged in the application by a member of the crisis cell or an
     administrator of the establishment (not by read-only auditors)."""
     if not (can(actor, Perm.RUN_CRISIS, escalation.establishment)
@@ -308,12 +308,12 @@ def escalation_acknowledge(*, actor: Any, escalation: Escalation) -> bool:
     return bool(_stop(escalation, status=str(EscalationStatus.ACKNOWLEDGED), actor=actor, by=str(actor)))
 
 
-def escalation_cancel(*, actor: Any, escalation: Escalation) -> bool:
+def escalation_cancel(*, actor: Actor, escalation: Escalation) -> bool:
     _check(actor, escalation.establishment)
     return bool(_stop(escalation, status=str(EscalationStatus.CANCELLED), actor=actor, by=""))
 
 
-def _stop(escalation: Escalation, *, status: str, actor: Any, by: str) -> int:
+def _stop(escalation: Escalation, *, status: str, actor: Actor | str, by: str) -> int:
     now = timezone.now()
     with transaction.atomic():
         count = Escalation.objects.filter(pk=escalation.pk, status=EscalationStatus.ACTIVE).update(

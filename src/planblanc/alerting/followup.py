@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 
 from planblanc import rights
 from planblanc.accounts.audit import audit_record
-from planblanc.actors import alert_worker
+from planblanc.actors import Actor, alert_worker
 from planblanc.alerting import services
 from planblanc.alerting.channels.base import providers_for
 from planblanc.alerting.models import (
@@ -44,7 +44,7 @@ _ALREADY_TRIED = (
 )
 
 
-def followup_schedule(*, actor: Any, campaign: Campaign, channel: str = "voice", after_minutes: int) -> FollowUp:
+def followup_schedule(*, actor: Actor, campaign: Campaign, channel: str = "voice", after_minutes: int) -> FollowUp:
     """Plan a follow-up on `channel`, `after_minutes` after now, for those who will not
     have acknowledged by then."""
     if not rights.may_send_alerts(actor, establishment=campaign.establishment, region=campaign.region):
@@ -76,7 +76,7 @@ def followup_schedule(*, actor: Any, campaign: Campaign, channel: str = "voice",
 
 
 def campaign_create_with_followup(
-    *, actor: Any, followup_channel: str = "voice", followup_after_minutes: int, **campaign: Any
+    *, actor: Actor, followup_channel: str = "voice", followup_after_minutes: int, **campaign: Any
 ) -> tuple[Campaign, FollowUp]:
     """A campaign and its follow-up, both or neither."""
     with transaction.atomic():

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime, time
-from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -23,6 +22,7 @@ from django.utils.translation import gettext as _
 
 from planblanc import rights
 from planblanc.accounts.audit import audit_record
+from planblanc.actors import Actor
 from planblanc.alerting.models import Channel, ContactPreference
 from planblanc.directory.models import Establishment, Person
 
@@ -55,7 +55,7 @@ def preferences_for(*, person_ids: Iterable[int]) -> dict[int, ContactPreference
 
 
 def contact_preference_set(
-    *, actor: Any, person: Person, channels: Sequence[str], quiet_from: time | None = None,
+    *, actor: Actor, person: Person, channels: Sequence[str], quiet_from: time | None = None,
     quiet_until: time | None = None,
 ) -> ContactPreference:
     """Record a person's channel order and quiet hours (the person themself, or someone

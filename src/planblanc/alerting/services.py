@@ -36,6 +36,7 @@ from django.utils.translation import gettext as _
 
 from planblanc import rights
 from planblanc.accounts.audit import audit_record
+from planblanc.actors import Actor
 from planblanc.alerting.channels.base import (
     PERMANENT,
     SENT,
@@ -123,7 +124,7 @@ def _host(url: str) -> str:
 
 def campaign_create(
     *,
-    actor: Any,
+    actor: Actor,
     title: str,
     message_fr: str,
     message_en: str = "",
@@ -294,7 +295,7 @@ def wake_workers(run_after: datetime | None = None) -> None:
         logger.exception("could not enqueue the delivery task")
 
 
-def campaign_cancel(*, actor: Any, campaign: Campaign) -> int:
+def campaign_cancel(*, actor: Actor, campaign: Campaign) -> int:
     """Stop what has not gone yet; what is being sent right now finishes."""
     if not rights.may_send_alerts(actor, establishment=campaign.establishment, region=campaign.region):
         raise PermissionDenied(_("You are not allowed to send alerts here."))

@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 
 from planblanc import rights
 from planblanc.accounts.audit import audit_record
-from planblanc.actors import CRISIS_PROCESS
+from planblanc.actors import CRISIS_PROCESS, Actor
 from planblanc.crisis.chain import nfc
 from planblanc.crisis.models import CommunicationDraft, CommunicationStatus, Crisis, EntryKind
 from planblanc.crisis.services import (
@@ -82,7 +82,7 @@ def _check_texts(title: str, message_fr: str, message_en: str) -> None:
 
 
 def communication_draft(
-    *, actor: Any, crisis: Crisis, template_key: str, title: str = "", message_fr: str = "", message_en: str = "",
+    *, actor: Actor, crisis: Crisis, template_key: str, title: str = "", message_fr: str = "", message_en: str = "",
     values: dict[str, str] | None = None,
 ) -> CommunicationDraft:
     """A new draft from a template; given texts replace the filled template's."""
@@ -105,7 +105,7 @@ def communication_draft(
 
 
 def communication_edit(
-    *, actor: Any, draft: CommunicationDraft, title: str, message_fr: str, message_en: str = "",
+    *, actor: Actor, draft: CommunicationDraft, title: str, message_fr: str, message_en: str = "",
 ) -> CommunicationDraft:
     """Change the texts; an approved message goes back to draft and needs approval again."""
     crisis = draft.crisis
@@ -123,7 +123,7 @@ def communication_edit(
     return locked
 
 
-def communication_approve(*, actor: Any, draft: CommunicationDraft) -> CommunicationDraft:
+def communication_approve(*, actor: Actor, draft: CommunicationDraft) -> CommunicationDraft:
     crisis = draft.crisis
     if not rights.may_approve_communication(actor, crisis):
         raise PermissionDenied(_(
@@ -149,7 +149,7 @@ def _brace_safe(text: str) -> str:
 
 
 def communication_send(
-    *, actor: Any, draft: CommunicationDraft, people: list[Person], channels: tuple[str, ...] = ("email",),
+    *, actor: Actor, draft: CommunicationDraft, people: list[Person], channels: tuple[str, ...] = ("email",),
 ) -> CommunicationDraft:
     """Send an approved message to the chosen people of the establishment through the
     alerting engine (one campaign); refused while it is not approved."""

@@ -23,6 +23,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from planblanc.actors import Actor
 from planblanc.core.pdf import render_pdf
 from planblanc.crisis.chain import ENCODING_VERSION, logbook_verify, utc_iso
 from planblanc.crisis.models import Crisis, LogbookEntry
@@ -127,7 +128,7 @@ def logbook_pdf(crisis: Crisis, *, printed_by: str = "") -> bytes:
     return render_pdf(html=html, css=pdf_stylesheet())
 
 
-def logbook_export(*, actor: Any, crisis: Crisis, fmt: str) -> Exported:
+def logbook_export(*, actor: Actor, crisis: Crisis, fmt: str) -> Exported:
     if fmt not in FORMATS:
         raise Http404
     if fmt == "pdf":

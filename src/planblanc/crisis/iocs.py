@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 
 from planblanc import rights
 from planblanc.accounts.audit import audit_record
+from planblanc.actors import Actor
 from planblanc.crisis.chain import nfc
 from planblanc.crisis.models import Crisis, EntryKind, Indicator, IndicatorKind, Tlp
 from planblanc.crisis.notifications import export_record
@@ -128,7 +129,7 @@ def _duplicate() -> ValidationError:
 
 
 def indicator_create(
-    *, actor: Any, crisis: Crisis, kind: str, value: str, tlp: str = "amber", description: str = "",
+    *, actor: Actor, crisis: Crisis, kind: str, value: str, tlp: str = "amber", description: str = "",
 ) -> Indicator:
     rights.require_run_crisis(actor, crisis)
     value, algorithm, description = _clean(kind, value, tlp, description)
@@ -150,7 +151,7 @@ def indicator_create(
 
 
 def indicator_update(
-    *, actor: Any, indicator: Indicator, kind: str, value: str, tlp: str, description: str = "",
+    *, actor: Actor, indicator: Indicator, kind: str, value: str, tlp: str, description: str = "",
 ) -> Indicator:
     crisis = indicator.crisis
     rights.require_run_crisis(actor, crisis)
@@ -176,7 +177,7 @@ def indicator_update(
     return indicator
 
 
-def indicator_delete(*, actor: Any, indicator: Indicator) -> None:
+def indicator_delete(*, actor: Actor, indicator: Indicator) -> None:
     """Withdraw an indicator recorded by mistake; the logbook keeps the trace."""
     crisis = indicator.crisis
     rights.require_run_crisis(actor, crisis)
@@ -317,7 +318,7 @@ def misp_event(*, crisis: Crisis, indicators: list[Indicator] | None = None) -> 
 IOC_EXPORTS = {"stix": ("application/stix+json;version=2.1", "json"), "misp": ("application/json", "json")}
 
 
-def indicators_export(*, actor: Any, crisis: Crisis, fmt: str) -> tuple[bytes, str, str]:
+def indicators_export(*, actor: Actor, crisis: Crisis, fmt: str) -> tuple[bytes, str, str]:
     """(content, content type, file name); the export is logged."""
     if fmt not in IOC_EXPORTS:
         raise ValidationError(_("Unknown export format."))

@@ -30,6 +30,7 @@ from django.utils.translation import gettext_lazy
 
 from planblanc import rights
 from planblanc.accounts.audit import audit_record
+from planblanc.actors import Actor
 from planblanc.crisis.chain import nfc, utc_iso
 from planblanc.crisis.exports import pdf_stylesheet
 from planblanc.crisis.models import (
@@ -237,7 +238,7 @@ def notification_clocks(*, crisis: Crisis, now: datetime.datetime | None = None)
 # Pre-filled form ----------------------------------------------------------------------------
 
 
-def _reporter(crisis: Crisis, actor: Any) -> dict[str, str]:
+def _reporter(crisis: Crisis, actor: Actor) -> dict[str, str]:
     person = getattr(actor, "person", None) if getattr(actor, "is_authenticated", False) else None
     if person is None:
         return {"reporter_name": user_label(actor) if hasattr(actor, "pk") else crisis.declared_by_label,
@@ -252,7 +253,7 @@ def _reporter(crisis: Crisis, actor: Any) -> dict[str, str]:
     }
 
 
-def notification_prefill(*, crisis: Crisis, kind: str, actor: Any = None) -> dict[str, str]:
+def notification_prefill(*, crisis: Crisis, kind: str, actor: Actor | None = None) -> dict[str, str]:
     """The form's values from the crisis data: identity and FINESS, reporter, discovery
     date, type, scope, affected systems from the status board, damage assessment answers,
     departments in degraded mode."""
@@ -324,7 +325,7 @@ def notification_current(*, crisis: Crisis, kind: str) -> RegulatoryNotification
     return RegulatoryNotification.objects.filter(crisis=crisis, kind=kind).order_by("-filing").first()
 
 
-def notification_form_data(*, crisis: Crisis, kind: str, actor: Any = None) -> dict[str, str]:
+def notification_form_data(*, crisis: Crisis, kind: str, actor: Actor | None = None) -> dict[str, str]:
     """What the form shows: the saved draft over the pre-filled values."""
     current = notification_current(crisis=crisis, kind=kind)
     data = notification_prefill(crisis=crisis, kind=kind, actor=actor)
@@ -360,7 +361,7 @@ def _clean(kind: NotificationKind, data: dict[str, Any]) -> dict[str, str]:
     return clean
 
 
-def notification_save(*, actor: Any, crisis: Crisis, kind: str, data: dict[str, Any]) -> RegulatoryNotification:
+def notification_save(*, actor: Actor, crisis: Crisis, kind: str, data: dict[str, Any]) -> RegulatoryNotification:
     """Save the form of the current filing. A sent filing is not changed: the CNIL takes
     a complementary filing (notification_complement), the others are done."""
     kind = _kind(kind)
@@ -385,7 +386,7 @@ def notification_save(*, actor: Any, crisis: Crisis, kind: str, data: dict[str, 
     return current
 
 
-def notification_complement(*, actor: Any, crisis: Crisis, kind: str) -> RegulatoryNotification:
+def notification_complement(*, actor: Actor, crisis: Crisis, kind: str) -> RegulatoryNotification:
     """Open a complementary filing to the CNIL, once the previous one is sent."""
     kind = _kind(kind)
     rights.require_run_crisis(actor, crisis)
@@ -410,7 +411,7 @@ def notification_complement(*, actor: Any, crisis: Crisis, kind: str) -> Regulat
 
 
 def notification_mark_sent(
-    *, actor: Any, crisis: Crisis, kind: str, reference: str, sent_at: datetime.datetime | None = None,
+    *, actor: Actor, crisis: Crisis, kind: str, reference: str, sent_at: datetime.datetime | None = None,
 ) -> RegulatoryNotification:
     """Mark the current filing sent with the reference given by the authority (the
     receipt number, the complaint's number). No reference: refused."""
@@ -455,7 +456,7 @@ def notification_mark_sent(
 # Exports ----------------------------------------------------------------------------------
 
 
-def notification_document(*, crisis: Crisis, kind: str, actor: Any = None) -> dict[str, Any]:
+def notification_document(*, crisis: Crisis, kind: str, actor: Actor | None = None) -> dict[str, Any]:
     """The notification as data: what the JSON export holds and the PDF prints."""
     kind = _kind(kind)
     current = notification_current(crisis=crisis, kind=kind)
@@ -494,7 +495,7 @@ def notification_pdf(document: dict[str, Any], crisis: Crisis) -> bytes:
 EXPORT_TYPES = {"pdf": "application/pdf", "json": "application/json"}
 
 
-def notification_export(*, actor: Any, crisis: Crisis, kind: str, fmt: str) -> tuple[bytes, str, str]:
+def notification_export(*, actor: Actor, crisis: Crisis, kind: str, fmt: str) -> tuple[bytes, str, str]:
     """(content, content type, file name); the export is logged."""
     if fmt not in EXPORT_TYPES:
         raise ValidationError(_("Unknown export format."))
@@ -510,7 +511,7 @@ def notification_export(*, actor: Any, crisis: Crisis, kind: str, fmt: str) -> t
     return content, EXPORT_TYPES[fmt], f"notification-{kind}-crise-{crisis.pk}-{stamp}.{fmt}"
 
 
-def export_record(*, actor: Any, crisis: Crisis, what: str, fmt: str, content: bytes, action: str) -> None:
+def export_record(*, actor: Actor, crisis: Crisis, what: str, fmt: str, content: bytes, action: str) -> None:
     """An export is audited, and written to the logbook while the crisis is running and
     the actor writes in it (a read-only regional officer's export is audited only)."""
     digest = hashlib.sha256(content).hexdigest()

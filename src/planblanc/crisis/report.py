@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from planblanc import rights
 from planblanc.accounts.audit import audit_record
+from planblanc.actors import Actor
 from planblanc.crisis.chain import logbook_verify, nfc
 from planblanc.crisis.exports import pdf_stylesheet
 from planblanc.crisis.models import (
@@ -82,7 +83,7 @@ def improvement_actions_of(*, crisis: Crisis) -> QuerySet[ImprovementAction]:
 
 
 def improvement_action_create(
-    *, actor: Any, crisis: Crisis, title: str, due_date: datetime.date | None, owner: Person | None = None,
+    *, actor: Actor, crisis: Crisis, title: str, due_date: datetime.date | None, owner: Person | None = None,
     owner_label: str = "", from_exercise_report: bool = False,
 ) -> ImprovementAction:
     """An improvement action with its owner and due date, during or after the crisis.
@@ -128,7 +129,7 @@ def improvement_action_create(
     return action
 
 
-def improvement_action_set_status(*, actor: Any, action: ImprovementAction, status: str) -> ImprovementAction:
+def improvement_action_set_status(*, actor: Actor, action: ImprovementAction, status: str) -> ImprovementAction:
     rights.require_run_crisis(actor, action.crisis)
     if status not in ImprovementStatus.values:
         raise ValidationError({"status": [_("Unknown status.")]})
@@ -155,7 +156,7 @@ def report_context(*, crisis: Crisis) -> dict[str, Any]:
     }
 
 
-def report_pdf(*, actor: Any, crisis: Crisis) -> bytes:
+def report_pdf(*, actor: Actor, crisis: Crisis) -> bytes:
     """The lessons-learned report, A4, French, the logbook head hash on every page. The
     export is logged (audit; logbook while the crisis runs)."""
     from planblanc.core.pdf import render_pdf

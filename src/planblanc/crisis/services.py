@@ -30,7 +30,7 @@ from django.utils.translation import gettext as _
 
 from planblanc import rights
 from planblanc.accounts.audit import audit_record
-from planblanc.actors import CRISIS_PROCESS
+from planblanc.actors import CRISIS_PROCESS, Actor
 from planblanc.crisis.chain import entry_digest, nfc
 from planblanc.crisis.models import (
     DAMAGE_QUESTIONS,
@@ -123,7 +123,7 @@ def _validate_entry(kind: str, text: str, attachments: Sequence[AttachmentInput]
 
 
 def _append(
-    *, crisis: Crisis, actor: Any, kind: str, text: str, corrects: LogbookEntry | None = None,
+    *, crisis: Crisis, actor: Actor, kind: str, text: str, corrects: LogbookEntry | None = None,
     files: Iterable[dict[str, Any]] = (), at: datetime.datetime | None = None, author_label: str | None = None,
 ) -> LogbookEntry:
     """Append one entry to the chain. Must run inside a transaction."""
@@ -159,7 +159,7 @@ def _bump(crisis: Crisis) -> None:
 
 
 def logbook_append(
-    *, actor: Any, crisis: Crisis, kind: str, text: str, corrects: LogbookEntry | None = None,
+    *, actor: Actor, crisis: Crisis, kind: str, text: str, corrects: LogbookEntry | None = None,
     attachments: Sequence[AttachmentInput] = (),
 ) -> LogbookEntry:
     """Add an entry to the logbook (main courante). A correction names the entry it
@@ -260,7 +260,7 @@ def _owner_for(sheet: dict[str, Any], seats: list[dict[str, Any]], establishment
 
 
 def crisis_declare(
-    *, actor: Any, establishment: Establishment, kind: str, severity: str, first_facts: str,
+    *, actor: Actor, establishment: Establishment, kind: str, severity: str, first_facts: str,
     is_exercise: bool = False, confirm_second: bool = False,
 ) -> Crisis:
     """Declare a crisis: this triggers the plan. In one transaction: the crisis, the first
@@ -378,7 +378,7 @@ def crisis_declare(
 
 
 def decision_record(
-    *, actor: Any, crisis: Crisis, text: str, rationale: str = "", decided_by: str = "",
+    *, actor: Actor, crisis: Crisis, text: str, rationale: str = "", decided_by: str = "",
     decided_at: datetime.datetime | None = None,
 ) -> Decision:
     """Register a decision; its logbook entry is written with it."""
@@ -411,7 +411,7 @@ def decision_record(
 
 
 def task_create(
-    *, actor: Any, crisis: Crisis, title: str, owner: Person | None = None, owner_label: str = "",
+    *, actor: Actor, crisis: Crisis, title: str, owner: Person | None = None, owner_label: str = "",
     due_at: datetime.datetime | None = None,
 ) -> CrisisTask:
     """An ad hoc task on the board."""
@@ -436,7 +436,7 @@ def task_create(
     return task
 
 
-def task_set_status(*, actor: Any, task: CrisisTask, status: str) -> CrisisTask:
+def task_set_status(*, actor: Actor, task: CrisisTask, status: str) -> CrisisTask:
     """Move a task on the board; completing or cancelling it writes the logbook."""
     crisis = task.crisis
     rights.require_run_crisis(actor, crisis)
@@ -469,7 +469,7 @@ def task_set_status(*, actor: Any, task: CrisisTask, status: str) -> CrisisTask:
 
 
 def _status_change(
-    *, actor: Any, row: DepartmentStatus | SystemStatus, status: str, note: str, choices: Any, what: str,
+    *, actor: Actor, row: DepartmentStatus | SystemStatus, status: str, note: str, choices: Any, what: str,
 ) -> StatusChange:
     crisis = row.crisis
     rights.require_run_crisis(actor, crisis)
@@ -506,19 +506,19 @@ def _status_change(
     return change
 
 
-def department_status_change(*, actor: Any, row: DepartmentStatus, status: str, note: str = "") -> StatusChange:
+def department_status_change(*, actor: Actor, row: DepartmentStatus, status: str, note: str = "") -> StatusChange:
     """A department goes to degraded mode, stops, or comes back to normal."""
     return _status_change(actor=actor, row=row, status=status, note=note, choices=DepartmentState,
                           what=_("Department"))
 
 
-def system_status_change(*, actor: Any, row: SystemStatus, status: str, note: str = "") -> StatusChange:
+def system_status_change(*, actor: Actor, row: SystemStatus, status: str, note: str = "") -> StatusChange:
     """An IT system goes down, is found compromised, isolated, restoring, restored."""
     return _status_change(actor=actor, row=row, status=status, note=note, choices=SystemState,
                           what=_("IT system"))
 
 
-def system_status_add(*, actor: Any, crisis: Crisis, name: str) -> SystemStatus:
+def system_status_add(*, actor: Actor, crisis: Crisis, name: str) -> SystemStatus:
     """An IT system that was not in the plan, added to the board."""
     rights.require_run_crisis(actor, crisis)
     _require_active(crisis)
@@ -535,7 +535,7 @@ def system_status_add(*, actor: Any, crisis: Crisis, name: str) -> SystemStatus:
     return row
 
 
-def damage_assessment_update(*, actor: Any, crisis: Crisis, data: dict[str, Any]) -> DamageAssessment:
+def damage_assessment_update(*, actor: Actor, crisis: Crisis, data: dict[str, Any]) -> DamageAssessment:
     """Answer the damage assessment checklist; each change is kept and logged."""
     rights.require_run_crisis(actor, crisis)
     _require_active(crisis)
@@ -580,7 +580,7 @@ def damage_assessment_update(*, actor: Any, crisis: Crisis, data: dict[str, Any]
     return assessment
 
 
-def _close(*, actor: Any, crisis: Crisis, text: str, now: datetime.datetime) -> None:
+def _close(*, actor: Actor, crisis: Crisis, text: str, now: datetime.datetime) -> None:
     """The closing entry (the last of the logbook), the closing time and who closed it,
     the audit entry, and the timestamp of the final head once committed."""
     with transaction.atomic():
@@ -594,7 +594,7 @@ def _close(*, actor: Any, crisis: Crisis, text: str, now: datetime.datetime) -> 
         transaction.on_commit(lambda: logbook_timestamp_head(crisis=crisis))
 
 
-def crisis_close(*, actor: Any, crisis: Crisis, summary: str) -> Crisis:
+def crisis_close(*, actor: Actor, crisis: Crisis, summary: str) -> Crisis:
     """End of crisis: the closing entry is the last of the logbook."""
     rights.require_run_crisis(actor, crisis)
     _require_active(crisis)
@@ -610,7 +610,7 @@ def crisis_close(*, actor: Any, crisis: Crisis, summary: str) -> Crisis:
 
 
 def exercise_crisis_open(
-    *, actor: Any, establishment: Establishment, title: str, now: datetime.datetime | None = None,
+    *, actor: Actor, establishment: Establishment, title: str, now: datetime.datetime | None = None,
 ) -> Crisis:
     """The players' crisis console of an exercise: an exercise crisis (never in the
     statistics) with its own logbook, damage assessment and task board. Opened by the
@@ -633,7 +633,7 @@ def exercise_crisis_open(
     return crisis
 
 
-def exercise_crisis_close(*, actor: Any, crisis: Crisis, now: datetime.datetime | None = None) -> Crisis:
+def exercise_crisis_close(*, actor: Actor, crisis: Crisis, now: datetime.datetime | None = None) -> Crisis:
     """End of the exercise: its crisis closes like a real one (closing entry, time,
     audit entry, timestamp), by the animator. Nothing when it is already closed."""
     if not crisis.is_exercise:
@@ -646,7 +646,7 @@ def exercise_crisis_close(*, actor: Any, crisis: Crisis, now: datetime.datetime 
     return locked
 
 
-def logbook_export_record(*, actor: Any, crisis: Crisis, fmt: str, content: bytes) -> None:
+def logbook_export_record(*, actor: Actor, crisis: Crisis, fmt: str, content: bytes) -> None:
     audit_record(
         actor=actor, action=f"crisis.logbook_export.{fmt}", obj=crisis, establishment=crisis.establishment,
         changes={"head": crisis.head_hash, "entries": crisis.head_seq,

@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from planblanc.accounts.audit import audit_record, diff, snapshot
+from planblanc.actors import Actor
 from planblanc.directory.models import Department, Establishment, Function, Membership, Person
 from planblanc.tenancy import Perm, can, can_in_region
 
@@ -53,7 +54,7 @@ class StateDesignationDenied(PermissionDenied):
     """Refusal whose message says which rule refused (shown on the form and by the API)."""
 
 
-def _require_state_designation_right(actor: Any, establishment: Establishment, before: dict[str, Any]) -> None:
+def _require_state_designation_right(actor: Actor, establishment: Establishment, before: dict[str, Any]) -> None:
     changed = [name for name in STATE_DESIGNATIONS if getattr(establishment, name) != before.get(name, False)]
     if changed and not can_in_region(actor, Perm.MANAGE_ESTABLISHMENTS, establishment.region_id):
         raise StateDesignationDenied(
@@ -62,7 +63,7 @@ def _require_state_designation_right(actor: Any, establishment: Establishment, b
         )
 
 
-def establishment_create(*, actor: Any, data: dict[str, Any]) -> Establishment:
+def establishment_create(*, actor: Actor, data: dict[str, Any]) -> Establishment:
     establishment = Establishment()
     _assign(establishment, data, ESTABLISHMENT_FIELDS)
     _require(
@@ -79,7 +80,7 @@ def establishment_create(*, actor: Any, data: dict[str, Any]) -> Establishment:
     return establishment
 
 
-def establishment_update(*, actor: Any, establishment: Establishment, data: dict[str, Any]) -> Establishment:
+def establishment_update(*, actor: Actor, establishment: Establishment, data: dict[str, Any]) -> Establishment:
     # Read the stored row: a bound form may already have changed the instance in memory.
     stored = Establishment.objects.get(pk=establishment.pk)
     _require(can(actor, Perm.MANAGE_ESTABLISHMENTS, stored))
@@ -107,7 +108,7 @@ def establishment_update(*, actor: Any, establishment: Establishment, data: dict
 # Departments -------------------------------------------------------------------------
 
 
-def department_create(*, actor: Any, establishment: Establishment, data: dict[str, Any]) -> Department:
+def department_create(*, actor: Actor, establishment: Establishment, data: dict[str, Any]) -> Department:
     _require(can(actor, Perm.MANAGE_PEOPLE, establishment))
     department = Department(establishment=establishment)
     _assign(department, data, ("kind", "name", "phone"))
@@ -121,7 +122,7 @@ def department_create(*, actor: Any, establishment: Establishment, data: dict[st
     return department
 
 
-def department_update(*, actor: Any, department: Department, data: dict[str, Any]) -> Department:
+def department_update(*, actor: Actor, department: Department, data: dict[str, Any]) -> Department:
     stored = Department.objects.select_related("establishment").get(pk=department.pk)
     _require(can(actor, Perm.MANAGE_PEOPLE, stored.establishment))
     before = snapshot(stored)
@@ -136,7 +137,7 @@ def department_update(*, actor: Any, department: Department, data: dict[str, Any
     return department
 
 
-def department_delete(*, actor: Any, department: Department) -> None:
+def department_delete(*, actor: Actor, department: Department) -> None:
     _require(can(actor, Perm.MANAGE_PEOPLE, department.establishment))
     with transaction.atomic():
         audit_record(
@@ -156,7 +157,7 @@ class MembershipSpec:
     department: Department | None = None
 
 
-def _validate_memberships(actor: Any, specs: list[MembershipSpec]) -> None:
+def _validate_memberships(actor: Actor, specs: list[MembershipSpec]) -> None:
     for spec in specs:
         _require(can(actor, Perm.MANAGE_PEOPLE, spec.establishment))
         if spec.function not in Function.values:
@@ -173,7 +174,7 @@ def _validate_unique_email(person: Person) -> None:
             raise ValidationError({"email": _("Another person already uses this email address.")})
 
 
-def person_create(*, actor: Any, data: dict[str, Any], memberships: list[MembershipSpec]) -> Person:
+def person_create(*, actor: Actor, data: dict[str, Any], memberships: list[MembershipSpec]) -> Person:
     """Create a person with at least one function in an establishment the actor manages
     (a person without any establishment would be visible to no one)."""
     if not memberships:
@@ -206,7 +207,7 @@ def _person_establishments(person: Person) -> list[Establishment]:
     return list(Establishment.objects.filter(memberships__person=person).distinct())
 
 
-def person_update(*, actor: Any, person: Person, data: dict[str, Any]) -> Person:
+def person_update(*, actor: Actor, person: Person, data: dict[str, Any]) -> Person:
     establishments = _person_establishments(person)
     _require(any(can(actor, Perm.MANAGE_PEOPLE, e) for e in establishments))
     before = snapshot(Person.objects.get(pk=person.pk))
@@ -226,7 +227,7 @@ def person_update(*, actor: Any, person: Person, data: dict[str, Any]) -> Person
     return person
 
 
-def person_delete(*, actor: Any, person: Person) -> bool:
+def person_delete(*, actor: Actor, person: Person) -> bool:
     """Remove the person from every establishment the actor manages; delete the record
     when nothing else holds it. Returns True when the record itself was deleted."""
     establishments = _person_establishments(person)
@@ -246,7 +247,7 @@ def person_delete(*, actor: Any, person: Person) -> bool:
     return deleted
 
 
-def membership_add(*, actor: Any, person: Person, spec: MembershipSpec) -> Membership:
+def membership_add(*, actor: Actor, person: Person, spec: MembershipSpec) -> Membership:
     _validate_memberships(actor, [spec])
     with transaction.atomic():
         membership, created = Membership.objects.get_or_create(
@@ -263,7 +264,7 @@ def membership_add(*, actor: Any, person: Person, spec: MembershipSpec) -> Membe
     return membership
 
 
-def membership_remove(*, actor: Any, membership: Membership) -> None:
+def membership_remove(*, actor: Actor, membership: Membership) -> None:
     _require(can(actor, Perm.MANAGE_PEOPLE, membership.establishment))
     if not Membership.objects.filter(person_id=membership.person_id).exclude(pk=membership.pk).exists():
         raise ValidationError(

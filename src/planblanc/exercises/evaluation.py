@@ -31,6 +31,7 @@ from django.utils.translation import gettext as _
 
 from planblanc import rights
 from planblanc.accounts.audit import audit_record
+from planblanc.actors import Actor
 from planblanc.exercises.models import (
     CriterionArea,
     EvaluationCriterion,
@@ -50,7 +51,7 @@ AUTOMATIC_AREAS = (CriterionArea.NOTIFICATIONS, CriterionArea.DECISION)
 
 
 def reaction_tick(
-    *, actor: Any, run: ExerciseRun, reaction: ExpectedReaction, outcome: str, note: str = "",
+    *, actor: Actor, run: ExerciseRun, reaction: ExpectedReaction, outcome: str, note: str = "",
 ) -> ReactionCheck:
     """An observer's (or animator's) judgement: done, late or missed."""
     if not rights.may_observe_run(actor, run.exercise):

@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 
 from planblanc import rights
 from planblanc.accounts.audit import audit_record
+from planblanc.actors import Actor
 from planblanc.crisis import report as crisis_report
 from planblanc.directory.models import Person
 from planblanc.exercises.evaluation import Evaluation, evaluation_compute, evaluation_scores
@@ -91,7 +92,7 @@ def radar_svg(*, labels: list[str], values: list[float | None], size: int = 360)
 
 
 def improvement_action_add(
-    *, actor: Any, run: ExerciseRun, title: str, due_date: datetime.date | None, owner: Person | None = None,
+    *, actor: Actor, run: ExerciseRun, title: str, due_date: datetime.date | None, owner: Person | None = None,
     owner_label: str = "",
 ) -> Any:
     """An improvement action with its owner and due date, kept on the exercise crisis
@@ -226,7 +227,7 @@ vertical-align: top; } .mark { color: #b00; font-weight: bold; letter-spacing: 1
 """
 
 
-def report_pdf(*, actor: Any, run: ExerciseRun) -> bytes:
+def report_pdf(*, actor: Actor, run: ExerciseRun) -> bytes:
     """The lessons-learned report as a PDF (French, A4). The export is audited."""
     from planblanc.core.pdf import render_pdf
 

@@ -29,7 +29,7 @@ from django_tasks import task
 
 from planblanc import rights
 from planblanc.accounts.audit import audit_record
-from planblanc.actors import EXERCISE_RUNNER
+from planblanc.actors import EXERCISE_RUNNER, Actor
 from planblanc.crisis import services as crisis_services
 from planblanc.exercises.models import (
     Channel,
@@ -132,7 +132,7 @@ def _locked(run: ExerciseRun) -> ExerciseRun:
     return fresh
 
 
-def run_start(*, actor: Any, exercise: Exercise, speed: int = 1, now: datetime.datetime | None = None) -> ExerciseRun:
+def run_start(*, actor: Actor, exercise: Exercise, speed: int = 1, now: datetime.datetime | None = None) -> ExerciseRun:
     """Start the clock. Refused without an animator, without injects, or when the
     exercise was cancelled or already run."""
     rights.require_animate_run(actor, exercise)
@@ -183,7 +183,7 @@ def _rebase(run: ExerciseRun, now: datetime.datetime) -> None:
     run.anchor_at = now
 
 
-def run_pause(*, actor: Any, run: ExerciseRun, now: datetime.datetime | None = None) -> ExerciseRun:
+def run_pause(*, actor: Actor, run: ExerciseRun, now: datetime.datetime | None = None) -> ExerciseRun:
     rights.require_animate_run(actor, run.exercise)
     now = now or timezone.now()
     with transaction.atomic():
@@ -201,7 +201,7 @@ def run_pause(*, actor: Any, run: ExerciseRun, now: datetime.datetime | None = N
     return run
 
 
-def run_resume(*, actor: Any, run: ExerciseRun, now: datetime.datetime | None = None) -> ExerciseRun:
+def run_resume(*, actor: Actor, run: ExerciseRun, now: datetime.datetime | None = None) -> ExerciseRun:
     rights.require_animate_run(actor, run.exercise)
     now = now or timezone.now()
     with transaction.atomic():
@@ -223,7 +223,7 @@ def run_resume(*, actor: Any, run: ExerciseRun, now: datetime.datetime | None = 
     return run
 
 
-def run_set_speed(*, actor: Any, run: ExerciseRun, speed: int, now: datetime.datetime | None = None) -> ExerciseRun:
+def run_set_speed(*, actor: Actor, run: ExerciseRun, speed: int, now: datetime.datetime | None = None) -> ExerciseRun:
     """Change the speed from now on: the simulated time reached so far is kept."""
     rights.require_animate_run(actor, run.exercise)
     _check_speed(speed)
@@ -243,7 +243,7 @@ def run_set_speed(*, actor: Any, run: ExerciseRun, speed: int, now: datetime.dat
     return run
 
 
-def run_finish(*, actor: Any, run: ExerciseRun, now: datetime.datetime | None = None) -> ExerciseRun:
+def run_finish(*, actor: Actor, run: ExerciseRun, now: datetime.datetime | None = None) -> ExerciseRun:
     """End of the exercise: what was not sent stays unsent (skipped), the exercise
     crisis is closed, and the exercise counts for the yearly obligation."""
     rights.require_animate_run(actor, run.exercise)
@@ -322,7 +322,7 @@ def _due_real_at(run: ExerciseRun, due_seconds: float | None, now: datetime.date
 
 
 def inject_fire(
-    *, actor: Any, row: InjectRun, now: datetime.datetime | None = None, by_hand: bool = True,
+    *, actor: Actor, row: InjectRun, now: datetime.datetime | None = None, by_hand: bool = True,
 ) -> bool:
     """Send one inject now. Returns False when it had already left its pending state
     (sent by someone else, skipped, excluded): nothing is sent twice."""
@@ -369,7 +369,7 @@ def inject_fire(
 
 
 def _set_state(
-    *, actor: Any, row: InjectRun, to: Any, allowed_from: tuple[Any, ...], action: str, note: str | None = None,
+    *, actor: Actor, row: InjectRun, to: Any, allowed_from: tuple[Any, ...], action: str, note: str | None = None,
     now: datetime.datetime | None = None,
 ) -> InjectRun:
     now = now or timezone.now()
@@ -393,14 +393,14 @@ def _set_state(
     return row
 
 
-def inject_skip(*, actor: Any, row: InjectRun, note: str = "") -> InjectRun:
+def inject_skip(*, actor: Actor, row: InjectRun, note: str = "") -> InjectRun:
     """Not sent, by the animators' choice; its expected reactions still count."""
     rights.require_animate_run(actor, row.run.exercise)
     return _set_state(actor=actor, row=row, to=InjectState.SKIPPED, allowed_from=(InjectState.PENDING,),
                       action="exercise.inject_skip", note=note or None)
 
 
-def inject_exclude(*, actor: Any, row: InjectRun, note: str = "") -> InjectRun:
+def inject_exclude(*, actor: Actor, row: InjectRun, note: str = "") -> InjectRun:
     """Out of the exercise and out of the evaluation's denominator."""
     rights.require_animate_run(actor, row.run.exercise)
     return _set_state(actor=actor, row=row, to=InjectState.EXCLUDED,
@@ -408,14 +408,14 @@ def inject_exclude(*, actor: Any, row: InjectRun, note: str = "") -> InjectRun:
                       action="exercise.inject_exclude", note=note or None)
 
 
-def inject_take_in_hand(*, actor: Any, row: InjectRun, now: datetime.datetime | None = None) -> InjectRun:
+def inject_take_in_hand(*, actor: Actor, row: InjectRun, now: datetime.datetime | None = None) -> InjectRun:
     if not rights.may_play_run(actor, row.run.exercise):
         raise PermissionDenied(_("Only participants take injects in hand."))
     return _set_state(actor=actor, row=row, to=InjectState.TAKEN, allowed_from=(InjectState.SENT,),
                       action="exercise.inject_take", now=now)
 
 
-def inject_set_note(*, actor: Any, row: InjectRun, note: str) -> InjectRun:
+def inject_set_note(*, actor: Actor, row: InjectRun, note: str) -> InjectRun:
     rights.require_animate_run(actor, row.run.exercise)
     note = (note or "").strip()
     if len(note) > 5000:
@@ -433,7 +433,7 @@ def inject_set_note(*, actor: Any, row: InjectRun, note: str) -> InjectRun:
 
 
 def observation_add(
-    *, actor: Any, run: ExerciseRun, text: str, inject: Inject | None = None,
+    *, actor: Actor, run: ExerciseRun, text: str, inject: Inject | None = None,
     criterion: EvaluationCriterion | None = None, now: datetime.datetime | None = None,
 ) -> Observation:
     exercise = run.exercise

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from planblanc import rights
 from planblanc.accounts.audit import audit_record, diff, snapshot
+from planblanc.actors import Actor
 from planblanc.directory.models import Establishment, Membership, Person
 from planblanc.exercises import chronogramme as chrono
 from planblanc.exercises.kits import kit_get
@@ -40,7 +41,7 @@ INJECT_FIELDS = (
 EDITABLE_STATUSES = (ExerciseStatus.DRAFT, ExerciseStatus.PLANNED)
 
 
-def _require_editable(actor: Any, exercise: Exercise) -> None:
+def _require_editable(actor: Actor, exercise: Exercise) -> None:
     rights.require_prepare_exercises(actor, exercise.establishment)
     if exercise.status not in EDITABLE_STATUSES:
         raise ValidationError(_("This exercise has started or is closed: its scenario can no longer be changed."))
@@ -51,7 +52,7 @@ def _require_editable(actor: Any, exercise: Exercise) -> None:
 
 def exercise_create(
     *,
-    actor: Any,
+    actor: Actor,
     establishment: Establishment,
     title: str,
     maturity_level: str = "beginner",
@@ -89,7 +90,7 @@ def _copy_grid(exercise: Exercise, kit: Any) -> None:
 
 def exercise_create_from_kit(
     *,
-    actor: Any,
+    actor: Actor,
     establishment: Establishment,
     kit_slug: str,
     title: str = "",
@@ -127,7 +128,7 @@ def exercise_create_from_kit(
     return exercise
 
 
-def exercise_update(*, actor: Any, exercise: Exercise, data: dict[str, Any]) -> Exercise:
+def exercise_update(*, actor: Actor, exercise: Exercise, data: dict[str, Any]) -> Exercise:
     rights.require_prepare_exercises(actor, exercise.establishment)
     before = snapshot(Exercise.objects.get(pk=exercise.pk))
     for name in EXERCISE_FIELDS:
@@ -145,7 +146,7 @@ def exercise_update(*, actor: Any, exercise: Exercise, data: dict[str, Any]) -> 
 
 def exercise_schedule(
     *,
-    actor: Any,
+    actor: Actor,
     exercise: Exercise,
     planned_start: datetime.datetime,
     planned_duration: datetime.timedelta | None = None,
@@ -171,7 +172,7 @@ def exercise_schedule(
     return exercise
 
 
-def exercise_cancel(*, actor: Any, exercise: Exercise) -> Exercise:
+def exercise_cancel(*, actor: Actor, exercise: Exercise) -> Exercise:
     rights.require_prepare_exercises(actor, exercise.establishment)
     if exercise.status == ExerciseStatus.FINISHED:
         raise ValidationError(_("A finished exercise cannot be cancelled."))
@@ -182,7 +183,7 @@ def exercise_cancel(*, actor: Any, exercise: Exercise) -> Exercise:
     return exercise
 
 
-def exercise_delete(*, actor: Any, exercise: Exercise) -> None:
+def exercise_delete(*, actor: Actor, exercise: Exercise) -> None:
     _require_editable(actor, exercise)
     with transaction.atomic():
         audit_record(actor=actor, action="exercise.delete", obj=exercise, establishment=exercise.establishment)
@@ -245,7 +246,7 @@ def inject_next_number(*, exercise: Exercise) -> int:
 
 
 def inject_create(
-    *, actor: Any, exercise: Exercise, data: dict[str, Any], dependencies: list[Inject] | None = None
+    *, actor: Actor, exercise: Exercise, data: dict[str, Any], dependencies: list[Inject] | None = None
 ) -> Inject:
     _require_editable(actor, exercise)
     inject = Inject(exercise=exercise)
@@ -269,7 +270,7 @@ def inject_create(
 
 
 def inject_update(
-    *, actor: Any, inject: Inject, data: dict[str, Any], dependencies: list[Inject] | None = None
+    *, actor: Actor, inject: Inject, data: dict[str, Any], dependencies: list[Inject] | None = None
 ) -> Inject:
     exercise = inject.exercise
     _require_editable(actor, exercise)
@@ -295,11 +296,11 @@ def inject_update(
     return inject
 
 
-def inject_set_dependencies(*, actor: Any, inject: Inject, dependencies: list[Inject]) -> Inject:
+def inject_set_dependencies(*, actor: Actor, inject: Inject, dependencies: list[Inject]) -> Inject:
     return inject_update(actor=actor, inject=inject, data={}, dependencies=dependencies)
 
 
-def inject_delete(*, actor: Any, inject: Inject) -> None:
+def inject_delete(*, actor: Actor, inject: Inject) -> None:
     exercise = inject.exercise
     _require_editable(actor, exercise)
     waiting = sorted(inject.dependents.values_list("number", flat=True))
@@ -317,7 +318,7 @@ def inject_delete(*, actor: Any, inject: Inject) -> None:
 
 
 def expected_reaction_create(
-    *, actor: Any, inject: Inject, description: str, deadline: datetime.timedelta | None = None,
+    *, actor: Actor, inject: Inject, description: str, deadline: datetime.timedelta | None = None,
     cell: str = "", criterion: EvaluationCriterion | None = None,
 ) -> ExpectedReaction:
     _require_editable(actor, inject.exercise)
@@ -339,7 +340,7 @@ def expected_reaction_create(
     return reaction
 
 
-def expected_reaction_delete(*, actor: Any, reaction: ExpectedReaction) -> None:
+def expected_reaction_delete(*, actor: Actor, reaction: ExpectedReaction) -> None:
     exercise = reaction.inject.exercise
     _require_editable(actor, exercise)
     with transaction.atomic():
@@ -351,7 +352,7 @@ def expected_reaction_delete(*, actor: Any, reaction: ExpectedReaction) -> None:
 
 
 def participant_add(
-    *, actor: Any, exercise: Exercise, person: Person, role: str, cell: str = ""
+    *, actor: Actor, exercise: Exercise, person: Person, role: str, cell: str = ""
 ) -> Participant:
     """Add someone of the establishment, or change their role if they already take part."""
     rights.require_prepare_exercises(actor, exercise.establishment)
@@ -370,7 +371,7 @@ def participant_add(
     return participant
 
 
-def participant_remove(*, actor: Any, participant: Participant) -> None:
+def participant_remove(*, actor: Actor, participant: Participant) -> None:
     exercise = participant.exercise
     rights.require_prepare_exercises(actor, exercise.establishment)
     with transaction.atomic():
@@ -414,7 +415,7 @@ def _save_injects(exercise: Exercise, parsed: list[chrono.ParsedInject]) -> list
 
 def chronogramme_import(
     *,
-    actor: Any,
+    actor: Actor,
     exercise: Exercise,
     chronogramme: chrono.Chronogramme,
     only_good_rows: bool = False,

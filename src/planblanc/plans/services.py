@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 
 from planblanc import rights
 from planblanc.accounts.audit import audit_record, diff, snapshot
+from planblanc.actors import Actor
 from planblanc.directory.models import Establishment, Membership
 from planblanc.plans.models import (
     Plan,
@@ -23,10 +24,10 @@ from planblanc.plans.models import (
     SeatDeputy,
 )
 from planblanc.plans.snapshot import plan_snapshot, snapshot_sha256
-from planblanc.tenancy import Perm, can
+from planblanc.tenancy import Perm, can, user_label
 
 
-def _touch(plan: Plan, actor: Any) -> None:
+def _touch(plan: Plan, actor: Actor) -> None:
     plan.draft_changed_at = timezone.now()
     plan.draft_changed_by = getattr(actor, "username", "") or ""
     plan.save(update_fields=["draft_changed_at", "draft_changed_by"])
@@ -61,7 +62,7 @@ def plan_completeness_refresh_all(*, batch_size: int = 500) -> int:
     return done
 
 
-def plan_create(*, actor: Any, establishment: Establishment, from_template: bool = True) -> Plan:
+def plan_create(*, actor: Actor, establishment: Establishment, from_template: bool = True) -> Plan:
     """A new plan starts from the French template (seats, reflex sheets, degraded
     procedures, contacts with blanks to fill…)."""
     if not can(actor, Perm.EDIT_PLAN, establishment):
@@ -79,7 +80,7 @@ def plan_create(*, actor: Any, establishment: Establishment, from_template: bool
     return plan
 
 
-def plan_update_cell(*, actor: Any, plan: Plan, data: dict[str, Any]) -> Plan:
+def plan_update_cell(*, actor: Actor, plan: Plan, data: dict[str, Any]) -> Plan:
     """Meeting places, conference bridge and briefing rhythm."""
     rights.require_edit_plan(actor, plan)
     before = snapshot(Plan.objects.get(pk=plan.pk))
@@ -124,7 +125,7 @@ def _check_same_plan(instance: models.Model, plan: Plan) -> None:
             raise ValidationError({field.name: _("This department belongs to another establishment.")})
 
 
-def plan_part_save(*, actor: Any, plan: Plan, instance: models.Model, data: dict[str, Any] | None = None,
+def plan_part_save(*, actor: Actor, plan: Plan, instance: models.Model, data: dict[str, Any] | None = None,
                    m2m: dict[str, Any] | None = None) -> models.Model:
     """Create or update one part of the draft (a seat, a contact, an IT system…)."""
     rights.require_edit_plan(actor, plan)
@@ -152,7 +153,7 @@ def plan_part_save(*, actor: Any, plan: Plan, instance: models.Model, data: dict
     return instance
 
 
-def plan_part_delete(*, actor: Any, plan: Plan, instance: models.Model) -> None:
+def plan_part_delete(*, actor: Actor, plan: Plan, instance: models.Model) -> None:
     rights.require_edit_plan(actor, plan)
     if _plan_of(instance).pk != plan.pk:
         raise PermissionDenied(_("You are not allowed to change this plan."))
@@ -165,7 +166,7 @@ def plan_part_delete(*, actor: Any, plan: Plan, instance: models.Model) -> None:
         _touch(plan, actor)
 
 
-def seat_set_deputies(*, actor: Any, seat: Seat, people: list[Any]) -> None:
+def seat_set_deputies(*, actor: Actor, seat: Seat, people: list[Any]) -> None:
     """Replace a seat's ordered deputies (first = first deputy)."""
     plan = seat.plan
     rights.require_edit_plan(actor, plan)
@@ -189,7 +190,7 @@ def seat_set_deputies(*, actor: Any, seat: Seat, people: list[Any]) -> None:
         )
 
 
-def reflex_sheet_save(*, actor: Any, plan: Plan, sheet: ReflexSheet, data: dict[str, Any],
+def reflex_sheet_save(*, actor: Actor, plan: Plan, sheet: ReflexSheet, data: dict[str, Any],
                       items: list[dict[str, Any]]) -> ReflexSheet:
     """Save a reflex sheet and its ordered actions together: all or nothing."""
     rights.require_edit_plan(actor, plan)
@@ -218,7 +219,7 @@ def reflex_sheet_save(*, actor: Any, plan: Plan, sheet: ReflexSheet, data: dict[
     return sheet
 
 
-def plan_approve(*, actor: Any, plan: Plan, note: str = "") -> PlanVersion:
+def plan_approve(*, actor: Actor, plan: Plan, note: str = "") -> PlanVersion:
     """Freeze the draft into a new immutable version. Refused while a blocking gap
     remains (the error lists them) or when the actor is not the director or deputy."""
     from planblanc.plans.selectors import plan_gaps
@@ -242,7 +243,7 @@ def plan_approve(*, actor: Any, plan: Plan, note: str = "") -> PlanVersion:
         version = PlanVersion.objects.create(
             plan=locked, number=last + 1, snapshot=document, snapshot_sha256=snapshot_sha256(document),
             approved_at=timezone.now(), approved_by=actor,
-            approved_by_label=(actor.get_full_name() or actor.get_username())[:200], note=note[:500],
+            approved_by_label=user_label(actor)[:200], note=note[:500],
         )
         audit_record(
             actor=actor, action="plan.approve", obj=version, establishment=plan.establishment,
@@ -252,7 +253,7 @@ def plan_approve(*, actor: Any, plan: Plan, note: str = "") -> PlanVersion:
     return version
 
 
-def plan_export_record(*, actor: Any, plan: Plan, version: PlanVersion | None, kind: str, content: bytes) -> PlanExport:
+def plan_export_record(*, actor: Actor, plan: Plan, version: PlanVersion | None, kind: str, content: bytes) -> PlanExport:
     import hashlib
 
     with transaction.atomic():

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from planblanc import rights
 from planblanc.accounts.audit import audit_record, diff, snapshot
+from planblanc.actors import SYSTEM, Actor
 from planblanc.directory.models import Establishment, Membership, Person
 from planblanc.readiness import ciso_assistant, loader
 from planblanc.readiness.loader import ReferentialFileError, ReferentialSpec
@@ -43,18 +44,18 @@ from planblanc.tenancy import user_label
 MAX_EVIDENCE_BYTES = 10 * 1024 * 1024
 
 
-def _label(actor: Any) -> str:
+def _label(actor: Actor) -> str:
     return user_label(actor) if getattr(actor, "is_authenticated", False) else str(actor or "system")
 
 
-def _user_or_none(actor: Any) -> Any:
+def _user_or_none(actor: Actor) -> Any:
     return actor if getattr(actor, "is_authenticated", False) else None
 
 
 # Referentials ---------------------------------------------------------------------------
 
 
-def referential_save_specs(*, specs: Sequence[ReferentialSpec], actor: Any = "system") -> list[Referential]:
+def referential_save_specs(*, specs: Sequence[ReferentialSpec], actor: Actor = SYSTEM) -> list[Referential]:
     """Write checked specs, all or none. Upsert by slug + version: themes and measures
     are updated by code and id; a measure no longer in the file is deleted, or kept
     inactive when it has already been answered."""
@@ -72,7 +73,7 @@ def referential_save_specs(*, specs: Sequence[ReferentialSpec], actor: Any = "sy
     return saved
 
 
-def _save_spec(spec: ReferentialSpec, actor: Any) -> Referential:
+def _save_spec(spec: ReferentialSpec, actor: Actor) -> Referential:
     referential, created = Referential.objects.select_for_update().get_or_create(
         slug=spec.slug, version=spec.version,
         defaults={"name": spec.name, "origin": spec.origin},
@@ -139,7 +140,7 @@ def _save_spec(spec: ReferentialSpec, actor: Any) -> Referential:
 
 
 def referentials_load(
-    *, paths: Iterable[Path], actor: Any = "system", ciso_applies_to: str = "all"
+    *, paths: Iterable[Path], actor: Actor = SYSTEM, ciso_applies_to: str = "all"
 ) -> tuple[list[Referential], list[str]]:
     """Read every file (ours or CISO Assistant's), report every problem of every file,
     and write only when there is none. Returns the referentials and the warnings."""
@@ -163,7 +164,7 @@ def referentials_load(
 
 
 def referential_import_ciso_assistant(
-    *, path: Path, actor: Any = "system", applies_to: str = "all"
+    *, path: Path, actor: Actor = SYSTEM, applies_to: str = "all"
 ) -> tuple[Referential, list[str]]:
     data = loader.read_yaml(Path(path))
     spec, warnings = ciso_assistant.parse_library(data, file=str(path), applies_to=applies_to)
@@ -174,7 +175,7 @@ def referential_import_ciso_assistant(
 # Assessments ----------------------------------------------------------------------------
 
 
-def assessment_start(*, actor: Any, establishment: Establishment, referential: Referential) -> Assessment:
+def assessment_start(*, actor: Actor, establishment: Establishment, referential: Referential) -> Assessment:
     """Start (or return the already started) assessment of an establishment."""
     rights.require_assess(actor, establishment)
     if not referential.applies_to_establishment(establishment):
@@ -228,7 +229,7 @@ def _refresh_score(assessment: Assessment) -> Score:
 
 def answer_record(
     *,
-    actor: Any,
+    actor: Actor,
     assessment: Assessment,
     measure: Measure,
     level_code: str = "",
@@ -287,7 +288,7 @@ def answer_record(
 
 def evidence_add(
     *,
-    actor: Any,
+    actor: Actor,
     assessment: Assessment,
     measure: Measure,
     title: str = "",
@@ -356,7 +357,7 @@ def _validate_action(action: Action) -> None:
     _check_owner(action.owner, action.establishment)
 
 
-def action_create(*, actor: Any, establishment: Establishment, data: dict[str, Any]) -> Action:
+def action_create(*, actor: Actor, establishment: Establishment, data: dict[str, Any]) -> Action:
     rights.require_assess(actor, establishment)
     action = Action(establishment=establishment)
     for name in ACTION_FIELDS:
@@ -373,7 +374,7 @@ def action_create(*, actor: Any, establishment: Establishment, data: dict[str, A
     return action
 
 
-def action_update(*, actor: Any, action: Action, data: dict[str, Any]) -> Action:
+def action_update(*, actor: Actor, action: Action, data: dict[str, Any]) -> Action:
     rights.require_assess(actor, action.establishment)
     before = snapshot(action)
     for name in ACTION_FIELDS:
@@ -414,7 +415,7 @@ def _check_officer(person: Person | None, establishment: Establishment, pooled: 
 
 
 def governance_record_save(
-    *, actor: Any, establishment: Establishment, year: int, data: dict[str, Any]
+    *, actor: Actor, establishment: Establishment, year: int, data: dict[str, Any]
 ) -> GovernanceRecord:
     """Create or update the governance record of an establishment for a year."""
     rights.require_assess(actor, establishment)

@@ -22,7 +22,7 @@ def plan_card(context: Any, establishment: Any) -> dict[str, Any]:
     if plan is None:
         return {"card": {
             "plan": None, "establishment": establishment,
-            "may_edit": rights.may_edit_plan(user, Plan(establishment=establishment)),
+            "may_edit": user is not None and rights.may_edit_plan(user, Plan(establishment=establishment)),
         }, "csrf_token": context.get("csrf_token")}
     report = selectors.plan_gaps(plan=plan)
     return {"card": {
