@@ -314,3 +314,13 @@ ALERTING_RETRY_BASE_SECONDS = env_int("PLANBLANC_ALERT_RETRY_BASE_SECONDS", 10)
 ALERTING_RETRY_MAX_SECONDS = env_int("PLANBLANC_ALERT_RETRY_MAX_SECONDS", 600)
 ALERTING_LEASE_SECONDS = env_int("PLANBLANC_ALERT_LEASE_SECONDS", 60)
 ALERTING_ACK_MAX_AGE_HOURS = env_int("PLANBLANC_ACK_LINK_HOURS", 72)
+
+# RFC 3161 timestamping authority for the heads of crisis logbooks (empty: none).
+PLANBLANC_TSA_URL = env_str("PLANBLANC_TSA_URL")
+
+# `planblanc serve` (gunicorn) and `planblanc demo`: address, processes, threads, and the
+# proxies whose X-Forwarded-* headers are trusted.
+WEB_BIND = env_str("PLANBLANC_BIND", "127.0.0.1:8000")
+WEB_WORKERS = env_int("PLANBLANC_WEB_WORKERS", 2)
+WEB_THREADS = env_int("PLANBLANC_WEB_THREADS", 4)
+WEB_FORWARDED_ALLOW_IPS = env_str("PLANBLANC_FORWARDED_ALLOW_IPS", "127.0.0.1")

@@ -658,7 +658,7 @@ def logbook_export_record(*, actor: Actor, crisis: Crisis, fmt: str, content: by
 
 
 def tsa_url() -> str:
-    return str(getattr(settings, "PLANBLANC_TSA_URL", "") or os.environ.get("PLANBLANC_TSA_URL", "")).strip()
+    return str(settings.PLANBLANC_TSA_URL or "").strip()
 
 
 def logbook_timestamp_head(*, crisis: Crisis, timeout: float = 10.0) -> LogbookTimestamp | None:
