@@ -14,15 +14,15 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
+from playwright.sync_api import expect
 
 from planblanc.core.demo import DEMO_PASSWORD
 from planblanc.crisis.chain import logbook_verify
 from planblanc.crisis.models import Crisis, CrisisTask, DepartmentStatus, LogbookEntry
-from tests.alerting.smtp import SmtpServer
 from tests.browser.support import PHONE, Watched, fr
+from tests.support.smtp import SmtpServer
 
 pytestmark = pytest.mark.browser
-expect = pytest.importorskip("playwright.sync_api").expect
 
 LOGIN_PATH = "/compte/connexion/"
 
