@@ -30,12 +30,8 @@ Rules of the import:
 from __future__ import annotations
 
 import contextlib
-import csv
 import hashlib
-import io
 import re
-import unicodedata
-import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +44,8 @@ from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
 from planblanc.accounts.audit import audit_record
+from planblanc.core import tabular
+from planblanc.core.tabular import norm
 from planblanc.directory.models import (
     Department,
     Establishment,
@@ -146,13 +144,6 @@ ESTABLISHMENT_VALUE_FIELDS = (
 )
 
 
-def norm(text: Any) -> str:
-    """Lower case, no accents, punctuation as single spaces: 'N° FINESS' → 'n finess'."""
-    decomposed = unicodedata.normalize("NFKD", str(text))
-    plain = "".join(char for char in decomposed if not unicodedata.combining(char)).lower()
-    return " ".join(re.sub(r"[^0-9a-z]+", " ", plain).split())
-
-
 def _column_index(kind: str) -> dict[str, Column]:
     index: dict[str, Column] = {}
     for column in COLUMNS[kind]:
@@ -175,112 +166,24 @@ def _file_error(message: str) -> ValidationError:
     return ValidationError(message, code="bad_file")
 
 
-def _cell_text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "oui" if value else "non"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return str(value).strip()
-
-
-def _too_many_rows() -> ValidationError:
-    return _file_error(
-        _("The file has more than %(max)s lines: split it into several files.")
-        % {"max": formats.number_format(MAX_ROWS, force_grouping=True)}
-    )
-
-
-def _table_from_rows(numbered_rows: Iterable[tuple[int, list[str]]]) -> Table:
-    header: list[str] | None = None
-    header_line = 0
-    rows: list[tuple[int, list[str]]] = []
-    for line, cells in numbered_rows:
-        cells = [_cell_text(cell) for cell in cells[:MAX_COLUMNS]]
-        if not any(cells):
-            continue
-        if header is None:
-            header, header_line = cells, line
-            continue
-        rows.append((line, cells))
-        if len(rows) > MAX_ROWS:
-            raise _too_many_rows()
-    if header is None:
-        raise _file_error(_("The file is empty."))
-    return Table(header=header, header_line=header_line, rows=rows)
-
-
-def _decode(content: bytes) -> str:
-    if content.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in content[:4096]:
-        raise _file_error(
-            _("This file is neither CSV nor XLSX. Save it from your spreadsheet as “CSV UTF-8” or as “.xlsx”.")
-        )
-    try:
-        return content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
-    # French Excel's plain "CSV (séparateur : point-virgule)" is written in Windows-1252.
-    try:
-        return content.decode("cp1252")
-    except UnicodeDecodeError as exc:
-        raise _file_error(
-            _("The file's characters cannot be read. Save it from your spreadsheet as “CSV UTF-8”.")
-        ) from exc
-
-
-def _delimiter(text: str) -> str:
-    first_line = next((line for line in text.splitlines() if line.strip()), "")
-    counts = {delimiter: first_line.count(delimiter) for delimiter in (";", ",", "\t")}
-    best = max(counts, key=lambda d: counts[d])
-    return best if counts[best] else ","
-
-
-def _read_csv(content: bytes) -> Table:
-    text = _decode(content)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
-    try:
-        # Line numbers count records, as a spreadsheet opening the file numbers its rows.
-        return _table_from_rows((index, cells) for index, cells in enumerate(reader, start=1))
-    except csv.Error as exc:
-        raise _file_error(
-            _("The CSV file cannot be read near line %(line)d: %(reason)s") % {"line": reader.line_num, "reason": exc}
-        ) from exc
-
-
-def _read_xlsx(content: bytes) -> Table:
-    from openpyxl import load_workbook
-    from openpyxl.utils.exceptions import InvalidFileException
-
-    try:
-        workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
-        raise _file_error(_("This XLSX file is damaged or is not a spreadsheet.")) from exc
-    try:
-        sheet = workbook.worksheets[0]
-        rows = sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS)
-        return _table_from_rows((index, list(cells)) for index, cells in enumerate(rows, start=1))
-    finally:
-        workbook.close()
+# Rows are bounded by index (title lines above the header included), then by count.
+LIMITS = tabular.Limits(max_bytes=MAX_BYTES, max_rows=MAX_ROWS + 1 + HEADER_SEARCH_LINES, max_columns=MAX_COLUMNS,
+                        max_cell_chars=2_000)
 
 
 def read_table(*, filename: str, content: bytes) -> Table:
-    """The file's header and rows, or a ValidationError saying what is wrong with the file."""
-    if len(content) > MAX_BYTES:
-        raise _file_error(
-            _("The file is larger than %(size)d MB: split it into several files.") % {"size": MAX_BYTES // 2**20}
-        )
-    if not content.strip():
+    """The file's header and rows (empty lines left out), or a ValidationError saying what
+    is wrong with the file (tabular.FileRefused)."""
+    sheet = tabular.read_table(filename=filename, content=content, limits=LIMITS)
+    if not sheet.rows:
         raise _file_error(_("The file is empty."))
-    if content.startswith(b"PK\x03\x04"):
-        return _read_xlsx(content)
-    if content.startswith(b"\xd0\xcf\x11\xe0"):
-        raise _file_error(_("This is an old Excel file (.xls). Save it as “.xlsx” or as “CSV UTF-8” first."))
-    if filename.lower().endswith((".xlsx", ".xlsm", ".ods", ".pdf", ".docx")):
-        raise _file_error(_("This file is neither CSV nor XLSX. Save it from your spreadsheet as “CSV UTF-8” or as “.xlsx”."))
-    return _read_csv(content)
+    (header_line, header), *rows = sheet.rows
+    if len(rows) > MAX_ROWS:
+        raise _file_error(
+            _("The file has more than %(max)s lines: split it into several files.")
+            % {"max": formats.number_format(MAX_ROWS, force_grouping=True)}
+        )
+    return Table(header=header, header_line=header_line, rows=rows)
 
 
 @dataclass
@@ -365,13 +268,6 @@ def _parse_bool(text: str) -> bool | None:
     if word in FALSE_WORDS:
         return False
     return None
-
-
-def _unquote(text: str) -> str:
-    # The export protects cells that a spreadsheet would run as formulas with a quote.
-    if len(text) > 1 and text[0] == "'" and text[1] in "=+-@":
-        return text[1:]
-    return text
 
 
 def _finess_from_cell(text: str) -> str:
@@ -777,7 +673,7 @@ def directory_import_upload(
     match = match_columns(kind=kind, header=header, optional=optional)
     rows = []
     for line, cells in data:
-        row = {key: _unquote(cells[position]) if position < len(cells) else ""
+        row = {key: cells[position] if position < len(cells) else ""
                for position, key in match.keys.items()}
         rows.append({"line": line, "cells": row})
     batch = ImportBatch(

@@ -445,9 +445,9 @@ def _sheets_and_headers(data: bytes, sheet: str | None) -> tuple[list[str], list
     try:
         names = list(workbook.sheetnames)
         name = sheet if sheet in names else chrono.pick_sheet(workbook)
-        rows = []
-        for row in workbook[name].iter_rows(values_only=True, max_row=40):
-            rows.append(tuple(row))
+        rows = chrono.sheet_rows(workbook, name, max_row=40)
+    except chrono.ChronogrammeFileError:
+        return [], []
     finally:
         workbook.close()
     if not rows:
