@@ -44,7 +44,7 @@ from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
 from planblanc.accounts.audit import audit_record
-from planblanc.core import tabular
+from planblanc.core import staging, tabular
 from planblanc.core.tabular import norm
 from planblanc.directory.models import (
     Department,
@@ -71,6 +71,8 @@ MAX_COLUMNS = 60
 HEADER_SEARCH_LINES = 5
 # Enough values per IN (…) to keep round trips few, few enough for SQLite's limit.
 CHUNK = 900
+
+STAGING_PURPOSE = "directory-import"
 
 KIND_PERM: dict[Any, Perm] = {ImportKind.ESTABLISHMENTS: Perm.MANAGE_ESTABLISHMENTS, ImportKind.PEOPLE: Perm.MANAGE_PEOPLE}
 
@@ -676,21 +678,36 @@ def directory_import_upload(
         row = {key: cells[position] if position < len(cells) else ""
                for position, key in match.keys.items()}
         rows.append({"line": line, "cells": row})
-    batch = ImportBatch(
-        kind=kind, uploaded_by=actor, establishment=establishment, filename=filename[:255],
-        sha256=hashlib.sha256(content).hexdigest(), columns=list(match.labels.items()), rows=rows,
-        row_count=len(rows), summary={"ignored_columns": match.ignored},
-    )
     if not rows:
         raise _file_error(_("The file has a header line but no data lines."))
-    batch.errors = _errors_of(import_check(actor=actor, batch=batch))
-    batch.save()
+    batch = ImportBatch(
+        kind=kind, uploaded_by=actor, establishment=establishment, filename=filename[:255],
+        sha256=hashlib.sha256(content).hexdigest(), columns=list(match.labels.items()),
+        row_count=len(rows), summary={"ignored_columns": match.ignored},
+    )
+    errors = _errors_of(CHECKERS[batch.kind](
+        actor=actor, labels=dict(batch.columns), establishment=batch.establishment).check_all(rows))
+    with transaction.atomic():
+        batch.staged = staging.staged_upload_create(
+            owner=actor, purpose=STAGING_PURPOSE, filename=filename, payload={"rows": rows}, replace=False)
+        batch.errors = errors
+        batch.save()
     return batch
+
+
+def _expire_stale(user: Any) -> None:
+    """Pending batches whose staged rows expired (and were purged) count as cancelled."""
+    staging.staged_upload_purge()
+    ImportBatch.objects.filter(
+        uploaded_by_id=getattr(user, "pk", None), status=ImportStatus.PENDING, staged__isnull=True
+    ).update(status=ImportStatus.CANCELLED, errors=[])
 
 
 def import_batch_for_user(*, user: Any, pk: int, pending: bool = False) -> ImportBatch:
     """A batch is its uploader's alone: anyone else gets a 404."""
-    queryset = ImportBatch.objects.filter(uploaded_by_id=getattr(user, "pk", None)).select_related("establishment")
+    _expire_stale(user)
+    queryset = ImportBatch.objects.filter(uploaded_by_id=getattr(user, "pk", None)).select_related(
+        "establishment", "staged")
     if pending:
         queryset = queryset.filter(status=ImportStatus.PENDING)
     try:
@@ -700,9 +717,8 @@ def import_batch_for_user(*, user: Any, pk: int, pending: bool = False) -> Impor
 
 
 def import_batch_list(*, user: Any, limit: int = 10) -> list[ImportBatch]:
-    return list(
-        ImportBatch.objects.filter(uploaded_by_id=getattr(user, "pk", None)).defer("rows", "errors")[:limit]
-    )
+    _expire_stale(user)
+    return list(ImportBatch.objects.filter(uploaded_by_id=getattr(user, "pk", None)).defer("errors")[:limit])
 
 
 class ImportChanged(ValidationError):
@@ -712,9 +728,11 @@ class ImportChanged(ValidationError):
 def directory_import_cancel(*, actor: Any, batch: ImportBatch) -> None:
     if batch.uploaded_by_id != actor.pk or batch.status != ImportStatus.PENDING:
         raise Http404
-    ImportBatch.objects.filter(pk=batch.pk, status=ImportStatus.PENDING).update(
-        status=ImportStatus.CANCELLED, rows=[], errors=[]
-    )
+    with transaction.atomic():
+        ImportBatch.objects.filter(pk=batch.pk, status=ImportStatus.PENDING).update(
+            status=ImportStatus.CANCELLED, errors=[]
+        )
+        staging.staged_upload_delete(owner=actor, purpose=STAGING_PURPOSE, pk=batch.staged_id)
 
 
 def directory_import_apply(*, actor: Any, batch: ImportBatch, only_good_rows: bool) -> dict[str, Any]:
@@ -737,7 +755,7 @@ def directory_import_apply(*, actor: Any, batch: ImportBatch, only_good_rows: bo
             )
             if not claimed:
                 raise ValidationError(already_done)
-            locked = ImportBatch.objects.select_related("establishment").get(pk=batch.pk)
+            locked = ImportBatch.objects.select_related("establishment", "staged").get(pk=batch.pk)
             checks = import_check(actor=actor, batch=locked)
             errors = _errors_of(checks)
             changed = [e["line"] for e in errors] != [e["line"] for e in locked.errors]
@@ -787,8 +805,10 @@ def _apply(*, actor: Any, batch: ImportBatch, good: list[RowCheck], errors: list
     batch.status = ImportStatus.APPLIED
     batch.applied_at = timezone.now()
     batch.summary = summary
-    batch.rows = []
-    batch.save(update_fields=["status", "applied_at", "summary", "rows"])
+    staged_id = batch.staged_id
+    batch.staged = None
+    batch.save(update_fields=["status", "applied_at", "summary", "staged"])
+    staging.staged_upload_delete(owner=actor, purpose=STAGING_PURPOSE, pk=staged_id)
     return summary
 
 
