@@ -60,6 +60,7 @@ from planblanc.directory.models import (
     Person,
     Region,
 )
+from planblanc.directory.services import shared_person_denial
 from planblanc.directory.validators import finess_validate, phone_normalize
 from planblanc.tenancy import Perm, Scope, has_perm_somewhere, scope_for
 
@@ -533,6 +534,9 @@ class _PersonChecker(_Checker):
     def manages(self, person: Person) -> bool:
         return any(self.scope.covers(m.establishment) for m in person.memberships.all())
 
+    def manages_all(self, person: Person) -> bool:
+        return all(self.scope.covers(m.establishment) for m in person.memberships.all())
+
     def check_row(self, row: dict[str, Any]) -> RowCheck:
         cells: dict[str, str] = row["cells"]
         check = RowCheck(line=row["line"])
@@ -596,6 +600,11 @@ class _PersonChecker(_Checker):
                     "add their email address to tell them apart."
                 ))
             existing = matches[0] if len(matches) == 1 else None
+        if existing is not None and not self.manages_all(existing) and any(
+            key in person and person[key] != (getattr(existing, key) or "") for key in PERSON_VALUE_FIELDS
+        ):
+            self.problem(check, None, shared_person_denial(
+                [m.establishment for m in existing.memberships.all()]))
         check.values["existing_id"] = existing.pk if existing else None
         return check
 
