@@ -8,6 +8,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from planblanc.core.forms import BootstrapFormMixin
+from planblanc.crisis.services import MAX_TEXT
 from planblanc.crisis.models import (
     DAMAGE_QUESTIONS,
     Answer,
@@ -34,7 +35,8 @@ class DeclareForm(BootstrapFormMixin, forms.Form):
 
 class EntryForm(BootstrapFormMixin, forms.Form):
     kind = forms.ChoiceField(label=_("Kind"), choices=EntryKind.choices, initial=EntryKind.EVENT)
-    text = forms.CharField(label=_("What happened"), widget=forms.Textarea(attrs={"rows": 3}))
+    text = forms.CharField(label=_("What happened"), max_length=MAX_TEXT,
+                           widget=forms.Textarea(attrs={"rows": 3, "data-pb-max": MAX_TEXT}))
     attachment = forms.FileField(label=_("Attachment (optional)"), required=False)
     corrects = forms.IntegerField(
         label=_("Corrects entry number (optional)"), required=False, min_value=1,
@@ -42,8 +44,10 @@ class EntryForm(BootstrapFormMixin, forms.Form):
 
 
 class DecisionForm(BootstrapFormMixin, forms.Form):
-    text = forms.CharField(label=_("Decision"), widget=forms.Textarea(attrs={"rows": 2}))
-    rationale = forms.CharField(label=_("Rationale"), widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    text = forms.CharField(label=_("Decision"), max_length=MAX_TEXT,
+                           widget=forms.Textarea(attrs={"rows": 2, "data-pb-max": MAX_TEXT}))
+    rationale = forms.CharField(label=_("Rationale"), max_length=MAX_TEXT, required=False,
+                                widget=forms.Textarea(attrs={"rows": 2, "data-pb-max": MAX_TEXT}))
     decided_by = forms.CharField(label=_("Decided by"), max_length=200, required=False,
                                  help_text=_("Empty: you."))
 

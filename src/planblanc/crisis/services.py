@@ -90,6 +90,11 @@ def crisis_may_run(*, actor: Any, crisis: Crisis) -> bool:
     )
 
 
+def crisis_may_end(*, actor: Any, crisis: Crisis) -> bool:
+    """Ending a crisis follows the rule of declaring it: the director or a deputy director."""
+    return crisis_may_declare(actor=actor, establishment=crisis.establishment)
+
+
 def _require_run(actor: Any, crisis: Crisis) -> None:
     if not crisis_may_run(actor=actor, crisis=crisis):
         raise PermissionDenied(_("You are not allowed to write in this crisis."))
@@ -181,8 +186,11 @@ def _append(
     return entry
 
 
-def _bump(crisis: Crisis) -> None:
-    Crisis.objects.filter(pk=crisis.pk).update(revision=F("revision") + 1)
+def _bump(crisis: Crisis, *sections: str) -> None:
+    """A change of the console: the overall revision and each named section's stamp
+    (`tasks`, `board`, `decisions`, `damage`) move on; pollers of other sections get 204."""
+    fields = {f"{section}_rev": F(f"{section}_rev") + 1 for section in sections}
+    Crisis.objects.filter(pk=crisis.pk).update(revision=F("revision") + 1, **fields)
 
 
 def logbook_append(
@@ -432,6 +440,7 @@ def decision_record(
             crisis=crisis, text=text, rationale=rationale, decided_by=decided_by[:200], decided_at=when,
             recorded_by_label=user_label(actor)[:200], logbook_entry=entry,
         )
+        _bump(crisis, "decisions")
         audit_record(actor=actor, action="crisis.decision", obj=decision, establishment=crisis.establishment,
                      changes={"seq": entry.seq})
     return decision
@@ -459,6 +468,7 @@ def task_create(
         )
         _append(crisis=crisis, actor=actor, kind=str(EntryKind.ACTION),
                 text=_("New task: %(title)s (owner: %(owner)s)") % {"title": title, "owner": label or "-"})
+        _bump(crisis, "tasks")
         audit_record(actor=actor, action="crisis.task_create", obj=task, establishment=crisis.establishment)
     return task
 
@@ -488,8 +498,7 @@ def task_set_status(*, actor: Any, task: CrisisTask, status: str) -> CrisisTask:
                 TaskStatus.CANCELLED: _("Task cancelled: %(title)s"),
             }.get(TaskStatus(status), _("Task reopened: %(title)s")) % {"title": locked.title}
             _append(crisis=crisis, actor=actor, kind=str(EntryKind.ACTION), text=text)
-        else:
-            _bump(crisis)
+        _bump(crisis, "tasks")
         audit_record(actor=actor, action="crisis.task_status", obj=locked, establishment=crisis.establishment,
                      changes={"status": [before, status]})
     return locked
@@ -527,6 +536,7 @@ def _status_change(
             department_status=locked if isinstance(locked, DepartmentStatus) else None,
             system_status=locked if isinstance(locked, SystemStatus) else None,
         )
+        _bump(crisis, "board")
         audit_record(actor=actor, action="crisis.status_change", obj=locked, establishment=crisis.establishment,
                      changes={"status": [before, status]})
     row.status, row.note, row.changed_at = status, note, now
@@ -558,6 +568,7 @@ def system_status_add(*, actor: Any, crisis: Crisis, name: str) -> SystemStatus:
         row = SystemStatus.objects.create(crisis=crisis, name=name, changed_by_label=user_label(actor)[:200])
         _append(crisis=crisis, actor=actor, kind=str(EntryKind.INFORMATION),
                 text=_("IT system added to the status board: %(name)s") % {"name": name})
+        _bump(crisis, "board")
         audit_record(actor=actor, action="crisis.system_add", obj=row, establishment=crisis.establishment)
     return row
 
@@ -602,14 +613,17 @@ def damage_assessment_update(*, actor: Any, crisis: Crisis, data: dict[str, Any]
         DamageAssessmentRevision.objects.create(
             assessment=assessment, changes=changes, by_label=user_label(actor)[:200], logbook_entry=entry,
         )
+        _bump(crisis, "damage")
         audit_record(actor=actor, action="crisis.damage_assessment", obj=assessment,
                      establishment=crisis.establishment, changes=changes)
     return assessment
 
 
 def crisis_close(*, actor: Any, crisis: Crisis, summary: str) -> Crisis:
-    """End of crisis: the closing entry is the last of the logbook."""
-    _require_run(actor, crisis)
+    """End of crisis: the closing entry is the last of the logbook. Irreversible, so it
+    is the director's or a deputy director's act, like declaring."""
+    if not crisis_may_end(actor=actor, crisis=crisis):
+        raise PermissionDenied(_("Only the director of the establishment or a deputy director may end a crisis."))
     _require_active(crisis)
     summary = nfc(summary).strip()
     if not summary:
