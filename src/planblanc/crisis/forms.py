@@ -32,6 +32,12 @@ class DeclareForm(BootstrapFormMixin, forms.Form):
         label=_("I confirm: declare a second crisis while one is active"), required=False,
     )
 
+    def __init__(self, *args: Any, second: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not second:
+            # The confirmation makes sense only while a crisis is active.
+            del self.fields["confirm_second"]
+
 
 class EntryForm(BootstrapFormMixin, forms.Form):
     kind = forms.ChoiceField(label=_("Kind"), choices=EntryKind.choices, initial=EntryKind.EVENT)

@@ -91,7 +91,9 @@ def establishment_home(request: HttpRequest, establishment_id: int) -> HttpRespo
     active crisis, and the history of past crises."""
     establishment = selectors.establishment_for_user(user=request.user, establishment_id=establishment_id)
     may_declare = services.crisis_may_declare(actor=request.user, establishment=establishment)
-    form = DeclareForm(request.POST or None)
+    crises = list(selectors.crises_of_establishment(establishment=establishment))
+    active = [c for c in crises if c.is_active]
+    form = DeclareForm(request.POST or None, second=bool(active))
     if request.method == "POST":
         if not may_declare:
             messages.error(request, _("Only the director of the establishment or a deputy director may declare a crisis."))
@@ -101,15 +103,14 @@ def establishment_home(request: HttpRequest, establishment_id: int) -> HttpRespo
             crisis = run_service(form, lambda: services.crisis_declare(
                 actor=request.user, establishment=establishment, kind=data["kind"], severity=data["severity"],
                 first_facts=data["first_facts"], is_exercise=data["is_exercise"],
-                confirm_second=data["confirm_second"],
+                confirm_second=data.get("confirm_second", False),
             ))
             if crisis is not None:
                 messages.success(request, _("Crisis declared. The crisis cell is being alerted."))
                 return redirect("crisis:console", crisis_id=crisis.pk)
-    crises = list(selectors.crises_of_establishment(establishment=establishment))
     return render(request, "crisis/establishment.html", {
         "establishment": establishment, "form": form, "may_declare": may_declare,
-        "active": [c for c in crises if c.is_active], "past": [c for c in crises if not c.is_active],
+        "active": active, "past": [c for c in crises if not c.is_active],
     })
 
 
