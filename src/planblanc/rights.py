@@ -79,6 +79,12 @@ def may_run_crisis(actor: Actor, crisis: Any) -> bool:
     return can(actor, Perm.RUN_CRISIS, crisis.establishment) or may_declare_crisis(actor, crisis.establishment)
 
 
+def may_end_crisis(actor: Actor, crisis: Any) -> bool:
+    """Ending a crisis is irreversible: it follows the rule of declaring it (the director
+    or a deputy director)."""
+    return may_declare_crisis(actor, crisis.establishment)
+
+
 def require_run_crisis(actor: Actor, crisis: Any) -> None:
     if not may_run_crisis(actor, crisis):
         raise PermissionDenied(_("You are not allowed to write in this crisis."))

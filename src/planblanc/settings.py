@@ -163,6 +163,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "csp.context_processors.nonce",
                 "planblanc.core.context_processors.platform",
+                "planblanc.crisis.context_processors.active_crises",
             ],
         },
     }
@@ -230,6 +231,7 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_NAME = "planblanc_session"
 CSRF_COOKIE_HTTPONLY = True
+CSRF_FAILURE_VIEW = "planblanc.core.views_errors.csrf_failure"
 CSRF_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_NAME = "planblanc_csrftoken"
 SESSION_COOKIE_SECURE = HTTPS

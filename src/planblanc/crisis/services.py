@@ -154,8 +154,11 @@ def _append(
     return entry
 
 
-def _bump(crisis: Crisis) -> None:
-    Crisis.objects.filter(pk=crisis.pk).update(revision=F("revision") + 1)
+def _bump(crisis: Crisis, *sections: str) -> None:
+    """A change of the console: the overall revision and each named section's stamp
+    (`tasks`, `board`, `decisions`, `damage`) move on; pollers of other sections get 204."""
+    fields = {f"{section}_rev": F(f"{section}_rev") + 1 for section in sections}
+    Crisis.objects.filter(pk=crisis.pk).update(revision=F("revision") + 1, **fields)
 
 
 def logbook_append(
@@ -405,6 +408,7 @@ def decision_record(
             crisis=crisis, text=text, rationale=rationale, decided_by=decided_by[:200], decided_at=when,
             recorded_by_label=user_label(actor)[:200], logbook_entry=entry,
         )
+        _bump(crisis, "decisions")
         audit_record(actor=actor, action="crisis.decision", obj=decision, establishment=crisis.establishment,
                      changes={"seq": entry.seq})
     return decision
@@ -432,6 +436,7 @@ def task_create(
         )
         _append(crisis=crisis, actor=actor, kind=str(EntryKind.ACTION),
                 text=_("New task: %(title)s (owner: %(owner)s)") % {"title": title, "owner": label or "-"})
+        _bump(crisis, "tasks")
         audit_record(actor=actor, action="crisis.task_create", obj=task, establishment=crisis.establishment)
     return task
 
@@ -461,8 +466,7 @@ def task_set_status(*, actor: Actor, task: CrisisTask, status: str) -> CrisisTas
                 TaskStatus.CANCELLED: _("Task cancelled: %(title)s"),
             }.get(TaskStatus(status), _("Task reopened: %(title)s")) % {"title": locked.title}
             _append(crisis=crisis, actor=actor, kind=str(EntryKind.ACTION), text=text)
-        else:
-            _bump(crisis)
+        _bump(crisis, "tasks")
         audit_record(actor=actor, action="crisis.task_status", obj=locked, establishment=crisis.establishment,
                      changes={"status": [before, status]})
     return locked
@@ -500,6 +504,7 @@ def _status_change(
             department_status=locked if isinstance(locked, DepartmentStatus) else None,
             system_status=locked if isinstance(locked, SystemStatus) else None,
         )
+        _bump(crisis, "board")
         audit_record(actor=actor, action="crisis.status_change", obj=locked, establishment=crisis.establishment,
                      changes={"status": [before, status]})
     row.status, row.note, row.changed_at = status, note, now
@@ -531,6 +536,7 @@ def system_status_add(*, actor: Actor, crisis: Crisis, name: str) -> SystemStatu
         row = SystemStatus.objects.create(crisis=crisis, name=name, changed_by_label=user_label(actor)[:200])
         _append(crisis=crisis, actor=actor, kind=str(EntryKind.INFORMATION),
                 text=_("IT system added to the status board: %(name)s") % {"name": name})
+        _bump(crisis, "board")
         audit_record(actor=actor, action="crisis.system_add", obj=row, establishment=crisis.establishment)
     return row
 
@@ -575,6 +581,7 @@ def damage_assessment_update(*, actor: Actor, crisis: Crisis, data: dict[str, An
         DamageAssessmentRevision.objects.create(
             assessment=assessment, changes=changes, by_label=user_label(actor)[:200], logbook_entry=entry,
         )
+        _bump(crisis, "damage")
         audit_record(actor=actor, action="crisis.damage_assessment", obj=assessment,
                      establishment=crisis.establishment, changes=changes)
     return assessment
@@ -595,8 +602,10 @@ def _close(*, actor: Actor, crisis: Crisis, text: str, now: datetime.datetime) -
 
 
 def crisis_close(*, actor: Actor, crisis: Crisis, summary: str) -> Crisis:
-    """End of crisis: the closing entry is the last of the logbook."""
-    rights.require_run_crisis(actor, crisis)
+    """End of crisis: the closing entry is the last of the logbook. Irreversible, so it
+    is the director's or a deputy director's act, like declaring."""
+    if not rights.may_end_crisis(actor, crisis):
+        raise PermissionDenied(_("Only the director of the establishment or a deputy director may end a crisis."))
     _require_active(crisis)
     summary = nfc(summary).strip()
     if not summary:
