@@ -55,7 +55,7 @@ from planblanc.crisis.models import (
     TaskStatus,
 )
 from planblanc.directory.models import Department, Establishment, Function, Person
-from planblanc.tenancy import Perm, can, user_label
+from planblanc.tenancy import Perm, can, scope_for, user_label
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +85,10 @@ def crisis_may_run(*, actor: Any, crisis: Crisis) -> bool:
     declare, write in the crisis; others in scope (region, group, auditors) only read."""
     if not getattr(actor, "is_authenticated", False):
         return False
+    if crisis.establishment_id is None:
+        # A regional crisis cell: its regional officers write in it.
+        scope = scope_for(actor, Perm.RUN_REGIONAL_CELL)
+        return crisis.region_id in scope.region_ids
     return can(actor, Perm.RUN_CRISIS, crisis.establishment) or crisis_may_declare(
         actor=actor, establishment=crisis.establishment
     )
@@ -204,6 +208,25 @@ def logbook_append(
             changes={"seq": entry.seq, "kind": kind, "hash": entry.entry_hash,
                      "corrects": corrects.seq if corrects else None,
                      "attachments": [f["sha256"] for f in files]},
+        )
+    return entry
+
+
+def logbook_record_event(
+    *, crisis: Crisis, author_label: str, text: str, kind: str = EntryKind.EVENT, actor: Any = None,
+) -> LogbookEntry | None:
+    """An entry written by another capability of the platform about this crisis (a help
+    request answered by the group, a situation report…), after that capability checked
+    its own rights. Nothing is written to a crisis that has ended; the entry is chained
+    like any other."""
+    if crisis.status != CrisisStatus.ACTIVE:
+        return None
+    text = _validate_entry(str(kind), text, ())
+    with transaction.atomic():
+        entry = _append(crisis=crisis, actor=actor, kind=str(kind), text=text, author_label=author_label[:200])
+        audit_record(
+            actor=actor, action="crisis.logbook_record_event", obj=entry, establishment=crisis.establishment,
+            changes={"seq": entry.seq, "kind": str(kind), "hash": entry.entry_hash},
         )
     return entry
 
