@@ -24,6 +24,18 @@ def _crisis_manager() -> models.Manager:
     return TenantQuerySet.as_manager_for("establishment", path="crisis__establishment")
 
 
+class CrisisQuerySet(TenantQuerySet):
+    """Crises of establishments: a regional crisis cell's row (no establishment) is read
+    through its RegionalCrisis, never through the establishment scopes."""
+
+    tenant_kind = "establishment"
+    tenant_path = "establishment"
+
+    def visible_to(self, user, perm=None):  # type: ignore[no-untyped-def]
+        rows = super().visible_to(user, perm) if perm is not None else super().visible_to(user)
+        return rows.filter(establishment__isnull=False)
+
+
 class CrisisKind(models.TextChoices):
     RANSOMWARE = "ransomware", _("Ransomware")
     DATA_THEFT = "data_theft", _("Data theft")
@@ -90,7 +102,7 @@ class Crisis(models.Model):
     # Bumped by every change of the console: live pages poll it (ETag) to stay cheap.
     revision = models.PositiveIntegerField(default=0)
 
-    objects = TenantQuerySet.as_manager_for("establishment", path="establishment")
+    objects = CrisisQuerySet.as_manager()
 
     class Meta:
         ordering = ["-declared_at", "-id"]

@@ -255,6 +255,9 @@ class AidAlert(models.Model):
     class Meta:
         ordering = ["-sent_at", "-id"]
 
+    def __str__(self) -> str:
+        return f"{self.get_purpose_display()} → {self.audience}"
+
 
 class ResponderRoute(models.Model):
     """Who answers help requests for a group or a region: an on-call rotation (of one of
@@ -276,6 +279,9 @@ class ResponderRoute(models.Model):
                 fields=["region"], condition=models.Q(group__isnull=True), name="one_regional_route"
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.group or self.region}: {self.rotation or '-'}"
 
 
 class EdStatus(models.TextChoices):
@@ -349,6 +355,9 @@ class RegionalLink(models.Model):
             models.UniqueConstraint(fields=["regional_crisis", "crisis"], name="regional_link_once"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.regional_crisis_id} ↔ {self.crisis_id}"
+
 
 class ResourceImport(models.Model):
     """An uploaded catalogue file between its preview and its confirmation."""
@@ -367,3 +376,6 @@ class ResourceImport(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.filename

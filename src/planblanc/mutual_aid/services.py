@@ -70,9 +70,9 @@ def acting_levels(*, actor: Any, request: HelpRequest) -> list[tuple[str, Any]]:
     """The sides `actor` may answer a request for: (level, owner) pairs."""
     sides: list[tuple[str, Any]] = []
     requester = request.requester
-    if request.target_kind == TargetKind.ESTABLISHMENT and request.target_establishment_id:
-        if may_offer_for(actor=actor, level=OwnerLevel.ESTABLISHMENT, establishment=request.target_establishment):
-            sides.append((OwnerLevel.ESTABLISHMENT, request.target_establishment))
+    if (request.target_kind == TargetKind.ESTABLISHMENT and request.target_establishment_id
+            and may_offer_for(actor=actor, level=OwnerLevel.ESTABLISHMENT, establishment=request.target_establishment)):
+        sides.append((OwnerLevel.ESTABLISHMENT, request.target_establishment))
     if requester.group_id and may_offer_for(actor=actor, level=OwnerLevel.GROUP, group=requester.group):
         sides.append((OwnerLevel.GROUP, requester.group))
     if may_offer_for(actor=actor, level=OwnerLevel.REGION, region=requester.region):
@@ -296,6 +296,13 @@ def help_request_create(
 ) -> HelpRequest:
     """A help request from an establishment's crisis cell, alerted to the addressee's on-call."""
     _require(may_request_for(actor=actor, establishment=requester))
+    return _help_request_create(actor=actor, requester=requester, data=data, crisis=crisis, message_id=message_id)
+
+
+def _help_request_create(
+    *, actor: Any, requester: Establishment, data: dict[str, Any], crisis: Crisis | None = None,
+    message_id: str | None = None,
+) -> HelpRequest:
     errors: dict[str, list[str]] = {}
     what = _clean_text(data, "what", max_length=200, required=True, errors=errors)
     deliver_to = _clean_text(data, "deliver_to", max_length=300, required=True, errors=errors)
@@ -370,6 +377,50 @@ def help_request_create(
                 "urgency": request.get_urgency_display(), "where": deliver_to},
         )
     return request
+
+
+def edxl_import(*, actor: Any, content: bytes) -> HelpRequest | AidOffer:
+    """Record an EDXL-RM message received by other means (mail, USB key): a
+    RequestResource becomes a help request of the establishment it names (FINESS), if
+    the user acts for it, its group or its region; a ResponseToRequestResource becomes
+    an offer on the request it answers."""
+    from planblanc.mutual_aid import edxl
+
+    message = edxl.parse_message(content)
+    if message.message_type == "RequestResource":
+        if HelpRequest.objects.filter(message_id=message.message_id).exists():
+            raise ValidationError({"file": [_("This request is already recorded.")]})
+        requester = Establishment.objects.visible_to(actor).filter(finess=message.finess).first() if message.finess else None
+        if requester is None:
+            raise ValidationError({"file": [_("The requesting establishment (FINESS in ContactDescription) is unknown "
+                                              "or outside your scope.")]})
+        allowed = may_request_for(actor=actor, establishment=requester) or (
+            requester.group_id is not None
+            and may_offer_for(actor=actor, level=OwnerLevel.GROUP, group=requester.group)
+        ) or may_offer_for(actor=actor, level=OwnerLevel.REGION, region=requester.region)
+        _require(allowed)
+        data = {
+            "what": message.name, "quantity": message.quantity, "kind": message.kind, "urgency": message.urgency,
+            "deliver_to": message.location, "details": message.description, "needed_until": message.until,
+            "target_kind": TargetKind.GROUP if requester.group_id else TargetKind.REGION,
+        }
+        try:
+            return _help_request_create(actor=actor, requester=requester, data=data, message_id=message.message_id)
+        except ValidationError as exc:
+            raise ValidationError({"file": [f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items()]}) from None
+    request = HelpRequest.objects.visible_to(actor).filter(message_id=message.preceding_id).first()
+    if request is None:
+        raise ValidationError({"file": [_("The request this message answers is unknown here or outside your scope.")]})
+    if AidOffer.objects.filter(message_id=message.message_id).exists():
+        raise ValidationError({"file": [_("This offer is already recorded.")]})
+    sides = acting_levels(actor=actor, request=request)
+    _require(bool(sides))
+    try:
+        return aid_offer_create(actor=actor, request=request, level=sides[0][0], message_id=message.message_id,
+                                data={"what": message.name, "quantity": message.quantity,
+                                      "conditions": message.restrictions, "arrives_at": message.requested_arrival})
+    except ValidationError as exc:
+        raise ValidationError({"file": [f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items()]}) from None
 
 
 def _require_requester(actor: Any, request: HelpRequest) -> None:
@@ -740,7 +791,7 @@ def regional_crisis_link(*, actor: Any, regional: RegionalCrisis, crisis: Crisis
     if crisis.is_exercise != regional.is_exercise:
         raise ValidationError(_("Exercises and real crises are kept apart."))
     with transaction.atomic():
-        _, created = RegionalLink.objects.get_or_create(regional_crisis=regional, crisis=crisis)
+        _link, created = RegionalLink.objects.get_or_create(regional_crisis=regional, crisis=crisis)
         if created:
             _cell_log(regional.crisis, actor, EntryKind.INFORMATION, _("Crisis of %(who)s linked (declared %(when)s).") % {
                         "who": crisis.establishment.name,
