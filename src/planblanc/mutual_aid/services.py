@@ -360,6 +360,8 @@ def _help_request_create(
             created_by_label=_label(actor), answer_due_at=now + datetime.timedelta(minutes=minutes),
             **({"message_id": message_id} if message_id else {}), **target,
         )
+        due = request.answer_due_at
+        transaction.on_commit(lambda: wake_escalation(run_after=due))
         audit_record(actor=actor, action="mutual_aid.request_create", obj=request, establishment=requester,
                      changes={"what": what, "quantity": quantity, "to": target_kind})
         _log_step(request=request, author=_label(actor), actor=actor,
@@ -660,6 +662,17 @@ def help_requests_escalate(*, now: datetime.datetime | None = None, limit: int =
         except Exception:  # one broken request must not stop the others
             logger.exception("help request %s: escalation failed", request_id)
     return taken
+
+
+def wake_escalation(run_after: datetime.datetime | None = None) -> None:
+    """Queue the escalation task for when the next answer is due. The requests stay in
+    our table: a lost wake-up is caught by the next one, or by `planblanc worker`."""
+    from planblanc.mutual_aid.tasks import help_requests_escalate as escalate_task
+
+    try:
+        escalate_task.using(run_after=run_after).enqueue() if run_after else escalate_task.enqueue()
+    except Exception:
+        logger.exception("could not enqueue the help-request escalation task")
 
 
 def help_requests_next_due_at() -> datetime.datetime | None:
