@@ -54,7 +54,7 @@ def _q(name: str, ns: str = MSG) -> str:
 def _sub(parent: Any, name: str, text: str | None = None, ns: str = MSG) -> Any:
     element = etree.SubElement(parent, _q(name, ns))
     if text is not None:
-        element.text = text
+        element.text = str(text)
     return element
 
 
@@ -297,8 +297,9 @@ def parse_message(content: bytes) -> ParsedMessage:
     except ValueError:
         raise _bad(_("The quantity is not a number: %(text)s") % {"text": amount[:20]}) from None
     schedules = {text("m:ScheduleType", item): item for item in info.findall("m:ScheduleInformation", {"m": MSG})}
-    arrival = schedules.get("RequestedArrival") or schedules.get("EstimatedArrival")
-    until = schedules.get("EstimatedReturnDeparture") or schedules.get("RequestedReturnDeparture")
+    arrival = next((schedules[t] for t in ("RequestedArrival", "EstimatedArrival") if t in schedules), None)
+    until = next((schedules[t] for t in ("EstimatedReturnDeparture", "RequestedReturnDeparture") if t in schedules),
+                 None)
     contact = text("m:ContactInformation/m:ContactDescription")
     finess = FINESS_RE.search(contact)
     keywords = [v.text or "" for v in info.findall("m:Resource/m:Keyword/rm:Value", {"m": MSG, "rm": RM})]

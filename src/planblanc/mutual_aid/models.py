@@ -24,6 +24,11 @@ from planblanc.directory.models import Establishment, Group, Region
 from planblanc.tenancy import TenantQuerySet
 
 
+def new_message_id() -> str:
+    """A unique EDXL-RM MessageID."""
+    return f"urn:uuid:{uuid.uuid4()}"
+
+
 class ResourceKind(models.TextChoices):
     PEOPLE = "people", _("People and skills")
     EQUIPMENT = "equipment", _("Equipment")
@@ -140,7 +145,7 @@ class HelpRequest(models.Model):
     created_at = models.DateTimeField(_("asked at"), default=timezone.now)
     created_by_label = models.CharField(_("asked by"), max_length=200)
     # EDXL-RM identifiers: this request's MessageID (also the thread's OriginatingMessageID).
-    message_id = models.CharField(max_length=100, unique=True, default=uuid.uuid4)
+    message_id = models.CharField(max_length=100, unique=True, default=new_message_id)
     # Escalation when nobody answers: the alert level reached and when the next is due.
     answer_due_at = models.DateTimeField(null=True, blank=True)
     escalation_level = models.PositiveSmallIntegerField(default=0)
@@ -209,7 +214,7 @@ class AidOffer(models.Model):
     status = models.CharField(_("status"), max_length=20, choices=OfferStatus.choices, default=OfferStatus.OFFERED)
     created_at = models.DateTimeField(_("offered at"), default=timezone.now)
     created_by_label = models.CharField(max_length=200)
-    message_id = models.CharField(max_length=100, unique=True, default=uuid.uuid4)
+    message_id = models.CharField(max_length=100, unique=True, default=new_message_id)
     accepted_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     returned_at = models.DateTimeField(null=True, blank=True)
