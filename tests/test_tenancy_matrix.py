@@ -655,7 +655,13 @@ def aid_matrix(matrix: Matrix) -> tuple[Matrix, Aid]:
     from django.utils import timezone
 
     from planblanc.crisis.models import Crisis
-    from planblanc.mutual_aid.models import AidOffer, HelpRequest, RegionalCrisis, Resource, SituationReport
+    from planblanc.mutual_aid.models import (
+        AidOffer,
+        HelpRequest,
+        RegionalCrisis,
+        Resource,
+        SituationReport,
+    )
 
     aid = Aid()
     now = timezone.now()

@@ -10,7 +10,13 @@ from django.urls import get_resolver, reverse
 from django.utils import timezone
 
 from planblanc.mutual_aid import edxl, services
-from planblanc.mutual_aid.models import AidOffer, HelpRequest, Resource, ResourceImport, SituationReport
+from planblanc.mutual_aid.models import (
+    AidOffer,
+    HelpRequest,
+    Resource,
+    ResourceImport,
+    SituationReport,
+)
 from tests.conftest import verified_client
 from tests.mutual_aid.conftest import request_data
 
