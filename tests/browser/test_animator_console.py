@@ -28,7 +28,7 @@ def exercise_site(site: str, transactional_db: Any) -> Iterator[tuple[str, Any]]
     from planblanc.crisis.db_guards import purge_logbook_for_tests
     from planblanc.directory.models import Membership
     from planblanc.exercises import services
-    from planblanc.exercises.models_run import ExerciseRun
+    from planblanc.exercises.models import ExerciseRun
 
     actor = User.objects.get(username="animateur.chu")
     establishment = actor.role_assignments.get().establishment
@@ -54,7 +54,7 @@ def log_in(watched: Watched, username: str) -> None:
 
 
 def test_it_drives_the_animator_console_on_a_phone(exercise_site: tuple[str, Any], browse: Any) -> None:
-    from planblanc.exercises.models_run import InjectRun, InjectState
+    from planblanc.exercises.models import InjectRun, InjectState
 
     site, exercise = exercise_site
     animator = browse(site, **PHONE)

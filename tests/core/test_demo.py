@@ -17,7 +17,7 @@ from planblanc.plans.models import ExternalContact, ITSystem, Plan, PlanVersion,
 from planblanc.plans.selectors import plan_gaps
 from planblanc.plans.services import plan_may_approve
 from planblanc.plans.snapshot import plan_snapshot, snapshot_sha256
-from planblanc.plans.template import template_load
+from planblanc.plans.template_data import template_load
 
 # ARCEP's ranges kept for fiction, and the CNIL's public switchboard (the only real number
 # of the template).

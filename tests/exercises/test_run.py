@@ -16,8 +16,13 @@ from planblanc.accounts.models import AuditEntry
 from planblanc.alerting.models import Campaign
 from planblanc.crisis.models import Crisis, CrisisStatus
 from planblanc.exercises import run as run_services
-from planblanc.exercises.models import ExerciseStatus
-from planblanc.exercises.models_run import ExerciseRun, InjectRun, InjectState, RunStatus
+from planblanc.exercises.models import (
+    ExerciseRun,
+    ExerciseStatus,
+    InjectRun,
+    InjectState,
+    RunStatus,
+)
 from tests.alerting.smtp import SmtpServer
 from tests.exercises.runkit import exercise_with_people, now, play
 

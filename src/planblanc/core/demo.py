@@ -43,7 +43,7 @@ from planblanc.plans.models import (
     SeatDeputy,
 )
 from planblanc.plans.services import plan_approve, plan_create
-from planblanc.plans.template import template_apply
+from planblanc.plans.template_data import template_apply
 from planblanc.tenancy import Role
 
 DEMO_PASSWORD = "PlanBlanc-demo-2026"  # noqa: S105  (invented, printed by `planblanc demo`)

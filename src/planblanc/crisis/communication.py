@@ -20,8 +20,7 @@ from django.utils.translation import gettext as _
 
 from planblanc.accounts.audit import audit_record
 from planblanc.crisis.chain import nfc
-from planblanc.crisis.models import Crisis, EntryKind
-from planblanc.crisis.models_more import CommunicationDraft, CommunicationStatus
+from planblanc.crisis.models import CommunicationDraft, CommunicationStatus, Crisis, EntryKind
 from planblanc.crisis.services import (
     CAMPAIGN_ACTOR,
     crisis_may_declare,

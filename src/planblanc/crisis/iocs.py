@@ -22,8 +22,7 @@ from django.utils.translation import gettext as _
 
 from planblanc.accounts.audit import audit_record
 from planblanc.crisis.chain import nfc
-from planblanc.crisis.models import Crisis, EntryKind
-from planblanc.crisis.models_more import Indicator, IndicatorKind, Tlp
+from planblanc.crisis.models import Crisis, EntryKind, Indicator, IndicatorKind, Tlp
 from planblanc.crisis.notifications import export_record
 from planblanc.crisis.services import crisis_may_run, logbook_append
 from planblanc.tenancy import user_label

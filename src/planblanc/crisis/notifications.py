@@ -40,10 +40,11 @@ from planblanc.crisis.models import (
     DepartmentState,
     DepartmentStatus,
     EntryKind,
+    NotificationKind,
+    RegulatoryNotification,
     SystemState,
     SystemStatus,
 )
-from planblanc.crisis.models_more import NotificationKind, RegulatoryNotification
 from planblanc.crisis.services import crisis_may_run, logbook_append
 from planblanc.directory.models import Function, Membership
 from planblanc.tenancy import user_label

@@ -18,8 +18,15 @@ from django.utils.translation import gettext as _
 
 from planblanc.accounts.audit import audit_record
 from planblanc.crisis.chain import logbook_verify, nfc
-from planblanc.crisis.models import Crisis, CrisisStatus, Decision, EntryKind, LogbookEntry
-from planblanc.crisis.models_more import ImprovementAction, ImprovementStatus
+from planblanc.crisis.models import (
+    Crisis,
+    CrisisStatus,
+    Decision,
+    EntryKind,
+    ImprovementAction,
+    ImprovementStatus,
+    LogbookEntry,
+)
 from planblanc.crisis.notifications import export_record, notification_clocks
 from planblanc.crisis.services import crisis_may_run, logbook_append
 from planblanc.directory.models import Person

@@ -19,9 +19,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from planblanc.crisis import communication, iocs, notifications, report, selectors
-from planblanc.crisis.models import Crisis
-from planblanc.crisis.models_more import (
+from planblanc.crisis.models import (
     CommunicationDraft,
+    Crisis,
     ImprovementAction,
     Indicator,
     IndicatorKind,

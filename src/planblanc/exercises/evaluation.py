@@ -30,9 +30,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from planblanc.accounts.audit import audit_record
-from planblanc.exercises.models import CriterionArea, EvaluationCriterion, ExpectedReaction
-from planblanc.exercises.models_run import (
+from planblanc.exercises.models import (
+    CriterionArea,
+    EvaluationCriterion,
     ExerciseRun,
+    ExpectedReaction,
     InjectRun,
     InjectState,
     Outcome,
@@ -75,8 +77,7 @@ def _platform_outcome(
 ) -> str | None:
     """Done, late or missed from what the exercise crisis shows; None when the platform
     cannot tell (yet)."""
-    from planblanc.crisis.models import EntryKind, LogbookEntry
-    from planblanc.crisis.models_more import RegulatoryNotification
+    from planblanc.crisis.models import EntryKind, LogbookEntry, RegulatoryNotification
 
     area = reaction.criterion.area if reaction.criterion is not None else ""
     if area not in AUTOMATIC_AREAS or run.crisis_id is None or row.fired_at is None:

@@ -2,7 +2,7 @@
 what was sent and done, scores with a radar chart, strengths, improvement actions and
 the participants' questionnaire; as a page and as a PDF (WeasyPrint, nothing fetched).
 
-Improvement actions are the crisis app's (crisis.models_more.ImprovementAction) on the
+Improvement actions are the crisis app's (crisis.models.ImprovementAction) on the
 exercise crisis: open ones already appear in the plan's gap list."""
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from planblanc.accounts.audit import audit_record
 from planblanc.directory.models import Person
 from planblanc.exercises.evaluation import Evaluation, evaluation_compute, evaluation_scores
-from planblanc.exercises.models_run import (
+from planblanc.exercises.models import (
     ExerciseRun,
     InjectRun,
     Observation,
@@ -95,7 +95,7 @@ def improvement_action_add(
 ) -> Any:
     """An improvement action with its owner and due date, kept on the exercise crisis:
     open, it appears in the gaps of the establishment's plan."""
-    from planblanc.crisis.models_more import ImprovementAction
+    from planblanc.crisis.models import ImprovementAction
 
     exercise = run.exercise
     if not run_may_animate(actor=actor, exercise=exercise):
@@ -129,7 +129,7 @@ def improvement_action_add(
 
 
 def improvement_actions(*, run: ExerciseRun) -> list[Any]:
-    from planblanc.crisis.models_more import ImprovementAction
+    from planblanc.crisis.models import ImprovementAction
 
     if run.crisis_id is None:
         return []

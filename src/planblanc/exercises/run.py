@@ -1,7 +1,7 @@
 """The live run of an exercise (déroulé): services and selectors of the animator console,
 the players' inbox and the observers, and the worker step that fires due injects.
 
-The run's state is in our tables (models_run): a restarted worker reads where the run
+The run's state is in our tables (exercises/models/run.py): a restarted worker reads where the run
 was and carries on. Firing an inject is a conditional UPDATE pending→sent on its row
 (unique idempotency key): of two workers, one wins and sends, the other sees no row
 changed and does nothing. The UPDATE and the alert campaign are one transaction, so a
@@ -32,16 +32,14 @@ from planblanc.exercises.models import (
     Channel,
     EvaluationCriterion,
     Exercise,
+    ExerciseRun,
     ExerciseStatus,
     Inject,
-    Participant,
-    ParticipantRole,
-)
-from planblanc.exercises.models_run import (
-    ExerciseRun,
     InjectRun,
     InjectState,
     Observation,
+    Participant,
+    ParticipantRole,
     RunStatus,
 )
 from planblanc.tenancy import Perm, can, get_for_user, user_label

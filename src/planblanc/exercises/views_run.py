@@ -24,8 +24,15 @@ from planblanc.core.forms import BootstrapFormMixin, run_service
 from planblanc.directory.models import Person
 from planblanc.exercises import evaluation, report
 from planblanc.exercises import run as run_services
-from planblanc.exercises.models import EvaluationCriterion, Exercise, ExpectedReaction, Inject
-from planblanc.exercises.models_run import ExerciseRun, InjectRun, Outcome
+from planblanc.exercises.models import (
+    EvaluationCriterion,
+    Exercise,
+    ExerciseRun,
+    ExpectedReaction,
+    Inject,
+    InjectRun,
+    Outcome,
+)
 
 
 def _exercise(request: HttpRequest, pk: int) -> Exercise:

@@ -157,7 +157,7 @@ def _load_rows(plans: list[Plan]) -> dict[int, _PlanRows]:
         .values("plan_id").annotate(printed=Max("version__number")).values_list("plan_id", "printed")
     ):
         rows[plan_id].printed = printed
-    from planblanc.crisis.models_more import ImprovementAction, ImprovementStatus
+    from planblanc.crisis.models import ImprovementAction, ImprovementStatus
 
     for action in ImprovementAction.objects.filter(
         crisis__establishment_id__in=list(by_establishment), status=ImprovementStatus.OPEN

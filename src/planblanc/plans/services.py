@@ -91,7 +91,7 @@ def plan_create(*, actor: Any, establishment: Establishment, from_template: bool
         if not created:
             return plan
         if from_template:
-            from planblanc.plans.template import template_apply
+            from planblanc.plans.template_data import template_apply
 
             template_apply(plan=plan)
         plan_completeness_refresh(plan=plan)
