@@ -124,6 +124,7 @@ INSTALLED_APPS = [
     "planblanc.alerting",
     "planblanc.exercises",
     "planblanc.crisis",
+    "planblanc.mutual_aid",
 ]
 
 MIDDLEWARE = [

@@ -184,6 +184,25 @@ def logbook_append(
     return entry
 
 
+def logbook_record_event(
+    *, crisis: Crisis, author_label: str, text: str, kind: str = EntryKind.EVENT, actor: Any = None,
+) -> LogbookEntry | None:
+    """An entry written by another capability of the platform about this crisis (a help
+    request answered by the group, a situation report…), after that capability checked
+    its own rights. Nothing is written to a crisis that has ended; the entry is chained
+    like any other."""
+    if crisis.status != CrisisStatus.ACTIVE:
+        return None
+    text = _validate_entry(str(kind), text, ())
+    with transaction.atomic():
+        entry = _append(crisis=crisis, actor=actor, kind=str(kind), text=text, author_label=author_label[:200])
+        audit_record(
+            actor=actor, action="crisis.logbook_record_event", obj=entry, establishment=crisis.establishment,
+            changes={"seq": entry.seq, "kind": str(kind), "hash": entry.entry_hash},
+        )
+    return entry
+
+
 # Declaration -------------------------------------------------------------------------------
 
 
