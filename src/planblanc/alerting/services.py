@@ -218,7 +218,7 @@ def campaign_create(
         )
         _finish_if_done(campaign.pk)
         if wake_workers:
-            transaction.on_commit(wake_workers)
+            transaction.on_commit(workers_wake)
     return campaign
 
 
@@ -281,7 +281,7 @@ def acknowledgement_listener_register(listener: Callable[..., object]) -> None:
         _acknowledgement_listeners.append(listener)
 
 
-def wake_workers(run_after: datetime | None = None) -> None:
+def workers_wake(run_after: datetime | None = None) -> None:
     """Queue a wake-up of the delivery workers (now, or at `run_after`)."""
     if _delivery_task is None:
         logger.warning("no delivery task registered: the alert worker's polling will send")

@@ -23,5 +23,5 @@ def deliveries_process() -> int:
         services.next_due_at(), escalation.escalation_next_due_at(), followup.followup_next_due_at(),
     ) if t), default=None)
     if due is not None:
-        services.wake_workers(run_after=max(due, timezone.now()))
+        services.workers_wake(run_after=max(due, timezone.now()))
     return sent
