@@ -80,6 +80,7 @@ class RecipientInput:
     mobile_phone: str = ""
     landline_phone: str = ""
     webhook_url: str = ""
+    matrix_id: str = ""
     establishment_name: str = ""
     person: Person | None = None
     channels: tuple[str, ...] = field(default_factory=tuple)
@@ -90,7 +91,7 @@ def recipients_from_people(people: Iterable[Person], *, establishment_name: str 
         RecipientInput(
             name=person.full_name, language=person.preferred_language, email=person.email,
             mobile_phone=str(person.mobile_phone or ""), landline_phone=str(person.landline_phone or ""),
-            establishment_name=establishment_name, person=person,
+            matrix_id=person.matrix_id, establishment_name=establishment_name, person=person,
         )
         for person in people
     ]
@@ -107,9 +108,13 @@ def _may_send(actor: Any, *, establishment: Establishment | None, region: Region
     return region is not None and (scope.national or region.pk in scope.region_ids)
 
 
-def _usable(channel: str, address: str) -> bool:
+def _usable(channel: str, address: str, *, push_people: set[int] | frozenset[int] = frozenset()) -> bool:
     if not address:
         return False
+    if channel == Channel.PUSH:
+        return address.startswith("person:") and int(address.partition(":")[2]) in push_people
+    if channel == Channel.MATRIX:
+        return address.startswith(("@", "!", "#")) and ":" in address
     if channel == Channel.EMAIL:
         try:
             validate_email(address)
@@ -184,6 +189,11 @@ def campaign_create(
             created_by=actor if getattr(actor, "is_authenticated", False) else None,
         )
         configured = {channel for channel in Channel.values if providers_for(channel)}
+        push_people: set[int] = set()
+        if Channel.PUSH in configured:
+            from planblanc.alerting.push import subscribed_person_ids
+
+            push_people = subscribed_person_ids([item.person.pk for item in recipients if item.person is not None])
         planned: list[tuple[Recipient, list[str]]] = []
         rows = []
         for item in recipients:
@@ -191,10 +201,11 @@ def campaign_create(
                 campaign=campaign, person=item.person, name=item.name[:200], language=item.language or "fr",
                 establishment_name=(item.establishment_name or scope_name)[:200], email=item.email.strip(),
                 mobile_phone=item.mobile_phone, landline_phone=item.landline_phone, webhook_url=item.webhook_url,
+                matrix_id=item.matrix_id[:255],
             )
             steps = [
                 channel for channel in dict.fromkeys(item.channels or campaign.channels)
-                if channel in configured and _usable(channel, recipient.address_for(channel))
+                if channel in configured and _usable(channel, recipient.address_for(channel), push_people=push_people)
             ]
             recipient.channels = steps
             rows.append(recipient)
@@ -377,12 +388,18 @@ def outgoing_message(delivery: Delivery) -> OutgoingMessage:
     rendered = render(
         title=template_fill(campaign.title, **values), text=template_fill(template, **values),
         language=recipient.language, is_exercise=campaign.is_exercise, ack_url=ack_url, scope=scope,
-        short=delivery.channel in (Channel.SMS, Channel.VOICE),
+        short=delivery.channel in (Channel.SMS, Channel.VOICE, Channel.PUSH),
     )
+    subscriptions: tuple[dict[str, Any], ...] = ()
+    if delivery.channel == Channel.PUSH and recipient.person_id:
+        from planblanc.alerting.push import subscriptions_for
+
+        subscriptions = subscriptions_for(person_id=recipient.person_id)
     return OutgoingMessage(
         delivery_id=delivery.pk, idempotency_key=delivery.idempotency_key, message_id=delivery.message_id,
         address=delivery.address, name=recipient.name, language=recipient.language, subject=rendered.subject,
         body=rendered.body, short_text=rendered.short_text, ack_url=ack_url, is_exercise=campaign.is_exercise,
+        push_subscriptions=subscriptions,
     )
 
 
@@ -512,6 +529,10 @@ def _record(
     """Apply one provider answer to its delivery. Attempts that sent are appended to
     `sent_log` (written in bulk by the caller) rather than written one by one."""
     now = timezone.now()
+    if delivery.channel == Channel.PUSH:
+        from planblanc.alerting.push import push_results_record
+
+        push_results_record(result=result, now=now)
     marked = result.outcome == SENT and _mark_sent(
         delivery.pk, worker_id=worker_id, provider=provider.name,
         provider_message_id=result.provider_message_id, now=now,

@@ -127,3 +127,25 @@ def crisis_statistics(*, user: Any, include_exercises: bool = False) -> dict[str
         "by_kind": by_kind,
         "include_exercises": include_exercises,
     }
+
+
+def status_board_summary(*, crisis: Crisis) -> str:
+    """The status board in a few plain lines (for a chat reply or an SMS): departments
+    not running normally, IT systems not up, open tasks."""
+    from django.utils.translation import gettext as _
+
+    from planblanc.crisis.models import CrisisTask, DepartmentState, DepartmentStatus, SystemState, SystemStatus, TaskStatus
+
+    lines = [_("Status board — %(establishment)s, crisis #%(id)d") % {
+        "establishment": crisis.establishment.name, "id": crisis.pk,
+    }]
+    if crisis.is_exercise:
+        lines[0] = _("EXERCISE.") + " " + lines[0]
+    departments = DepartmentStatus.objects.filter(crisis=crisis).exclude(status=DepartmentState.NORMAL)
+    systems = SystemStatus.objects.filter(crisis=crisis).exclude(status__in=(SystemState.UP, SystemState.RESTORED))
+    for label, rows in ((_("Departments"), departments), (_("IT systems"), systems)):
+        items = [f"{row.name}: {row.get_status_display()}" + (f" ({row.note})" if row.note else "") for row in rows]
+        lines.append(f"{label}: " + ("; ".join(items) if items else _("all normal")))
+    open_tasks = CrisisTask.objects.filter(crisis=crisis, status__in=(TaskStatus.TODO, TaskStatus.DOING)).count()
+    lines.append(_("Open tasks: %(count)d") % {"count": open_tasks})
+    return "\n".join(lines)
