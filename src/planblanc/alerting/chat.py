@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q
+from django.db.models import Case, F, When
 from django.utils import translation
 from django.utils.translation import gettext as _
 
@@ -138,10 +138,16 @@ def _handle(*, sender: str, room_id: str, text: str, via: str) -> ChatAnswer:
     recipient = open_recipients.select_related("campaign").order_by("-campaign__created_at", "-id").first()
     delivery = None
     if recipient is not None:
+        # The message they most likely read (sent or delivered, Matrix first); one seen in
+        # the crisis room counts too, even if their own channels failed.
         delivery = (
             Delivery.objects.filter(recipient=recipient)
-            .filter(Q(status__in=(DeliveryStatus.SENT, DeliveryStatus.DELIVERED)) | Q(channel="matrix"))
-            .select_related("recipient", "campaign").order_by("-sent_at", "-id").first()
+            .select_related("recipient", "campaign")
+            .order_by(
+                Case(When(channel="matrix", then=0), When(status__in=(DeliveryStatus.SENT, DeliveryStatus.DELIVERED),
+                                                          then=1), default=2),
+                F("sent_at").desc(nulls_last=True), "-id",
+            ).first()
         )
     if delivery is None:
         return ChatAnswer(_("No alert is waiting for your answer."), handled=False)

@@ -140,11 +140,24 @@ def crisis_room_open(*, crisis_id: int) -> str | None:
         ))
         if not isinstance(created, RoomCreateResponse):
             raise TransientError(f"matrix: {getattr(created, 'message', created)}")
+    finally:
+        session.close()
+    from django.db import transaction
+
+    from planblanc.alerting.services import RecipientInput, campaign_create
+
+    with transaction.atomic():
         room = ChatRoom.objects.create(room_id=created.room_id, crisis=crisis)
         audit_record(
             actor="system:matrix", action="alerting.chat_room_open", obj=room, establishment=crisis.establishment,
             changes={"crisis": crisis.pk, "invited": len(invite)},
         )
-        return room.room_id
-    finally:
-        session.close()
+        alert = crisis.campaign
+        if alert is not None:
+            # The cell's alert, posted in the room through the outbox (retried like any other).
+            campaign_create(
+                actor="system:crisis", title=alert.title, message_fr=alert.message_fr, message_en=alert.message_en,
+                recipients=[RecipientInput(name="Salon de crise", matrix_id=room.room_id)], channels=["matrix"],
+                establishment=crisis.establishment, is_exercise=crisis.is_exercise,
+            )
+    return room.room_id

@@ -114,7 +114,8 @@ def _usable(channel: str, address: str, *, push_people: set[int] | frozenset[int
     if channel == Channel.PUSH:
         return address.startswith("person:") and int(address.partition(":")[2]) in push_people
     if channel == Channel.MATRIX:
-        return address.startswith(("@", "!", "#")) and ":" in address
+        # Room IDs of recent room versions carry no server name.
+        return address.startswith("!") or (address.startswith(("@", "#")) and ":" in address)
     if channel == Channel.EMAIL:
         try:
             validate_email(address)

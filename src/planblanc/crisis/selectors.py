@@ -134,7 +134,14 @@ def status_board_summary(*, crisis: Crisis) -> str:
     not running normally, IT systems not up, open tasks."""
     from django.utils.translation import gettext as _
 
-    from planblanc.crisis.models import CrisisTask, DepartmentState, DepartmentStatus, SystemState, SystemStatus, TaskStatus
+    from planblanc.crisis.models import (
+        CrisisTask,
+        DepartmentState,
+        DepartmentStatus,
+        SystemState,
+        SystemStatus,
+        TaskStatus,
+    )
 
     lines = [_("Status board — %(establishment)s, crisis #%(id)d") % {
         "establishment": crisis.establishment.name, "id": crisis.pk,

@@ -386,6 +386,9 @@ def crisis_declare(
             )
             crisis.campaign = campaign
             crisis.save(update_fields=["campaign"])
+            from planblanc.alerting.tasks import crisis_room_requested
+
+            crisis_room_requested(crisis_id=crisis.pk)
             note = _("Crisis cell alerted: %(count)d people (alert campaign #%(id)d).") % {
                 "count": len(recipients), "id": campaign.pk,
             }

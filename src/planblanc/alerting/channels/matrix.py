@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -67,14 +68,14 @@ class MatrixSession:
     def run(self, coroutine: Any) -> Any:
         try:
             return self.loop.run_until_complete(coroutine)
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise TransientError(f"matrix: homeserver unreachable: {exc}") from exc
 
     def close(self) -> None:
         try:
             self.loop.run_until_complete(self.client.close())
         except Exception:  # noqa: BLE001 - closing a session that may already be broken
-            pass
+            logging.getLogger(__name__).debug("matrix session closed uncleanly", exc_info=True)
         finally:
             self.loop.close()
 

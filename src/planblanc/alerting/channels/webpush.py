@@ -31,7 +31,7 @@ import requests
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from django.conf import settings
 from py_vapid import Vapid02
-from pywebpush import WebPushException, WebPusher
+from pywebpush import WebPusher, WebPushException
 
 from planblanc.alerting.channels.base import (
     PERMANENT,
