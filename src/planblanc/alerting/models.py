@@ -501,3 +501,14 @@ class ChatRoom(models.Model):
 
     def __str__(self) -> str:
         return self.room_id
+
+
+class ProviderPace(models.Model):
+    """The next free sending slot of a provider, shared by every worker (see
+    alerting/capacity.py): seconds since the epoch."""
+
+    name = models.CharField(max_length=100, primary_key=True)
+    next_at = models.FloatField(default=0)
+
+    def __str__(self) -> str:
+        return self.name

@@ -404,20 +404,66 @@ def outgoing_message(delivery: Delivery) -> OutgoingMessage:
     )
 
 
+def _spread(deliveries: list[Delivery], providers: list[Provider]) -> None:
+    """First attempts of a channel whose providers all declare a capacity go to all of
+    them at once, in proportion to their rates (a weighted round robin); retries keep
+    the fallback order."""
+    from planblanc.alerting.capacity import provider_rate
+
+    rates = [provider_rate(p) for p in providers]
+    if len(providers) < 2 or any(r is None for r in rates):
+        return
+    credit = [0.0] * len(providers)
+    total = sum(r for r in rates if r is not None)
+    for delivery in deliveries:
+        if delivery.attempts or delivery.refused_by or delivery.provider_index:
+            continue
+        for i, rate in enumerate(rates):
+            credit[i] += (rate or 0) / total
+        chosen = max(range(len(providers)), key=lambda i: credit[i])
+        credit[chosen] -= 1
+        delivery.provider_index = chosen
+
+
 def delivery_send_batch(*, claimed: Claimed, worker_id: str, stop: threading.Event | None = None) -> int:
-    """Send claimed deliveries, grouped by channel and provider; returns how many went."""
-    groups: dict[tuple[str, int], list[Delivery]] = {}
+    """Send claimed deliveries, grouped by channel and provider; returns how many went.
+    The providers of a channel send in parallel (one thread each), each at its rate."""
+    by_channel: dict[str, list[Delivery]] = {}
     for delivery in claimed.deliveries:
-        groups.setdefault((delivery.channel, delivery.provider_index), []).append(delivery)
-    sent = 0
-    for (channel, index), deliveries in groups.items():
+        by_channel.setdefault(delivery.channel, []).append(delivery)
+    jobs: list[tuple[Provider, list[Provider], list[Delivery]]] = []
+    for channel, rows in by_channel.items():
         providers = providers_for(channel)
         if not providers:
-            for delivery in deliveries:
+            for delivery in rows:
                 _fail_step(delivery, worker_id=worker_id, reason=f"no provider configured for {channel}")
             continue
-        provider = providers[index % len(providers)]
-        sent += _send_group(provider, providers, deliveries, claimed=claimed, worker_id=worker_id, stop=stop)
+        _spread(rows, providers)
+        groups: dict[int, list[Delivery]] = {}
+        for delivery in rows:
+            groups.setdefault(delivery.provider_index % len(providers), []).append(delivery)
+        jobs += [(providers[index], providers, deliveries) for index, deliveries in groups.items()]
+
+    def run(job: tuple[Provider, list[Provider], list[Delivery]]) -> int:
+        provider, providers, deliveries = job
+        return _send_group(provider, providers, deliveries, claimed=claimed, worker_id=worker_id, stop=stop)
+
+    # Threads need their own database connections, which cannot see the rows of a
+    # transaction still open on this one (callers that hold a transaction). SQLite
+    # (one writer at a time, the laptop deployment) sends one provider after the other.
+    if len(jobs) > 1 and connection.vendor == "postgresql" and not connection.in_atomic_block:
+        from concurrent.futures import ThreadPoolExecutor
+
+        def in_thread(job: tuple[Provider, list[Provider], list[Delivery]]) -> int:
+            try:
+                return run(job)
+            finally:
+                connection.close()
+
+        with ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="send") as pool:
+            sent = sum(pool.map(in_thread, jobs))
+    else:
+        sent = sum(run(job) for job in jobs)
     for campaign_id in {d.campaign_id for d in claimed.deliveries}:
         _finish_if_done(campaign_id)
     return sent
@@ -427,10 +473,14 @@ def _send_group(
     provider: Provider, providers: list[Provider], deliveries: list[Delivery], *, claimed: Claimed, worker_id: str,
     stop: threading.Event | None = None,
 ) -> int:
+    from planblanc.alerting.capacity import pacer_for
+
     by_id = {d.pk: d for d in deliveries}
     handed: dict[int, float] = {}
     answered: set[int] = set()
     lease_margin = max(1.0, settings.ALERTING_LEASE_SECONDS / 4)
+    pacer = pacer_for(provider)
+    pace_deadline = claimed.lease_until.timestamp() - lease_margin
 
     def feed() -> Iterator[OutgoingMessage]:
         for delivery in deliveries:
@@ -439,6 +489,9 @@ def _send_group(
             if (claimed.lease_until - timezone.now()).total_seconds() < lease_margin:
                 return
             if stop is not None and stop.is_set():
+                return
+            # The provider's declared rate, shared with every other worker.
+            if not pacer.wait(deadline=pace_deadline):
                 return
             try:
                 message = outgoing_message(delivery)
