@@ -24,12 +24,12 @@ def test_it_estimates_the_time_to_reach_everyone(settings):
                  "secret": "s", "rate": 30},
                 {"name": "b", "kind": "kannel", "url": "http://127.0.0.1:9/", "callback_url": "http://127.0.0.1:9",
                  "secret": "s", "rate": 30}],
-        "voice": [{"name": "v", "kind": "voice-http", "url": "http://127.0.0.1:9/", "lines": 30, "call_seconds": 60}],
+        "voice": [{"name": "v", "kind": "voice_http", "url": "http://127.0.0.1:9/", "lines": 30, "call_seconds": 60}],
         "email": [{"name": "relay", "kind": "smtp", "host": "127.0.0.1"}],
     }
     with translation.override("fr"):
         texts = [item.text for item in reach_estimate({"sms": 2000, "voice": 2000, "email": 10})]
-    assert texts[0] == "2\u202f000 × SMS à 30/s sur 2 passerelles : ~33 s" or "2" in texts[0] and "~33 s" in texts[0]
+    assert texts[0].startswith("2") and texts[0].endswith("000 × SMS à 30/s sur 2 passerelles : ~33 s")
     assert "30 lignes" in texts[1] and "~67 min" in texts[1]
     assert "non déclarée" in texts[2]
 
