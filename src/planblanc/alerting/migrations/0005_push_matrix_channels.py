@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('alerting', '0004_contact_preference'),
         ('crisis', '0003_notifications_iocs_communication'),
-        ('directory', '0003_person_matrix_id'),
+        ('directory', '0004_person_matrix_id'),
     ]
 
     operations = [

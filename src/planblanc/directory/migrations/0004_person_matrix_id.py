@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('directory', '0002_import_batch'),
+        ('directory', '0003_import_rows_in_staged_upload'),
     ]
 
     operations = [
