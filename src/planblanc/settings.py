@@ -124,6 +124,7 @@ INSTALLED_APPS = [
     "planblanc.alerting",
     "planblanc.exercises",
     "planblanc.crisis",
+    "planblanc.mutual_aid",
 ]
 
 MIDDLEWARE = [
@@ -163,6 +164,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "csp.context_processors.nonce",
                 "planblanc.core.context_processors.platform",
+                "planblanc.crisis.context_processors.active_crises",
             ],
         },
     }
@@ -230,6 +232,7 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_NAME = "planblanc_session"
 CSRF_COOKIE_HTTPONLY = True
+CSRF_FAILURE_VIEW = "planblanc.core.views_errors.csrf_failure"
 CSRF_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_NAME = "planblanc_csrftoken"
 SESSION_COOKIE_SECURE = HTTPS
@@ -282,8 +285,18 @@ STORAGES = {
 }
 MEDIA_ROOT = DATA_DIR / "media"
 
-DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
-FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# One cap for every request body and uploaded file, on the pages and in the API
+# (core.middleware.BodySizeLimitMiddleware refuses a larger body before it is read; the
+# spreadsheet reader, core.tabular, refuses a larger file).
+PLANBLANC_MAX_UPLOAD_BYTES = env_int("PLANBLANC_MAX_UPLOAD_MB", 10) * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = PLANBLANC_MAX_UPLOAD_BYTES
+FILE_UPLOAD_MAX_MEMORY_SIZE = PLANBLANC_MAX_UPLOAD_BYTES
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
+DATA_UPLOAD_MAX_NUMBER_FILES = 20
+# Staged uploads (an import between its preview and its confirmation) expire after this.
+PLANBLANC_STAGED_UPLOAD_HOURS = env_int("PLANBLANC_STAGED_UPLOAD_HOURS", 12)
+# /healthz gives worker and queue details only with this token (empty: never).
+PLANBLANC_HEALTHZ_TOKEN = env_str("PLANBLANC_HEALTHZ_TOKEN", "")
 
 LOGGING = {
     "version": 1,

@@ -141,12 +141,33 @@ def role_revoke(*, actor: Actor, assignment: RoleAssignment) -> None:
     forget_cached_roles(assignment.user)
 
 
+def _login_in_scope(actor: Actor, user: User) -> bool:
+    """May the actor give this existing login a role? Only when every role it holds is
+    over establishments the actor manages access for (a national administrator: always).
+    A login without any role, or with one elsewhere, belongs to someone else."""
+    if is_command(actor) or scope_for(actor, Perm.MANAGE_ACCESS).national:
+        return True
+    if user.pk == getattr(actor, "pk", None):
+        return False
+    assignments = list(RoleAssignment.objects.filter(user=user).select_related("establishment"))
+    return bool(assignments) and all(
+        a.establishment is not None and can(actor, Perm.MANAGE_ACCESS, a.establishment) for a in assignments
+    )
+
+
 def access_grant(*, actor: Actor, username: str, role: str, establishment: Any, password: str = "",
                  email: str = "", first_name: str = "", last_name: str = "") -> RoleAssignment:
     """Give a role over an establishment to a login, creating the login if it is new.
     All or nothing: a refused role leaves no half-created login behind."""
     with transaction.atomic():
         user = User.objects.filter(username=username).first()
+        if user is not None and not _login_in_scope(actor, user):
+            # Another tenant's login is never attached, and the answer is the one a free name
+            # without a password gets, then the one any taken name gets: nothing tells in
+            # which establishment, or whether, the login is used elsewhere.
+            if not password:
+                raise ValidationError({"password": _("A new login needs an initial password.")})
+            raise ValidationError({"username": _("This login name is not available: choose another one.")})
         if user is None:
             if not password:
                 raise ValidationError({"password": _("A new login needs an initial password.")})

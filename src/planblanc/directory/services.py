@@ -21,7 +21,8 @@ ESTABLISHMENT_FIELDS = (
     "address", "postal_code", "city", "switchboard_phone",
 )
 PERSON_FIELDS = (
-    "first_name", "last_name", "job_title", "email", "mobile_phone", "landline_phone", "preferred_language",
+    "first_name", "last_name", "job_title", "email", "mobile_phone", "landline_phone", "matrix_id",
+    "preferred_language",
 )
 
 
@@ -207,11 +208,50 @@ def _person_establishments(person: Person) -> list[Establishment]:
     return list(Establishment.objects.filter(memberships__person=person).distinct())
 
 
+class SharedPersonDenied(PermissionDenied):
+    """A change to a person who also belongs to establishments outside the actor's scope.
+    The message says who can make it (shown on the form and by the API)."""
+
+
+def shared_person_denial(establishments: list[Establishment]) -> str:
+    """Who may change the details of a person belonging to these establishments: whoever
+    manages people at every one of them. Named by role and region, without naming the
+    establishments the actor cannot see."""
+    regions = {e.region_id for e in establishments}
+    if len(regions) == 1:
+        agency = establishments[0].region
+        return _(
+            "This person also belongs to establishments outside your scope: their contact details can only be "
+            "changed, and the person deleted, by someone who manages people at every one of them — the regional "
+            "health agency (%(region)s) or a national administrator. Ask them to make the change."
+        ) % {"region": agency.agency_name or agency.name}
+    return _(
+        "This person also belongs to establishments outside your scope, in several regions: their contact "
+        "details can only be changed, and the person deleted, by a national administrator. Ask them to make "
+        "the change."
+    )
+
+
+def person_may_change_details(actor: Actor, person: Person) -> bool:
+    """Changing who a person is or how to reach them needs scope over all their establishments."""
+    establishments = _person_establishments(person)
+    return bool(establishments) and all(can(actor, Perm.MANAGE_PEOPLE, e) for e in establishments)
+
+
 def person_update(*, actor: Actor, person: Person, data: dict[str, Any]) -> Person:
+    """Change a person's details. A person shared by several establishments is one record
+    (their crisis alerts go to these addresses everywhere): only someone with scope over
+    every one of them may change it, and the change is audited under each of them."""
     establishments = _person_establishments(person)
     _require(any(can(actor, Perm.MANAGE_PEOPLE, e) for e in establishments))
     before = snapshot(Person.objects.get(pk=person.pk))
     _assign(person, data, PERSON_FIELDS)
+    changes = diff(before, snapshot(person))
+    if not changes:
+        return person
+    if not all(can(actor, Perm.MANAGE_PEOPLE, e) for e in establishments):
+        person.refresh_from_db()
+        raise SharedPersonDenied(shared_person_denial(establishments))
     _validate_unique_email(person)
     _validate(person)
     changes = diff(before, snapshot(person))
@@ -219,29 +259,30 @@ def person_update(*, actor: Actor, person: Person, data: dict[str, Any]) -> Pers
         return person
     with transaction.atomic():
         person.save()
-        audit_record(
-            actor=actor, action="person.update", obj=person,
-            establishment=next((e for e in establishments if can(actor, Perm.MANAGE_PEOPLE, e)), None),
-            changes=changes,
-        )
+        for establishment in establishments:
+            audit_record(actor=actor, action="person.update", obj=person, establishment=establishment,
+                         changes=changes)
     return person
 
 
 def person_delete(*, actor: Actor, person: Person) -> bool:
     """Remove the person from every establishment the actor manages; delete the record
-    when nothing else holds it. Returns True when the record itself was deleted."""
+    when nothing else holds it. Returns True when the record itself was deleted. Removing
+    a shared person from one's own establishments leaves the record and their other
+    functions alone; each removal is audited under the establishment it concerns."""
     establishments = _person_establishments(person)
     managed = [e for e in establishments if can(actor, Perm.MANAGE_PEOPLE, e)]
     _require(bool(managed))
     with transaction.atomic():
         Membership.objects.filter(person=person, establishment__in=managed).delete()
         deleted = len(managed) == len(establishments)
-        audit_record(
-            actor=actor, action="person.delete" if deleted else "person.remove", obj=person,
-            establishment=managed[0], changes=diff(snapshot(person), {}) if deleted else {
-                "establishments": [[e.finess for e in managed], None]
-            },
-        )
+        for establishment in managed:
+            audit_record(
+                actor=actor, action="person.delete" if deleted else "person.remove", obj=person,
+                establishment=establishment, changes=diff(snapshot(person), {}) if deleted else {
+                    "establishments": [[e.finess for e in managed], None]
+                },
+            )
         if deleted:
             person.delete()
     return deleted
