@@ -181,7 +181,7 @@ def reach_text(item: ReachEstimate) -> str:
             "%(count)s voice calls on %(lines)d line: %(time)s", "%(count)s voice calls on %(lines)d lines: %(time)s",
             item.lines,
         ) % {"count": _number(item.messages), "lines": item.lines, "time": duration_text(item.seconds)}
-    per_provider = item.rate / item.providers if item.providers else item.rate
+    per_provider = (item.rate or 0) / item.providers if item.providers else item.rate
     return ngettext(
         "%(count)s × %(channel)s at %(rate)s/s on %(providers)d provider: %(time)s",
         "%(count)s × %(channel)s at %(rate)s/s on %(providers)d providers: %(time)s",

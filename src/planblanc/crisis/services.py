@@ -123,7 +123,7 @@ def _validate_entry(kind: str, text: str, attachments: Sequence[AttachmentInput]
 
 
 def _append(
-    *, crisis: Crisis, actor: Actor, kind: str, text: str, corrects: LogbookEntry | None = None,
+    *, crisis: Crisis, actor: Actor | str, kind: str, text: str, corrects: LogbookEntry | None = None,
     files: Iterable[dict[str, Any]] = (), at: datetime.datetime | None = None, author_label: str | None = None,
 ) -> LogbookEntry:
     """Append one entry to the chain. Must run inside a transaction."""
@@ -131,7 +131,7 @@ def _append(
     files = list(files)
     seq = locked.head_seq + 1
     moment = at or timezone.now()
-    label = author_label if author_label is not None else (user_label(actor) if hasattr(actor, "pk") else str(actor))
+    label = author_label if author_label is not None else (actor if isinstance(actor, str) else user_label(actor))
     entry_hash = entry_digest(
         crisis_id=crisis.pk, seq=seq, at=moment, author=label[:200], kind=kind, text=text,
         corrects_seq=corrects.seq if corrects else None, attachments=files, prev_hash=locked.head_hash,
@@ -185,7 +185,7 @@ def logbook_append(
 
 
 def logbook_record_event(
-    *, crisis: Crisis, author_label: str, text: str, kind: str = EntryKind.EVENT, actor: Any = None,
+    *, crisis: Crisis, actor: Actor, author_label: str, text: str, kind: str = str(EntryKind.EVENT),
 ) -> LogbookEntry | None:
     """An entry written by another capability of the platform about this crisis (a help
     request answered by the group, a situation report…), after that capability checked

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from planblanc.accounts.audit import audit_record
+from planblanc.actors import SystemActor
 from planblanc.crisis.models import Crisis, CrisisKind, CrisisStatus, EntryKind, Severity
 from planblanc.crisis.services import logbook_record_event
 from planblanc.directory.models import Establishment, Group, Person, Region
@@ -42,7 +43,8 @@ from planblanc.tenancy import Perm, Role, can, scope_for, user_label
 
 logger = logging.getLogger(__name__)
 
-SYSTEM_ACTOR = "system:mutual_aid"
+# The process that alerts a region and escalates unanswered requests.
+SYSTEM_ACTOR = SystemActor("mutual_aid", sends_alerts=True)
 MAX_QUANTITY = 100_000
 DEFAULT_ANSWER_MINUTES = 30
 # Escalation levels: 0 = the addressee's on-call; 1 = the region's (ARS) on-call; then
@@ -282,7 +284,8 @@ def _log_step(*, request: HelpRequest, text: str, author: str, other: Establishm
     regional = open_regional_crisis(region_id=request.region_id, is_exercise=request.is_exercise)
     if regional:
         crises.append(regional.crisis)
-    actor_user = actor if getattr(actor, "is_authenticated", False) else None
+    # A step the platform takes by itself (an escalation) is the mutual-aid process's.
+    actor_user = actor if getattr(actor, "is_authenticated", False) else SYSTEM_ACTOR
     for crisis in crises:
         logbook_record_event(crisis=crisis, author_label=author, text=line, kind=EntryKind.EVENT, actor=actor_user)
 
@@ -621,7 +624,7 @@ def help_request_escalate(*, request_id: int, now: datetime.datetime | None = No
             claimed = HelpRequest.objects.filter(pk=request.pk, escalation_level=level, escalation_exhausted=False).update(
                 escalation_exhausted=True, answer_due_at=None) == 1
             if claimed:
-                _log_step(request=request, author=SYSTEM_ACTOR,
+                _log_step(request=request, author=SYSTEM_ACTOR.label,
                           text=_("still no answer after every escalation: flagged to the regional board."))
             return claimed
         people, minutes, audience = responders(region=request.region, group=None, when=now)
@@ -642,7 +645,7 @@ def help_request_escalate(*, request_id: int, now: datetime.datetime | None = No
         )
         audit_record(actor=SYSTEM_ACTOR, action="mutual_aid.request_escalate", obj=request,
                      establishment=request.requester, changes={"level": level + 1})
-        _log_step(request=request, author=SYSTEM_ACTOR,
+        _log_step(request=request, author=SYSTEM_ACTOR.label,
                   text=_("no answer in time: escalated to %(audience)s.") % {"audience": audience})
     return True
 
@@ -664,11 +667,23 @@ def help_requests_escalate(*, now: datetime.datetime | None = None, limit: int =
     return taken
 
 
+# The escalation task (mutual_aid/tasks.py) is registered here by MutualAidConfig.ready:
+# this module never imports it, it imports this one.
+_escalation_task: Any = None
+
+
+def escalation_task_register(task: Any) -> None:
+    global _escalation_task
+    _escalation_task = task
+
+
 def wake_escalation(run_after: datetime.datetime | None = None) -> None:
     """Queue the escalation task for when the next answer is due. The requests stay in
     our table: a lost wake-up is caught by the next one, or by `planblanc worker`."""
-    from planblanc.mutual_aid.tasks import help_requests_escalate as escalate_task
-
+    escalate_task = _escalation_task
+    if escalate_task is None:
+        logger.warning("no help-request escalation task registered: `planblanc worker` will escalate")
+        return
     try:
         escalate_task.using(run_after=run_after).enqueue() if run_after else escalate_task.enqueue()
     except Exception:
