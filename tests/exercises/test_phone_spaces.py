@@ -99,14 +99,17 @@ def test_it_keeps_the_radar_labels_inside_the_chart_and_formats_numbers_by_langu
     with translation.override("fr"):
         svg = str(report.radar_svg(labels=labels, values=[87.5, 50, None, 0, 100, 62.5]))
     width, height = (float(v) for v in re.search(r'viewBox="0 0 ([\d.]+) ([\d.]+)"', svg).groups())
-    for x, y, escaped in re.findall(r'<tspan x="([\d.]+)" y="([\d.]+)">([^<]*)</tspan>', svg):
-        anchor_text = html.unescape(escaped)
-        x_, y_ = float(x), float(y)
-        # The text's own anchor is on the <text>; the widest case is 18 characters at ~6.5 px.
-        extent = 6.5 * len(anchor_text)
-        assert 0 <= y_ - 11 and y_ <= height, anchor_text
-        assert x_ - extent >= 0 or x_ + extent <= width, anchor_text
-        assert len(anchor_text) <= 19, anchor_text
+    texts = re.findall(r'<text font-size="11" text-anchor="(\w+)">(.*?)</text>', svg)
+    assert len(texts) == len(labels)
+    for anchor, tspans in texts:
+        for x, y, escaped in re.findall(r'<tspan x="([\d.]+)" y="([\d.]+)">([^<]*)</tspan>', tspans):
+            line = html.unescape(escaped)
+            # At most 18 characters a line (a word cut with "…"), ~6.5 px each at 11 px.
+            assert len(line) <= 19, line
+            extent = 6.5 * len(line)
+            left = {"start": float(x), "end": float(x) - extent, "middle": float(x) - extent / 2}[anchor]
+            assert left >= 0 and left + extent <= width, (line, anchor, x)
+            assert float(y) - 11 >= 0 and float(y) <= height, (line, y)
     assert "87,5" in svg and "87.5" not in svg
     with translation.override("en"):
         assert "87.5" in str(report.radar_svg(labels=labels, values=[87.5, 50, None, 0, 100, 62.5]))
