@@ -94,6 +94,9 @@ def test_it_runs_an_exercise_on_three_phones(exercise_run: tuple[str, Any], brow
     expect(page.locator("#inbox [role=status]")).to_contain_text(fr("Taken in hand."))
     assert page.url.endswith(reverse("exercises:run_player", args=[exercise.pk]))
     player.assert_clean("the player space")
+    # One phone at a time from here (the test server's in-memory SQLite locks a table
+    # while another page polls it).
+    page.close()
 
     # The observer: an observation, then one tap on an outcome far down the evaluation.
     observer = phone_for(browse, site, "auditeur.chu")
@@ -124,6 +127,7 @@ def test_it_runs_an_exercise_on_three_phones(exercise_run: tuple[str, Any], brow
     for code in ("done", "late", "missed"):
         assert f" {code}" not in f" {text}".lower().replace("\n", " "), code
     observer.assert_clean("the evaluation")
+    page.close()
 
     # The animator: every space, and an inject fired from the console.
     animator = phone_for(browse, site, "animateur.chu")
