@@ -152,7 +152,7 @@ def crawl_site(site: str, transactional_db: Any) -> Any:
     from django.db import connection
 
     from planblanc.crisis.db_guards import purge_logbook_for_tests
-    from planblanc.exercises.models_run import ExerciseRun
+    from planblanc.exercises.models import ExerciseRun
 
     try:
         yield site, _seed()

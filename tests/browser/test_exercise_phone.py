@@ -29,7 +29,7 @@ def exercise_run(site: str, transactional_db: Any) -> Iterator[tuple[str, Any]]:
     from planblanc.crisis.db_guards import purge_logbook_for_tests
     from planblanc.directory.models import Establishment, Function, Membership
     from planblanc.exercises import services
-    from planblanc.exercises.models_run import ExerciseRun
+    from planblanc.exercises.models import ExerciseRun
     from planblanc.exercises.run import run_start
 
     try:
@@ -73,7 +73,7 @@ def no_sideways_scroll(watched: Watched, where: str) -> None:
 
 
 def test_it_runs_an_exercise_on_three_phones(exercise_run: tuple[str, Any], browse: Any) -> None:
-    from planblanc.exercises.models_run import InjectRun, InjectState
+    from planblanc.exercises.models import InjectRun, InjectState
     from planblanc.exercises.run import inject_fire
 
     site, exercise = exercise_run

@@ -7,17 +7,16 @@ from typing import Any
 
 from django import template
 
+from planblanc import rights
+
 register = template.Library()
 
 
 @register.simple_tag(takes_context=True)
 def exercise_spaces(context: Any, exercise: Any) -> dict[str, bool]:
-    from planblanc.exercises import run as run_services
-
     user = context["request"].user
-    animate = run_services.run_may_animate(actor=user, exercise=exercise)
     return {
-        "animate": animate,
-        "observe": run_services.run_may_observe(actor=user, exercise=exercise),
-        "play": run_services.run_may_play(actor=user, exercise=exercise),
+        "animate": rights.may_animate_run(user, exercise),
+        "observe": rights.may_observe_run(user, exercise),
+        "play": rights.may_play_run(user, exercise),
     }
