@@ -321,7 +321,7 @@ class PolicyForm(BootstrapFormMixin, forms.Form):
                     "class", "form-select" if name in ("kind", "person", "rotation", "people") else "form-control"
                 )
 
-    def levels(self) -> list[escalation.LevelInput]:
+    def level_inputs(self) -> list[escalation.LevelInput]:
         data = self.cleaned_data
         levels = []
         for i in range(1, self.LEVELS + 1):
@@ -373,7 +373,7 @@ def policy_new(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         policy = run_service(form, lambda: escalation.policy_create(
             actor=request.user, establishment=data["establishment"], name=data["name"],
-            channels=data["channels"], levels=form.levels(),
+            channels=data["channels"], levels=form.level_inputs(),
         ))
         if policy is not None:
             return redirect("alerting:escalation_list")
