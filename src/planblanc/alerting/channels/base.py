@@ -78,6 +78,14 @@ class OutgoingMessage:
     short_text: str
     ack_url: str
     is_exercise: bool
+    # The campaign's question, if it asks one (alerting/answers.py): (number, label in
+    # the recipient's language) — for buttons and actions (push, chat) that call
+    # services.recipient_answer with that number.
+    answers: tuple[tuple[int, str], ...] = ()
+    # How to answer by SMS ("Repondez: 1 je viens (ex. 1 20 = dans 20 min), 2 …"), to be
+    # sent instead of the plain "reply OK" hint; and the keypad menu of a call.
+    reply_hint: str = ""
+    keypad_prompt: str = ""
 
 
 @dataclass(frozen=True)
