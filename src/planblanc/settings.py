@@ -282,8 +282,18 @@ STORAGES = {
 }
 MEDIA_ROOT = DATA_DIR / "media"
 
-DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
-FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# One cap for every request body and uploaded file, on the pages and in the API
+# (core.middleware.BodySizeLimitMiddleware refuses a larger body before it is read; the
+# spreadsheet reader, core.tabular, refuses a larger file).
+PLANBLANC_MAX_UPLOAD_BYTES = env_int("PLANBLANC_MAX_UPLOAD_MB", 10) * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = PLANBLANC_MAX_UPLOAD_BYTES
+FILE_UPLOAD_MAX_MEMORY_SIZE = PLANBLANC_MAX_UPLOAD_BYTES
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
+DATA_UPLOAD_MAX_NUMBER_FILES = 20
+# Staged uploads (an import between its preview and its confirmation) expire after this.
+PLANBLANC_STAGED_UPLOAD_HOURS = env_int("PLANBLANC_STAGED_UPLOAD_HOURS", 12)
+# /healthz gives worker and queue details only with this token (empty: never).
+PLANBLANC_HEALTHZ_TOKEN = env_str("PLANBLANC_HEALTHZ_TOKEN", "")
 
 LOGGING = {
     "version": 1,
@@ -322,3 +332,13 @@ ALERTING_STANDBY_AFTER_MINUTES = env_int("PLANBLANC_DEPUTY_AFTER_MINUTES", 10)
 # to whoever has not acknowledged after PLANBLANC_CELL_ALERT_FOLLOWUP_MINUTES).
 CRISIS_CELL_ALERT_MODE = env_str("PLANBLANC_CELL_ALERT_MODE", "parallel")
 CRISIS_CELL_ALERT_FOLLOWUP_MINUTES = env_int("PLANBLANC_CELL_ALERT_FOLLOWUP_MINUTES", 5)
+
+# RFC 3161 timestamping authority for the heads of crisis logbooks (empty: none).
+PLANBLANC_TSA_URL = env_str("PLANBLANC_TSA_URL")
+
+# `planblanc serve` (gunicorn) and `planblanc demo`: address, processes, threads, and the
+# proxies whose X-Forwarded-* headers are trusted.
+WEB_BIND = env_str("PLANBLANC_BIND", "127.0.0.1:8000")
+WEB_WORKERS = env_int("PLANBLANC_WEB_WORKERS", 2)
+WEB_THREADS = env_int("PLANBLANC_WEB_THREADS", 4)
+WEB_FORWARDED_ALLOW_IPS = env_str("PLANBLANC_FORWARDED_ALLOW_IPS", "127.0.0.1")

@@ -18,7 +18,7 @@ import hmac
 import logging
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,7 +34,9 @@ from django.http import Http404
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from planblanc import rights
 from planblanc.accounts.audit import audit_record
+from planblanc.actors import Actor, actor_label, is_system
 from planblanc.alerting import answers as answer_set
 from planblanc.alerting.channels.base import (
     PERMANENT,
@@ -67,7 +69,6 @@ from planblanc.alerting.models import (
 )
 from planblanc.alerting.templating import render, template_check, template_fill
 from planblanc.directory.models import Establishment, Person, Region
-from planblanc.tenancy import Perm, can, scope_for, user_label
 
 logger = logging.getLogger(__name__)
 
@@ -123,17 +124,6 @@ def recipients_from_people(people: Iterable[Person], *, establishment_name: str 
     ]
 
 
-def _may_send(actor: Any, *, establishment: Establishment | None, region: Region | None) -> bool:
-    if not getattr(actor, "is_authenticated", False):
-        # Commands and the platform's own automations (escalation, exercises) act as
-        # "system"; users are checked against their scope.
-        return isinstance(actor, str) and actor.startswith("system")
-    if establishment is not None:
-        return can(actor, Perm.MANAGE_PEOPLE, establishment)
-    scope = scope_for(actor, Perm.MANAGE_ESTABLISHMENTS)
-    return region is not None and (scope.national or region.pk in scope.region_ids)
-
-
 def _usable(channel: str, address: str) -> bool:
     if not address:
         return False
@@ -161,7 +151,7 @@ def _host(url: str) -> str:
 
 def campaign_create(
     *,
-    actor: Any,
+    actor: Actor,
     title: str,
     message_fr: str,
     message_en: str = "",
@@ -190,7 +180,7 @@ def campaign_create(
     deputies; standby deputies are alerted by a follow-up of kind "standby"."""
     if (establishment is None) == (region is None):
         raise ValidationError(_("A campaign is sent either for one establishment or for a whole region."))
-    if not _may_send(actor, establishment=establishment, region=region):
+    if not rights.may_send_alerts(actor, establishment=establishment, region=region):
         raise PermissionDenied(_("You are not allowed to send alerts here."))
     title = (title or "").strip()
     message_fr = (message_fr or "").strip()
@@ -285,6 +275,7 @@ def campaign_create(
         )
         _finish_if_done(campaign.pk)
         if wake_workers:
+            # The module's function: the keyword argument of the same name is a flag.
             transaction.on_commit(_wake_workers)
     return campaign
 
@@ -355,21 +346,44 @@ def _insert_deliveries(*, campaign_id: int, rows: list[dict[str, Any]], now: dat
             cursor.executemany(sql, values[start:start + 1000])
 
 
-def _wake_workers(run_after: datetime | None = None) -> None:
-    from planblanc.alerting.tasks import deliveries_process
+# The task that sends (alerting/tasks.py) and what follows an acknowledgement (the
+# escalation stops) are registered here by AlertingConfig.ready: this module never
+# imports them, they import it.
+_delivery_task: Any = None
+_acknowledgement_listeners: list[Callable[..., object]] = []
 
+
+def delivery_task_register(task: Any) -> None:
+    global _delivery_task
+    _delivery_task = task
+
+
+def acknowledgement_listener_register(listener: Callable[..., object]) -> None:
+    """`listener(campaign_id=…, by=…)` is called after each first acknowledgement."""
+    if listener not in _acknowledgement_listeners:
+        _acknowledgement_listeners.append(listener)
+
+
+def wake_workers(run_after: datetime | None = None) -> None:
+    """Queue a wake-up of the delivery workers (now, or at `run_after`)."""
+    if _delivery_task is None:
+        logger.warning("no delivery task registered: the alert worker's polling will send")
+        return
     try:
         if run_after is None:
-            deliveries_process.enqueue()
+            _delivery_task.enqueue()
         else:
-            deliveries_process.using(run_after=run_after).enqueue()
+            _delivery_task.using(run_after=run_after).enqueue()
     except Exception:  # the rows are safe in the outbox; `alert_worker` polls for them anyway
         logger.exception("could not enqueue the delivery task")
 
 
-def campaign_cancel(*, actor: Any, campaign: Campaign) -> int:
+_wake_workers = wake_workers
+
+
+def campaign_cancel(*, actor: Actor, campaign: Campaign) -> int:
     """Stop what has not gone yet; what is being sent right now finishes."""
-    if not _may_send(actor, establishment=campaign.establishment, region=campaign.region):
+    if not rights.may_send_alerts(actor, establishment=campaign.establishment, region=campaign.region):
         raise PermissionDenied(_("You are not allowed to send alerts here."))
     with transaction.atomic():
         count = Delivery.objects.filter(
@@ -426,12 +440,12 @@ def waiting_recipients(*, campaign_id: int) -> models.QuerySet[Recipient]:
     )
 
 
-def campaign_close(*, actor: Any, campaign: Campaign) -> int:
+def campaign_close(*, actor: Actor, campaign: Campaign) -> int:
     """A user closes a campaign that waits for acknowledgements: nothing more is sent
     (what is not yet sent, later follow-ups and standby deputies are cancelled; a message
     being sent right now finishes), and it shows as done, closed by whom. Returns how
     many deliveries were cancelled."""
-    if not _may_send(actor, establishment=campaign.establishment, region=campaign.region):
+    if not rights.may_send_alerts(actor, establishment=campaign.establishment, region=campaign.region):
         raise PermissionDenied(_("You are not allowed to send alerts here."))
     now = timezone.now()
     with transaction.atomic():
@@ -457,8 +471,8 @@ def campaign_close(*, actor: Any, campaign: Campaign) -> int:
     return count
 
 
-def _label(actor: Any) -> str:
-    return user_label(actor) if getattr(actor, "is_authenticated", False) else str(actor)
+def _label(actor: Actor) -> str:
+    return (actor.get_full_name() or actor.get_username()) if not is_system(actor) else actor_label(actor)
 
 
 # Claiming --------------------------------------------------------------------------------
@@ -610,7 +624,7 @@ def _send_group(
     finally:
         # The sends themselves are committed one by one; their log can go in bulk.
         with transaction.atomic():
-            _no_wait_for_disk()
+            no_wait_for_disk()
             DeliveryAttempt.objects.bulk_create(sent_log, batch_size=500)
     for delivery in deliveries:
         if delivery.pk in answered:
@@ -632,7 +646,7 @@ def _send_group(
     return sent
 
 
-def _no_wait_for_disk() -> None:
+def no_wait_for_disk() -> None:
     """On PostgreSQL, let this transaction's commit return before its WAL reaches the
     disk. A worker that dies loses nothing by it (the commit is done on the server);
     only a crash of the database server itself may forget the last few hundred
@@ -651,7 +665,7 @@ def _mark_sent(delivery_id: int, *, worker_id: str, provider: str, provider_mess
     row and the rest of the bookkeeping follow."""
     ops = connection.ops
     with transaction.atomic(), connection.cursor() as cursor:
-        _no_wait_for_disk()
+        no_wait_for_disk()
         cursor.execute(
             f"UPDATE {Delivery._meta.db_table} SET status = %s, sent_at = %s, updated_at = %s, provider = %s, "  # noqa: S608 - our own table name
             "provider_message_id = %s, attempts = attempts + 1, lease_owner = '', lease_until = NULL, "
@@ -875,9 +889,8 @@ def acknowledgement_record(*, delivery: Delivery, via: str = "link") -> Acknowle
         )
         _finish_if_done(delivery.campaign_id)
         # An acknowledgement of an escalation's message stops the escalation.
-        from planblanc.alerting.escalation import escalation_stop_for_campaign
-
-        escalation_stop_for_campaign(campaign_id=delivery.campaign_id, by=recipient.name)
+        for listener in _acknowledgement_listeners:
+            listener(campaign_id=delivery.campaign_id, by=recipient.name)
     return ack
 
 

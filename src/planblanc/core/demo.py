@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from planblanc.accounts.audit import audit_record
 from planblanc.accounts.models import RoleAssignment, User
+from planblanc.actors import command
 from planblanc.directory.models import (
     Department,
     DepartmentKind,
@@ -43,7 +44,7 @@ from planblanc.plans.models import (
     SeatDeputy,
 )
 from planblanc.plans.services import plan_approve, plan_create
-from planblanc.plans.template import template_apply
+from planblanc.plans.template_data import template_apply
 from planblanc.tenancy import Role
 
 DEMO_PASSWORD = "PlanBlanc-demo-2026"  # noqa: S105  (invented, printed by `planblanc demo`)
@@ -228,7 +229,7 @@ def demo_load() -> list[DemoLogin]:
         if key != "chu":
             plan_create(actor=users[PLAN_CREATORS[key]], establishment=establishment)
     _complete_chu_plan(establishments["chu"], users["admin.chu"], User.objects.get(username=DIRECTOR_LOGIN))
-    audit_record(actor=None, action="demo.load", label="Région de démonstration")
+    audit_record(actor=command("load_demo"), action="demo.load", label="Région de démonstration")
     return logins
 
 

@@ -18,6 +18,8 @@ from planblanc.crisis.models import (
     Decision,
     DepartmentState,
     DepartmentStatus,
+    ImprovementAction,
+    ImprovementStatus,
     LogbookAttachment,
     LogbookEntry,
     StatusChange,
@@ -127,6 +129,14 @@ def crisis_statistics(*, user: Any, include_exercises: bool = False) -> dict[str
         "by_kind": by_kind,
         "include_exercises": include_exercises,
     }
+
+
+def open_improvement_actions(establishment_ids: list[int]) -> list[ImprovementAction]:
+    """The open improvement actions of these establishments' crises and exercises, by
+    due date (a gap of their plans, plans/selectors.py)."""
+    return list(ImprovementAction.objects.filter(
+        crisis__establishment_id__in=establishment_ids, status=ImprovementStatus.OPEN,
+    ).select_related("crisis").order_by("due_date", "id"))
 
 
 # The crisis cell board ------------------------------------------------------------------

@@ -21,5 +21,5 @@ urlpatterns = [
     path("<int:crisis_id>/verifier/", views.verify, name="verify"),
     path("<int:crisis_id>/main-courante.<str:fmt>", views.export, name="export"),
     path("<int:crisis_id>/pieces/<int:attachment_id>/", views.attachment, name="attachment"),
-    path("", include("planblanc.crisis.urls_more")),
+    path("", include("planblanc.crisis.urls_reporting")),
 ]

@@ -20,6 +20,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from planblanc import rights
 from planblanc.core.forms import run_service
 from planblanc.crisis import exports, selectors, services
 from planblanc.crisis.chain import logbook_verify
@@ -49,15 +50,14 @@ from planblanc.crisis.models import (
 )
 from planblanc.crisis.notifications import notification_summaries
 from planblanc.directory.models import Establishment, Membership
-from planblanc.plans.services import APPROVER_FUNCTIONS
 from planblanc.tenancy import Perm
 
 
 def _declarable(user: Any) -> list[Establishment]:
     """Establishments where this login may declare (director or deputy there)."""
-    ids = Membership.objects.filter(person__user=user, function__in=APPROVER_FUNCTIONS).values("establishment_id")
+    ids = Membership.objects.filter(person__user=user, function__in=rights.APPROVER_FUNCTIONS).values("establishment_id")
     return [e for e in Establishment.objects.visible_to(user).filter(pk__in=ids)
-            if services.crisis_may_declare(actor=user, establishment=e)]
+            if rights.may_declare_crisis(user, e)]
 
 
 @login_required
@@ -84,7 +84,7 @@ def establishment_home(request: HttpRequest, establishment_id: int) -> HttpRespo
     """An establishment's crisis page: the declare form for its director or deputy, the
     active crisis, and the history of past crises."""
     establishment = selectors.establishment_for_user(user=request.user, establishment_id=establishment_id)
-    may_declare = services.crisis_may_declare(actor=request.user, establishment=establishment)
+    may_declare = rights.may_declare_crisis(request.user, establishment)
     form = DeclareForm(request.POST or None)
     if request.method == "POST":
         if not may_declare:
@@ -109,7 +109,7 @@ def establishment_home(request: HttpRequest, establishment_id: int) -> HttpRespo
 
 def _console_context(request: HttpRequest, crisis: Crisis, since_seq: int = 0) -> dict[str, Any]:
     console = selectors.crisis_console(crisis=crisis, since_seq=since_seq)
-    may_run = services.crisis_may_run(actor=request.user, crisis=crisis) and crisis.is_active
+    may_run = rights.may_run_crisis(request.user, crisis) and crisis.is_active
     return {
         "crisis": crisis, "console": console, "may_run": may_run,
         "department_states": DepartmentState.choices, "system_states": SystemState.choices,
@@ -327,7 +327,7 @@ def damage(request: HttpRequest, crisis_id: int) -> HttpResponse:
 def close(request: HttpRequest, crisis_id: int) -> HttpResponse:
     """End of crisis: a closing entry, then the logbook is closed."""
     crisis = selectors.crisis_for_user(user=request.user, crisis_id=crisis_id)
-    if not services.crisis_may_run(actor=request.user, crisis=crisis):
+    if not rights.may_run_crisis(request.user, crisis):
         raise Http404
     form = CloseForm(request.POST or None)
     if request.method == "POST" and form.is_valid():

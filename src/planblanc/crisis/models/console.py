@@ -401,4 +401,3 @@ class DamageAssessmentRevision(models.Model):
 
 
 # The second part of the console (notifications, IOCs, communication, lessons learned).
-from planblanc.crisis.models_more import *  # noqa: E402,F403
