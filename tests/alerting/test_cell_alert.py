@@ -84,6 +84,11 @@ def _statuses(campaign: Campaign, name: str) -> dict[str, str]:
     return dict(Delivery.objects.filter(recipient__campaign=campaign, recipient__name=name).values_list("channel", "status"))
 
 
+def _english_client(client: Client) -> Client:
+    client.cookies["planblanc_language"] = "en"
+    return client
+
+
 def _ack_path(campaign: Campaign, name: str) -> str:
     from planblanc.alerting.services import ack_link_make
 
@@ -127,7 +132,7 @@ def test_it_stays_open_until_everyone_alerted_answers_then_is_done(world, smtp, 
 def test_a_manager_closes_an_open_campaign_after_a_confirmation_and_it_is_audited(world, smtp, sms):
     campaign = _cell(world)
     deliveries_process(worker_id="w1")
-    client = verified_client(world.establishment_admin)
+    client = _english_client(verified_client(world.establishment_admin))
     url = reverse("alerting:campaign_close", args=[campaign.pk])
     page = client.get(url).content.decode()
     assert "cannot be undone" in page and "2 people alerted have not acknowledged" in page
@@ -149,7 +154,7 @@ def test_the_acknowledgement_page_is_light_repeats_the_meeting_point_and_takes_a
     campaign = _cell(world)
     deliveries_process(worker_id="w1")
     path = _ack_path(campaign, "Alice Direction")
-    client = Client(enforce_csrf_checks=True)
+    client = _english_client(Client(enforce_csrf_checks=True))
     page = client.get(path)
     html = page.content.decode()
     assert page.status_code == 200
@@ -224,7 +229,7 @@ def test_it_answers_in_the_app(world, smtp, sms):
     mine = RecipientInput(name="Camille Durand", email=person.email, mobile_phone="+33639980014", person=person)
     campaign = _cell(world, recipients=[mine, HOLDER_B, DEPUTY_C])
     deliveries_process(worker_id="w1")
-    client = verified_client(world.crisis_member)
+    client = _english_client(verified_client(world.crisis_member))
     url = reverse("alerting:to_acknowledge")
     page = client.get(url).content.decode()
     assert "Available remotely" in page and 'name="minutes"' in page
@@ -290,7 +295,7 @@ def test_the_campaign_page_counts_answers_and_lists_who_has_not_acknowledged_wit
     campaign = _cell(world)
     deliveries_process(worker_id="w1")
     recipient_answer(recipient=_recipient(campaign, "Bruno Rssi"), answer=1, minutes=20, via="sms")
-    client = verified_client(world.establishment_admin)
+    client = _english_client(verified_client(world.establishment_admin))
     html = client.get(reverse("alerting:campaign_progress", args=[campaign.pk])).content.decode()
     assert 'data-answer="1">1<' in html and 'data-answer="2">0<' in html and 'data-answer="none">1<' in html
     assert "Not acknowledged yet" in html and 'href="tel:+33639980011"' in html
