@@ -38,6 +38,8 @@ from planblanc.alerting.services import (
     deliveries_process,
     recipient_answer,
 )
+from tests.alerting.conftest import needs_server_database
+from tests.alerting.kannel import kannel_fixture, needs_kannel  # noqa: F401 - the `kannel` fixture
 from tests.alerting.sendsms import SendSms
 from tests.conftest import verified_client
 from tests.factories import PersonFactory
@@ -336,3 +338,47 @@ def test_an_answer_the_campaign_does_not_have_is_refused(world, smtp, sms):
     with pytest.raises(ValidationError):
         recipient_answer(recipient=Recipient.objects.get(campaign=plain), answer=1, via="link")
     assert not RecipientAnswer.objects.exists()
+
+
+# Through a real Kannel (bearerbox, smsbox, fakesmsc) -------------------------------------
+
+
+@needs_kannel
+@pytest.mark.kannel
+@needs_server_database
+@pytest.mark.django_db(transaction=True)
+def test_through_kannel_the_sms_bytes_are_plain_and_a_keyword_reply_answers(world, kannel, settings):
+    import time
+
+    from planblanc.alerting.channels.sms_kannel import KannelProvider
+    from planblanc.alerting.services import outgoing_message
+
+    settings.ALERTING_CHANNELS = {"sms": [kannel.provider()]}
+    text = "Rendez-vous à l'accueil \"B\" <porte 2> & café"
+    campaign = campaign_create(
+        actor=world.establishment_admin, establishment=world.chu, title="Crise cyber", message_fr=text,
+        recipients=[HOLDER_A, HOLDER_B], channels=["sms"], mode="parallel", keep_open=True, answers=DEFAULT_ANSWERS,
+    )
+    deliveries_process(worker_id="w1")
+    received = kannel.wait_for(2)
+    delivery = Delivery.objects.select_related("recipient", "campaign").get(
+        campaign=campaign, recipient__mobile_phone="+33639980011"
+    )
+    expected = KannelProvider(name="kannel", options=kannel.provider()).text(outgoing_message(delivery))
+    (got,) = received["+33639980011"]
+    # The phone gets exactly the text we wrote: no HTML entity anywhere.
+    assert got == expected
+    assert "Crise cyber: Rendez-vous à l'accueil \"B\" <porte 2> & café " in got
+    assert got.endswith("Repondez: 1 je viens (ex. 1 20 = dans 20 min), 2 je ne peux pas, 3 a distance")
+
+    kannel.inject_mo("+33639980011", "36180", "1 20")
+    kannel.inject_mo("33639980012", "36180", "Non")
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and Recipient.objects.filter(campaign=campaign, answer__isnull=True).exists():
+        time.sleep(0.1)
+    answers = dict(Recipient.objects.filter(campaign=campaign).values_list("mobile_phone", "answer_kind"))
+    assert answers == {"+33639980011": "coming", "+33639980012": "cannot"}
+    alice = Recipient.objects.get(campaign=campaign, mobile_phone="+33639980011")
+    assert alice.answer_minutes == 20 and alice.acknowledgement.via == "sms"
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.DONE
