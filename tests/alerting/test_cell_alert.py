@@ -284,13 +284,21 @@ def test_plain_text_is_never_html_escaped_in_the_sms_or_the_email(world, smtp, s
     (request,) = sms.requests
     sent = request["text"].encode("utf-8")
     assert b"Crise cyber: Rendez-vous \xc3\xa0 l'accueil \"B\" <porte 2> & caf\xc3\xa9 " in sent
-    assert sent.endswith(b"Repondez: 1 je viens (ex. 1 20 = dans 20 min), 2 je ne peux pas, 3 a distance")
+    assert sent.endswith("Repondez: 1 je viens (ex. 1 20 = dans 20 min), 2 je ne peux pas, 3 à distance".encode())
     assert b"l%27accueil+%22B%22+%3Cporte+2%3E+%26+caf%C3%A9" in sms.raw_queries[0]
     (mail,) = smtp.recorder.received
     body = mail.body.encode("utf-8")
     assert "Rendez-vous à l'accueil \"B\" <porte 2> & café\n".encode() in body
+    # The voice platform gets the same words to read, and the keypad menu.
+    from planblanc.alerting.channels.base import providers_for
+    from planblanc.alerting.services import outgoing_message
+
+    call = Delivery.objects.select_related("recipient", "campaign").get(channel="voice")
+    spoken = providers_for("voice")[0].call_payload(outgoing_message(call))["text"].encode()
+    assert "l'accueil \"B\" <porte 2> & café".encode() in spoken
+    assert spoken.endswith("Tapez 1 pour : je viens. Tapez 2 pour : je ne peux pas. Tapez 3 pour : à distance.".encode())
     for escaped in (b"&#x27;", b"&#39;", b"&quot;", b"&lt;", b"&gt;", b"&amp;"):
-        assert escaped not in sent and escaped not in body
+        assert escaped not in sent and escaped not in body and escaped not in spoken
 
 
 def test_the_campaign_page_counts_answers_and_lists_who_has_not_acknowledged_with_tap_to_call(world, smtp, sms):
@@ -369,7 +377,7 @@ def test_through_kannel_the_sms_bytes_are_plain_and_a_keyword_reply_answers(worl
     # The phone gets exactly the text we wrote: no HTML entity anywhere.
     assert got == expected
     assert "Crise cyber: Rendez-vous à l'accueil \"B\" <porte 2> & café " in got
-    assert got.endswith("Repondez: 1 je viens (ex. 1 20 = dans 20 min), 2 je ne peux pas, 3 a distance")
+    assert got.endswith("Repondez: 1 je viens (ex. 1 20 = dans 20 min), 2 je ne peux pas, 3 à distance")
 
     kannel.inject_mo("+33639980011", "36180", "1 20")
     kannel.inject_mo("33639980012", "36180", "Non")

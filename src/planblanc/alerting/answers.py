@@ -39,9 +39,9 @@ LABELS = {
     CANNOT: gettext_lazy("I cannot come"),
     REMOTE: gettext_lazy("Available remotely"),
 }
-# Fixed texts for the SMS and the voice prompt, per language (GSM 7-bit for the SMS).
+# Fixed texts for the SMS and the voice prompt, per language (in the GSM 7-bit alphabet).
 _SHORT = {
-    "fr": {COMING: "je viens", CANNOT: "je ne peux pas", REMOTE: "a distance"},
+    "fr": {COMING: "je viens", CANNOT: "je ne peux pas", REMOTE: "à distance"},
     "en": {COMING: "coming", CANNOT: "cannot come", REMOTE: "remote"},
 }
 # Words accepted by SMS instead of the number (upper case, without accents).

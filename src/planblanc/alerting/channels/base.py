@@ -33,6 +33,14 @@ A provider MAY raise, from `send`, for everything it has not yet answered for:
   when none is left the delivery ends "failed" with the reason.
 Per-message errors are yielded as SendResult(outcome=TRANSIENT or PERMANENT, error=…).
 
+Answers: when the campaign asks a question, `OutgoingMessage.answers` lists its
+answers as (number, label) in the recipient's language, `reply_hint` says how to answer
+by SMS and `keypad_prompt` by phone keypad. A channel that brings answers back (an SMS
+keyword, a keypad digit, a push notification's action, a chat room reply) resolves who
+answers (signed token, sender, subscription…) and calls
+`services.recipient_answer(recipient=…, answer=<number>, via=<AckChannel>, minutes=…,
+delivery=…)` — the one writer of answers, which also acknowledges.
+
 `parse_receipt(request)` and `parse_reply(request)` turn a provider's callback (delivery
 report, incoming SMS, keypad digit) into Receipt and Reply values; the default is
 "this provider sends none".
