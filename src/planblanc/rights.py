@@ -76,7 +76,18 @@ def may_run_crisis(actor: Actor, crisis: Any) -> bool:
     declare, write in the crisis; others in scope (region, group, auditors) only read."""
     if not _is_user(actor):
         return False
+    if crisis.establishment_id is None:
+        # A regional crisis cell: its regional officers write in it.
+        return crisis.region_id in scope_for(actor, Perm.RUN_REGIONAL_CELL).region_ids
     return can(actor, Perm.RUN_CRISIS, crisis.establishment) or may_declare_crisis(actor, crisis.establishment)
+
+
+def may_end_crisis(actor: Actor, crisis: Any) -> bool:
+    """Ending a crisis is irreversible: it follows the rule of declaring it (the director
+    or a deputy director); a regional cell is ended by its regional officers."""
+    if crisis.establishment_id is None:
+        return may_run_crisis(actor, crisis)
+    return may_declare_crisis(actor, crisis.establishment)
 
 
 def require_run_crisis(actor: Actor, crisis: Any) -> None:

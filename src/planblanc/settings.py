@@ -124,6 +124,7 @@ INSTALLED_APPS = [
     "planblanc.alerting",
     "planblanc.exercises",
     "planblanc.crisis",
+    "planblanc.mutual_aid",
 ]
 
 MIDDLEWARE = [
@@ -163,6 +164,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "csp.context_processors.nonce",
                 "planblanc.core.context_processors.platform",
+                "planblanc.crisis.context_processors.active_crises",
             ],
         },
     }
@@ -230,6 +232,7 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_NAME = "planblanc_session"
 CSRF_COOKIE_HTTPONLY = True
+CSRF_FAILURE_VIEW = "planblanc.core.views_errors.csrf_failure"
 CSRF_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_NAME = "planblanc_csrftoken"
 SESSION_COOKIE_SECURE = HTTPS

@@ -27,6 +27,7 @@ from django.views.decorators.http import require_http_methods
 from planblanc import rights
 from planblanc.alerting import answers as answer_set
 from planblanc.alerting import escalation, oncall, selectors, services
+from planblanc.alerting.capacity import campaign_pace
 from planblanc.alerting.forms import CampaignForm
 from planblanc.alerting.models import (
     Acknowledgement,
@@ -94,6 +95,7 @@ def _progress_context(campaign: Any) -> dict[str, object]:
         "answers": selectors.campaign_answers(campaign=campaign),
         "waiting": selectors.campaign_waiting(campaign=campaign)[:200],
         "seats": selectors.campaign_seats(campaign=campaign),
+        "pace": campaign_pace(campaign=campaign),
     }
 
 

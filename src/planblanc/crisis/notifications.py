@@ -484,11 +484,16 @@ def notification_document(*, crisis: Crisis, kind: str, actor: Actor | None = No
 
 
 def notification_pdf(document: dict[str, Any], crisis: Crisis) -> bytes:
+    from planblanc.core.localtime import establishment_time, fr_datetime
     from planblanc.core.pdf import render_pdf
 
-    with translation.override("fr"):
-        html = render_to_string("crisis/notifications/pdf.html", {"doc": document, "crisis": crisis,
-                                                                  "printed_at": timezone.localtime()})
+    with translation.override("fr"), establishment_time(crisis.establishment) as zone:
+        due = crisis.declared_at + DELAYS[NotificationKind(document["notification"])]
+        sent = datetime.datetime.fromisoformat(document["sent_at"]) if document.get("sent_at") else None
+        html = render_to_string("crisis/notifications/pdf.html", {
+            "doc": document, "crisis": crisis, "printed_at": timezone.localtime(), "zone": str(zone),
+            "due_local": fr_datetime(due, zone), "sent_local": fr_datetime(sent, zone),
+        })
     return render_pdf(html=html, css=pdf_stylesheet())
 
 

@@ -159,9 +159,10 @@ def report_context(*, crisis: Crisis) -> dict[str, Any]:
 def report_pdf(*, actor: Actor, crisis: Crisis) -> bytes:
     """The lessons-learned report, A4, French, the logbook head hash on every page. The
     export is logged (audit; logbook while the crisis runs)."""
+    from planblanc.core.localtime import establishment_time
     from planblanc.core.pdf import render_pdf
 
-    with translation.override("fr"):
+    with translation.override("fr"), establishment_time(crisis.establishment):
         html = render_to_string("crisis/report/pdf.html", {
             **report_context(crisis=crisis), "printed_by": user_label(actor), "printed_at": timezone.localtime()})
     content = render_pdf(html=html, css=pdf_stylesheet())

@@ -155,8 +155,11 @@ def _append(
     return entry
 
 
-def _bump(crisis: Crisis) -> None:
-    Crisis.objects.filter(pk=crisis.pk).update(revision=F("revision") + 1)
+def _bump(crisis: Crisis, *sections: str) -> None:
+    """A change of the console: the overall revision and each named section's stamp
+    (`tasks`, `board`, `decisions`, `damage`) move on; pollers of other sections get 204."""
+    fields = {f"{section}_rev": F(f"{section}_rev") + 1 for section in sections}
+    Crisis.objects.filter(pk=crisis.pk).update(revision=F("revision") + 1, **fields)
 
 
 def logbook_append(
@@ -178,6 +181,25 @@ def logbook_append(
             changes={"seq": entry.seq, "kind": kind, "hash": entry.entry_hash,
                      "corrects": corrects.seq if corrects else None,
                      "attachments": [f["sha256"] for f in files]},
+        )
+    return entry
+
+
+def logbook_record_event(
+    *, crisis: Crisis, author_label: str, text: str, kind: str = EntryKind.EVENT, actor: Any = None,
+) -> LogbookEntry | None:
+    """An entry written by another capability of the platform about this crisis (a help
+    request answered by the group, a situation report…), after that capability checked
+    its own rights. Nothing is written to a crisis that has ended; the entry is chained
+    like any other."""
+    if crisis.status != CrisisStatus.ACTIVE:
+        return None
+    text = _validate_entry(str(kind), text, ())
+    with transaction.atomic():
+        entry = _append(crisis=crisis, actor=actor, kind=str(kind), text=text, author_label=author_label[:200])
+        audit_record(
+            actor=actor, action="crisis.logbook_record_event", obj=entry, establishment=crisis.establishment,
+            changes={"seq": entry.seq, "kind": str(kind), "hash": entry.entry_hash},
         )
     return entry
 
@@ -420,6 +442,9 @@ def crisis_declare(
                         )
             crisis.campaign = campaign
             crisis.save(update_fields=["campaign"])
+            from planblanc.alerting.tasks import crisis_room_requested
+
+            crisis_room_requested(crisis_id=crisis.pk)
             note = _("Crisis cell alerted: %(count)d people (alert campaign #%(id)d).") % {
                 "count": len(recipients), "id": campaign.pk,
             }
@@ -466,6 +491,7 @@ def decision_record(
             crisis=crisis, text=text, rationale=rationale, decided_by=decided_by[:200], decided_at=when,
             recorded_by_label=user_label(actor)[:200], logbook_entry=entry,
         )
+        _bump(crisis, "decisions")
         audit_record(actor=actor, action="crisis.decision", obj=decision, establishment=crisis.establishment,
                      changes={"seq": entry.seq})
     return decision
@@ -493,6 +519,7 @@ def task_create(
         )
         _append(crisis=crisis, actor=actor, kind=str(EntryKind.ACTION),
                 text=_("New task: %(title)s (owner: %(owner)s)") % {"title": title, "owner": label or "-"})
+        _bump(crisis, "tasks")
         audit_record(actor=actor, action="crisis.task_create", obj=task, establishment=crisis.establishment)
     return task
 
@@ -522,8 +549,7 @@ def task_set_status(*, actor: Actor, task: CrisisTask, status: str) -> CrisisTas
                 TaskStatus.CANCELLED: _("Task cancelled: %(title)s"),
             }.get(TaskStatus(status), _("Task reopened: %(title)s")) % {"title": locked.title}
             _append(crisis=crisis, actor=actor, kind=str(EntryKind.ACTION), text=text)
-        else:
-            _bump(crisis)
+        _bump(crisis, "tasks")
         audit_record(actor=actor, action="crisis.task_status", obj=locked, establishment=crisis.establishment,
                      changes={"status": [before, status]})
     return locked
@@ -561,6 +587,7 @@ def _status_change(
             department_status=locked if isinstance(locked, DepartmentStatus) else None,
             system_status=locked if isinstance(locked, SystemStatus) else None,
         )
+        _bump(crisis, "board")
         audit_record(actor=actor, action="crisis.status_change", obj=locked, establishment=crisis.establishment,
                      changes={"status": [before, status]})
     row.status, row.note, row.changed_at = status, note, now
@@ -592,6 +619,7 @@ def system_status_add(*, actor: Actor, crisis: Crisis, name: str) -> SystemStatu
         row = SystemStatus.objects.create(crisis=crisis, name=name, changed_by_label=user_label(actor)[:200])
         _append(crisis=crisis, actor=actor, kind=str(EntryKind.INFORMATION),
                 text=_("IT system added to the status board: %(name)s") % {"name": name})
+        _bump(crisis, "board")
         audit_record(actor=actor, action="crisis.system_add", obj=row, establishment=crisis.establishment)
     return row
 
@@ -636,6 +664,7 @@ def damage_assessment_update(*, actor: Actor, crisis: Crisis, data: dict[str, An
         DamageAssessmentRevision.objects.create(
             assessment=assessment, changes=changes, by_label=user_label(actor)[:200], logbook_entry=entry,
         )
+        _bump(crisis, "damage")
         audit_record(actor=actor, action="crisis.damage_assessment", obj=assessment,
                      establishment=crisis.establishment, changes=changes)
     return assessment
@@ -656,8 +685,10 @@ def _close(*, actor: Actor, crisis: Crisis, text: str, now: datetime.datetime) -
 
 
 def crisis_close(*, actor: Actor, crisis: Crisis, summary: str) -> Crisis:
-    """End of crisis: the closing entry is the last of the logbook."""
-    rights.require_run_crisis(actor, crisis)
+    """End of crisis: the closing entry is the last of the logbook. Irreversible, so it
+    is the director's or a deputy director's act, like declaring."""
+    if not rights.may_end_crisis(actor, crisis):
+        raise PermissionDenied(_("Only the director of the establishment or a deputy director may end a crisis."))
     _require_active(crisis)
     summary = nfc(summary).strip()
     if not summary:
@@ -757,3 +788,40 @@ def logbook_timestamp_head(*, crisis: Crisis, timeout: float = 10.0) -> LogbookT
         crisis_id=crisis.pk, seq=head["head_seq"], entry_hash=head["head_hash"], tsa_url=url[:500], token=token,
         gen_time=gen_time, error=error,
     )
+
+
+# Entries from chat rooms (Matrix/Tchap) ----------------------------------------------------
+
+
+def crisis_cell_person_ids(*, crisis: Crisis) -> set[int]:
+    """The people alerted as the crisis cell at the declaration (seat holders, deputies)."""
+    from planblanc.alerting.models import Recipient
+
+    if crisis.campaign_id is None:
+        return set()
+    return set(
+        Recipient.objects.filter(campaign_id=crisis.campaign_id, person__isnull=False)
+        .values_list("person_id", flat=True)
+    )
+
+
+def logbook_append_from_chat(*, crisis: Crisis, person: Person, text: str, via: str = "Matrix") -> LogbookEntry:
+    """A cell member writes to the logbook from a chat room (`!mc …`). They may have no
+    login: the chat account, matched to a person of the cell, is the credential. The
+    entry is authored by that person and chained like any other."""
+    if person.pk not in crisis_cell_person_ids(crisis=crisis):
+        raise PermissionDenied(_("Only members of the crisis cell may write to the logbook."))
+    _require_active(crisis)
+    text = _validate_entry(str(EntryKind.INFORMATION), nfc(text).strip(), ())
+    label = f"{person.full_name} ({via})"
+    with transaction.atomic():
+        entry = _append(
+            crisis=crisis, actor=f"person:{person.pk}", kind=str(EntryKind.INFORMATION), text=text,
+            author_label=label,
+        )
+        audit_record(
+            actor=f"person:{person.pk}", action="crisis.logbook_append", obj=entry,
+            establishment=crisis.establishment,
+            changes={"seq": entry.seq, "kind": str(EntryKind.INFORMATION), "hash": entry.entry_hash, "via": via},
+        )
+    return entry

@@ -94,6 +94,9 @@ class OutgoingMessage:
     # sent instead of the plain "reply OK" hint; and the keypad menu of a call.
     reply_hint: str = ""
     keypad_prompt: str = ""
+    # Web Push: every device of the person ({"endpoint", "keys": {"p256dh", "auth"}}),
+    # looked up by the engine so that the provider stays away from the database.
+    push_subscriptions: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,10 @@ class SendResult:
     outcome: str = SENT
     error: str = ""
     provider_message_id: str = ""
+    # Web Push: devices whose push service answered 404/410 (the engine removes them),
+    # and those that took the message.
+    gone_endpoints: tuple[str, ...] = ()
+    reached_endpoints: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
