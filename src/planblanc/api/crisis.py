@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from ninja import Router, Schema
 
+from planblanc.api.types import InputDateTime
 from planblanc.crisis import selectors, services
 from planblanc.crisis.chain import logbook_verify
 from planblanc.crisis.models import Crisis, CrisisTask, DepartmentStatus, LogbookEntry, SystemStatus
@@ -70,7 +71,7 @@ class TaskOut(Schema):
 class TaskIn(Schema):
     title: str
     owner: str = ""
-    due_at: datetime.datetime | None = None
+    due_at: InputDateTime | None = None
 
 
 class TaskStatusIn(Schema):
