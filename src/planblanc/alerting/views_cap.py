@@ -17,7 +17,7 @@ from planblanc.alerting import cap, selectors
 from planblanc.core.forms import BootstrapFormMixin, run_service
 from planblanc.tenancy import Perm, scope_for
 
-MAX_CAP_BYTES = 1_000_000
+MAX_CAP_BYTES = cap.MAX_CAP_BYTES
 
 
 def may_receive_cap(user: Any) -> bool:
