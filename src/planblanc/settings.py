@@ -124,6 +124,7 @@ INSTALLED_APPS = [
     "planblanc.alerting",
     "planblanc.exercises",
     "planblanc.crisis",
+    "planblanc.mutual_aid",
 ]
 
 MIDDLEWARE = [
@@ -165,6 +166,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "csp.context_processors.nonce",
                 "planblanc.core.context_processors.platform",
+                "planblanc.crisis.context_processors.active_crises",
             ],
         },
     }
@@ -232,6 +234,7 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_NAME = "planblanc_session"
 CSRF_COOKIE_HTTPONLY = True
+CSRF_FAILURE_VIEW = "planblanc.core.views_errors.csrf_failure"
 CSRF_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_NAME = "planblanc_csrftoken"
 SESSION_COOKIE_SECURE = HTTPS
@@ -326,3 +329,13 @@ ALERTING_RETRY_BASE_SECONDS = env_int("PLANBLANC_ALERT_RETRY_BASE_SECONDS", 10)
 ALERTING_RETRY_MAX_SECONDS = env_int("PLANBLANC_ALERT_RETRY_MAX_SECONDS", 600)
 ALERTING_LEASE_SECONDS = env_int("PLANBLANC_ALERT_LEASE_SECONDS", 60)
 ALERTING_ACK_MAX_AGE_HOURS = env_int("PLANBLANC_ACK_LINK_HOURS", 72)
+
+# RFC 3161 timestamping authority for the heads of crisis logbooks (empty: none).
+PLANBLANC_TSA_URL = env_str("PLANBLANC_TSA_URL")
+
+# `planblanc serve` (gunicorn) and `planblanc demo`: address, processes, threads, and the
+# proxies whose X-Forwarded-* headers are trusted.
+WEB_BIND = env_str("PLANBLANC_BIND", "127.0.0.1:8000")
+WEB_WORKERS = env_int("PLANBLANC_WEB_WORKERS", 2)
+WEB_THREADS = env_int("PLANBLANC_WEB_THREADS", 4)
+WEB_FORWARDED_ALLOW_IPS = env_str("PLANBLANC_FORWARDED_ALLOW_IPS", "127.0.0.1")

@@ -14,6 +14,7 @@ from planblanc.api.crisis import router as crisis_router
 from planblanc.api.crisis_reporting import router as crisis_reporting_router
 from planblanc.api.directory import router as directory_router
 from planblanc.api.exercises import router as exercises_router
+from planblanc.api.mutual_aid import router as mutual_aid_router
 from planblanc.api.plans import router as plans_router
 from planblanc.api.readiness import router as readiness_router
 
@@ -93,6 +94,7 @@ api.add_router("/directory/", directory_router)
 api.add_router("/plans/", plans_router)
 api.add_router("/readiness/", readiness_router)
 api.add_router("/exercises/", exercises_router)
+api.add_router("/mutual-aid/", mutual_aid_router)
 api.add_router("/crisis/", crisis_router)
 api.add_router("/crisis/", crisis_reporting_router)
 api.add_router("/alerting/", alerting_cap_router)

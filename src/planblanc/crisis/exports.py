@@ -21,7 +21,9 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from planblanc.actors import Actor
 from planblanc.core import tabular
+from planblanc.core.localtime import establishment_time, establishment_zone, fr_datetime
 from planblanc.core.pdf import render_pdf
 from planblanc.crisis.chain import ENCODING_VERSION, logbook_verify, utc_iso
 from planblanc.crisis.models import Crisis, LogbookEntry
@@ -91,15 +93,17 @@ def logbook_json(crisis: Crisis) -> bytes:
 
 def logbook_csv(crisis: Crisis) -> bytes:
     header = _header(crisis)
+    zone = establishment_zone(crisis.establishment)
     rows: list[list[Any]] = [
         ["# head_hash", header["head_hash"], "entries", header["entries"], "chain_verified", header["chain_verified"]],
-        ["seq", "at_utc", "at_local", "author", "kind", "text", "corrects", "attachments_sha256", "prev_hash",
+        ["# heure locale", str(zone)],
+        ["seq", "date_heure", "author", "kind", "text", "corrects", "attachments_sha256", "prev_hash",
          "entry_hash"],
     ]
     for entry in _entries(crisis):
         data = _entry_dict(entry)
         rows.append([
-            data["seq"], data["at"], timezone.localtime(entry.at).isoformat(), data["author"], data["kind"],
+            data["seq"], fr_datetime(entry.at, zone, seconds=True), data["author"], data["kind"],
             data["text"], data["corrects"] or "",
             " ".join(f"{a['sha256']}:{a['name']}" for a in data["attachments"]), data["prev_hash"],
             data["entry_hash"],
@@ -109,21 +113,22 @@ def logbook_csv(crisis: Crisis) -> bytes:
 
 
 @functools.cache
-def _stylesheet() -> str:
+def pdf_stylesheet() -> str:
+    """The stylesheet of the crisis PDFs (logbook, notifications, report)."""
     return (STATIC_DIR / "logbook_pdf.css").read_text(encoding="utf-8")
 
 
 def logbook_pdf(crisis: Crisis, *, printed_by: str = "") -> bytes:
     """A4, French, the head hash on every page (to be written down) and at the end."""
-    with translation.override("fr"):
+    with translation.override("fr"), establishment_time(crisis.establishment) as zone:
         html = render_to_string("crisis/logbook_pdf.html", {
             "crisis": crisis, "header": _header(crisis), "entries": _entries(crisis),
-            "printed_by": printed_by, "printed_at": timezone.localtime(),
+            "printed_by": printed_by, "printed_at": timezone.localtime(), "zone": str(zone),
         })
-    return render_pdf(html=html, css=_stylesheet())
+    return render_pdf(html=html, css=pdf_stylesheet())
 
 
-def logbook_export(*, actor: Any, crisis: Crisis, fmt: str) -> Exported:
+def logbook_export(*, actor: Actor, crisis: Crisis, fmt: str) -> Exported:
     if fmt not in FORMATS:
         raise Http404
     if fmt == "pdf":

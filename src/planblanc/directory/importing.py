@@ -44,6 +44,7 @@ from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
 from planblanc.accounts.audit import audit_record
+from planblanc.actors import Actor
 from planblanc.core import staging, tabular
 from planblanc.core.tabular import norm
 from planblanc.directory.models import (
@@ -304,7 +305,7 @@ class _Checker:
 
     kind: Any
 
-    def __init__(self, *, actor: Any, labels: dict[str, str], establishment: Establishment | None) -> None:
+    def __init__(self, *, actor: Actor, labels: dict[str, str], establishment: Establishment | None) -> None:
         self.actor = actor
         self.labels = labels
         self.establishment = establishment
@@ -636,7 +637,7 @@ CHECKERS: dict[Any, type[_Checker]] = {
 }
 
 
-def import_check(*, actor: Any, batch: ImportBatch) -> list[RowCheck]:
+def import_check(*, actor: Actor, batch: ImportBatch) -> list[RowCheck]:
     """Validate a batch's rows against the directory as it is now."""
     checker = CHECKERS[batch.kind](actor=actor, labels=dict(batch.columns), establishment=batch.establishment)
     return checker.check_all(batch.rows)
@@ -649,7 +650,7 @@ def _errors_of(checks: list[RowCheck]) -> list[dict[str, Any]]:
 # Services -----------------------------------------------------------------------------
 
 
-def _require_perm(actor: Any, kind: str, establishment: Establishment | None) -> None:
+def _require_perm(actor: Actor, kind: str, establishment: Establishment | None) -> None:
     perm = KIND_PERM[kind]
     allowed = (
         scope_for(actor, perm).covers(establishment) if establishment is not None
@@ -671,7 +672,7 @@ def _find_header(kind: str, table: Table) -> tuple[list[str], list[tuple[int, li
 
 
 def directory_import_upload(
-    *, actor: Any, kind: str, filename: str, content: bytes, establishment: Establishment | None = None
+    *, actor: Actor, kind: str, filename: str, content: bytes, establishment: Establishment | None = None
 ) -> ImportBatch:
     """Read and check a file; store it as a pending batch for its preview. Writes nothing
     to the directory. A file that cannot be read raises ValidationError and stores nothing."""
@@ -734,7 +735,7 @@ class ImportChanged(ValidationError):
     """The directory changed between the preview and the confirmation."""
 
 
-def directory_import_cancel(*, actor: Any, batch: ImportBatch) -> None:
+def directory_import_cancel(*, actor: Actor, batch: ImportBatch) -> None:
     if batch.uploaded_by_id != actor.pk or batch.status != ImportStatus.PENDING:
         raise Http404
     with transaction.atomic():
@@ -744,7 +745,7 @@ def directory_import_cancel(*, actor: Any, batch: ImportBatch) -> None:
         staging.staged_upload_delete(owner=actor, purpose=STAGING_PURPOSE, pk=batch.staged_id)
 
 
-def directory_import_apply(*, actor: Any, batch: ImportBatch, only_good_rows: bool) -> dict[str, Any]:
+def directory_import_apply(*, actor: Actor, batch: ImportBatch, only_good_rows: bool) -> dict[str, Any]:
     """Write the batch's good rows in one transaction with one audit entry.
 
     Refuses (ValidationError, nothing written) when bad rows remain and `only_good_rows`
@@ -787,7 +788,7 @@ def directory_import_apply(*, actor: Any, batch: ImportBatch, only_good_rows: bo
     return summary
 
 
-def _apply(*, actor: Any, batch: ImportBatch, good: list[RowCheck], errors: list[dict[str, Any]]) -> dict[str, Any]:
+def _apply(*, actor: Actor, batch: ImportBatch, good: list[RowCheck], errors: list[dict[str, Any]]) -> dict[str, Any]:
     present = {key for key, _label in batch.columns}
     if batch.kind == ImportKind.ESTABLISHMENTS:
         outcome = _apply_establishments(good, present)

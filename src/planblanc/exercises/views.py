@@ -21,6 +21,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from planblanc import rights
 from planblanc.core import staging
 from planblanc.core.forms import run_service
 from planblanc.directory.models import Establishment
@@ -45,7 +46,7 @@ from planblanc.tenancy import Perm, get_for_user, has_perm_somewhere
 
 def _exercise(request: HttpRequest, pk: int, *, write: bool = False) -> Exercise:
     exercise = selectors.exercise_get_for_user(user=request.user, pk=pk)
-    if write and not services.exercise_may_edit(actor=request.user, exercise=exercise):
+    if write and not rights.may_edit_exercise(request.user, exercise):
         raise PermissionDenied(_("You are not allowed to prepare exercises for this establishment."))
     return exercise
 
@@ -118,7 +119,7 @@ def exercise_create(request: HttpRequest) -> HttpResponse:
 
 
 def _editor_context(request: HttpRequest, exercise: Exercise) -> dict[str, Any]:
-    may_edit = services.exercise_may_edit(actor=request.user, exercise=exercise)
+    may_edit = rights.may_edit_exercise(request.user, exercise)
     sort = request.GET.get("sort", "time")
     injects = selectors.injects_in_order(exercise=exercise)
     if sort == "number":
@@ -215,7 +216,7 @@ def exercise_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 def inject_edit(request: HttpRequest, pk: int, inject_pk: int | None = None) -> HttpResponse:
     exercise = _exercise(request, pk, write=request.method == "POST")
     inject = selectors.inject_get_for_user(user=request.user, exercise=exercise, pk=inject_pk) if inject_pk else None
-    may_edit = services.exercise_may_edit(actor=request.user, exercise=exercise)
+    may_edit = rights.may_edit_exercise(request.user, exercise)
     if inject is None and not may_edit:
         raise PermissionDenied(_("You are not allowed to prepare exercises for this establishment."))
     form = InjectForm(request.POST or None, instance=inject, exercise=exercise)

@@ -23,6 +23,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from planblanc import rights
 from planblanc.core import tabular
 from planblanc.directory.models import EstablishmentCategory, Region
 from planblanc.readiness import charts
@@ -78,7 +79,7 @@ class ObservatoryFilterForm(forms.Form):
 def _context(request: HttpRequest, region_pk: int | None) -> tuple[bool, Region | None, ObservatoryFilterForm,
                                                                     obs.Filters]:
     user = request.user
-    if not obs.observatory_may_view(user=user):
+    if not rights.may_view_observatory(user):
         raise PermissionDenied(_("The observatory is for national, regional and group viewers."))
     national = obs.observatory_is_national(user=user)
     region = None
@@ -141,7 +142,7 @@ def _charts(dashboard: obs.Dashboard) -> dict[str, SafeString]:
 @login_required
 def observatory_index(request: HttpRequest) -> HttpResponse:
     user = request.user
-    if not obs.observatory_may_view(user=user):
+    if not rights.may_view_observatory(user):
         raise PermissionDenied(_("The observatory is for national, regional and group viewers."))
     if obs.observatory_is_national(user=user):
         return redirect("readiness:observatory_national")
