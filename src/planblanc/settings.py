@@ -132,6 +132,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "planblanc.core.middleware.FrenchFirstLocaleMiddleware",
+    "planblanc.core.middleware.BodySizeLimitMiddleware",
+    "planblanc.api.middleware.ApiJsonMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
