@@ -295,6 +295,8 @@ LOGGING = {
 
 # How stale the worker heartbeat may be before the UI warns that background work stalls.
 WORKER_STALE_AFTER_SECONDS = env_int("PLANBLANC_WORKER_STALE_SECONDS", 60)
+# Workers touch their heartbeat row this often (a thread of their own).
+WORKER_HEARTBEAT_SECONDS = env_int("PLANBLANC_WORKER_HEARTBEAT_SECONDS", 1)
 
 # Alerting. Providers per channel, tried in this order (see alerting/channels/base.py):
 # PLANBLANC_CHANNELS='{"email": [{"name": "relay", "kind": "smtp", "host": "smtp.example",
@@ -313,4 +315,7 @@ ALERTING_MAX_ATTEMPTS = env_int("PLANBLANC_ALERT_MAX_ATTEMPTS", 5)
 ALERTING_RETRY_BASE_SECONDS = env_int("PLANBLANC_ALERT_RETRY_BASE_SECONDS", 10)
 ALERTING_RETRY_MAX_SECONDS = env_int("PLANBLANC_ALERT_RETRY_MAX_SECONDS", 600)
 ALERTING_LEASE_SECONDS = env_int("PLANBLANC_ALERT_LEASE_SECONDS", 60)
+# Deliveries claimed by a worker whose heartbeat is older than this are taken over
+# before their lease ends (a worker that died mid-campaign).
+ALERTING_DEAD_WORKER_SECONDS = env_int("PLANBLANC_ALERT_DEAD_WORKER_SECONDS", 5)
 ALERTING_ACK_MAX_AGE_HOURS = env_int("PLANBLANC_ACK_LINK_HOURS", 72)

@@ -57,6 +57,7 @@ from planblanc.alerting.models import (
     Recipient,
 )
 from planblanc.alerting.templating import render, template_check, template_fill
+from planblanc.core.heartbeat import dead_worker_ids
 from planblanc.directory.models import Establishment, Person, Region
 from planblanc.tenancy import Perm, can, scope_for
 
@@ -312,8 +313,12 @@ def _finish_if_done(campaign_id: int) -> None:
 
 
 def _due_q(now: datetime) -> Q:
-    return Q(status=DeliveryStatus.QUEUED, next_attempt_at__lte=now) | Q(
-        status=DeliveryStatus.SENDING, lease_until__lt=now
+    """Queued and due, or claimed by a worker that is gone: its lease ran out, or its
+    heartbeat stopped (a killed worker's rows go on within seconds, not at lease end)."""
+    return (
+        Q(status=DeliveryStatus.QUEUED, next_attempt_at__lte=now)
+        | Q(status=DeliveryStatus.SENDING, lease_until__lt=now)
+        | Q(status=DeliveryStatus.SENDING, lease_owner__in=dead_worker_ids())
     )
 
 
@@ -615,6 +620,8 @@ def next_due_at() -> datetime | None:
         .values_list("lease_until", flat=True).first()
     )
     times = [t for t in (queued, lease) if t is not None]
+    if Delivery.objects.filter(status=DeliveryStatus.SENDING, lease_owner__in=dead_worker_ids()).exists():
+        times.append(timezone.now())
     return min(times) if times else None
 
 
