@@ -358,7 +358,7 @@ class EscalationLevel(models.Model):
     person = models.ForeignKey(Person, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     rotation = models.ForeignKey(OnCallRotation, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     people = models.ManyToManyField(Person, blank=True, related_name="+")
-    wait_minutes = models.PositiveIntegerField(_("wait for acknowledgement (minutes)"), default=5)
+    wait_seconds = models.PositiveIntegerField(_("wait for acknowledgement (seconds)"), default=300)
     # How many more times this level is called before moving on.
     repeats = models.PositiveSmallIntegerField(_("repeats"), default=0)
 
