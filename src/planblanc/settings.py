@@ -293,6 +293,10 @@ LOGGING = {
     "loggers": {"axes": {"level": "WARNING"}},
 }
 
+# Backups (planblanc backup --to-dir): where scheduled archives go and how many to keep.
+BACKUP_DIR = env_str("PLANBLANC_BACKUP_DIR")
+BACKUP_KEEP = env_int("PLANBLANC_BACKUP_KEEP", 7)
+
 # How stale the worker heartbeat may be before the UI warns that background work stalls.
 WORKER_STALE_AFTER_SECONDS = env_int("PLANBLANC_WORKER_STALE_SECONDS", 60)
 # Workers touch their heartbeat row this often (a thread of their own).
