@@ -198,3 +198,24 @@ def test_it_backs_up_during_writes_and_restores_elsewhere_with_every_row_postgre
     finally:
         admin.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
         admin.close()
+
+
+@pytest.mark.django_db
+def test_it_shows_the_last_backup_and_drill_to_national_and_establishment_administrators(client_for):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from planblanc.core.models import BackupRecord
+
+    now = timezone.now()
+    BackupRecord.objects.create(kind="backup", started_at=now - timedelta(hours=3), finished_at=now - timedelta(hours=3))
+    BackupRecord.objects.create(kind="restore_drill", ok=False, started_at=now, finished_at=now)
+    for persona in ("national_admin", "establishment_admin"):
+        page = client_for(persona).get("/").content.decode()
+        assert 'id="backup-status"' in page
+        assert "3\xa0hours" in page or "3 hours" in page or "3\xa0heures" in page
+        # A failed drill is not a successful one.
+        assert "planblanc backup --drill" in page
+    for persona in ("regional_officer", "crisis_member", "auditor"):
+        assert 'id="backup-status"' not in client_for(persona).get("/").content.decode()
