@@ -55,9 +55,8 @@ def _audit_guards_allow_test_flush(request: Any) -> Any:
         return
     from django.db import connection
 
-    from planblanc.accounts.db_guards import purge_audit_for_tests
-
     from planblanc.accounts.db_guards import GUARDED_TABLES as AUDIT
+    from planblanc.accounts.db_guards import purge_audit_for_tests
     from planblanc.core.db_guards import truncate_guard_statements
     from planblanc.crisis.db_guards import GUARDED_TABLES as LOGBOOK
 

@@ -88,7 +88,7 @@ def test_it_backs_up_during_writes_and_restores_elsewhere_with_every_row_sqlite(
     assert "Backup written" in output
     # The archive is one encrypted file: neither the logbook's text nor SQLite's header shows.
     raw = archive.read_bytes()
-    assert b"SQLite format" not in raw and "Constat".encode() not in raw
+    assert b"SQLite format" not in raw and b"Constat" not in raw
 
     snapshot = _run(["-c", (
         "import django, os, json; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'planblanc.settings'); "
@@ -165,9 +165,8 @@ def _pg_url(name: str) -> str:
     reason="run with DATABASE_URL=postgres://… for the PostgreSQL variant",
 )
 @pytest.mark.django_db(transaction=True)
-def test_it_backs_up_during_writes_and_restores_elsewhere_with_every_row_postgresql(
-    tmp_path, logbook_guards_allow_flush,
-):
+@pytest.mark.usefixtures("logbook_guards_allow_flush")
+def test_it_backs_up_during_writes_and_restores_elsewhere_with_every_row_postgresql(tmp_path):
     import psycopg
 
     live_url = _pg_url(connection.settings_dict["NAME"])

@@ -53,9 +53,8 @@ def _exists() -> bool:
         return cursor.fetchone() is not None
 
 
-def test_it_runs_the_platform_as_the_application_role_which_cannot_rewrite_history(
-    app_role, tmp_path, logbook_guards_allow_flush,
-):
+@pytest.mark.usefixtures("logbook_guards_allow_flush")
+def test_it_runs_the_platform_as_the_application_role_which_cannot_rewrite_history(app_role, tmp_path):
     env = {**os.environ, "DATABASE_URL": _url(app_role), "PLANBLANC_DATA_DIR": str(tmp_path)}
     # A crisis declared, 100 logbook entries, a campaign, all audited: as the application.
     done = subprocess.run([sys.executable, "-m", "tests.core.backup_script", "populate"], env=env, cwd=ROOT,

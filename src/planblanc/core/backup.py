@@ -142,6 +142,14 @@ def _pg_env() -> dict[str, str]:
     return env
 
 
+def _program(name: str) -> str:
+    """PostgreSQL's client programs, of the server's major version or newer."""
+    found = shutil.which(name)
+    if not found:
+        raise BackupError(f"{name} is not installed (apt-get install postgresql-client).")
+    return found
+
+
 def _snapshot_database(directory: Path) -> tuple[str, dict[str, int]]:
     """The database as one consistent snapshot in `directory`; its member name and the
     row count of every table in that snapshot."""
@@ -162,7 +170,7 @@ def _snapshot_database(directory: Path) -> tuple[str, dict[str, int]]:
         cursor.execute("SELECT pg_export_snapshot()")
         snapshot = cursor.fetchone()[0]
         dumped = subprocess.run(  # noqa: S603 - fixed program, our own arguments
-            ["pg_dump", "--format=custom", "--no-owner", "--no-privileges", f"--snapshot={snapshot}",
+            [_program("pg_dump"), "--format=custom", "--no-owner", "--no-privileges", f"--snapshot={snapshot}",
              f"--file={target}"],
             env=_pg_env(), capture_output=True, text=True, check=False,
         )
@@ -320,7 +328,7 @@ def backup_verify(*, archive: Path, secret: Secret) -> dict[str, Any]:
                 raise BackupError("The database snapshot's row counts differ from the manifest.")
         else:
             listed = subprocess.run(  # noqa: S603
-                ["pg_restore", "--list", str(database)], capture_output=True, text=True, check=False
+                [_program("pg_restore"), "--list", str(database)], capture_output=True, text=True, check=False
             )
             if listed.returncode != 0:
                 raise BackupError(f"The database dump is unreadable: {listed.stderr.strip()[-1000:]}")
@@ -359,7 +367,7 @@ def backup_restore(*, archive: Path, secret: Secret) -> dict[str, Any]:
                 raise BackupError("The database already has tables: restore into an empty database.")
             connection.close()
             restored = subprocess.run(  # noqa: S603
-                ["pg_restore", "--no-owner", "--no-privileges", "--exit-on-error",
+                [_program("pg_restore"), "--no-owner", "--no-privileges", "--exit-on-error",
                  f"--dbname={_pg_env()['PGDATABASE']}", str(root / manifest["database"])],
                 env=_pg_env(), capture_output=True, text=True, check=False,
             )
