@@ -293,6 +293,15 @@ LOGGING = {
     "loggers": {"axes": {"level": "WARNING"}},
 }
 
+# Logbook anchoring (crisis/anchoring.py): RFC 3161 timestamps of the head while a crisis
+# is active (PLANBLANC_TSA_URL, at most every PLANBLANC_TSA_INTERVAL_SECONDS when new
+# entries exist, tokens checked against PLANBLANC_TSA_CA_FILE), and the digest of the
+# head sent to the cell every PLANBLANC_CRISIS_DIGEST_SECONDS (0: never).
+PLANBLANC_TSA_URL = env_str("PLANBLANC_TSA_URL")
+LOGBOOK_ANCHOR_SECONDS = env_int("PLANBLANC_TSA_INTERVAL_SECONDS", 300)
+LOGBOOK_TSA_CA_FILE = env_str("PLANBLANC_TSA_CA_FILE")
+CRISIS_DIGEST_SECONDS = env_int("PLANBLANC_CRISIS_DIGEST_SECONDS", 3600)
+
 # Backups (planblanc backup --to-dir): where scheduled archives go and how many to keep.
 BACKUP_DIR = env_str("PLANBLANC_BACKUP_DIR")
 BACKUP_KEEP = env_int("PLANBLANC_BACKUP_KEEP", 7)

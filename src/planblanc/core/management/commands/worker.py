@@ -26,6 +26,10 @@ class Command(BaseCommand):
         from planblanc.exercises.run import wake_run_worker_if_live
 
         wake_run_worker_if_live()
+        # Crises left active: their logbook timestamps and digests go on.
+        from planblanc.crisis.tasks import logbook_anchor_schedule
+
+        logbook_anchor_schedule()
         try:
             worker_options: dict[str, Any] = {
                 "queue_name": options["queue_name"], "interval": options["interval"], "batch": options["batch"],
