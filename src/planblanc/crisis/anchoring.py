@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -92,7 +93,7 @@ def _verifier() -> Any:
     path = settings.LOGBOOK_TSA_CA_FILE
     if not path:
         return None
-    pem = open(path, "rb").read()  # noqa: PTH123 - one small file named by the operator
+    pem = Path(path).read_bytes()
     builder = rfc3161_client.VerifierBuilder()
     for certificate in cryptography.x509.load_pem_x509_certificates(pem):
         builder = builder.add_root_certificate(certificate)
