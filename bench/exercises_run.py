@@ -36,7 +36,7 @@ import os, sys, time, django
 django.setup()
 from django.db import close_old_connections
 from planblanc.exercises.run import runs_process
-from planblanc.exercises.models_run import ExerciseRun, InjectRun, InjectState
+from planblanc.exercises.models import ExerciseRun, InjectRun, InjectState
 deadline = time.time() + float(sys.argv[2])
 while time.time() < deadline:
     runs_process()
@@ -110,7 +110,7 @@ def run_bench(args: argparse.Namespace, url: str) -> None:
 
     from planblanc.exercises import run as run_services
     from planblanc.exercises import services
-    from planblanc.exercises.models_run import InjectRun
+    from planblanc.exercises.models import InjectRun
     from planblanc.tenancy import Role
 
     print(f"database: {connection.vendor} {connection.settings_dict['NAME']}, "

@@ -14,9 +14,15 @@ urlpatterns = [
     path("exercices/", include("planblanc.exercises.urls")),
     path("", include("planblanc.alerting.urls")),
     path("crise/", include("planblanc.crisis.urls")),
+    path("entraide/", include("planblanc.mutual_aid.urls")),
     path("api/v1/", api.urls),
     path("i18n/setlang/", set_language, name="set_language"),
     # One login page for everyone, with throttling and two-factor.
     path("admin/login/", RedirectView.as_view(pattern_name="accounts:login", query_string=True)),
     path("admin/", admin.site.urls),
 ]
+
+handler400 = "planblanc.core.views_errors.bad_request"
+handler403 = "planblanc.core.views_errors.permission_denied"
+handler404 = "planblanc.core.views_errors.page_not_found"
+handler500 = "planblanc.core.views_errors.server_error"

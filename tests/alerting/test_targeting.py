@@ -266,9 +266,19 @@ def test_it_sends_a_regional_campaign_once_per_person_and_records_those_without_
     MembershipFactory(establishment=world.ch, person=director, function="director")
     unreachable = _member(world.ehpad, "director", "DirEhpad", email="", mobile_phone="")
     _member(world.clinic, "director", "DirClinique")
-    response = client_for("regional_officer").post(NEW_URL, _form(
-        world, whole_region="on", people=[world.chu_person.pk], functions=["director"],
-    ))
+    officer = client_for("regional_officer")
+    data = _form(world, whole_region="on", people=[world.chu_person.pk], functions=["director"])
+    # A regional send is confirmed first, with the count per channel; nothing is sent yet.
+    confirm = officer.post(NEW_URL, data)
+    html = confirm.content.decode()
+    assert confirm.status_code == 200 and 'name="confirmed"' in html and not Campaign.objects.exists()
+    channels_list = re.search(r'<ul class="mb-0" id="confirm-channels">(.*?)</ul>', html, re.S).group(1)
+    assert re.search(r"<strong>2</strong>", channels_list), channels_list
+    stamp = re.search(r'name="confirmed" value="([^"]+)"', html).group(1)
+    # A stale confirmation (the target changed) shows the new figures instead of sending.
+    assert officer.post(NEW_URL, {**data, "confirmed": "1:1:email=1"}).status_code == 200
+    assert not Campaign.objects.exists()
+    response = officer.post(NEW_URL, {**data, "confirmed": stamp})
     campaign = Campaign.objects.get()
     assert response.status_code == 302 and response["Location"] == f"/alertes/{campaign.pk}/"
     assert campaign.region == world.region_a and campaign.establishment is None

@@ -17,8 +17,7 @@ from planblanc.crisis.communication import (
     communication_send,
     communication_templates,
 )
-from planblanc.crisis.models import LogbookEntry
-from planblanc.crisis.models_more import CommunicationDraft
+from planblanc.crisis.models import CommunicationDraft, LogbookEntry
 from planblanc.directory.models import Function
 from tests.conftest import verified_client
 from tests.factories import MembershipFactory, PersonFactory

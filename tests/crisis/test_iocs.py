@@ -22,8 +22,7 @@ from planblanc.crisis.iocs import (
     misp_event,
     stix_bundle,
 )
-from planblanc.crisis.models import LogbookEntry
-from planblanc.crisis.models_more import Indicator
+from planblanc.crisis.models import Indicator, LogbookEntry
 from tests.conftest import verified_client
 
 pytestmark = pytest.mark.django_db

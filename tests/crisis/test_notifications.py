@@ -15,8 +15,7 @@ from django.utils import timezone
 from pypdf import PdfReader
 
 from planblanc.crisis.chain import logbook_verify
-from planblanc.crisis.models import Crisis, LogbookEntry
-from planblanc.crisis.models_more import RegulatoryNotification
+from planblanc.crisis.models import Crisis, LogbookEntry, RegulatoryNotification
 from planblanc.crisis.notifications import (
     notification_clocks,
     notification_complement,

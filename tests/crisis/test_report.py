@@ -14,8 +14,7 @@ from django.utils import timezone
 from pypdf import PdfReader
 
 from planblanc.alerting.models import Delivery, Recipient
-from planblanc.crisis.models import LogbookEntry
-from planblanc.crisis.models_more import ImprovementAction
+from planblanc.crisis.models import ImprovementAction, LogbookEntry
 from planblanc.crisis.notifications import notification_mark_sent
 from planblanc.crisis.report import (
     crisis_figures,

@@ -12,8 +12,7 @@ from django.utils import timezone
 from planblanc.alerting.services import deliveries_process
 from planblanc.exercises import run as run_services
 from planblanc.exercises import services
-from planblanc.exercises.models import Exercise
-from planblanc.exercises.models_run import ExerciseRun, InjectRun, InjectState
+from planblanc.exercises.models import Exercise, ExerciseRun, InjectRun, InjectState
 from tests.factories import MembershipFactory, PersonFactory, UserFactory
 
 

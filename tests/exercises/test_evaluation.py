@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from planblanc.exercises import evaluation, services
 from planblanc.exercises import run as run_services
-from planblanc.exercises.models_run import InjectRun, ReactionCheck
+from planblanc.exercises.models import InjectRun, ReactionCheck
 from tests.exercises.runkit import person_in
 from tests.factories import UserFactory
 

@@ -15,7 +15,7 @@ from pypdf import PdfReader
 from planblanc.accounts.models import AuditEntry
 from planblanc.exercises import report, selectors
 from planblanc.exercises import run as run_services
-from planblanc.exercises.models_run import InjectRun, InjectState, QuestionnaireAnswer
+from planblanc.exercises.models import InjectRun, InjectState, QuestionnaireAnswer
 from tests.conftest import verified_client
 from tests.exercises.runkit import exercise_with_people, now, play
 

@@ -30,7 +30,7 @@ from planblanc.plans.models import (
 )
 from planblanc.plans.selectors import plan_gaps
 from planblanc.plans.services import plan_create
-from planblanc.plans.template import (
+from planblanc.plans.template_data import (
     TEMPLATE_DIR,
     TEMPLATE_FILES,
     TemplateError,

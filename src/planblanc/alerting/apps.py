@@ -8,5 +8,9 @@ class AlertingConfig(AppConfig):
     verbose_name = _("Alerting")
 
     def ready(self) -> None:
-        # ContactPreference is defined in its own module (alerting/preferences.py).
-        from planblanc.alerting import preferences  # noqa: F401
+        # The services wake the delivery task and tell the escalations about
+        # acknowledgements through these registrations (they never import them).
+        from planblanc.alerting import escalation, services, tasks
+
+        services.delivery_task_register(tasks.deliveries_process)
+        services.acknowledgement_listener_register(escalation.escalation_stop_for_campaign)

@@ -9,9 +9,12 @@ or cancelled — never dropped."""
 
 from __future__ import annotations
 
+import datetime
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from planblanc.directory.models import Establishment, Language, Person, Region
@@ -471,3 +474,32 @@ class FollowUp(models.Model):
 
     def __str__(self) -> str:
         return f"{self.campaign_id} {self.channel} {self.due_at:%H:%M}"
+
+
+class ContactPreference(models.Model):
+    """How one person wants to be reached (préférences de contact)."""
+
+    person = models.OneToOneField(
+        Person, on_delete=models.CASCADE, related_name="contact_preference", verbose_name=_("person"),
+    )
+    # Channel values in order of preference; empty means the campaign's plan.
+    channels = models.JSONField(_("channels, in order"), default=list, blank=True)
+    quiet_from = models.TimeField(_("quiet hours from"), null=True, blank=True)
+    quiet_until = models.TimeField(_("quiet hours until"), null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("contact preference")
+        verbose_name_plural = _("contact preferences")
+
+    def __str__(self) -> str:
+        return f"{self.person_id}: {', '.join(self.channels) or '-'}"
+
+    def in_quiet_hours(self, when: datetime.datetime) -> bool:
+        if self.quiet_from is None or self.quiet_until is None or self.quiet_from == self.quiet_until:
+            return False
+        local = timezone.localtime(when).time()
+        if self.quiet_from < self.quiet_until:
+            return self.quiet_from <= local < self.quiet_until
+        # Across midnight (22:00 → 07:00).
+        return local >= self.quiet_from or local < self.quiet_until

@@ -1,8 +1,7 @@
 """Per-person channel preferences: the order in which a person wants to be reached
 (among email, SMS, voice and webhook), with quiet hours.
 
-The model lives here rather than in models.py so that it stays one small, separate
-piece; apps.AlertingConfig.ready imports this module so Django registers it.
+The table is alerting.models.ContactPreference.
 
 Rules, applied when a campaign is written (`recipient_channels`):
 - a person without a preference follows the campaign's channel plan;
@@ -16,51 +15,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime, time
-from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import models, transaction
-from django.utils import timezone
+from django.db import transaction
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
 
+from planblanc import rights
 from planblanc.accounts.audit import audit_record
-from planblanc.alerting.models import Channel
+from planblanc.actors import Actor
+from planblanc.alerting.models import Channel, ContactPreference
 from planblanc.directory.models import Establishment, Person
-from planblanc.tenancy import Perm
 
 # Channels that ring or buzz a phone: held back during an exercise's quiet hours.
 INTRUSIVE_CHANNELS = frozenset({"sms", "voice"})
-
-
-class ContactPreference(models.Model):
-    """How one person wants to be reached (préférences de contact)."""
-
-    person = models.OneToOneField(
-        Person, on_delete=models.CASCADE, related_name="contact_preference", verbose_name=_lazy("person"),
-    )
-    # Channel values in order of preference; empty means the campaign's plan.
-    channels = models.JSONField(_lazy("channels, in order"), default=list, blank=True)
-    quiet_from = models.TimeField(_lazy("quiet hours from"), null=True, blank=True)
-    quiet_until = models.TimeField(_lazy("quiet hours until"), null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        app_label = "alerting"
-        verbose_name = _lazy("contact preference")
-        verbose_name_plural = _lazy("contact preferences")
-
-    def __str__(self) -> str:
-        return f"{self.person_id}: {', '.join(self.channels) or '-'}"
-
-    def in_quiet_hours(self, when: datetime) -> bool:
-        if self.quiet_from is None or self.quiet_until is None or self.quiet_from == self.quiet_until:
-            return False
-        local = timezone.localtime(when).time()
-        if self.quiet_from < self.quiet_until:
-            return self.quiet_from <= local < self.quiet_until
-        # Across midnight (22:00 → 07:00).
-        return local >= self.quiet_from or local < self.quiet_until
 
 
 def recipient_channels(
@@ -87,19 +54,13 @@ def preferences_for(*, person_ids: Iterable[int]) -> dict[int, ContactPreference
     return found
 
 
-def _may_edit(actor: Any, person: Person) -> bool:
-    if getattr(actor, "is_authenticated", False) and getattr(person, "user_id", None) == actor.pk:
-        return True
-    return Person.objects.visible_to(actor, Perm.MANAGE_PEOPLE).filter(pk=person.pk).exists()
-
-
 def contact_preference_set(
-    *, actor: Any, person: Person, channels: Sequence[str], quiet_from: time | None = None,
+    *, actor: Actor, person: Person, channels: Sequence[str], quiet_from: time | None = None,
     quiet_until: time | None = None,
 ) -> ContactPreference:
     """Record a person's channel order and quiet hours (the person themself, or someone
     who manages the people of one of their establishments)."""
-    if not _may_edit(actor, person):
+    if not rights.may_edit_contact_preference(actor, person):
         raise PermissionDenied(_("You are not allowed to change this person's contact preferences."))
     errors: dict[str, list[str]] = {}
     unknown = [channel for channel in channels if channel not in Channel.values]

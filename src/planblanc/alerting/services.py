@@ -18,7 +18,7 @@ import hmac
 import logging
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,7 +34,9 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from planblanc import rights
 from planblanc.accounts.audit import audit_record
+from planblanc.actors import Actor
 from planblanc.alerting.channels.base import (
     PERMANENT,
     SENT,
@@ -60,7 +62,6 @@ from planblanc.alerting.models import (
 from planblanc.alerting.templating import render, template_check, template_fill
 from planblanc.core.heartbeat import dead_worker_ids
 from planblanc.directory.models import Establishment, Person, Region
-from planblanc.tenancy import Perm, can, scope_for
 
 logger = logging.getLogger(__name__)
 
@@ -98,17 +99,6 @@ def recipients_from_people(people: Iterable[Person], *, establishment_name: str 
     ]
 
 
-def _may_send(actor: Any, *, establishment: Establishment | None, region: Region | None) -> bool:
-    if not getattr(actor, "is_authenticated", False):
-        # Commands and the platform's own automations (escalation, exercises) act as
-        # "system"; users are checked against their scope.
-        return isinstance(actor, str) and actor.startswith("system")
-    if establishment is not None:
-        return can(actor, Perm.MANAGE_PEOPLE, establishment)
-    scope = scope_for(actor, Perm.MANAGE_ESTABLISHMENTS)
-    return region is not None and (scope.national or region.pk in scope.region_ids)
-
-
 def _usable(channel: str, address: str) -> bool:
     if not address:
         return False
@@ -136,7 +126,7 @@ def _host(url: str) -> str:
 
 def campaign_create(
     *,
-    actor: Any,
+    actor: Actor,
     title: str,
     message_fr: str,
     message_en: str = "",
@@ -152,7 +142,7 @@ def campaign_create(
     the outbox next anyway, as the escalation step does)."""
     if (establishment is None) == (region is None):
         raise ValidationError(_("A campaign is sent either for one establishment or for a whole region."))
-    if not _may_send(actor, establishment=establishment, region=region):
+    if not rights.may_send_alerts(actor, establishment=establishment, region=region):
         raise PermissionDenied(_("You are not allowed to send alerts here."))
     title = (title or "").strip()
     message_fr = (message_fr or "").strip()
@@ -230,7 +220,7 @@ def campaign_create(
         )
         _finish_if_done(campaign.pk)
         if wake_workers:
-            transaction.on_commit(_wake_workers)
+            transaction.on_commit(wake_workers)
     return campaign
 
 
@@ -275,21 +265,41 @@ def _insert_deliveries(*, campaign_id: int, rows: list[dict[str, Any]], now: dat
             cursor.executemany(sql, values[start:start + 1000])
 
 
-def _wake_workers(run_after: datetime | None = None) -> None:
-    from planblanc.alerting.tasks import deliveries_process
+# The task that sends (alerting/tasks.py) and what follows an acknowledgement (the
+# escalation stops) are registered here by AlertingConfig.ready: this module never
+# imports them, they import it.
+_delivery_task: Any = None
+_acknowledgement_listeners: list[Callable[..., object]] = []
 
+
+def delivery_task_register(task: Any) -> None:
+    global _delivery_task
+    _delivery_task = task
+
+
+def acknowledgement_listener_register(listener: Callable[..., object]) -> None:
+    """`listener(campaign_id=…, by=…)` is called after each first acknowledgement."""
+    if listener not in _acknowledgement_listeners:
+        _acknowledgement_listeners.append(listener)
+
+
+def wake_workers(run_after: datetime | None = None) -> None:
+    """Queue a wake-up of the delivery workers (now, or at `run_after`)."""
+    if _delivery_task is None:
+        logger.warning("no delivery task registered: the alert worker's polling will send")
+        return
     try:
         if run_after is None:
-            deliveries_process.enqueue()
+            _delivery_task.enqueue()
         else:
-            deliveries_process.using(run_after=run_after).enqueue()
+            _delivery_task.using(run_after=run_after).enqueue()
     except Exception:  # the rows are safe in the outbox; `alert_worker` polls for them anyway
         logger.exception("could not enqueue the delivery task")
 
 
-def campaign_cancel(*, actor: Any, campaign: Campaign) -> int:
+def campaign_cancel(*, actor: Actor, campaign: Campaign) -> int:
     """Stop what has not gone yet; what is being sent right now finishes."""
-    if not _may_send(actor, establishment=campaign.establishment, region=campaign.region):
+    if not rights.may_send_alerts(actor, establishment=campaign.establishment, region=campaign.region):
         raise PermissionDenied(_("You are not allowed to send alerts here."))
     with transaction.atomic():
         count = Delivery.objects.filter(
@@ -457,7 +467,7 @@ def _send_group(
     finally:
         # The sends themselves are committed one by one; their log can go in bulk.
         with transaction.atomic():
-            _no_wait_for_disk()
+            no_wait_for_disk()
             DeliveryAttempt.objects.bulk_create(sent_log, batch_size=500)
     for delivery in deliveries:
         if delivery.pk in answered:
@@ -479,7 +489,7 @@ def _send_group(
     return sent
 
 
-def _no_wait_for_disk() -> None:
+def no_wait_for_disk() -> None:
     """On PostgreSQL, let this transaction's commit return before its WAL reaches the
     disk. A worker that dies loses nothing by it (the commit is done on the server);
     only a crash of the database server itself may forget the last few hundred
@@ -498,7 +508,7 @@ def _mark_sent(delivery_id: int, *, worker_id: str, provider: str, provider_mess
     row and the rest of the bookkeeping follow."""
     ops = connection.ops
     with transaction.atomic(), connection.cursor() as cursor:
-        _no_wait_for_disk()
+        no_wait_for_disk()
         cursor.execute(
             f"UPDATE {Delivery._meta.db_table} SET status = %s, sent_at = %s, updated_at = %s, provider = %s, "  # noqa: S608 - our own table name
             "provider_message_id = %s, attempts = attempts + 1, lease_owner = '', lease_until = NULL, "
@@ -775,9 +785,8 @@ def acknowledgement_record(*, delivery: Delivery, via: str = "link") -> Acknowle
         )
         _finish_if_done(delivery.campaign_id)
         # An acknowledgement of an escalation's message stops the escalation.
-        from planblanc.alerting.escalation import escalation_stop_for_campaign
-
-        escalation_stop_for_campaign(campaign_id=delivery.campaign_id, by=recipient.name)
+        for listener in _acknowledgement_listeners:
+            listener(campaign_id=delivery.campaign_id, by=recipient.name)
     return ack
 
 

@@ -8,12 +8,13 @@ import socket
 from django.utils import timezone
 from django_tasks import task
 
+from planblanc.alerting import escalation, followup, services
+
 
 @task()
 def deliveries_process() -> int:
     """Send every due delivery; if some fall due later (retries, leases of a dead
     worker), queue another wake-up for then."""
-    from planblanc.alerting import escalation, followup, services
     from planblanc.core.heartbeat import current_worker_id
 
     # The process's heartbeat id, so that the rows it claims go on at once if it dies.
@@ -25,5 +26,5 @@ def deliveries_process() -> int:
         services.next_due_at(), escalation.escalation_next_due_at(), followup.followup_next_due_at(),
     ) if t), default=None)
     if due is not None:
-        services._wake_workers(run_after=max(due, timezone.now()))
+        services.wake_workers(run_after=max(due, timezone.now()))
     return sent

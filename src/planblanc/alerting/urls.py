@@ -26,5 +26,5 @@ urlpatterns = [
     path("escalades/nouvelle/", views.escalation_new, name="escalation_new"),
     path("escalades/<int:pk>/", views.escalation_detail, name="escalation_detail"),
     path("escalades/<int:pk>/etat/", views.escalation_state, name="escalation_state"),
-    path("", include("planblanc.alerting.urls_cap")),
+    path("", include("planblanc.alerting.urls_protocols")),
 ]

@@ -8,9 +8,10 @@ from ninja import NinjaAPI
 from planblanc.api.alerting_cap import router as alerting_cap_router
 from planblanc.api.auth import TokenAuth, VerifiedSessionAuth
 from planblanc.api.crisis import router as crisis_router
-from planblanc.api.crisis_more import router as crisis_more_router
+from planblanc.api.crisis_reporting import router as crisis_reporting_router
 from planblanc.api.directory import router as directory_router
 from planblanc.api.exercises import router as exercises_router
+from planblanc.api.mutual_aid import router as mutual_aid_router
 from planblanc.api.plans import router as plans_router
 from planblanc.api.readiness import router as readiness_router
 
@@ -48,6 +49,7 @@ api.add_router("/directory/", directory_router)
 api.add_router("/plans/", plans_router)
 api.add_router("/readiness/", readiness_router)
 api.add_router("/exercises/", exercises_router)
+api.add_router("/mutual-aid/", mutual_aid_router)
 api.add_router("/crisis/", crisis_router)
-api.add_router("/crisis/", crisis_more_router)
+api.add_router("/crisis/", crisis_reporting_router)
 api.add_router("/alerting/", alerting_cap_router)

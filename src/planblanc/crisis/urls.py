@@ -8,6 +8,7 @@ urlpatterns = [
     path("etablissement/<int:establishment_id>/", views.establishment_home, name="establishment"),
     path("<int:crisis_id>/", views.console, name="console"),
     path("<int:crisis_id>/live/", views.live, name="live"),
+    path("<int:crisis_id>/v/<slug:slug>/", views.section, name="section"),
     path("<int:crisis_id>/journal/", views.entry_add, name="entry_add"),
     path("<int:crisis_id>/decisions/", views.decision_add, name="decision_add"),
     path("<int:crisis_id>/taches/", views.task_add, name="task_add"),
@@ -20,5 +21,5 @@ urlpatterns = [
     path("<int:crisis_id>/verifier/", views.verify, name="verify"),
     path("<int:crisis_id>/main-courante.<str:fmt>", views.export, name="export"),
     path("<int:crisis_id>/pieces/<int:attachment_id>/", views.attachment, name="attachment"),
-    path("", include("planblanc.crisis.urls_more")),
+    path("", include("planblanc.crisis.urls_reporting")),
 ]

@@ -140,7 +140,7 @@ def questionnaire_recommend(*, answers: dict[str, str]) -> Recommendation:
 def last_exercise_date(*, establishment: Establishment) -> datetime.date | None:
     """The day the establishment last finished running an exercise that counts for the
     yearly obligation (read by the readiness app); None if it never did."""
-    from planblanc.exercises.models_run import ExerciseRun, RunStatus
+    from planblanc.exercises.models import ExerciseRun, RunStatus
 
     finished = (
         ExerciseRun.objects.filter(

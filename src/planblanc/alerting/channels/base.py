@@ -142,13 +142,7 @@ def register(cls: type[Provider]) -> type[Provider]:
     return cls
 
 
-def _load_modules() -> None:
-    # Importing registers the built-in providers.
-    from planblanc.alerting.channels import email, mailbox, sms_kannel, sms_smpp, voice, webhook  # noqa: F401
-
-
 def build_providers(config: dict[str, list[dict[str, Any]]]) -> dict[str, list[Provider]]:
-    _load_modules()
     if not isinstance(config, dict):
         raise ImproperlyConfigured("PLANBLANC_CHANNELS must be a JSON object: {channel: [providers…]}")
     providers: dict[str, list[Provider]] = {}

@@ -24,6 +24,18 @@ def _crisis_manager() -> models.Manager:
     return TenantQuerySet.as_manager_for("establishment", path="crisis__establishment")
 
 
+class CrisisQuerySet(TenantQuerySet):
+    """Crises of establishments: a regional crisis cell's row (no establishment) is read
+    through its RegionalCrisis, never through the establishment scopes."""
+
+    tenant_kind = "establishment"
+    tenant_path = "establishment"
+
+    def visible_to(self, user, perm=None):  # type: ignore[no-untyped-def]
+        rows = super().visible_to(user, perm) if perm is not None else super().visible_to(user)
+        return rows.filter(establishment__isnull=False)
+
+
 class CrisisKind(models.TextChoices):
     RANSOMWARE = "ransomware", _("Ransomware")
     DATA_THEFT = "data_theft", _("Data theft")
@@ -46,10 +58,20 @@ class CrisisStatus(models.TextChoices):
 
 
 class Crisis(models.Model):
-    """A declared cyber crisis of one establishment (real, or an exercise)."""
+    """A declared cyber crisis of one establishment (real, or an exercise).
+
+    A regional crisis cell (mutual_aid.RegionalCrisis) is a crisis of a region instead:
+    `establishment` is empty and `region` is set, so that its logbook chain, decisions
+    and tasks are this console's. Those rows are reached through the regional cell only:
+    the establishment-scoped managers below never list them."""
 
     establishment = models.ForeignKey(
-        Establishment, on_delete=models.PROTECT, related_name="crises", verbose_name=_("establishment")
+        Establishment, on_delete=models.PROTECT, related_name="crises", verbose_name=_("establishment"),
+        null=True, blank=True,
+    )
+    region = models.ForeignKey(
+        "directory.Region", on_delete=models.PROTECT, related_name="+", null=True, blank=True,
+        verbose_name=_("region"),
     )
     kind = models.CharField(_("type"), max_length=30, choices=CrisisKind.choices)
     severity = models.CharField(_("severity"), max_length=20, choices=Severity.choices)
@@ -81,17 +103,30 @@ class Crisis(models.Model):
     digest_sent_at = models.DateTimeField(null=True, blank=True)
     # Bumped by every change of the console: live pages poll it (ETag) to stay cheap.
     revision = models.PositiveIntegerField(default=0)
+    # One stamp per section of the console, so that a poller showing the tasks pays
+    # nothing for a change of the status board (the logbook's stamp is head_seq).
+    tasks_rev = models.PositiveIntegerField(default=0)
+    board_rev = models.PositiveIntegerField(default=0)
+    decisions_rev = models.PositiveIntegerField(default=0)
+    damage_rev = models.PositiveIntegerField(default=0)
 
-    objects = TenantQuerySet.as_manager_for("establishment", path="establishment")
+    objects = CrisisQuerySet.as_manager()
 
     class Meta:
         ordering = ["-declared_at", "-id"]
         verbose_name = _("crisis")
         verbose_name_plural = _("crises")
         indexes = [models.Index(fields=["establishment", "status"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(establishment__isnull=False) | models.Q(region__isnull=False),
+                name="crisis_has_an_owner",
+            ),
+        ]
 
     def __str__(self) -> str:
-        label = f"{self.get_kind_display()} — {self.establishment.name} — {self.declared_at:%Y-%m-%d %H:%M}"
+        owner = self.establishment.name if self.establishment_id else str(self.region)
+        label = f"{self.get_kind_display()} — {owner} — {self.declared_at:%Y-%m-%d %H:%M}"
         return f"[EXERCICE] {label}" if self.is_exercise else label
 
     @property
@@ -403,4 +438,3 @@ class DamageAssessmentRevision(models.Model):
 
 
 # The second part of the console (notifications, IOCs, communication, lessons learned).
-from planblanc.crisis.models_more import *  # noqa: E402,F403

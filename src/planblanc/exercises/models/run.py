@@ -11,7 +11,12 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from planblanc.exercises.models import EvaluationCriterion, Exercise, ExpectedReaction, Inject
+from planblanc.exercises.models.design import (
+    EvaluationCriterion,
+    Exercise,
+    ExpectedReaction,
+    Inject,
+)
 from planblanc.tenancy import TenantQuerySet
 
 __all__ = [

@@ -210,4 +210,3 @@ class Participant(models.Model):
         return f"{self.person} ({self.get_role_display()})"
 
 # The live run's tables live in their own module (exercises.run is their service layer).
-from planblanc.exercises.models_run import *  # noqa: E402,F403

@@ -10,7 +10,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from planblanc.crisis.models import Crisis
+from planblanc.crisis.models.console import Crisis
 from planblanc.directory.models import Person
 from planblanc.tenancy import TenantQuerySet
 

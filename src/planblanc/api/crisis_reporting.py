@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404
 from ninja import Router, Schema, Status
 
 from planblanc.crisis import iocs, notifications, selectors
-from planblanc.crisis.models_more import Indicator, NotificationKind
+from planblanc.crisis.models import Indicator, NotificationKind
 
 router = Router(tags=["crisis"])
 
