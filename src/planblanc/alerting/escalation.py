@@ -193,7 +193,7 @@ def escalation_start(
 
 
 def _wake() -> None:
-    services.wake_workers()
+    services.workers_wake()
 
 
 def _targets(level: dict[str, Any], when: datetime) -> list[Person]:

@@ -71,7 +71,7 @@ def followup_schedule(*, actor: Actor, campaign: Campaign, channel: str = "voice
             actor=actor, action="alerting.followup_schedule", obj=campaign, establishment=campaign.establishment,
             changes={"channel": channel, "after_minutes": after_minutes},
         )
-        transaction.on_commit(lambda: services.wake_workers(run_after=due_at))
+        transaction.on_commit(lambda: services.workers_wake(run_after=due_at))
     return followup
 
 

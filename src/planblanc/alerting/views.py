@@ -26,6 +26,7 @@ from django.views.decorators.http import require_http_methods
 
 from planblanc import rights
 from planblanc.alerting import escalation, oncall, selectors, services
+from planblanc.alerting.capacity import campaign_pace
 from planblanc.alerting.forms import CampaignForm
 from planblanc.alerting.models import (
     Acknowledgement,
@@ -89,6 +90,7 @@ def _progress_context(campaign: object) -> dict[str, object]:
     return {
         "progress": selectors.campaign_progress(campaign=campaign),  # type: ignore[arg-type]
         "not_reached": selectors.not_reached(campaign=campaign)[:200],  # type: ignore[arg-type]
+        "pace": campaign_pace(campaign=campaign),
     }
 
 

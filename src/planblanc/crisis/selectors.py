@@ -203,3 +203,32 @@ def open_improvement_actions(establishment_ids: list[int]) -> list[ImprovementAc
     return list(ImprovementAction.objects.filter(
         crisis__establishment_id__in=establishment_ids, status=ImprovementStatus.OPEN,
     ).select_related("crisis").order_by("due_date", "id"))
+
+
+def status_board_summary(*, crisis: Crisis) -> str:
+    """The status board in a few plain lines (for a chat reply or an SMS): departments
+    not running normally, IT systems not up, open tasks."""
+    from django.utils.translation import gettext as _
+
+    from planblanc.crisis.models import (
+        CrisisTask,
+        DepartmentState,
+        DepartmentStatus,
+        SystemState,
+        SystemStatus,
+        TaskStatus,
+    )
+
+    lines = [_("Status board — %(establishment)s, crisis #%(id)d") % {
+        "establishment": crisis.establishment.name, "id": crisis.pk,
+    }]
+    if crisis.is_exercise:
+        lines[0] = _("EXERCISE.") + " " + lines[0]
+    departments = DepartmentStatus.objects.filter(crisis=crisis).exclude(status=DepartmentState.NORMAL)
+    systems = SystemStatus.objects.filter(crisis=crisis).exclude(status__in=(SystemState.UP, SystemState.RESTORED))
+    for label, rows in ((_("Departments"), departments), (_("IT systems"), systems)):
+        items = [f"{row.name}: {row.get_status_display()}" + (f" ({row.note})" if row.note else "") for row in rows]
+        lines.append(f"{label}: " + ("; ".join(items) if items else _("all normal")))
+    open_tasks = CrisisTask.objects.filter(crisis=crisis, status__in=(TaskStatus.TODO, TaskStatus.DOING)).count()
+    lines.append(_("Open tasks: %(count)d") % {"count": open_tasks})
+    return "\n".join(lines)

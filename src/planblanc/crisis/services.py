@@ -381,6 +381,9 @@ def crisis_declare(
             )
             crisis.campaign = campaign
             crisis.save(update_fields=["campaign"])
+            from planblanc.alerting.tasks import crisis_room_requested
+
+            crisis_room_requested(crisis_id=crisis.pk)
             note = _("Crisis cell alerted: %(count)d people (alert campaign #%(id)d).") % {
                 "count": len(recipients), "id": campaign.pk,
             }
@@ -732,3 +735,40 @@ def logbook_timestamp_head(*, crisis: Crisis, timeout: float = 10.0) -> LogbookT
         crisis_id=crisis.pk, seq=head["head_seq"], entry_hash=head["head_hash"], tsa_url=url[:500], token=token,
         gen_time=gen_time, error=error,
     )
+
+
+# Entries from chat rooms (Matrix/Tchap) ----------------------------------------------------
+
+
+def crisis_cell_person_ids(*, crisis: Crisis) -> set[int]:
+    """The people alerted as the crisis cell at the declaration (seat holders, deputies)."""
+    from planblanc.alerting.models import Recipient
+
+    if crisis.campaign_id is None:
+        return set()
+    return set(
+        Recipient.objects.filter(campaign_id=crisis.campaign_id, person__isnull=False)
+        .values_list("person_id", flat=True)
+    )
+
+
+def logbook_append_from_chat(*, crisis: Crisis, person: Person, text: str, via: str = "Matrix") -> LogbookEntry:
+    """A cell member writes to the logbook from a chat room (`!mc …`). They may have no
+    login: the chat account, matched to a person of the cell, is the credential. The
+    entry is authored by that person and chained like any other."""
+    if person.pk not in crisis_cell_person_ids(crisis=crisis):
+        raise PermissionDenied(_("Only members of the crisis cell may write to the logbook."))
+    _require_active(crisis)
+    text = _validate_entry(str(EntryKind.INFORMATION), nfc(text).strip(), ())
+    label = f"{person.full_name} ({via})"
+    with transaction.atomic():
+        entry = _append(
+            crisis=crisis, actor=f"person:{person.pk}", kind=str(EntryKind.INFORMATION), text=text,
+            author_label=label,
+        )
+        audit_record(
+            actor=f"person:{person.pk}", action="crisis.logbook_append", obj=entry,
+            establishment=crisis.establishment,
+            changes={"seq": entry.seq, "kind": str(EntryKind.INFORMATION), "hash": entry.entry_hash, "via": via},
+        )
+    return entry

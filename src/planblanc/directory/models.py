@@ -9,6 +9,7 @@ from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
 from planblanc.directory.fields import FinessField, PhoneField
+from planblanc.directory.validators import matrix_id_validate
 from planblanc.tenancy import TenantQuerySet
 
 
@@ -152,6 +153,11 @@ class Person(models.Model):
     email = models.EmailField(_("email"), blank=True)
     mobile_phone = PhoneField(_("mobile phone"), blank=True)
     landline_phone = PhoneField(_("landline phone"), blank=True)
+    # Matrix (Tchap) user ID, for alerts by direct message and replies in chat rooms.
+    matrix_id = models.CharField(
+        _("Matrix ID"), max_length=255, blank=True, validators=[matrix_id_validate],
+        help_text=_("For alerts in Matrix or Tchap, e.g. @first.last:matrix.example.org"),
+    )
     preferred_language = models.CharField(
         _("preferred language"), max_length=2, choices=Language.choices, default=Language.FRENCH
     )

@@ -21,7 +21,8 @@ ESTABLISHMENT_FIELDS = (
     "address", "postal_code", "city", "switchboard_phone",
 )
 PERSON_FIELDS = (
-    "first_name", "last_name", "job_title", "email", "mobile_phone", "landline_phone", "preferred_language",
+    "first_name", "last_name", "job_title", "email", "mobile_phone", "landline_phone", "matrix_id",
+    "preferred_language",
 )
 
 
