@@ -378,7 +378,7 @@ class PolicyForm(BootstrapFormMixin, forms.Form):
                 label=_("Group"), queryset=people, required=False,
             )
             self.fields[f"level{i}_wait"] = forms.IntegerField(
-                label=_("Wait for acknowledgement (minutes)"), min_value=0, max_value=1440, initial=5,
+                label=_("Wait for acknowledgement (seconds)"), min_value=0, max_value=86400, initial=300,
                 required=False,
             )
             self.fields[f"level{i}_repeats"] = forms.IntegerField(
@@ -399,7 +399,7 @@ class PolicyForm(BootstrapFormMixin, forms.Form):
             levels.append(escalation.LevelInput(
                 kind=kind, person=data.get(f"level{i}_person"), rotation=data.get(f"level{i}_rotation"),
                 people=list(data.get(f"level{i}_people") or []),
-                wait_minutes=data.get(f"level{i}_wait") if data.get(f"level{i}_wait") is not None else 5,
+                wait_seconds=data.get(f"level{i}_wait") if data.get(f"level{i}_wait") is not None else 300,
                 repeats=data.get(f"level{i}_repeats") or 0,
             ))
         return levels

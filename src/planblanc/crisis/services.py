@@ -461,7 +461,15 @@ def crisis_declare(
                      "plan_version": version.number if version else None, "tasks": len(tasks),
                      "campaign": crisis.campaign_id},
         )
+        # Timestamps of the logbook head and digests to the cell while it is active.
+        transaction.on_commit(_anchor_schedule)
     return crisis
+
+
+def _anchor_schedule() -> None:
+    from planblanc.crisis.tasks import logbook_anchor_schedule
+
+    logbook_anchor_schedule()
 
 
 # Decisions, tasks, status board, damage assessment -------------------------------------
