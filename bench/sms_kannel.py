@@ -58,6 +58,7 @@ def main() -> None:
         )
         time.sleep(3)
 
+        from planblanc.actors import SystemActor
         from planblanc.alerting.models import Delivery
         from planblanc.alerting.services import RecipientInput, campaign_create
         from planblanc.directory.models import Establishment, Region
@@ -70,7 +71,7 @@ def main() -> None:
         recipients = [RecipientInput(name=f"Agent {i}", mobile_phone=f"+336{i:08d}") for i in range(n)]
         start = time.perf_counter()
         campaign = campaign_create(
-            actor="system:bench", establishment=establishment, title="Cyberattaque",
+            actor=SystemActor("bench", sends_alerts=True), establishment=establishment, title="Cyberattaque",
             message_fr="Rejoignez la cellule de crise.", recipients=recipients, channels=["sms"],
         )
         created = time.perf_counter()

@@ -164,6 +164,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "csp.context_processors.nonce",
                 "planblanc.core.context_processors.platform",
+                "planblanc.crisis.context_processors.active_crises",
             ],
         },
     }
@@ -231,6 +232,7 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_NAME = "planblanc_session"
 CSRF_COOKIE_HTTPONLY = True
+CSRF_FAILURE_VIEW = "planblanc.core.views_errors.csrf_failure"
 CSRF_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_NAME = "planblanc_csrftoken"
 SESSION_COOKIE_SECURE = HTTPS
@@ -283,8 +285,18 @@ STORAGES = {
 }
 MEDIA_ROOT = DATA_DIR / "media"
 
-DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
-FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# One cap for every request body and uploaded file, on the pages and in the API
+# (core.middleware.BodySizeLimitMiddleware refuses a larger body before it is read; the
+# spreadsheet reader, core.tabular, refuses a larger file).
+PLANBLANC_MAX_UPLOAD_BYTES = env_int("PLANBLANC_MAX_UPLOAD_MB", 10) * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = PLANBLANC_MAX_UPLOAD_BYTES
+FILE_UPLOAD_MAX_MEMORY_SIZE = PLANBLANC_MAX_UPLOAD_BYTES
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
+DATA_UPLOAD_MAX_NUMBER_FILES = 20
+# Staged uploads (an import between its preview and its confirmation) expire after this.
+PLANBLANC_STAGED_UPLOAD_HOURS = env_int("PLANBLANC_STAGED_UPLOAD_HOURS", 12)
+# /healthz gives worker and queue details only with this token (empty: never).
+PLANBLANC_HEALTHZ_TOKEN = env_str("PLANBLANC_HEALTHZ_TOKEN", "")
 
 LOGGING = {
     "version": 1,
@@ -315,3 +327,13 @@ ALERTING_RETRY_BASE_SECONDS = env_int("PLANBLANC_ALERT_RETRY_BASE_SECONDS", 10)
 ALERTING_RETRY_MAX_SECONDS = env_int("PLANBLANC_ALERT_RETRY_MAX_SECONDS", 600)
 ALERTING_LEASE_SECONDS = env_int("PLANBLANC_ALERT_LEASE_SECONDS", 60)
 ALERTING_ACK_MAX_AGE_HOURS = env_int("PLANBLANC_ACK_LINK_HOURS", 72)
+
+# RFC 3161 timestamping authority for the heads of crisis logbooks (empty: none).
+PLANBLANC_TSA_URL = env_str("PLANBLANC_TSA_URL")
+
+# `planblanc serve` (gunicorn) and `planblanc demo`: address, processes, threads, and the
+# proxies whose X-Forwarded-* headers are trusted.
+WEB_BIND = env_str("PLANBLANC_BIND", "127.0.0.1:8000")
+WEB_WORKERS = env_int("PLANBLANC_WEB_WORKERS", 2)
+WEB_THREADS = env_int("PLANBLANC_WEB_THREADS", 4)
+WEB_FORWARDED_ALLOW_IPS = env_str("PLANBLANC_FORWARDED_ALLOW_IPS", "127.0.0.1")

@@ -19,8 +19,10 @@ from django.db.models import Q
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 
+from planblanc.actors import Actor, SystemActor
+
 if TYPE_CHECKING:
-    from planblanc.accounts.models import User
+    pass
 
 
 class Role(models.TextChoices):
@@ -42,7 +44,7 @@ class Perm(StrEnum):
     MANAGE_ACCESS = "accounts.manage_access"
     VIEW_AUDIT = "accounts.view_audit"
     # Write the white plan's draft. Approving it is the director's (or deputy's) act,
-    # decided by their function in the establishment (plans.services.plan_may_approve).
+    # decided by their function in the establishment (rights.may_approve_plan).
     EDIT_PLAN = "plans.edit"
     # Answer self-assessments, keep the action plan and the governance record.
     ASSESS = "readiness.assess"
@@ -50,8 +52,12 @@ class Perm(StrEnum):
     RUN_EXERCISE = "exercises.run"
     # Write in a declared crisis: logbook, decisions, tasks, status board, damage
     # assessment, end of crisis. Declaring it is the director's (or deputy's) act, decided
-    # like approval by their function (crisis.services.crisis_may_declare).
+    # like approval by their function (rights.may_declare_crisis).
     RUN_CRISIS = "crisis.run"
+    # Send alerts to the people of an establishment (campaigns, escalations, follow-ups).
+    SEND_ALERTS = "alerting.send"
+    # Send alerts to the establishments of a whole region (ARS campaigns, CAP messages).
+    SEND_REGIONAL_ALERTS = "alerting.send_regional"
     # Mutual aid: keep the pooled-resource catalogue of the scope and answer help
     # requests on its behalf (offers, commitments, deliveries).
     OFFER_AID = "mutual_aid.offer"
@@ -64,12 +70,12 @@ ROLE_PERMISSIONS: dict[Any, frozenset[Perm]] = {
     # The national level follows crises read-only: a crisis is run by its establishment.
     Role.NATIONAL_ADMIN: frozenset(Perm) - {Perm.RUN_CRISIS, Perm.RUN_REGIONAL_CELL, Perm.OFFER_AID},
     Role.REGIONAL_OFFICER: frozenset(
-        {Perm.VIEW_DIRECTORY, Perm.MANAGE_ESTABLISHMENTS, Perm.VIEW_AUDIT, Perm.OFFER_AID,
-         Perm.RUN_REGIONAL_CELL}
+        {Perm.VIEW_DIRECTORY, Perm.MANAGE_ESTABLISHMENTS, Perm.VIEW_AUDIT, Perm.SEND_REGIONAL_ALERTS,
+         Perm.OFFER_AID, Perm.RUN_REGIONAL_CELL}
     ),
     Role.GROUP_CISO: frozenset(
         {Perm.VIEW_DIRECTORY, Perm.MANAGE_PEOPLE, Perm.VIEW_AUDIT, Perm.EDIT_PLAN, Perm.ASSESS,
-         Perm.RUN_EXERCISE, Perm.OFFER_AID}
+         Perm.RUN_EXERCISE, Perm.SEND_ALERTS, Perm.OFFER_AID}
     ),
     Role.ESTABLISHMENT_ADMIN: frozenset(
         {
@@ -82,6 +88,8 @@ ROLE_PERMISSIONS: dict[Any, frozenset[Perm]] = {
             Perm.ASSESS,
             Perm.RUN_CRISIS,
             Perm.RUN_EXERCISE,
+            Perm.SEND_ALERTS,
+            Perm.SEND_REGIONAL_ALERTS,
             Perm.OFFER_AID,
         }
     ),
@@ -314,7 +322,10 @@ def get_for_user(
         raise
 
 
-def user_label(user: User | None) -> str:
+def user_label(user: Actor | None) -> str:
+    """A person's name (or username), or a process's label."""
     if user is None:
         return ""
+    if isinstance(user, SystemActor):
+        return user.label
     return user.get_full_name() or user.get_username()

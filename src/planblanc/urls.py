@@ -21,3 +21,8 @@ urlpatterns = [
     path("admin/login/", RedirectView.as_view(pattern_name="accounts:login", query_string=True)),
     path("admin/", admin.site.urls),
 ]
+
+handler400 = "planblanc.core.views_errors.bad_request"
+handler403 = "planblanc.core.views_errors.permission_denied"
+handler404 = "planblanc.core.views_errors.page_not_found"
+handler500 = "planblanc.core.views_errors.server_error"

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from planblanc.accounts.models import AuditEntry
+from planblanc.actors import CRISIS_PROCESS, ESCALATION_WORKER, command
 from planblanc.alerting.models import (
     Campaign,
     CampaignStatus,
@@ -144,6 +145,21 @@ def test_it_lets_only_senders_of_the_scope_create_a_campaign(world, settings):
     assert _campaign(world.regional_officer, world, _people(1), establishment=None, region=world.region_a)
     assert _campaign(world.group_ciso, world, _people(1))
     assert Campaign.objects.count() == 2
+
+
+
+@pytest.mark.django_db
+def test_it_lets_only_the_processes_that_send_alerts_send_them(world, settings):
+    """A string that merely starts with "system", or a process without the right (an
+    import command), is refused; the escalation worker and a declared crisis send."""
+    settings.ALERTING_CHANNELS = {"email": [{"name": "relay", "kind": "smtp", "host": "127.0.0.1", "port": 1}]}
+    for actor in ("system:anything", "system", None, command("import_people", by="Alice")):
+        with pytest.raises(PermissionDenied):
+            _campaign(actor, world, _people(1))
+    assert _campaign(ESCALATION_WORKER, world, _people(1))
+    campaign = _campaign(CRISIS_PROCESS, world, _people(1))
+    assert AuditEntry.objects.filter(action="alerting.campaign_create", object_id=str(campaign.pk),
+                                     actor=None, actor_label="system:crisis").exists()
 
 
 @pytest.mark.django_db

@@ -35,9 +35,11 @@ def test_it_declares_from_the_establishment_page(world, director_client, approve
     crisis = Crisis.objects.get()
     assert done.status_code == 302 and done["Location"] == reverse("crisis:console", args=[crisis.pk])
     console = director_client.get(done["Location"]).content.decode()
-    assert crisis.head_hash in console and "Isoler les serveurs touchés" in console
+    assert crisis.head_hash in console and "Rançongiciel" in console
     live = reverse("crisis:live", args=[crisis.pk])
-    assert f'hx-get="{live}?rev={crisis.revision}&amp;seq={crisis.head_seq}"' in console
+    assert f'hx-get="{live}?section=logbook&amp;v={crisis.head_seq}&amp;a=1"' in console
+    tasks = director_client.get(reverse("crisis:section", args=[crisis.pk, "taches"])).content.decode()
+    assert "Isoler les serveurs touchés" in tasks
     # A second declaration needs the confirmation box.
     again = director_client.post(url, {"kind": "unknown", "severity": "moderate", "first_facts": "Autre"})
     assert again.status_code == 200 and "already active" in again.content.decode()
@@ -82,16 +84,20 @@ def test_the_console_forms_write_the_logbook(world, crisis, director_client):
     assert task.status == "done" and row.status == "degraded" and row.history.count() == 1
     page = director_client.get(base).content.decode()
     assert "Couper Internet" in page and "Degraded mode" in page
+    board = director_client.get(reverse("crisis:section", args=[crisis.pk, "tableau"])).content.decode()
+    assert 'id="department-%d"' % row.pk in board and "Degraded mode" in board
+    decisions = director_client.get(reverse("crisis:section", args=[crisis.pk, "decisions"])).content.decode()
+    assert "Couper Internet" in decisions and "Limiter la propagation" in decisions
 
 
 def test_bad_input_shows_a_message_and_saves_nothing(world, crisis, director_client):
     before = LogbookEntry.objects.filter(crisis=crisis).count()
-    response = director_client.post(reverse("crisis:entry_add", args=[crisis.pk]), {"kind": "event", "text": ""},
-                                     follow=True)
-    assert response.status_code == 200 and "alert-danger" in response.content.decode()
+    response = director_client.post(reverse("crisis:entry_add", args=[crisis.pk]), {"kind": "event", "text": ""})
+    assert response.status_code == 422 and "invalid-feedback" in response.content.decode()
     response = director_client.post(reverse("crisis:entry_add", args=[crisis.pk]),
-                                    {"kind": "event", "text": "x", "corrects": "999"}, follow=True)
-    assert "no entry number 999" in response.content.decode()
+                                    {"kind": "event", "text": "Texte gardé", "corrects": "999"})
+    body = response.content.decode()
+    assert "no entry number 999" in body and "Texte gardé" in body
     assert LogbookEntry.objects.filter(crisis=crisis).count() == before
 
 
@@ -99,28 +105,51 @@ def test_the_live_fragment_returns_new_entries_and_204_when_nothing_changed(worl
     client = client_for("crisis_member")
     url = reverse("crisis:live", args=[crisis.pk])
     crisis.refresh_from_db()
-    assert client.get(url, {"rev": crisis.revision}).status_code == 204
+    assert client.get(url, {"section": "logbook", "v": crisis.head_seq}).status_code == 204
     seen = crisis.head_seq
     logbook_append(actor=director, crisis=crisis, kind="information", text="Nouvelle information X42")
-    fresh = client.get(url, {"rev": crisis.revision, "seq": seen})
+    fresh = client.get(url, {"section": "logbook", "v": seen})
     body = fresh.content.decode()
     assert fresh.status_code == 200 and "Nouvelle information X42" in body and 'hx-swap-oob="true"' in body
     # Only the new entries: those the page shows already are not sent again.
     assert 'hx-swap-oob="afterbegin:#crisis-logbook-list"' in body and 'id="entry-1"' not in body
     crisis.refresh_from_db()
-    assert f"rev={crisis.revision}&amp;seq={crisis.head_seq}" in body
-    # Without `seq` (or a bad one), the whole logbook.
-    assert 'id="entry-1"' in client.get(url, {"rev": 0, "seq": "x"}).content.decode()
-    assert client.get(url, {"rev": crisis.revision}).status_code == 204
-    assert client.get(url, HTTP_IF_NONE_MATCH=fresh["ETag"]).status_code == 304
+    assert f"section=logbook&amp;v={crisis.head_seq}" in body
+    # Without `v` (or a bad one), the whole logbook.
+    assert 'id="entry-1"' in client.get(url, {"section": "logbook", "v": "x"}).content.decode()
+    assert client.get(url, {"section": "logbook", "v": crisis.head_seq}).status_code == 204
+    assert client.get(url, {"section": "logbook"}, HTTP_IF_NONE_MATCH=fresh["ETag"]).status_code == 304
+
+
+def test_a_change_costs_only_the_pollers_of_its_section(world, crisis, director, client_for):
+    """A status change moves the board's stamp only: a member showing the tasks gets 204;
+    the board's pollers get the board alone, not the logbook nor the tasks."""
+    from planblanc.crisis.services import department_status_change
+
+    client = client_for("crisis_member")
+    url = reverse("crisis:live", args=[crisis.pk])
+    crisis.refresh_from_db()
+    stamps = {"tasks": crisis.tasks_rev, "board": crisis.board_rev, "decisions": crisis.decisions_rev,
+              "damage": crisis.damage_rev}
+    row = DepartmentStatus.objects.get(crisis=crisis)
+    department_status_change(actor=director, row=row, status="stopped")
+    for section in ("tasks", "mytasks", "decisions", "damage"):
+        stamp = stamps["tasks" if section == "mytasks" else section]
+        assert client.get(url, {"section": section, "v": stamp, "a": "1"}).status_code == 204, section
+    board = client.get(url, {"section": "board", "v": stamps["board"], "a": "1"})
+    body = board.content.decode()
+    assert board.status_code == 200 and f'id="department-{row.pk}"' in body
+    assert 'id="crisis-status" class="mb-3" aria-labelledby="status-title" hx-swap-oob="true"' in body
+    assert "crisis-tasks" not in body and "crisis-logbook" not in body
 
 
 def test_the_live_poll_costs_few_queries(world, crisis, client_for, django_assert_max_num_queries):
     client = client_for("crisis_member")
     crisis.refresh_from_db()
-    client.get(reverse("crisis:live", args=[crisis.pk]), {"rev": crisis.revision})
+    url = reverse("crisis:live", args=[crisis.pk])
+    client.get(url, {"section": "tasks", "v": crisis.tasks_rev})
     with django_assert_max_num_queries(6):
-        assert client.get(reverse("crisis:live", args=[crisis.pk]), {"rev": crisis.revision}).status_code == 204
+        assert client.get(url, {"section": "tasks", "v": crisis.tasks_rev, "a": "1"}).status_code == 204
 
 
 @pytest.mark.parametrize("fmt", ["pdf", "csv", "json"])
@@ -191,9 +220,28 @@ def test_outsiders_get_404_everywhere(world, crisis, client_for):
     assert LogbookEntry.objects.filter(crisis=crisis).count() == 2 and entry.text
 
 
+@pytest.mark.parametrize("persona", ["crisis_member", "auditor"])
+def test_only_the_director_or_deputy_ends_a_crisis(world, crisis, client_for, persona):
+    """A cell member (who writes in the crisis) and an auditor (who reads it) see why they
+    cannot end it, and their POST changes nothing; the console offers them no button."""
+    client = _en(client_for(persona))
+    url = reverse("crisis:close", args=[crisis.pk])
+    page = client.get(url)
+    assert page.status_code == 403 and "Only the director" in page.content.decode()
+    assert 'name="summary"' not in page.content.decode()
+    assert client.post(url, {"summary": "Fin"}).status_code == 403
+    crisis.refresh_from_db()
+    assert crisis.is_active
+    alert = client.get(reverse("crisis:section", args=[crisis.pk, "alerte"])).content.decode()
+    assert url not in alert
+
+
 def test_the_end_of_crisis_writes_the_closing_entry(world, crisis, director_client):
     url = reverse("crisis:close", args=[crisis.pk])
-    assert director_client.post(url, {"summary": ""}).status_code == 200
+    page = director_client.get(url).content.decode()
+    assert "nothing can be added afterwards" in page and "alerts of this crisis" in page
+    refused = director_client.post(url, {"summary": ""})
+    assert refused.status_code == 422 and "invalid-feedback" in refused.content.decode()
     done = director_client.post(url, {"summary": "Activité reprise"})
     assert done.status_code == 302
     crisis.refresh_from_db()

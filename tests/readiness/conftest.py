@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from django.utils import translation
 
+from planblanc.actors import SystemActor
 from planblanc.readiness import services
 from planblanc.readiness.loader import (
     LevelSpec,
@@ -30,7 +31,7 @@ def _english_messages() -> Any:
 
 @pytest.fixture
 def bundled(db: Any) -> dict[str, Referential]:
-    referentials, _warnings = services.referentials_load(paths=bundled_paths(), actor="test")
+    referentials, _warnings = services.referentials_load(paths=bundled_paths(), actor=SystemActor("test"))
     return {r.slug: r for r in referentials}
 
 
@@ -62,7 +63,7 @@ def tiny_spec(**overrides: Any) -> ReferentialSpec:
 
 @pytest.fixture
 def mini(db: Any) -> Referential:
-    (referential,) = services.referential_save_specs(specs=[tiny_spec()], actor="test")
+    (referential,) = services.referential_save_specs(specs=[tiny_spec()], actor=SystemActor("test"))
     return referential
 
 

@@ -26,6 +26,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from planblanc.accounts.audit import audit_record
+from planblanc.actors import ESCALATION_WORKER, Actor, SystemActor
+from planblanc.alerting import services
 from planblanc.alerting.models import (
     Channel,
     Escalation,
@@ -41,7 +43,6 @@ from planblanc.directory.models import Establishment, Person
 from planblanc.tenancy import Perm, can, get_for_user
 
 logger = logging.getLogger(__name__)
-SYSTEM_ACTOR = "system:escalation"
 
 
 @dataclass(frozen=True)
@@ -57,13 +58,13 @@ class LevelInput:
 # Policies ---------------------------------------------------------------------------------
 
 
-def _check(actor: Any, establishment: Establishment) -> None:
+def _check(actor: Actor, establishment: Establishment) -> None:
     if not can(actor, Perm.MANAGE_PEOPLE, establishment):
         raise PermissionDenied(_("You are not allowed to manage escalations here."))
 
 
 def policy_create(
-    *, actor: Any, establishment: Establishment, name: str, channels: Sequence[str], levels: Sequence[LevelInput]
+    *, actor: Actor, establishment: Establishment, name: str, channels: Sequence[str], levels: Sequence[LevelInput]
 ) -> EscalationPolicy:
     _check(actor, establishment)
     errors: dict[str, list[str]] = {}
@@ -151,10 +152,10 @@ def get_policy_for_user(*, user: Any, policy_id: int, write: bool = False) -> Es
 
 
 def escalation_start(
-    *, actor: Any, policy: EscalationPolicy, title: str, message: str, is_exercise: bool = False
+    *, actor: Actor, policy: EscalationPolicy, title: str, message: str, is_exercise: bool = False
 ) -> Escalation:
     """Snapshot the policy and make the first step due now."""
-    if not (isinstance(actor, str) and actor.startswith("system")):
+    if not isinstance(actor, SystemActor):
         _check(actor, policy.establishment)
     errors: dict[str, list[str]] = {}
     title, message = (title or "").strip(), (message or "").strip()
@@ -185,9 +186,7 @@ def escalation_start(
 
 
 def _wake() -> None:
-    from planblanc.alerting.services import _wake_workers
-
-    _wake_workers()
+    services.workers_wake()
 
 
 def _targets(level: dict[str, Any], when: datetime) -> list[Person]:
@@ -210,19 +209,12 @@ def _acknowledged(escalation_id: int) -> Recipient | None:
 def escalation_step(*, escalation_id: int, worker_id: str, now: datetime | None = None) -> bool:
     """Take the escalation's due step, if it is still due and still ours to take.
     Returns whether this call took it."""
-    from planblanc.alerting.services import (
-        RecipientInput,
-        _no_wait_for_disk,
-        campaign_create,
-        recipients_from_people,
-    )
-
     now = now or timezone.now()
     with transaction.atomic():
-        # As for the sends themselves (see services._no_wait_for_disk): a worker that
+        # As for the sends themselves (see services.no_wait_for_disk): a worker that
         # dies loses nothing by it; only a crash of the database server may forget the
         # last steps taken, which are then taken again.
-        _no_wait_for_disk()
+        services.no_wait_for_disk()
         row = Escalation.objects.filter(
             pk=escalation_id, status=EscalationStatus.ACTIVE, next_step_due_at__lte=now
         ).select_related("establishment").first()
@@ -241,7 +233,7 @@ def escalation_step(*, escalation_id: int, worker_id: str, now: datetime | None 
             ) == 1
             if taken:
                 audit_record(
-                    actor=SYSTEM_ACTOR, action=f"alerting.escalation_{status}", obj=row,
+                    actor=ESCALATION_WORKER, action=f"alerting.escalation_{status}", obj=row,
                     establishment=row.establishment, changes={"level": row.level, "repeat": row.repeat},
                 )
             return taken
@@ -257,12 +249,12 @@ def escalation_step(*, escalation_id: int, worker_id: str, now: datetime | None 
         people = _targets(level, due_at)
         campaign = None
         if people:
-            recipients: list[RecipientInput] = recipients_from_people(
+            recipients: list[services.RecipientInput] = services.recipients_from_people(
                 people, establishment_name=row.establishment.name
             )
             title = row.title if row.repeat == 0 else f"{row.title} ({row.repeat + 1})"
-            campaign = campaign_create(
-                actor=SYSTEM_ACTOR, title=title, message_fr=row.message, message_en=row.message,
+            campaign = services.campaign_create(
+                actor=ESCALATION_WORKER, title=title, message_fr=row.message, message_en=row.message,
                 recipients=recipients, channels=row.policy_snapshot.get("channels") or ["email"],
                 establishment=row.establishment, is_exercise=row.is_exercise,
                 # The worker taking this step sends the outbox right after it.
@@ -307,7 +299,7 @@ def escalation_stop_for_campaign(*, campaign_id: int, by: str) -> int:
     return stopped
 
 
-def escalation_acknowledge(*, actor: Any, escalation: Escalation) -> bool:
+def escalation_acknowledge(*, actor: Actor, escalation: Escalation) -> bool:
     """Acknowledged in the application by a member of the crisis cell or an
     administrator of the establishment (not by read-only auditors)."""
     if not (can(actor, Perm.RUN_CRISIS, escalation.establishment)
@@ -316,12 +308,12 @@ def escalation_acknowledge(*, actor: Any, escalation: Escalation) -> bool:
     return bool(_stop(escalation, status=str(EscalationStatus.ACKNOWLEDGED), actor=actor, by=str(actor)))
 
 
-def escalation_cancel(*, actor: Any, escalation: Escalation) -> bool:
+def escalation_cancel(*, actor: Actor, escalation: Escalation) -> bool:
     _check(actor, escalation.establishment)
     return bool(_stop(escalation, status=str(EscalationStatus.CANCELLED), actor=actor, by=""))
 
 
-def _stop(escalation: Escalation, *, status: str, actor: Any, by: str) -> int:
+def _stop(escalation: Escalation, *, status: str, actor: Actor | str, by: str) -> int:
     now = timezone.now()
     with transaction.atomic():
         count = Escalation.objects.filter(pk=escalation.pk, status=EscalationStatus.ACTIVE).update(

@@ -19,7 +19,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from planblanc import rights
 from planblanc.accounts.audit import audit_record
+from planblanc.actors import Actor, alert_worker
 from planblanc.alerting import services
 from planblanc.alerting.channels.base import providers_for
 from planblanc.alerting.models import (
@@ -42,10 +44,10 @@ _ALREADY_TRIED = (
 )
 
 
-def followup_schedule(*, actor: Any, campaign: Campaign, channel: str = "voice", after_minutes: int) -> FollowUp:
+def followup_schedule(*, actor: Actor, campaign: Campaign, channel: str = "voice", after_minutes: int) -> FollowUp:
     """Plan a follow-up on `channel`, `after_minutes` after now, for those who will not
     have acknowledged by then."""
-    if not services._may_send(actor, establishment=campaign.establishment, region=campaign.region):
+    if not rights.may_send_alerts(actor, establishment=campaign.establishment, region=campaign.region):
         raise PermissionDenied(_("You are not allowed to send alerts here."))
     errors: dict[str, list[str]] = {}
     if channel not in Channel.values:
@@ -69,12 +71,12 @@ def followup_schedule(*, actor: Any, campaign: Campaign, channel: str = "voice",
             actor=actor, action="alerting.followup_schedule", obj=campaign, establishment=campaign.establishment,
             changes={"channel": channel, "after_minutes": after_minutes},
         )
-        transaction.on_commit(lambda: services._wake_workers(run_after=due_at))
+        transaction.on_commit(lambda: services.workers_wake(run_after=due_at))
     return followup
 
 
 def campaign_create_with_followup(
-    *, actor: Any, followup_channel: str = "voice", followup_after_minutes: int, **campaign: Any
+    *, actor: Actor, followup_channel: str = "voice", followup_after_minutes: int, **campaign: Any
 ) -> tuple[Campaign, FollowUp]:
     """A campaign and its follow-up, both or neither."""
     with transaction.atomic():
@@ -125,7 +127,7 @@ def followup_take(*, followup: FollowUp, worker_id: str, now: datetime | None = 
         if rows:
             Campaign.objects.filter(pk=campaign.pk).update(status=CampaignStatus.SENDING, finished_at=None)
         audit_record(
-            actor=f"system:{worker_id}"[:100], action="alerting.followup_send", obj=campaign,
+            actor=alert_worker(worker_id), action="alerting.followup_send", obj=campaign,
             establishment=campaign.establishment, changes={"channel": followup.channel, "recipients": len(rows)},
         )
     return len(rows)

@@ -26,6 +26,8 @@ class Channel(models.TextChoices):
     SMS = "sms", _("SMS")
     VOICE = "voice", _("Voice call")
     WEBHOOK = "webhook", _("Webhook")
+    PUSH = "push", _("Push to the app")
+    MATRIX = "matrix", _("Matrix (Tchap)")
 
 
 class CampaignQuerySet(TenantQuerySet):
@@ -97,6 +99,8 @@ class Recipient(models.Model):
     mobile_phone = models.CharField(_("mobile phone"), max_length=20, blank=True)
     landline_phone = models.CharField(_("landline phone"), max_length=20, blank=True)
     webhook_url = models.URLField(_("webhook address"), max_length=500, blank=True)
+    # A Matrix user ID (direct message) or room ID/alias (a crisis room).
+    matrix_id = models.CharField(_("Matrix ID"), max_length=255, blank=True)
     # The channel steps planned for this recipient, in order (one Delivery per step).
     channels = models.JSONField(default=list)
     acknowledged_at = models.DateTimeField(_("acknowledged"), null=True, blank=True)
@@ -115,6 +119,9 @@ class Recipient(models.Model):
             "sms": self.mobile_phone,
             "voice": self.mobile_phone or self.landline_phone,
             "webhook": self.webhook_url,
+            # Push goes to every device the person subscribed (PushSubscription).
+            "push": f"person:{self.person_id}" if self.person_id else "",
+            "matrix": self.matrix_id,
         }
         return addresses.get(str(channel), "")
 
@@ -212,6 +219,8 @@ class AckChannel(models.TextChoices):
     SMS = "sms", _("SMS reply")
     VOICE = "voice", _("Voice keypad")
     APP = "app", _("In the application")
+    PUSH = "push", _("Push notification")
+    MATRIX = "matrix", _("Matrix reply")
 
 
 class Acknowledgement(models.Model):
@@ -483,3 +492,55 @@ class ContactPreference(models.Model):
             return self.quiet_from <= local < self.quiet_until
         # Across midnight (22:00 → 07:00).
         return local >= self.quiet_from or local < self.quiet_until
+
+
+# Web Push subscriptions -----------------------------------------------------------------
+
+
+class PushSubscription(models.Model):
+    """One device (browser of an installed app) that accepts Web Push for a person
+    (RFC 8030). A person may have several. Removed when its push service says it is
+    gone (404/410) or when the person removes it."""
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="+")
+    endpoint = models.URLField(_("push address"), max_length=1000, unique=True)
+    p256dh = models.CharField(max_length=200)
+    auth = models.CharField(max_length=100)
+    user_agent = models.CharField(_("device"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("added"), auto_now_add=True)
+    last_success_at = models.DateTimeField(_("last notification"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "id"]
+        verbose_name = _("push subscription")
+        verbose_name_plural = _("push subscriptions")
+
+    def __str__(self) -> str:
+        return self.user_agent or self.endpoint[:60]
+
+    def as_info(self) -> dict[str, object]:
+        """The shape pywebpush takes (and PushSubscription.toJSON() gives)."""
+        return {"endpoint": self.endpoint, "keys": {"p256dh": self.p256dh, "auth": self.auth}}
+
+
+class ChatRoom(models.Model):
+    """A Matrix room opened for a crisis (its cell invited): replies there are about
+    that crisis."""
+
+    room_id = models.CharField(max_length=255, unique=True)
+    crisis = models.ForeignKey("crisis.Crisis", on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.room_id
+
+
+class ProviderPace(models.Model):
+    """The next free sending slot of a provider, shared by every worker (see
+    alerting/capacity.py): seconds since the epoch."""
+
+    name = models.CharField(max_length=100, primary_key=True)
+    next_at = models.FloatField(default=0)
+
+    def __str__(self) -> str:
+        return self.name

@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from planblanc.accounts.audit import audit_record
+from planblanc.actors import Actor
 from planblanc.alerting.models import (
     OnCallMember,
     OnCallOverride,
@@ -207,14 +208,14 @@ def ical_feed(*, person: Person, days_before: int = 14, days_after: int = 120, n
 # Writes ------------------------------------------------------------------------------------
 
 
-def _check(actor: Any, establishment: Establishment) -> None:
+def _check(actor: Actor, establishment: Establishment) -> None:
     if not can(actor, Perm.MANAGE_PEOPLE, establishment):
         raise PermissionDenied(_("You are not allowed to manage on-call rotations here."))
 
 
 def rotation_create(
     *,
-    actor: Any,
+    actor: Actor,
     establishment: Establishment,
     name: str,
     period: str,
@@ -273,7 +274,7 @@ def _check_span(rotation: OnCallRotation, person: Person, starts_at: datetime, e
 
 
 def override_create(
-    *, actor: Any, rotation: OnCallRotation, person: Person, starts_at: datetime, ends_at: datetime
+    *, actor: Actor, rotation: OnCallRotation, person: Person, starts_at: datetime, ends_at: datetime
 ) -> OnCallOverride:
     """`person` takes the rotation from `starts_at` to `ends_at`."""
     _check(actor, rotation.establishment)
@@ -292,7 +293,7 @@ def override_create(
 
 
 def oncall_swap(
-    *, actor: Any, rotation: OnCallRotation, first: datetime, second: datetime
+    *, actor: Actor, rotation: OnCallRotation, first: datetime, second: datetime
 ) -> tuple[OnCallOverride, OnCallOverride]:
     """The people on call at `first` and at `second` exchange those two whole shifts."""
     _check(actor, rotation.establishment)

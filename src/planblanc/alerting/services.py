@@ -18,7 +18,7 @@ import hmac
 import logging
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,7 +34,9 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from planblanc import rights
 from planblanc.accounts.audit import audit_record
+from planblanc.actors import Actor
 from planblanc.alerting.channels.base import (
     PERMANENT,
     SENT,
@@ -58,7 +60,6 @@ from planblanc.alerting.models import (
 )
 from planblanc.alerting.templating import render, template_check, template_fill
 from planblanc.directory.models import Establishment, Person, Region
-from planblanc.tenancy import Perm, can, scope_for
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +81,7 @@ class RecipientInput:
     mobile_phone: str = ""
     landline_phone: str = ""
     webhook_url: str = ""
+    matrix_id: str = ""
     establishment_name: str = ""
     person: Person | None = None
     channels: tuple[str, ...] = field(default_factory=tuple)
@@ -90,26 +92,20 @@ def recipients_from_people(people: Iterable[Person], *, establishment_name: str 
         RecipientInput(
             name=person.full_name, language=person.preferred_language, email=person.email,
             mobile_phone=str(person.mobile_phone or ""), landline_phone=str(person.landline_phone or ""),
-            establishment_name=establishment_name, person=person,
+            matrix_id=person.matrix_id, establishment_name=establishment_name, person=person,
         )
         for person in people
     ]
 
 
-def _may_send(actor: Any, *, establishment: Establishment | None, region: Region | None) -> bool:
-    if not getattr(actor, "is_authenticated", False):
-        # Commands and the platform's own automations (escalation, exercises) act as
-        # "system"; users are checked against their scope.
-        return isinstance(actor, str) and actor.startswith("system")
-    if establishment is not None:
-        return can(actor, Perm.MANAGE_PEOPLE, establishment)
-    scope = scope_for(actor, Perm.MANAGE_ESTABLISHMENTS)
-    return region is not None and (scope.national or region.pk in scope.region_ids)
-
-
-def _usable(channel: str, address: str) -> bool:
+def _usable(channel: str, address: str, *, push_people: set[int] | frozenset[int] = frozenset()) -> bool:
     if not address:
         return False
+    if channel == Channel.PUSH:
+        return address.startswith("person:") and int(address.partition(":")[2]) in push_people
+    if channel == Channel.MATRIX:
+        # Room IDs of recent room versions carry no server name.
+        return address.startswith("!") or (address.startswith(("@", "#")) and ":" in address)
     if channel == Channel.EMAIL:
         try:
             validate_email(address)
@@ -134,7 +130,7 @@ def _host(url: str) -> str:
 
 def campaign_create(
     *,
-    actor: Any,
+    actor: Actor,
     title: str,
     message_fr: str,
     message_en: str = "",
@@ -150,7 +146,7 @@ def campaign_create(
     the outbox next anyway, as the escalation step does)."""
     if (establishment is None) == (region is None):
         raise ValidationError(_("A campaign is sent either for one establishment or for a whole region."))
-    if not _may_send(actor, establishment=establishment, region=region):
+    if not rights.may_send_alerts(actor, establishment=establishment, region=region):
         raise PermissionDenied(_("You are not allowed to send alerts here."))
     title = (title or "").strip()
     message_fr = (message_fr or "").strip()
@@ -184,6 +180,11 @@ def campaign_create(
             created_by=actor if getattr(actor, "is_authenticated", False) else None,
         )
         configured = {channel for channel in Channel.values if providers_for(channel)}
+        push_people: set[int] = set()
+        if Channel.PUSH in configured:
+            from planblanc.alerting.push import subscribed_person_ids
+
+            push_people = subscribed_person_ids([item.person.pk for item in recipients if item.person is not None])
         planned: list[tuple[Recipient, list[str]]] = []
         rows = []
         for item in recipients:
@@ -191,10 +192,11 @@ def campaign_create(
                 campaign=campaign, person=item.person, name=item.name[:200], language=item.language or "fr",
                 establishment_name=(item.establishment_name or scope_name)[:200], email=item.email.strip(),
                 mobile_phone=item.mobile_phone, landline_phone=item.landline_phone, webhook_url=item.webhook_url,
+                matrix_id=item.matrix_id[:255],
             )
             steps = [
                 channel for channel in dict.fromkeys(item.channels or campaign.channels)
-                if channel in configured and _usable(channel, recipient.address_for(channel))
+                if channel in configured and _usable(channel, recipient.address_for(channel), push_people=push_people)
             ]
             recipient.channels = steps
             rows.append(recipient)
@@ -228,7 +230,7 @@ def campaign_create(
         )
         _finish_if_done(campaign.pk)
         if wake_workers:
-            transaction.on_commit(_wake_workers)
+            transaction.on_commit(workers_wake)
     return campaign
 
 
@@ -273,21 +275,41 @@ def _insert_deliveries(*, campaign_id: int, rows: list[dict[str, Any]], now: dat
             cursor.executemany(sql, values[start:start + 1000])
 
 
-def _wake_workers(run_after: datetime | None = None) -> None:
-    from planblanc.alerting.tasks import deliveries_process
+# The task that sends (alerting/tasks.py) and what follows an acknowledgement (the
+# escalation stops) are registered here by AlertingConfig.ready: this module never
+# imports them, they import it.
+_delivery_task: Any = None
+_acknowledgement_listeners: list[Callable[..., object]] = []
 
+
+def delivery_task_register(task: Any) -> None:
+    global _delivery_task
+    _delivery_task = task
+
+
+def acknowledgement_listener_register(listener: Callable[..., object]) -> None:
+    """`listener(campaign_id=…, by=…)` is called after each first acknowledgement."""
+    if listener not in _acknowledgement_listeners:
+        _acknowledgement_listeners.append(listener)
+
+
+def workers_wake(run_after: datetime | None = None) -> None:
+    """Queue a wake-up of the delivery workers (now, or at `run_after`)."""
+    if _delivery_task is None:
+        logger.warning("no delivery task registered: the alert worker's polling will send")
+        return
     try:
         if run_after is None:
-            deliveries_process.enqueue()
+            _delivery_task.enqueue()
         else:
-            deliveries_process.using(run_after=run_after).enqueue()
+            _delivery_task.using(run_after=run_after).enqueue()
     except Exception:  # the rows are safe in the outbox; `alert_worker` polls for them anyway
         logger.exception("could not enqueue the delivery task")
 
 
-def campaign_cancel(*, actor: Any, campaign: Campaign) -> int:
+def campaign_cancel(*, actor: Actor, campaign: Campaign) -> int:
     """Stop what has not gone yet; what is being sent right now finishes."""
-    if not _may_send(actor, establishment=campaign.establishment, region=campaign.region):
+    if not rights.may_send_alerts(actor, establishment=campaign.establishment, region=campaign.region):
         raise PermissionDenied(_("You are not allowed to send alerts here."))
     with transaction.atomic():
         count = Delivery.objects.filter(
@@ -377,29 +399,81 @@ def outgoing_message(delivery: Delivery) -> OutgoingMessage:
     rendered = render(
         title=template_fill(campaign.title, **values), text=template_fill(template, **values),
         language=recipient.language, is_exercise=campaign.is_exercise, ack_url=ack_url, scope=scope,
-        short=delivery.channel in (Channel.SMS, Channel.VOICE),
+        short=delivery.channel in (Channel.SMS, Channel.VOICE, Channel.PUSH),
     )
+    subscriptions: tuple[dict[str, Any], ...] = ()
+    if delivery.channel == Channel.PUSH and recipient.person_id:
+        from planblanc.alerting.push import subscriptions_for
+
+        subscriptions = subscriptions_for(person_id=recipient.person_id)
     return OutgoingMessage(
         delivery_id=delivery.pk, idempotency_key=delivery.idempotency_key, message_id=delivery.message_id,
         address=delivery.address, name=recipient.name, language=recipient.language, subject=rendered.subject,
         body=rendered.body, short_text=rendered.short_text, ack_url=ack_url, is_exercise=campaign.is_exercise,
+        push_subscriptions=subscriptions,
     )
 
 
+def _spread(deliveries: list[Delivery], providers: list[Provider]) -> None:
+    """First attempts of a channel whose providers all declare a capacity go to all of
+    them at once, in proportion to their rates (a weighted round robin); retries keep
+    the fallback order."""
+    from planblanc.alerting.capacity import provider_rate
+
+    rates = [provider_rate(p) for p in providers]
+    if len(providers) < 2 or any(r is None for r in rates):
+        return
+    credit = [0.0] * len(providers)
+    total = sum(r for r in rates if r is not None)
+    for delivery in deliveries:
+        if delivery.attempts or delivery.refused_by or delivery.provider_index:
+            continue
+        for i, rate in enumerate(rates):
+            credit[i] += (rate or 0) / total
+        chosen = max(range(len(providers)), key=lambda i: credit[i])
+        credit[chosen] -= 1
+        delivery.provider_index = chosen
+
+
 def delivery_send_batch(*, claimed: Claimed, worker_id: str, stop: threading.Event | None = None) -> int:
-    """Send claimed deliveries, grouped by channel and provider; returns how many went."""
-    groups: dict[tuple[str, int], list[Delivery]] = {}
+    """Send claimed deliveries, grouped by channel and provider; returns how many went.
+    The providers of a channel send in parallel (one thread each), each at its rate."""
+    by_channel: dict[str, list[Delivery]] = {}
     for delivery in claimed.deliveries:
-        groups.setdefault((delivery.channel, delivery.provider_index), []).append(delivery)
-    sent = 0
-    for (channel, index), deliveries in groups.items():
+        by_channel.setdefault(delivery.channel, []).append(delivery)
+    jobs: list[tuple[Provider, list[Provider], list[Delivery]]] = []
+    for channel, rows in by_channel.items():
         providers = providers_for(channel)
         if not providers:
-            for delivery in deliveries:
+            for delivery in rows:
                 _fail_step(delivery, worker_id=worker_id, reason=f"no provider configured for {channel}")
             continue
-        provider = providers[index % len(providers)]
-        sent += _send_group(provider, providers, deliveries, claimed=claimed, worker_id=worker_id, stop=stop)
+        _spread(rows, providers)
+        groups: dict[int, list[Delivery]] = {}
+        for delivery in rows:
+            groups.setdefault(delivery.provider_index % len(providers), []).append(delivery)
+        jobs += [(providers[index], providers, deliveries) for index, deliveries in groups.items()]
+
+    def run(job: tuple[Provider, list[Provider], list[Delivery]]) -> int:
+        provider, providers, deliveries = job
+        return _send_group(provider, providers, deliveries, claimed=claimed, worker_id=worker_id, stop=stop)
+
+    # Threads need their own database connections, which cannot see the rows of a
+    # transaction still open on this one (callers that hold a transaction). SQLite
+    # (one writer at a time, the laptop deployment) sends one provider after the other.
+    if len(jobs) > 1 and connection.vendor == "postgresql" and not connection.in_atomic_block:
+        from concurrent.futures import ThreadPoolExecutor
+
+        def in_thread(job: tuple[Provider, list[Provider], list[Delivery]]) -> int:
+            try:
+                return run(job)
+            finally:
+                connection.close()
+
+        with ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="send") as pool:
+            sent = sum(pool.map(in_thread, jobs))
+    else:
+        sent = sum(run(job) for job in jobs)
     for campaign_id in {d.campaign_id for d in claimed.deliveries}:
         _finish_if_done(campaign_id)
     return sent
@@ -409,10 +483,14 @@ def _send_group(
     provider: Provider, providers: list[Provider], deliveries: list[Delivery], *, claimed: Claimed, worker_id: str,
     stop: threading.Event | None = None,
 ) -> int:
+    from planblanc.alerting.capacity import pacer_for
+
     by_id = {d.pk: d for d in deliveries}
     handed: dict[int, float] = {}
     answered: set[int] = set()
     lease_margin = max(1.0, settings.ALERTING_LEASE_SECONDS / 4)
+    pacer = pacer_for(provider)
+    pace_deadline = claimed.lease_until.timestamp() - lease_margin
 
     def feed() -> Iterator[OutgoingMessage]:
         for delivery in deliveries:
@@ -421,6 +499,9 @@ def _send_group(
             if (claimed.lease_until - timezone.now()).total_seconds() < lease_margin:
                 return
             if stop is not None and stop.is_set():
+                return
+            # The provider's declared rate, shared with every other worker.
+            if not pacer.wait(deadline=pace_deadline):
                 return
             try:
                 message = outgoing_message(delivery)
@@ -451,7 +532,7 @@ def _send_group(
     finally:
         # The sends themselves are committed one by one; their log can go in bulk.
         with transaction.atomic():
-            _no_wait_for_disk()
+            no_wait_for_disk()
             DeliveryAttempt.objects.bulk_create(sent_log, batch_size=500)
     for delivery in deliveries:
         if delivery.pk in answered:
@@ -473,7 +554,7 @@ def _send_group(
     return sent
 
 
-def _no_wait_for_disk() -> None:
+def no_wait_for_disk() -> None:
     """On PostgreSQL, let this transaction's commit return before its WAL reaches the
     disk. A worker that dies loses nothing by it (the commit is done on the server);
     only a crash of the database server itself may forget the last few hundred
@@ -492,7 +573,7 @@ def _mark_sent(delivery_id: int, *, worker_id: str, provider: str, provider_mess
     row and the rest of the bookkeeping follow."""
     ops = connection.ops
     with transaction.atomic(), connection.cursor() as cursor:
-        _no_wait_for_disk()
+        no_wait_for_disk()
         cursor.execute(
             f"UPDATE {Delivery._meta.db_table} SET status = %s, sent_at = %s, updated_at = %s, provider = %s, "  # noqa: S608 - our own table name
             "provider_message_id = %s, attempts = attempts + 1, lease_owner = '', lease_until = NULL, "
@@ -512,6 +593,10 @@ def _record(
     """Apply one provider answer to its delivery. Attempts that sent are appended to
     `sent_log` (written in bulk by the caller) rather than written one by one."""
     now = timezone.now()
+    if delivery.channel == Channel.PUSH:
+        from planblanc.alerting.push import push_results_record
+
+        push_results_record(result=result, now=now)
     marked = result.outcome == SENT and _mark_sent(
         delivery.pk, worker_id=worker_id, provider=provider.name,
         provider_message_id=result.provider_message_id, now=now,
@@ -713,9 +798,8 @@ def acknowledgement_record(*, delivery: Delivery, via: str = "link") -> Acknowle
         )
         _finish_if_done(delivery.campaign_id)
         # An acknowledgement of an escalation's message stops the escalation.
-        from planblanc.alerting.escalation import escalation_stop_for_campaign
-
-        escalation_stop_for_campaign(campaign_id=delivery.campaign_id, by=recipient.name)
+        for listener in _acknowledgement_listeners:
+            listener(campaign_id=delivery.campaign_id, by=recipient.name)
     return ack
 
 

@@ -6,7 +6,7 @@ acknowledge for the person."""
 
 from __future__ import annotations
 
-import csv
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -24,7 +24,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from planblanc import rights
 from planblanc.alerting import escalation, oncall, selectors, services
+from planblanc.alerting.capacity import campaign_pace
 from planblanc.alerting.forms import CampaignForm
 from planblanc.alerting.models import (
     Acknowledgement,
@@ -35,23 +37,19 @@ from planblanc.alerting.models import (
     OnCallRotation,
     RotationPeriod,
 )
+from planblanc.core import tabular
 from planblanc.core.forms import BootstrapFormMixin, run_service
 from planblanc.directory.models import Establishment, Person
-from planblanc.tenancy import Perm, can, has_perm_somewhere
-
-
-def _may_send_somewhere(user: object) -> bool:
-    return has_perm_somewhere(user, Perm.MANAGE_PEOPLE)
+from planblanc.tenancy import Perm, can
 
 
 @login_required
 def campaign_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(selectors.campaign_list(user=request.user), 30).get_page(request.GET.get("page"))
     return render(request, "alerting/campaign_list.html", {
-        "page": page, "may_send": _may_send_somewhere(request.user), "outbox": selectors.outbox_status(),
+        "page": page, "may_send": rights.may_send_alerts_somewhere(request.user), "outbox": selectors.outbox_status(),
         "to_acknowledge": selectors.alerts_to_acknowledge(user=request.user).count(),
-        "may_send_targeted": _may_send_somewhere(request.user)
-        or has_perm_somewhere(request.user, Perm.MANAGE_ESTABLISHMENTS),
+        "may_send_targeted": rights.may_send_targeted_alerts_somewhere(request.user),
     })
 
 
@@ -92,30 +90,31 @@ def _progress_context(campaign: object) -> dict[str, object]:
     return {
         "progress": selectors.campaign_progress(campaign=campaign),  # type: ignore[arg-type]
         "not_reached": selectors.not_reached(campaign=campaign)[:200],  # type: ignore[arg-type]
+        "pace": campaign_pace(campaign=campaign),
     }
 
 
 @login_required
 def campaign_export(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = selectors.get_campaign_for_user(user=request.user, campaign_id=pk)
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    response["Content-Disposition"] = f'attachment; filename="campagne-{campaign.pk}-{stamp}.csv"'
-    response.write("\ufeff")  # so that spreadsheet software reads UTF-8
-    writer = csv.writer(response, delimiter=";")
-    writer.writerow([
+    header = [
         "recipient", "channel", "step", "address", "status", "provider", "attempts", "reason", "last_error",
         "created_at", "sent_at", "delivered_at", "failed_at", "acknowledged_at", "message_id",
-    ])
-    for d in selectors.deliveries_for_export(campaign=campaign).iterator(chunk_size=2000):
-        writer.writerow([
-            d.recipient.name, d.channel, d.step, d.address, d.status, d.provider, d.attempts, d.reason,
-            d.last_error[:300], *(
-                timezone.localtime(t).isoformat() if t else ""
-                for t in (d.created_at, d.sent_at, d.delivered_at, d.failed_at, d.acknowledged_at)
-            ), d.message_id,
-        ])
-    return response
+    ]
+
+    def rows() -> Iterator[list[Any]]:
+        yield header
+        for d in selectors.deliveries_for_export(campaign=campaign).iterator(chunk_size=2000):
+            yield [
+                d.recipient.name, d.channel, d.step, d.address, d.status, d.provider, d.attempts, d.reason,
+                d.last_error[:300], *(
+                    timezone.localtime(t).isoformat() if t else ""
+                    for t in (d.created_at, d.sent_at, d.delivered_at, d.failed_at, d.acknowledged_at)
+                ), d.message_id,
+            ]
+
+    return tabular.csv_response(rows(), filename=f"campagne-{campaign.pk}-{stamp}.csv")
 
 
 @never_cache
@@ -217,7 +216,7 @@ def oncall_now_page(request: HttpRequest) -> HttpResponse:
     """Who is on call now, and who is next, in every rotation in scope."""
     rotations = list(oncall.rotation_list(user=request.user))
     return render(request, "alerting/oncall_now.html", {
-        "rows": oncall.oncall_now(rotations=rotations), "may_manage": _may_send_somewhere(request.user),
+        "rows": oncall.oncall_now(rotations=rotations), "may_manage": rights.may_send_alerts_somewhere(request.user),
     })
 
 
@@ -362,7 +361,7 @@ def escalation_list(request: HttpRequest) -> HttpResponse:
     return render(request, "alerting/escalation_list.html", {
         "escalations": escalation.escalation_list(user=request.user)[:100],
         "policies": escalation.policy_list(user=request.user).prefetch_related("levels"),
-        "may_manage": _may_send_somewhere(request.user),
+        "may_manage": rights.may_send_alerts_somewhere(request.user),
     })
 
 

@@ -48,10 +48,45 @@ def campaign_target_new(request: HttpRequest) -> HttpResponse:
     if not form.fields["sender"].choices:  # type: ignore[attr-defined]
         raise Http404
     if request.method == "POST" and form.is_valid():
+        confirmation = _confirmation(request, form)
+        if confirmation is not None:
+            return render(request, "alerting/campaign_target_confirm.html", {"form": form, **confirmation})
         campaign = _create(request, form)
         if campaign is not None:
             return redirect("alerting:campaign_detail", pk=campaign.pk)
     return render(request, "alerting/campaign_target_new.html", {"form": form})
+
+
+def _confirmation(request: HttpRequest, form: TargetedCampaignForm) -> dict[str, Any] | None:
+    """A send to a whole region or to several establishments is confirmed first, with the
+    number of people and of messages per channel. The confirmation carries the count it
+    showed: if the target changed meanwhile, it is shown again with the new figures."""
+    from planblanc.alerting.models import Channel
+
+    data = form.cleaned_data
+    establishment, region = form.anchor()
+    reached = targeting.target_resolve(user=request.user, target=form.target(), establishment=establishment,
+                                       region=region)
+    establishments = len({item.establishment.pk for item in reached})
+    if region is None and establishments <= 1:
+        return None
+    recipients = targeting.target_recipients(reached=reached, plan=data["channels"], is_exercise=data["is_exercise"])
+    per_channel: dict[str, int] = {}
+    for recipient in recipients:
+        for step in targeting.planned_steps(recipient=recipient, plan=data["channels"]):
+            per_channel[step] = per_channel.get(step, 0) + 1
+    stamp = f"{len(reached)}:{establishments}:" + ",".join(f"{k}={v}" for k, v in sorted(per_channel.items()))
+    if request.POST.get("confirmed") == stamp:
+        return None
+    labels = dict(Channel.choices)
+    return {
+        "people": len(reached), "establishments": establishments, "stamp": stamp,
+        "per_channel": [(labels.get(channel, channel), per_channel.get(channel, 0)) for channel in data["channels"]],
+        "without_channel": sum(1 for r in recipients if not targeting.planned_steps(recipient=r, plan=data["channels"])),
+        "fields": [(key, value) for key in request.POST if key not in ("csrfmiddlewaretoken", "confirmed")
+                   for value in request.POST.getlist(key)],
+        "changed": bool(request.POST.get("confirmed")),
+    }
 
 
 @login_required

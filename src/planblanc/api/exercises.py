@@ -12,6 +12,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Body, Router, Schema, Status
 
+from planblanc import rights
 from planblanc.directory.models import Establishment, Person
 from planblanc.exercises import chronogramme as chrono
 from planblanc.exercises import selectors, services
@@ -265,7 +266,7 @@ def chronogramme_import(
     unless only_good_rows=true."""
     user = _user(request)
     exercise = _exercise(request, exercise_id)
-    if not services.exercise_may_edit(actor=user, exercise=exercise):
+    if not rights.may_edit_exercise(user, exercise):
         from django.core.exceptions import PermissionDenied
 
         raise PermissionDenied(_("You are not allowed to prepare exercises for this establishment."))
@@ -281,6 +282,5 @@ def chronogramme_import(
         actor=user, exercise=exercise, chronogramme=result, only_good_rows=only_good_rows, replace=replace,
     )
     return Status(200, {"imported": len(created), "errors": [str(e) for e in result.errors], "warnings": warnings})
-
 
 

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from planblanc.accounts.audit import audit_record
 from planblanc.accounts.models import RoleAssignment, User
+from planblanc.actors import command
 from planblanc.directory.models import (
     Department,
     DepartmentKind,
@@ -229,7 +230,7 @@ def demo_load() -> list[DemoLogin]:
             plan_create(actor=users[PLAN_CREATORS[key]], establishment=establishment)
     _complete_chu_plan(establishments["chu"], users["admin.chu"], User.objects.get(username=DIRECTOR_LOGIN))
     _demo_catalogue(region, group, establishments)
-    audit_record(actor=None, action="demo.load", label="Région de démonstration")
+    audit_record(actor=command("load_demo"), action="demo.load", label="Région de démonstration")
     return logins
 
 

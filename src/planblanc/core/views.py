@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.crypto import constant_time_compare
+from django.views.decorators.cache import never_cache
 
 from planblanc.alerting.selectors import alerts_to_acknowledge
 from planblanc.core.selectors import worker_status
@@ -26,14 +29,37 @@ def worker_badge(request: HttpRequest) -> HttpResponse:
     return render(request, "core/_worker_badge.html", {"worker": worker_status()})
 
 
+def _health_token_given(request: HttpRequest) -> bool:
+    expected = settings.PLANBLANC_HEALTHZ_TOKEN
+    if not expected:
+        return False
+    header = request.headers.get("Authorization", "")
+    given = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
+    given = given or request.GET.get("token", "")
+    return constant_time_compare(given.encode("utf-8", "replace"), expected.encode("utf-8"))
+
+
+@never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
-    """For load balancers and monitoring: the database answers; the worker's state."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-    status = worker_status()
-    return JsonResponse({
-        "database": "ok",
-        "workers_alive": status.workers_alive,
-        "queued_tasks": status.queued,
-        "oldest_queued_age_seconds": status.oldest_queued_age_seconds,
-    })
+    """For load balancers and monitoring. Anyone gets only {"status": "ok"} (200) or
+    {"status": "degraded"} (503: the database does not answer, no worker is alive, or the
+    oldest queued task waits longer than the stale delay). With the monitoring token
+    (PLANBLANC_HEALTHZ_TOKEN, as `Authorization: Bearer …` or `?token=`), the details."""
+    database_ok = True
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        status = worker_status()
+    except DatabaseError:
+        database_ok, status = False, None
+    healthy = database_ok and status is not None and status.workers_alive > 0 and (
+        status.oldest_queued_age_seconds or 0) <= settings.WORKER_STALE_AFTER_SECONDS
+    payload: dict[str, object] = {"status": "ok" if healthy else "degraded"}
+    if _health_token_given(request):
+        payload |= {
+            "database": "ok" if database_ok else "unavailable",
+            "workers_alive": status.workers_alive if status else None,
+            "queued_tasks": status.queued if status else None,
+            "oldest_queued_age_seconds": status.oldest_queued_age_seconds if status else None,
+        }
+    return JsonResponse(payload, status=200 if healthy else 503)

@@ -17,6 +17,7 @@ from planblanc.crisis.models import (
     Severity,
     SystemState,
 )
+from planblanc.crisis.services import MAX_TEXT
 
 
 class DeclareForm(BootstrapFormMixin, forms.Form):
@@ -31,10 +32,17 @@ class DeclareForm(BootstrapFormMixin, forms.Form):
         label=_("I confirm: declare a second crisis while one is active"), required=False,
     )
 
+    def __init__(self, *args: Any, second: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not second:
+            # The confirmation makes sense only while a crisis is active.
+            del self.fields["confirm_second"]
+
 
 class EntryForm(BootstrapFormMixin, forms.Form):
     kind = forms.ChoiceField(label=_("Kind"), choices=EntryKind.choices, initial=EntryKind.EVENT)
-    text = forms.CharField(label=_("What happened"), widget=forms.Textarea(attrs={"rows": 3}))
+    text = forms.CharField(label=_("What happened"), max_length=MAX_TEXT,
+                           widget=forms.Textarea(attrs={"rows": 3, "data-pb-max": MAX_TEXT}))
     attachment = forms.FileField(label=_("Attachment (optional)"), required=False)
     corrects = forms.IntegerField(
         label=_("Corrects entry number (optional)"), required=False, min_value=1,
@@ -42,8 +50,10 @@ class EntryForm(BootstrapFormMixin, forms.Form):
 
 
 class DecisionForm(BootstrapFormMixin, forms.Form):
-    text = forms.CharField(label=_("Decision"), widget=forms.Textarea(attrs={"rows": 2}))
-    rationale = forms.CharField(label=_("Rationale"), widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    text = forms.CharField(label=_("Decision"), max_length=MAX_TEXT,
+                           widget=forms.Textarea(attrs={"rows": 2, "data-pb-max": MAX_TEXT}))
+    rationale = forms.CharField(label=_("Rationale"), max_length=MAX_TEXT, required=False,
+                                widget=forms.Textarea(attrs={"rows": 2, "data-pb-max": MAX_TEXT}))
     decided_by = forms.CharField(label=_("Decided by"), max_length=200, required=False,
                                  help_text=_("Empty: you."))
 

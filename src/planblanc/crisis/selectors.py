@@ -3,6 +3,7 @@ is a 404. Statistics leave exercises out unless asked."""
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,8 @@ from planblanc.crisis.models import (
     Decision,
     DepartmentState,
     DepartmentStatus,
+    ImprovementAction,
+    ImprovementStatus,
     LogbookAttachment,
     LogbookEntry,
     StatusChange,
@@ -38,6 +41,71 @@ def establishment_for_user(*, user: Any, establishment_id: int) -> Establishment
 def crisis_revision(*, user: Any, crisis_id: int) -> int | None:
     """The crisis's change counter, in one small query (live polling); None: not visible."""
     return Crisis.objects.visible_to(user).filter(pk=crisis_id).values_list("revision", flat=True).first()
+
+
+# The console's sections: each has its own stamp, read in one small query by pollers.
+SECTION_STAMPS = {
+    "logbook": "head_seq", "tasks": "tasks_rev", "mytasks": "tasks_rev", "board": "board_rev",
+    "decisions": "decisions_rev", "damage": "damage_rev",
+}
+
+
+def crisis_section_stamp(*, user: Any, crisis_id: int, section: str) -> tuple[int, bool] | None:
+    """(stamp of the section, crisis still active), in one query; None: not visible."""
+    field = SECTION_STAMPS[section]
+    row = Crisis.objects.visible_to(user).filter(pk=crisis_id).values_list(field, "status").first()
+    if row is None:
+        return None
+    return row[0], row[1] == CrisisStatus.ACTIVE
+
+
+def crises_active_for_user(*, user: Any, limit: int = 5) -> list[Crisis]:
+    """Active crises (real or exercise) that this login follows: those of its
+    establishments, and of the group, region or nation within its scope. One query."""
+    if not getattr(user, "is_authenticated", False):
+        return []
+    return list(
+        Crisis.objects.visible_to(user).filter(status=CrisisStatus.ACTIVE)
+        .select_related("establishment").only(
+            "pk", "kind", "is_exercise", "declared_at", "status", "establishment__name",
+        ).order_by("is_exercise", "-declared_at", "-id")[:limit]
+    )
+
+
+TASK_FILTERS = ("open", "overdue", "all")
+
+
+def crisis_tasks(*, crisis: Crisis, user: Any = None, mine: bool = False, which: str = "open") -> list[CrisisTask]:
+    """The task board, overdue first, then by due time. `mine`: the tasks whose owner is
+    the person linked to this login; `which`: open, overdue or all."""
+    now = timezone.now()
+    tasks = CrisisTask.objects.filter(crisis=crisis)
+    if mine:
+        tasks = tasks.filter(owner__user=user) if getattr(user, "is_authenticated", False) else tasks.none()
+    if which in ("open", "overdue"):
+        tasks = tasks.filter(status__in=OPEN_TASK_STATUSES)
+    if which == "overdue":
+        tasks = tasks.filter(due_at__lt=now)
+    rows = list(tasks.only(
+        "pk", "title", "sheet_title", "owner_label", "due_at", "status", "order", "crisis_id",
+    ))
+    for task in rows:
+        task.overdue = task.is_overdue(now)  # type: ignore[attr-defined]
+    far = now + datetime.timedelta(days=3650)
+    rows.sort(key=lambda t: (not t.overdue, t.status not in OPEN_TASK_STATUSES,  # type: ignore[attr-defined]
+                             t.due_at or far, t.order, t.pk))
+    return rows
+
+
+def crisis_task_counts(*, crisis: Crisis, user: Any = None) -> dict[str, int]:
+    now = timezone.now()
+    open_q = Q(status__in=OPEN_TASK_STATUSES)
+    mine_q = Q(owner__user=user) if getattr(user, "is_authenticated", False) else Q(pk__in=[])
+    return CrisisTask.objects.filter(crisis=crisis).aggregate(
+        open=Count("id", filter=open_q),
+        overdue=Count("id", filter=open_q & Q(due_at__lt=now)),
+        mine=Count("id", filter=open_q & mine_q),
+    )
 
 
 def crises_of_establishment(*, establishment: Establishment) -> QuerySet[Crisis]:
@@ -127,3 +195,40 @@ def crisis_statistics(*, user: Any, include_exercises: bool = False) -> dict[str
         "by_kind": by_kind,
         "include_exercises": include_exercises,
     }
+
+
+def open_improvement_actions(establishment_ids: list[int]) -> list[ImprovementAction]:
+    """The open improvement actions of these establishments' crises and exercises, by
+    due date (a gap of their plans, plans/selectors.py)."""
+    return list(ImprovementAction.objects.filter(
+        crisis__establishment_id__in=establishment_ids, status=ImprovementStatus.OPEN,
+    ).select_related("crisis").order_by("due_date", "id"))
+
+
+def status_board_summary(*, crisis: Crisis) -> str:
+    """The status board in a few plain lines (for a chat reply or an SMS): departments
+    not running normally, IT systems not up, open tasks."""
+    from django.utils.translation import gettext as _
+
+    from planblanc.crisis.models import (
+        CrisisTask,
+        DepartmentState,
+        DepartmentStatus,
+        SystemState,
+        SystemStatus,
+        TaskStatus,
+    )
+
+    lines = [_("Status board — %(establishment)s, crisis #%(id)d") % {
+        "establishment": crisis.establishment.name, "id": crisis.pk,
+    }]
+    if crisis.is_exercise:
+        lines[0] = _("EXERCISE.") + " " + lines[0]
+    departments = DepartmentStatus.objects.filter(crisis=crisis).exclude(status=DepartmentState.NORMAL)
+    systems = SystemStatus.objects.filter(crisis=crisis).exclude(status__in=(SystemState.UP, SystemState.RESTORED))
+    for label, rows in ((_("Departments"), departments), (_("IT systems"), systems)):
+        items = [f"{row.name}: {row.get_status_display()}" + (f" ({row.note})" if row.note else "") for row in rows]
+        lines.append(f"{label}: " + ("; ".join(items) if items else _("all normal")))
+    open_tasks = CrisisTask.objects.filter(crisis=crisis, status__in=(TaskStatus.TODO, TaskStatus.DOING)).count()
+    lines.append(_("Open tasks: %(count)d") % {"count": open_tasks})
+    return "\n".join(lines)

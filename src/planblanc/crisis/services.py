@@ -28,7 +28,9 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from planblanc import rights
 from planblanc.accounts.audit import audit_record
+from planblanc.actors import CRISIS_PROCESS, Actor
 from planblanc.crisis.chain import entry_digest, nfc
 from planblanc.crisis.models import (
     DAMAGE_QUESTIONS,
@@ -55,48 +57,15 @@ from planblanc.crisis.models import (
     TaskStatus,
 )
 from planblanc.directory.models import Department, Establishment, Function, Person
-from planblanc.tenancy import Perm, can, scope_for, user_label
+from planblanc.tenancy import user_label
 
 logger = logging.getLogger(__name__)
 
 MAX_TEXT = 20_000
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
-CAMPAIGN_ACTOR = "system:crisis"
 
 
 # Rights ----------------------------------------------------------------------------------
-
-
-def crisis_may_declare(*, actor: Any, establishment: Establishment) -> bool:
-    """The director of the establishment or a deputy director declares a crisis: the
-    same rule as approving its plan (a login linked to a person holding one of those
-    functions there). A national or regional role alone is not enough."""
-    from planblanc.plans.models import Plan
-    from planblanc.plans.services import plan_may_approve
-
-    if not getattr(actor, "is_authenticated", False):
-        return False
-    plan = Plan.objects.filter(establishment=establishment).first() or Plan(establishment=establishment)
-    return plan_may_approve(actor=actor, plan=plan)
-
-
-def crisis_may_run(*, actor: Any, crisis: Crisis) -> bool:
-    """Crisis-cell members and establishment administrators (RUN_CRISIS), and whoever may
-    declare, write in the crisis; others in scope (region, group, auditors) only read."""
-    if not getattr(actor, "is_authenticated", False):
-        return False
-    if crisis.establishment_id is None:
-        # A regional crisis cell: its regional officers write in it.
-        scope = scope_for(actor, Perm.RUN_REGIONAL_CELL)
-        return crisis.region_id in scope.region_ids
-    return can(actor, Perm.RUN_CRISIS, crisis.establishment) or crisis_may_declare(
-        actor=actor, establishment=crisis.establishment
-    )
-
-
-def _require_run(actor: Any, crisis: Crisis) -> None:
-    if not crisis_may_run(actor=actor, crisis=crisis):
-        raise PermissionDenied(_("You are not allowed to write in this crisis."))
 
 
 def _require_active(crisis: Crisis) -> None:
@@ -154,7 +123,7 @@ def _validate_entry(kind: str, text: str, attachments: Sequence[AttachmentInput]
 
 
 def _append(
-    *, crisis: Crisis, actor: Any, kind: str, text: str, corrects: LogbookEntry | None = None,
+    *, crisis: Crisis, actor: Actor, kind: str, text: str, corrects: LogbookEntry | None = None,
     files: Iterable[dict[str, Any]] = (), at: datetime.datetime | None = None, author_label: str | None = None,
 ) -> LogbookEntry:
     """Append one entry to the chain. Must run inside a transaction."""
@@ -185,17 +154,20 @@ def _append(
     return entry
 
 
-def _bump(crisis: Crisis) -> None:
-    Crisis.objects.filter(pk=crisis.pk).update(revision=F("revision") + 1)
+def _bump(crisis: Crisis, *sections: str) -> None:
+    """A change of the console: the overall revision and each named section's stamp
+    (`tasks`, `board`, `decisions`, `damage`) move on; pollers of other sections get 204."""
+    fields = {f"{section}_rev": F(f"{section}_rev") + 1 for section in sections}
+    Crisis.objects.filter(pk=crisis.pk).update(revision=F("revision") + 1, **fields)
 
 
 def logbook_append(
-    *, actor: Any, crisis: Crisis, kind: str, text: str, corrects: LogbookEntry | None = None,
+    *, actor: Actor, crisis: Crisis, kind: str, text: str, corrects: LogbookEntry | None = None,
     attachments: Sequence[AttachmentInput] = (),
 ) -> LogbookEntry:
     """Add an entry to the logbook (main courante). A correction names the entry it
     corrects; the corrected entry stays as it was."""
-    _require_run(actor, crisis)
+    rights.require_run_crisis(actor, crisis)
     _require_active(crisis)
     text = _validate_entry(kind, text, attachments)
     if corrects is not None and corrects.crisis_id != crisis.pk:
@@ -310,7 +282,7 @@ def _owner_for(sheet: dict[str, Any], seats: list[dict[str, Any]], establishment
 
 
 def crisis_declare(
-    *, actor: Any, establishment: Establishment, kind: str, severity: str, first_facts: str,
+    *, actor: Actor, establishment: Establishment, kind: str, severity: str, first_facts: str,
     is_exercise: bool = False, confirm_second: bool = False,
 ) -> Crisis:
     """Declare a crisis: this triggers the plan. In one transaction: the crisis, the first
@@ -320,7 +292,7 @@ def crisis_declare(
     cell (seat holders and deputies) with the bridge details."""
     from planblanc.plans.models import Plan, PlanVersion
 
-    if not crisis_may_declare(actor=actor, establishment=establishment):
+    if not rights.may_declare_crisis(actor, establishment):
         raise PermissionDenied(
             _("Only the director of the establishment or a deputy director may declare a crisis.")
         )
@@ -403,12 +375,15 @@ def crisis_declare(
 
             title, message_fr, message_en = _alert_texts(crisis, bridge)
             campaign = campaign_create(
-                actor=CAMPAIGN_ACTOR, title=title, message_fr=message_fr, message_en=message_en,
+                actor=CRISIS_PROCESS, title=title, message_fr=message_fr, message_en=message_en,
                 recipients=recipients, channels=("email", "sms", "voice"), establishment=establishment,
                 is_exercise=is_exercise,
             )
             crisis.campaign = campaign
             crisis.save(update_fields=["campaign"])
+            from planblanc.alerting.tasks import crisis_room_requested
+
+            crisis_room_requested(crisis_id=crisis.pk)
             note = _("Crisis cell alerted: %(count)d people (alert campaign #%(id)d).") % {
                 "count": len(recipients), "id": campaign.pk,
             }
@@ -428,11 +403,11 @@ def crisis_declare(
 
 
 def decision_record(
-    *, actor: Any, crisis: Crisis, text: str, rationale: str = "", decided_by: str = "",
+    *, actor: Actor, crisis: Crisis, text: str, rationale: str = "", decided_by: str = "",
     decided_at: datetime.datetime | None = None,
 ) -> Decision:
     """Register a decision; its logbook entry is written with it."""
-    _require_run(actor, crisis)
+    rights.require_run_crisis(actor, crisis)
     _require_active(crisis)
     text, rationale = nfc(text).strip(), nfc(rationale).strip()
     decided_by = nfc(decided_by).strip() or user_label(actor)
@@ -455,17 +430,18 @@ def decision_record(
             crisis=crisis, text=text, rationale=rationale, decided_by=decided_by[:200], decided_at=when,
             recorded_by_label=user_label(actor)[:200], logbook_entry=entry,
         )
+        _bump(crisis, "decisions")
         audit_record(actor=actor, action="crisis.decision", obj=decision, establishment=crisis.establishment,
                      changes={"seq": entry.seq})
     return decision
 
 
 def task_create(
-    *, actor: Any, crisis: Crisis, title: str, owner: Person | None = None, owner_label: str = "",
+    *, actor: Actor, crisis: Crisis, title: str, owner: Person | None = None, owner_label: str = "",
     due_at: datetime.datetime | None = None,
 ) -> CrisisTask:
     """An ad hoc task on the board."""
-    _require_run(actor, crisis)
+    rights.require_run_crisis(actor, crisis)
     _require_active(crisis)
     title = nfc(title).strip()
     if not title:
@@ -482,14 +458,15 @@ def task_create(
         )
         _append(crisis=crisis, actor=actor, kind=str(EntryKind.ACTION),
                 text=_("New task: %(title)s (owner: %(owner)s)") % {"title": title, "owner": label or "-"})
+        _bump(crisis, "tasks")
         audit_record(actor=actor, action="crisis.task_create", obj=task, establishment=crisis.establishment)
     return task
 
 
-def task_set_status(*, actor: Any, task: CrisisTask, status: str) -> CrisisTask:
+def task_set_status(*, actor: Actor, task: CrisisTask, status: str) -> CrisisTask:
     """Move a task on the board; completing or cancelling it writes the logbook."""
     crisis = task.crisis
-    _require_run(actor, crisis)
+    rights.require_run_crisis(actor, crisis)
     _require_active(crisis)
     if status not in TaskStatus.values:
         raise ValidationError({"status": [_("Unknown task status.")]})
@@ -511,18 +488,17 @@ def task_set_status(*, actor: Any, task: CrisisTask, status: str) -> CrisisTask:
                 TaskStatus.CANCELLED: _("Task cancelled: %(title)s"),
             }.get(TaskStatus(status), _("Task reopened: %(title)s")) % {"title": locked.title}
             _append(crisis=crisis, actor=actor, kind=str(EntryKind.ACTION), text=text)
-        else:
-            _bump(crisis)
+        _bump(crisis, "tasks")
         audit_record(actor=actor, action="crisis.task_status", obj=locked, establishment=crisis.establishment,
                      changes={"status": [before, status]})
     return locked
 
 
 def _status_change(
-    *, actor: Any, row: DepartmentStatus | SystemStatus, status: str, note: str, choices: Any, what: str,
+    *, actor: Actor, row: DepartmentStatus | SystemStatus, status: str, note: str, choices: Any, what: str,
 ) -> StatusChange:
     crisis = row.crisis
-    _require_run(actor, crisis)
+    rights.require_run_crisis(actor, crisis)
     _require_active(crisis)
     note = nfc(note).strip()[:300]
     if status not in choices.values:
@@ -550,27 +526,28 @@ def _status_change(
             department_status=locked if isinstance(locked, DepartmentStatus) else None,
             system_status=locked if isinstance(locked, SystemStatus) else None,
         )
+        _bump(crisis, "board")
         audit_record(actor=actor, action="crisis.status_change", obj=locked, establishment=crisis.establishment,
                      changes={"status": [before, status]})
     row.status, row.note, row.changed_at = status, note, now
     return change
 
 
-def department_status_change(*, actor: Any, row: DepartmentStatus, status: str, note: str = "") -> StatusChange:
+def department_status_change(*, actor: Actor, row: DepartmentStatus, status: str, note: str = "") -> StatusChange:
     """A department goes to degraded mode, stops, or comes back to normal."""
     return _status_change(actor=actor, row=row, status=status, note=note, choices=DepartmentState,
                           what=_("Department"))
 
 
-def system_status_change(*, actor: Any, row: SystemStatus, status: str, note: str = "") -> StatusChange:
+def system_status_change(*, actor: Actor, row: SystemStatus, status: str, note: str = "") -> StatusChange:
     """An IT system goes down, is found compromised, isolated, restoring, restored."""
     return _status_change(actor=actor, row=row, status=status, note=note, choices=SystemState,
                           what=_("IT system"))
 
 
-def system_status_add(*, actor: Any, crisis: Crisis, name: str) -> SystemStatus:
+def system_status_add(*, actor: Actor, crisis: Crisis, name: str) -> SystemStatus:
     """An IT system that was not in the plan, added to the board."""
-    _require_run(actor, crisis)
+    rights.require_run_crisis(actor, crisis)
     _require_active(crisis)
     name = nfc(name).strip()[:200]
     if not name:
@@ -581,13 +558,14 @@ def system_status_add(*, actor: Any, crisis: Crisis, name: str) -> SystemStatus:
         row = SystemStatus.objects.create(crisis=crisis, name=name, changed_by_label=user_label(actor)[:200])
         _append(crisis=crisis, actor=actor, kind=str(EntryKind.INFORMATION),
                 text=_("IT system added to the status board: %(name)s") % {"name": name})
+        _bump(crisis, "board")
         audit_record(actor=actor, action="crisis.system_add", obj=row, establishment=crisis.establishment)
     return row
 
 
-def damage_assessment_update(*, actor: Any, crisis: Crisis, data: dict[str, Any]) -> DamageAssessment:
+def damage_assessment_update(*, actor: Actor, crisis: Crisis, data: dict[str, Any]) -> DamageAssessment:
     """Answer the damage assessment checklist; each change is kept and logged."""
-    _require_run(actor, crisis)
+    rights.require_run_crisis(actor, crisis)
     _require_active(crisis)
     errors: dict[str, list[Any]] = {}
     clean: dict[str, str] = {}
@@ -625,33 +603,81 @@ def damage_assessment_update(*, actor: Any, crisis: Crisis, data: dict[str, Any]
         DamageAssessmentRevision.objects.create(
             assessment=assessment, changes=changes, by_label=user_label(actor)[:200], logbook_entry=entry,
         )
+        _bump(crisis, "damage")
         audit_record(actor=actor, action="crisis.damage_assessment", obj=assessment,
                      establishment=crisis.establishment, changes=changes)
     return assessment
 
 
-def crisis_close(*, actor: Any, crisis: Crisis, summary: str) -> Crisis:
-    """End of crisis: the closing entry is the last of the logbook."""
-    _require_run(actor, crisis)
-    _require_active(crisis)
-    summary = nfc(summary).strip()
-    if not summary:
-        raise ValidationError({"summary": [_("Write the closing entry: how the crisis ends.")]})
+def _close(*, actor: Actor, crisis: Crisis, text: str, now: datetime.datetime) -> None:
+    """The closing entry (the last of the logbook), the closing time and who closed it,
+    the audit entry, and the timestamp of the final head once committed."""
     with transaction.atomic():
-        _append(crisis=crisis, actor=actor, kind=str(EntryKind.EVENT),
-                text=_("End of crisis: %(summary)s") % {"summary": summary})
-        now = timezone.now()
+        _append(crisis=crisis, actor=actor, kind=str(EntryKind.EVENT), text=text, at=now)
         Crisis.objects.filter(pk=crisis.pk).update(
             status=CrisisStatus.CLOSED, closed_at=now, closed_by_label=user_label(actor)[:200],
         )
         crisis.status, crisis.closed_at, crisis.closed_by_label = CrisisStatus.CLOSED, now, user_label(actor)[:200]
         audit_record(actor=actor, action="crisis.close", obj=crisis, establishment=crisis.establishment,
                      changes={"head": crisis.head_hash, "entries": crisis.head_seq})
-    transaction.on_commit(lambda: logbook_timestamp_head(crisis=crisis))
+        transaction.on_commit(lambda: logbook_timestamp_head(crisis=crisis))
+
+
+def crisis_close(*, actor: Actor, crisis: Crisis, summary: str) -> Crisis:
+    """End of crisis: the closing entry is the last of the logbook. Irreversible, so it
+    is the director's or a deputy director's act, like declaring."""
+    if not rights.may_end_crisis(actor, crisis):
+        raise PermissionDenied(_("Only the director of the establishment or a deputy director may end a crisis."))
+    _require_active(crisis)
+    summary = nfc(summary).strip()
+    if not summary:
+        raise ValidationError({"summary": [_("Write the closing entry: how the crisis ends.")]})
+    _close(actor=actor, crisis=crisis, text=_("End of crisis: %(summary)s") % {"summary": summary},
+           now=timezone.now())
     return crisis
 
 
-def logbook_export_record(*, actor: Any, crisis: Crisis, fmt: str, content: bytes) -> None:
+# Exercise crises --------------------------------------------------------------------------
+
+
+def exercise_crisis_open(
+    *, actor: Actor, establishment: Establishment, title: str, now: datetime.datetime | None = None,
+) -> Crisis:
+    """The players' crisis console of an exercise: an exercise crisis (never in the
+    statistics) with its own logbook, damage assessment and task board. Opened by the
+    animator who starts the run (the right to run exercises), not declared by the
+    director: the crisis cell is alerted by the injects themselves."""
+    rights.require_prepare_exercises(actor, establishment)
+    now = now or timezone.now()
+    with transaction.atomic():
+        crisis = Crisis.objects.create(
+            establishment=establishment, kind=CrisisKind.values[0], severity=Severity.values[0],
+            first_facts=(_("Exercise: %(title)s") % {"title": title}),
+            is_exercise=True, declared_at=now, declared_by=actor if getattr(actor, "is_authenticated", False) else None,
+            declared_by_label=user_label(actor)[:200],
+        )
+        DamageAssessment.objects.create(crisis=crisis, updated_at=now)
+        _append(crisis=crisis, actor=actor, kind=str(EntryKind.EVENT), at=now,
+                text=_("EXERCISE. Start of the exercise “%(title)s”.") % {"title": title})
+        audit_record(actor=actor, action="crisis.declare", obj=crisis, establishment=establishment,
+                     changes={"is_exercise": True})
+    return crisis
+
+
+def exercise_crisis_close(*, actor: Actor, crisis: Crisis, now: datetime.datetime | None = None) -> Crisis:
+    """End of the exercise: its crisis closes like a real one (closing entry, time,
+    audit entry, timestamp), by the animator. Nothing when it is already closed."""
+    if not crisis.is_exercise:
+        raise ValidationError(_("Only an exercise crisis ends with its exercise."))
+    rights.require_prepare_exercises(actor, crisis.establishment)
+    with transaction.atomic():
+        locked = Crisis.objects.select_for_update().get(pk=crisis.pk)
+        if locked.status == CrisisStatus.ACTIVE:
+            _close(actor=actor, crisis=locked, text=_("EXERCISE. End of the exercise."), now=now or timezone.now())
+    return locked
+
+
+def logbook_export_record(*, actor: Actor, crisis: Crisis, fmt: str, content: bytes) -> None:
     audit_record(
         actor=actor, action=f"crisis.logbook_export.{fmt}", obj=crisis, establishment=crisis.establishment,
         changes={"head": crisis.head_hash, "entries": crisis.head_seq,
@@ -663,7 +689,7 @@ def logbook_export_record(*, actor: Any, crisis: Crisis, fmt: str, content: byte
 
 
 def tsa_url() -> str:
-    return str(getattr(settings, "PLANBLANC_TSA_URL", "") or os.environ.get("PLANBLANC_TSA_URL", "")).strip()
+    return str(settings.PLANBLANC_TSA_URL or "").strip()
 
 
 def logbook_timestamp_head(*, crisis: Crisis, timeout: float = 10.0) -> LogbookTimestamp | None:
@@ -701,3 +727,40 @@ def logbook_timestamp_head(*, crisis: Crisis, timeout: float = 10.0) -> LogbookT
         crisis_id=crisis.pk, seq=head["head_seq"], entry_hash=head["head_hash"], tsa_url=url[:500], token=token,
         gen_time=gen_time, error=error,
     )
+
+
+# Entries from chat rooms (Matrix/Tchap) ----------------------------------------------------
+
+
+def crisis_cell_person_ids(*, crisis: Crisis) -> set[int]:
+    """The people alerted as the crisis cell at the declaration (seat holders, deputies)."""
+    from planblanc.alerting.models import Recipient
+
+    if crisis.campaign_id is None:
+        return set()
+    return set(
+        Recipient.objects.filter(campaign_id=crisis.campaign_id, person__isnull=False)
+        .values_list("person_id", flat=True)
+    )
+
+
+def logbook_append_from_chat(*, crisis: Crisis, person: Person, text: str, via: str = "Matrix") -> LogbookEntry:
+    """A cell member writes to the logbook from a chat room (`!mc …`). They may have no
+    login: the chat account, matched to a person of the cell, is the credential. The
+    entry is authored by that person and chained like any other."""
+    if person.pk not in crisis_cell_person_ids(crisis=crisis):
+        raise PermissionDenied(_("Only members of the crisis cell may write to the logbook."))
+    _require_active(crisis)
+    text = _validate_entry(str(EntryKind.INFORMATION), nfc(text).strip(), ())
+    label = f"{person.full_name} ({via})"
+    with transaction.atomic():
+        entry = _append(
+            crisis=crisis, actor=f"person:{person.pk}", kind=str(EntryKind.INFORMATION), text=text,
+            author_label=label,
+        )
+        audit_record(
+            actor=f"person:{person.pk}", action="crisis.logbook_append", obj=entry,
+            establishment=crisis.establishment,
+            changes={"seq": entry.seq, "kind": str(EntryKind.INFORMATION), "hash": entry.entry_hash, "via": via},
+        )
+    return entry

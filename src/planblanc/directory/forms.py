@@ -46,7 +46,8 @@ class PersonForm(BootstrapFormMixin, forms.ModelForm):
     class Meta:
         model = Person
         fields = [
-            "last_name", "first_name", "job_title", "email", "mobile_phone", "landline_phone", "preferred_language",
+            "last_name", "first_name", "job_title", "email", "mobile_phone", "landline_phone", "matrix_id",
+            "preferred_language",
         ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -60,7 +61,10 @@ class PersonForm(BootstrapFormMixin, forms.ModelForm):
 
 class MembershipForm(BootstrapFormMixin, forms.Form):
     establishment = forms.ModelChoiceField(label=_("Establishment"), queryset=Establishment.objects.none())
-    function = forms.ChoiceField(label=_("Function"), choices=Function.choices)
+    # No default: a function such as Director gives the right to declare crises and to
+    # approve the plan, so it is always a deliberate choice.
+    function = forms.ChoiceField(label=_("Function"), choices=[("", "---------"), *Function.choices],
+                                 error_messages={"required": _("Choose this person's function.")})
     department = forms.ModelChoiceField(label=_("Department"), queryset=Department.objects.none(), required=False)
 
     def __init__(self, *args: Any, user: Any, establishment: Establishment | None = None, **kwargs: Any) -> None:

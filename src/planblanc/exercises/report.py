@@ -22,7 +22,10 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
+from planblanc import rights
 from planblanc.accounts.audit import audit_record
+from planblanc.actors import Actor
+from planblanc.crisis import report as crisis_report
 from planblanc.directory.models import Person
 from planblanc.exercises.evaluation import Evaluation, evaluation_compute, evaluation_scores
 from planblanc.exercises.models import (
@@ -32,7 +35,6 @@ from planblanc.exercises.models import (
     QuestionnaireAnswer,
     RunStatus,
 )
-from planblanc.exercises.run import run_may_animate
 from planblanc.tenancy import user_label
 
 QUESTIONNAIRE_SALT = "planblanc.exercises.questionnaire"
@@ -90,50 +92,27 @@ def radar_svg(*, labels: list[str], values: list[float | None], size: int = 360)
 
 
 def improvement_action_add(
-    *, actor: Any, run: ExerciseRun, title: str, due_date: datetime.date | None, owner: Person | None = None,
+    *, actor: Actor, run: ExerciseRun, title: str, due_date: datetime.date | None, owner: Person | None = None,
     owner_label: str = "",
 ) -> Any:
-    """An improvement action with its owner and due date, kept on the exercise crisis:
-    open, it appears in the gaps of the establishment's plan."""
-    from planblanc.crisis.models import ImprovementAction
-
+    """An improvement action with its owner and due date, kept on the exercise crisis
+    (written by the crisis report's service, with its checks): open, it appears in the
+    gaps of the establishment's plan."""
     exercise = run.exercise
-    if not run_may_animate(actor=actor, exercise=exercise):
+    if not rights.may_animate_run(actor, exercise):
         raise PermissionDenied(_("You are not allowed to write this exercise's report."))
-    title = (title or "").strip()
-    errors: dict[str, list[Any]] = {}
-    if not title:
-        errors["title"] = [_("Write the improvement action.")]
-    elif len(title) > 500:
-        errors["title"] = [_("At most %(max)d characters.") % {"max": 500}]
-    if due_date is None:
-        errors["due_date"] = [_("Give a due date.")]
-    if owner is not None and not owner.memberships.filter(establishment=exercise.establishment).exists():
-        errors["owner"] = [_("The owner must be a person of this establishment.")]
-    label = (owner.full_name if owner is not None else (owner_label or "").strip())[:200]
-    if not label and "owner" not in errors:
-        errors["owner"] = [_("Name the owner of the action.")]
-    if run.crisis_id is None:
-        errors.setdefault("title", []).append(_("Start the exercise first."))
-    if errors:
-        raise ValidationError(errors)
-    with transaction.atomic():
-        action = ImprovementAction.objects.create(
-            crisis_id=run.crisis_id, title=title, owner=owner, owner_label=label, due_date=due_date,
-            created_by_label=user_label(actor)[:200],
-        )
-        audit_record(actor=actor, action="exercise.improvement_action_add", obj=action,
-                     establishment=exercise.establishment,
-                     changes={"title": title, "owner": label, "due_date": str(due_date)})
-    return action
+    if run.crisis is None:
+        raise ValidationError({"title": [_("Start the exercise first.")]})
+    return crisis_report.improvement_action_create(
+        actor=actor, crisis=run.crisis, title=title, due_date=due_date, owner=owner, owner_label=owner_label,
+        from_exercise_report=True,
+    )
 
 
 def improvement_actions(*, run: ExerciseRun) -> list[Any]:
-    from planblanc.crisis.models import ImprovementAction
-
-    if run.crisis_id is None:
+    if run.crisis is None:
         return []
-    return list(ImprovementAction.objects.filter(crisis_id=run.crisis_id).select_related("owner"))
+    return list(crisis_report.improvement_actions_of(crisis=run.crisis))
 
 
 # ---------------------------------------------------------------------------- questionnaire
@@ -248,7 +227,7 @@ vertical-align: top; } .mark { color: #b00; font-weight: bold; letter-spacing: 1
 """
 
 
-def report_pdf(*, actor: Any, run: ExerciseRun) -> bytes:
+def report_pdf(*, actor: Actor, run: ExerciseRun) -> bytes:
     """The lessons-learned report as a PDF (French, A4). The export is audited."""
     from planblanc.core.pdf import render_pdf
 

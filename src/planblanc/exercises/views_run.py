@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from planblanc import rights
 from planblanc.core.forms import BootstrapFormMixin, run_service
 from planblanc.directory.models import Person
 from planblanc.exercises import evaluation, report
@@ -79,7 +80,7 @@ def _console_context(exercise: Exercise, run: ExerciseRun | None) -> dict[str, A
 @login_required
 def console(request: HttpRequest, pk: int) -> HttpResponse:
     exercise = _exercise(request, pk)
-    _refuse_unless(run_services.run_may_animate(actor=request.user, exercise=exercise))
+    _refuse_unless(rights.may_animate_run(request.user, exercise))
     context = _console_context(exercise, run_services.run_of(exercise=exercise))
     context["speeds"] = range(run_services.MIN_SPEED, run_services.MAX_SPEED + 1)
     return render(request, "exercises/run/console.html", context)
@@ -88,7 +89,7 @@ def console(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def console_state(request: HttpRequest, pk: int) -> HttpResponse:
     exercise = _exercise(request, pk)
-    _refuse_unless(run_services.run_may_animate(actor=request.user, exercise=exercise))
+    _refuse_unless(rights.may_animate_run(request.user, exercise))
     return render(request, "exercises/run/_state.html", _console_context(exercise, run_services.run_of(exercise=exercise)))
 
 
@@ -161,7 +162,7 @@ def inject_action(request: HttpRequest, pk: int, row_pk: int, action: str) -> Ht
         raise Http404
     call, done = calls[action]
     response = _act(request, exercise, call, done)
-    if action == "take" and not run_services.run_may_animate(actor=request.user, exercise=exercise):
+    if action == "take" and not rights.may_animate_run(request.user, exercise):
         return redirect("exercises:run_player", pk=exercise.pk)
     return response
 
@@ -172,9 +173,9 @@ def inject_action(request: HttpRequest, pk: int, row_pk: int, action: str) -> Ht
 @login_required
 def player(request: HttpRequest, pk: int) -> HttpResponse:
     exercise = _exercise(request, pk)
-    _refuse_unless(run_services.run_may_play(actor=request.user, exercise=exercise))
+    _refuse_unless(rights.may_play_run(request.user, exercise))
     run = run_services.run_of(exercise=exercise)
-    participant = run_services.participant_of(user=request.user, exercise=exercise)
+    participant = rights.exercise_participant(request.user, exercise)
     cell = participant.cell if participant is not None and participant.role == "player" else ""
     return render(request, "exercises/run/player.html", {
         "exercise": exercise, "run": run, "inbox": run_services.inbox(run=run, cell=cell) if run else [],
@@ -200,7 +201,7 @@ class ObservationForm(BootstrapFormMixin, forms.Form):
 @login_required
 def observer(request: HttpRequest, pk: int) -> HttpResponse:
     exercise = _exercise(request, pk)
-    _refuse_unless(run_services.run_may_observe(actor=request.user, exercise=exercise))
+    _refuse_unless(rights.may_observe_run(request.user, exercise))
     run = run_services.run_of(exercise=exercise)
     form = ObservationForm(request.POST or None, exercise=exercise)
     if request.method == "POST" and run is not None and form.is_valid():
@@ -224,7 +225,7 @@ def observer(request: HttpRequest, pk: int) -> HttpResponse:
 def evaluation_page(request: HttpRequest, pk: int) -> HttpResponse:
     exercise = _exercise(request, pk)
     run = _run(exercise)
-    may_tick = run_services.run_may_observe(actor=request.user, exercise=exercise)
+    may_tick = rights.may_observe_run(request.user, exercise)
     if request.method == "POST":
         _refuse_unless(may_tick)
         try:
@@ -266,7 +267,7 @@ class ActionForm(BootstrapFormMixin, forms.Form):
 def report_page(request: HttpRequest, pk: int) -> HttpResponse:
     exercise = _exercise(request, pk)
     run = _run(exercise)
-    may_write = run_services.run_may_animate(actor=request.user, exercise=exercise)
+    may_write = rights.may_animate_run(request.user, exercise)
     form = ActionForm(request.POST or None, exercise=exercise)
     if request.method == "POST":
         _refuse_unless(may_write)

@@ -36,6 +36,7 @@ from django.template.loader import render_to_string
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
+from planblanc.actors import Actor
 from planblanc.core.pdf import render_pdf
 from planblanc.directory.models import DepartmentKind, EstablishmentCategory, Function
 from planblanc.directory.validators import phone_display
@@ -422,7 +423,7 @@ def export_filename(*, plan: Plan, version: PlanVersion | None, kind: str) -> st
     return f"{stem}-{suffix}.{extension}"
 
 
-def plan_kit_export(*, actor: Any, plan: Plan, version: PlanVersion | None, kind: str, printed_by: str,
+def plan_kit_export(*, actor: Actor, plan: Plan, version: PlanVersion | None, kind: str, printed_by: str,
                     printed_at: datetime.datetime | None = None) -> ExportFile:
     """Render the paper kit (kind "pdf") or the offline bundle (kind "bundle") of the draft
     or of an approved version, and record who exported which version when (audited).

@@ -78,6 +78,9 @@ class OutgoingMessage:
     short_text: str
     ack_url: str
     is_exercise: bool
+    # Web Push: every device of the person ({"endpoint", "keys": {"p256dh", "auth"}}),
+    # looked up by the engine so that the provider stays away from the database.
+    push_subscriptions: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,10 @@ class SendResult:
     outcome: str = SENT
     error: str = ""
     provider_message_id: str = ""
+    # Web Push: devices whose push service answered 404/410 (the engine removes them),
+    # and those that took the message.
+    gone_endpoints: tuple[str, ...] = ()
+    reached_endpoints: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -142,13 +149,7 @@ def register(cls: type[Provider]) -> type[Provider]:
     return cls
 
 
-def _load_modules() -> None:
-    # Importing registers the built-in providers.
-    from planblanc.alerting.channels import email, mailbox, sms_kannel, sms_smpp, voice, webhook  # noqa: F401
-
-
 def build_providers(config: dict[str, list[dict[str, Any]]]) -> dict[str, list[Provider]]:
-    _load_modules()
     if not isinstance(config, dict):
         raise ImproperlyConfigured("PLANBLANC_CHANNELS must be a JSON object: {channel: [providers…]}")
     providers: dict[str, list[Provider]] = {}

@@ -101,6 +101,12 @@ class Crisis(models.Model):
     head_hash = models.CharField(max_length=64, default=GENESIS_HASH)
     # Bumped by every change of the console: live pages poll it (ETag) to stay cheap.
     revision = models.PositiveIntegerField(default=0)
+    # One stamp per section of the console, so that a poller showing the tasks pays
+    # nothing for a change of the status board (the logbook's stamp is head_seq).
+    tasks_rev = models.PositiveIntegerField(default=0)
+    board_rev = models.PositiveIntegerField(default=0)
+    decisions_rev = models.PositiveIntegerField(default=0)
+    damage_rev = models.PositiveIntegerField(default=0)
 
     objects = CrisisQuerySet.as_manager()
 
