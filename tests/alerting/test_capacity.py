@@ -14,8 +14,8 @@ from planblanc.alerting.channels.base import build_providers
 from planblanc.alerting.models import Delivery, DeliveryStatus
 from planblanc.alerting.services import RecipientInput, campaign_create, deliveries_process
 from tests.alerting.conftest import needs_server_database
-from tests.alerting.kannel import needs_kannel
 from tests.alerting.kannel_pair import running_kannel_pair
+from tests.support.kannel import needs_kannel
 
 
 def test_it_estimates_the_time_to_reach_everyone(settings):

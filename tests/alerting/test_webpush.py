@@ -70,7 +70,7 @@ def test_it_pushes_an_encrypted_notification_to_every_device(world, push_setting
 
 @pytest.mark.django_db
 def test_it_removes_a_gone_device_and_uses_the_next_channel(world, push_settings):
-    from tests.alerting.test_webhook import HookServer
+    from tests.support.webhook import HookServer
 
     person = world.chu_person
     with PushService() as service, HookServer() as hook:
