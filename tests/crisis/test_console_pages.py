@@ -111,7 +111,7 @@ def test_a_task_changes_in_place_with_a_confirmation(world, crisis, client_for):
     response = client.post(reverse("crisis:task_status", args=[crisis.pk, task.pk]),
                            {"status": "done", "next": "taches"}, **HTMX)
     html = response.content.decode()
-    assert response.status_code == 200 and html.startswith(f'<li class="list-group-item list-group-item-success"')
+    assert response.status_code == 200 and html.startswith('<li class="list-group-item list-group-item-success"')
     assert f'id="task-{task.pk}"' in html and 'id="pb-toast"' in html and 'hx-swap-oob="true"' in html
     assert "<html" not in html
     task.refresh_from_db()

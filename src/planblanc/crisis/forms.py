@@ -8,7 +8,6 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from planblanc.core.forms import BootstrapFormMixin
-from planblanc.crisis.services import MAX_TEXT
 from planblanc.crisis.models import (
     DAMAGE_QUESTIONS,
     Answer,
@@ -18,6 +17,7 @@ from planblanc.crisis.models import (
     Severity,
     SystemState,
 )
+from planblanc.crisis.services import MAX_TEXT
 
 
 class DeclareForm(BootstrapFormMixin, forms.Form):

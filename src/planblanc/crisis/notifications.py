@@ -486,10 +486,9 @@ def notification_document(*, crisis: Crisis, kind: str, actor: Any = None) -> di
 
 
 def notification_pdf(document: dict[str, Any], crisis: Crisis) -> bytes:
+    from planblanc.core.localtime import establishment_time, fr_datetime
     from planblanc.core.pdf import render_pdf
     from planblanc.crisis.exports import _stylesheet
-
-    from planblanc.core.localtime import establishment_time, fr_datetime
 
     with translation.override("fr"), establishment_time(crisis.establishment) as zone:
         due = crisis.declared_at + DELAYS[NotificationKind(document["notification"])]
