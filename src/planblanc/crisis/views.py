@@ -185,7 +185,9 @@ def _section_data(request: HttpRequest, crisis: Crisis, name: str) -> dict[str, 
         damage = DamageAssessment.objects.filter(crisis=crisis).first()
         data.update(damage=damage, damage_rows=_damage_rows(damage), stamp=crisis.damage_rev)
     elif name == "notifications":
-        data["notifications"] = notification_summaries(crises=[crisis])[crisis.pk]
+        data.update(notifications=notification_summaries(crises=[crisis])[crisis.pk], stamp=crisis.status)
+    elif name == "alert":
+        data["stamp"] = crisis.status
     return data
 
 
@@ -304,7 +306,8 @@ def _form_action(
     fresh = _forms(crisis, DamageAssessment.objects.filter(crisis=crisis).first() if key == "damage_form" else None)
     context = {**_base_context(request, crisis), "form": fresh[key] if ok else form,
                "slug": SLUG_OF[section_name], "form_key": key}
-    response = render(request, f"crisis/forms/{key}.html", context, status=200 if ok else 422)
+    # HTMX swaps 2xx answers only: the form with its errors comes back 200 (422 without JS).
+    response = render(request, f"crisis/forms/{key}.html", context)
     if ok:
         response.content += _toast(request, done).encode()
         response["HX-Trigger"] = "pb-refresh"
@@ -405,8 +408,7 @@ def _item_action(
             messages.success(request, done)
         return _back(request, crisis)
     crisis.refresh_from_db()
-    response = render(request, template, {**_base_context(request, crisis), **context(), "error": error},
-                      status=422 if error else 200)
+    response = render(request, template, {**_base_context(request, crisis), **context(), "error": error})
     if not error:
         response.content += _toast(request, done).encode()
     return response
