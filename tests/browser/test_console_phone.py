@@ -86,8 +86,8 @@ def test_the_crisis_cell_works_from_phones(console_site: str, browse: Any) -> No
 
     # A second member of the cell follows on another phone, on the tasks.
     from planblanc.accounts.models import RoleAssignment
-    from planblanc.tenancy import Role
     from planblanc.core.demo import DEMO_PASSWORD
+    from planblanc.tenancy import Role
 
     second = get_user_model().objects.create_user(username="cellule2.chu", password=DEMO_PASSWORD)
     RoleAssignment.objects.create(user=second, role=Role.CRISIS_MEMBER, establishment=crisis.establishment)
