@@ -132,6 +132,7 @@ SECTIONS: dict[str, tuple[str, Any]] = {
     "alerte": ("alert", gettext_lazy("Alert and cell")),
     "echeances": ("notifications", gettext_lazy("Notifications")),
 }
+LOGBOOK_SHOWN = 50  # the latest entries on a phone; the PDF and CSV hold them all
 SLUG_OF = {name: slug for slug, (name, _label) in SECTIONS.items()}
 
 
@@ -168,7 +169,7 @@ def _section_data(request: HttpRequest, crisis: Crisis, name: str) -> dict[str, 
     """What one section's list shows, and its stamp for the poller."""
     data: dict[str, Any] = {"section": name, "slug": SLUG_OF[name]}
     if name == "logbook":
-        data["entries"] = list(selectors.logbook_entries(crisis=crisis).order_by("-seq")[:200])
+        data["entries"] = list(selectors.logbook_entries(crisis=crisis).order_by("-seq")[:LOGBOOK_SHOWN])
         data["stamp"] = crisis.head_seq
     elif name in ("tasks", "mytasks"):
         which = _task_filter(request)
@@ -260,7 +261,7 @@ def live(request: HttpRequest, crisis_id: int) -> HttpResponse:
             since = 0
         since = since if since <= crisis.head_seq else 0
         context.update(section=name, slug=SLUG_OF[name], stamp=crisis.head_seq, since=since,
-                       entries=list(selectors.logbook_entries(crisis=crisis, since_seq=since).order_by("-seq")[:200]))
+                       entries=list(selectors.logbook_entries(crisis=crisis, since_seq=since).order_by("-seq")[:LOGBOOK_SHOWN]))
     else:
         context.update(_section_data(request, crisis, name))
     response = render(request, "crisis/_live.html", context)
