@@ -183,3 +183,59 @@ def test_the_crisis_cell_works_from_phones(console_site: str, browse: Any) -> No
     # The member's open console reloads by itself: no more forms, no more banner.
     expect(page.locator(".pb-crisis-banner")).to_have_count(0, timeout=5_000)
     member.assert_clean("the member's console after the end")
+
+
+def test_typed_text_survives_no_network_an_expired_session_and_too_long(console_site: str, browse: Any) -> None:
+    from planblanc.core.demo import DIRECTOR_LOGIN
+    from planblanc.crisis.services import MAX_TEXT, crisis_declare
+    from planblanc.directory.models import Establishment
+
+    director_user = __import__("django.contrib.auth", fromlist=["get_user_model"]).get_user_model().objects.get(
+        username=DIRECTOR_LOGIN)
+    chu = Establishment.objects.get(memberships__person__user=director_user, memberships__function="director")
+    crisis = crisis_declare(actor=director_user, establishment=chu, kind="ransomware", severity="major",
+                            first_facts="Rançon")
+    member = browse(console_site, **PHONE)
+    log_in(member, "cellule.chu")
+    member.goto(f"/crise/{crisis.pk}/")
+    page = member.page
+    entries = crisis.entries.count()
+    text = "Appel du SAMU : 3 patients à transférer vers le CH voisin."
+
+    # The network drops: said on screen, the entry stays in the form.
+    page.fill("#id_text", text)
+    member.page.context.set_offline(True)
+    page.locator("#entry-form button[type=submit]").click()
+    expect(page.locator("#pb-network")).to_contain_text("Pas de réseau")
+    expect(page.locator("#entry-form .pb-send-error")).to_be_visible()
+    expect(page.locator("#id_text")).to_have_value(text)
+    member.page.context.set_offline(False)
+    # HTMX logs the failed sends we provoked (the form's and the poller's): expected here.
+    member.problems = [p for p in member.problems if "ERR_INTERNET_DISCONNECTED" not in p
+                       and "htmx:sendError" not in p and "htmx:afterRequest" not in p]
+    # Back online, the same text is sent.
+    page.locator("#entry-form button[type=submit]").click()
+    expect(page.locator("#pb-toast")).to_have_text(fr("Entry added to the logbook."))
+    expect(page.locator("#id_text")).to_have_value("")
+    assert crisis.entries.count() == entries + 1
+
+    # Too long: said beside the field before sending, the text kept.
+    long_text = "x" * (MAX_TEXT + 10)
+    page.locator("#id_text").evaluate("(el, v) => { el.value = v; }", long_text)
+    page.locator("#entry-form button[type=submit]").click()
+    expect(page.locator("#entry-form .pb-too-long")).to_contain_text("20")
+    assert page.locator("#id_text").input_value() == long_text
+
+    # The session expires: said so, the text kept, nothing swapped in the page.
+    page.fill("#id_text", text + " (bis)")
+    # Only the session goes: the browser keeps its other cookies.
+    context = member.page.context
+    kept = [c for c in context.cookies() if "session" not in c["name"]]
+    context.clear_cookies()
+    context.add_cookies(kept)
+    page.locator("#entry-form button[type=submit]").click()
+    expect(page.locator("#entry-form .pb-send-error")).to_contain_text("session")
+    expect(page.locator("#id_text")).to_have_value(text + " (bis)")
+    assert crisis.entries.count() == entries + 1
+    member.problems = [p for p in member.problems if "HTTP 403" not in p]
+    member.assert_clean("the console after the failures")

@@ -132,7 +132,8 @@
   });
   document.addEventListener("htmx:responseError", function (evt) {
     var status = evt.detail.xhr.status;
-    var text = status === 401 ? T.expired : status === 413 ? T.tooLarge : status === 403 ? T.denied
+    var csrf = evt.detail.xhr.getResponseHeader("X-PB-Reason") === "csrf";
+    var text = status === 401 || csrf ? T.expired : status === 413 ? T.tooLarge : status === 403 ? T.denied
       : T.failed.replace("{code}", status);
     if (evt.detail.elt && evt.detail.elt.id === "crisis-live") { return; }
     showError(formOf(evt.detail.elt), text);
