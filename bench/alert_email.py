@@ -145,6 +145,7 @@ def main() -> None:
     )
     time.sleep(3)  # let it start and go idle
 
+    from planblanc.actors import SystemActor
     from planblanc.alerting.models import Campaign, Delivery
     from planblanc.alerting.services import RecipientInput, campaign_create
     from planblanc.directory.models import Establishment, Region
@@ -157,7 +158,7 @@ def main() -> None:
     recipients = [RecipientInput(name=f"Agent {i}", email=f"agent{i}@hopital.example") for i in range(n)]
     start = time.perf_counter()
     campaign = campaign_create(
-        actor="system:bench", establishment=establishment, title="Cyberattaque: rejoignez la cellule",
+        actor=SystemActor("bench", sends_alerts=True), establishment=establishment, title="Cyberattaque: rejoignez la cellule",
         message_fr="Bonjour {name}, la cellule de crise se réunit salle B.", recipients=recipients,
     )
     created = time.perf_counter()

@@ -90,6 +90,7 @@ def main() -> None:
 
     from datetime import timedelta
 
+    from planblanc.actors import SystemActor
     from planblanc.alerting.escalation import escalation_start
     from planblanc.alerting.models import Escalation, EscalationStep
     from planblanc.directory.models import Establishment, Membership, Person, Region
@@ -122,7 +123,7 @@ def main() -> None:
         for policy, person in zip(policies, people, strict=True)
     )
     started = [
-        escalation_start(actor="system:bench", policy=policy, title="Alerte", message="Rejoignez la cellule.")
+        escalation_start(actor=SystemActor("bench", sends_alerts=True), policy=policy, title="Alerte", message="Rejoignez la cellule.")
         for policy in policies
     ]
 

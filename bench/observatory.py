@@ -50,6 +50,7 @@ def timed(label: str, started: float) -> float:
 def generate(n: int, rng: random.Random) -> None:  # noqa: PLR0915 — one straight script
     from django.utils import timezone
 
+    from planblanc.actors import SystemActor
     from planblanc.crisis.models import Crisis, DepartmentStatus, StatusChange
     from planblanc.directory.models import Establishment, EstablishmentCategory, Group, Region
     from planblanc.directory.validators import finess_with_check_digit
@@ -65,7 +66,7 @@ def generate(n: int, rng: random.Random) -> None:  # noqa: PLR0915 — one strai
     batch = 5000
 
     started = time.perf_counter()
-    referentials, _warnings = services.referentials_load(paths=bundled_paths(), actor="bench")
+    referentials, _warnings = services.referentials_load(paths=bundled_paths(), actor=SystemActor("bench"))
     hygiene = next(r for r in referentials if r.slug == "hygiene-anssi")
     regions = Region.objects.bulk_create([Region(code=f"R{r:02d}", name=f"Région {r:02d}") for r in range(18)])
     groups = Group.objects.bulk_create([

@@ -36,7 +36,7 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "planblanc.settings")
     os.environ["PLANBLANC_LOG_LEVEL"] = "WARNING"
 
-    from tests.alerting.kannel import running_kannel
+    from tests.support.kannel import running_kannel
 
     # Delivery reports would go to a platform web server, which this bench does not
     # run: none is asked for (dlr_mask 0); the tests cover them.
@@ -58,6 +58,7 @@ def main() -> None:
         )
         time.sleep(3)
 
+        from planblanc.actors import SystemActor
         from planblanc.alerting.models import Delivery
         from planblanc.alerting.services import RecipientInput, campaign_create
         from planblanc.directory.models import Establishment, Region
@@ -70,7 +71,7 @@ def main() -> None:
         recipients = [RecipientInput(name=f"Agent {i}", mobile_phone=f"+336{i:08d}") for i in range(n)]
         start = time.perf_counter()
         campaign = campaign_create(
-            actor="system:bench", establishment=establishment, title="Cyberattaque",
+            actor=SystemActor("bench", sends_alerts=True), establishment=establishment, title="Cyberattaque",
             message_fr="Rejoignez la cellule de crise.", recipients=recipients, channels=["sms"],
         )
         created = time.perf_counter()

@@ -20,7 +20,6 @@ from django.urls import reverse
 
 from planblanc.accounts.audit import audit_record
 from planblanc.accounts.models import AuditEntry, RoleAssignment, User
-from planblanc.accounts.services import api_token_create
 from planblanc.directory.models import (
     Department,
     Establishment,
@@ -41,6 +40,7 @@ from tests.factories import (
     RoleAssignmentFactory,
     UserFactory,
 )
+from tests.support.api import token_client
 
 ESTABLISHMENTS = ("chu", "ch", "ehpad", "clinic")
 ALL = frozenset(ESTABLISHMENTS)
@@ -295,8 +295,7 @@ def fingerprint() -> list[Any]:
 
 
 def api_client(user: Any) -> Client:
-    _token, key = api_token_create(actor=user, name="matrix")
-    return Client(HTTP_AUTHORIZATION=f"Bearer {key}")
+    return token_client(user, language=None)
 
 
 def client_of(route: Route, user: Any) -> Client:
@@ -625,3 +624,206 @@ def test_it_offers_only_in_scope_choices_in_the_admin_forms(matrix, staff_establ
     body = staff_establishment_admin.get(f"/admin/accounts/user/{matrix.world.users['crisis_member'].pk}/change/").content.decode()
     assert matrix.est["chu"].name in body
     assert clinic.name not in body
+
+
+# Mutual aid ----------------------------------------------------------------------------
+#
+# Each of the four establishments is in crisis, keeps a catalogue entry, has asked its
+# group for help (the EHPAD, with no group, its region) with one offer, and has sent a
+# situation report; each region has a regional crisis cell. What each persona must see,
+# written from the rules (not from tenancy.py): the catalogue in every region its scope
+# touches; a request from its scope or addressed to its group (or, for a regional scope,
+# to its region); a report with its establishment; a regional cell only with a regional
+# (or national) scope.
+
+
+@dataclass
+class Aid:
+    crisis: dict[str, Any] = field(default_factory=dict)
+    resource: dict[str, Any] = field(default_factory=dict)
+    request: dict[str, Any] = field(default_factory=dict)
+    offer: dict[str, Any] = field(default_factory=dict)
+    report: dict[str, Any] = field(default_factory=dict)
+    regional: dict[str, Any] = field(default_factory=dict)
+
+
+@pytest.fixture
+def aid_matrix(matrix: Matrix) -> tuple[Matrix, Aid]:
+    import datetime
+
+    from django.utils import timezone
+
+    from planblanc.crisis.models import Crisis
+    from planblanc.mutual_aid.models import (
+        AidOffer,
+        HelpRequest,
+        RegionalCrisis,
+        Resource,
+        SituationReport,
+    )
+
+    aid = Aid()
+    now = timezone.now()
+    for key in ESTABLISHMENTS:
+        est = matrix.est[key]
+        aid.crisis[key] = Crisis.objects.create(establishment=est, kind="ransomware", severity="major",
+                                                first_facts=f"{key}-crisis", declared_by_label="x")
+        aid.resource[key] = Resource.objects.create(region=est.region, group=est.group, establishment=est,
+                                                    kind="equipment", name=f"{key}-resourcemarker", quantity=3)
+        target = {"target_kind": "group", "target_group": est.group} if est.group_id else {
+            "target_kind": "region", "target_region": est.region}
+        aid.request[key] = HelpRequest.objects.create(
+            requester=est, crisis=aid.crisis[key], region=est.region, kind="equipment", what=f"{key}-requestmarker",
+            quantity=4, urgency="urgent", deliver_to="hall", created_by_label="x", status="offered", **target)
+        aid.offer[key] = AidOffer.objects.create(request=aid.request[key], level="region", offerer_region=est.region,
+                                                 offerer_label="ARS", what=f"{key}-offermarker", quantity=2,
+                                                 created_by_label="x")
+        aid.report[key] = SituationReport.objects.create(
+            establishment=est, crisis=aid.crisis[key], region=est.region, author_label="x", ed_status="open",
+            needs=f"{key}-needsmarker", next_report_at=now + datetime.timedelta(hours=4))
+    for name, region in (("region_a", matrix.world.region_a), ("region_b", matrix.world.region_b)):
+        cell = Crisis.objects.create(region=region, kind="unknown", severity="major", first_facts=name,
+                                     declared_by_label="x")
+        aid.regional[name] = RegionalCrisis.objects.create(region=region, crisis=cell, title=f"{name}-cellmarker",
+                                                           opened_by_label="x")
+    return matrix, aid
+
+
+def _regions_touched(m: Matrix, persona: str) -> frozenset[str]:
+    role, scope_name = PERSONAS[persona]
+    if scope_name is None:
+        return frozenset({"region_a", "region_b"})
+    if scope_name in ("region_a", "group_a"):
+        return frozenset({"region_a"})
+    return _visible_regions(m, frozenset({scope_name}))
+
+
+def _aid_visible(m: Matrix, persona: str, what: str) -> frozenset[str]:
+    """Which establishments' (or regions', for cells) mutual-aid objects `persona` sees."""
+    role, scope_name = PERSONAS[persona]
+    own = covered(m, persona, Perm.VIEW_DIRECTORY)
+    if what == "resource":
+        regions = _regions_touched(m, persona)
+        return frozenset(k for k in ESTABLISHMENTS if _visible_regions(m, frozenset({k})) <= regions)
+    if what == "report":
+        return own
+    if what == "request":
+        groups = _visible_groups(m, own) | ({"group_a"} if scope_name == "group_a" else set())
+        addressed = set()
+        for k in ESTABLISHMENTS:
+            est = m.est[k]
+            if est.group_id and (_visible_groups(m, frozenset({k})) <= groups):
+                addressed.add(k)
+            if not est.group_id and scope_name == "region_a" and est.region_id == m.world.region_a.pk:
+                addressed.add(k)
+        return frozenset(own | addressed)
+    if what == "cell":
+        if scope_name is None:
+            return frozenset({"region_a", "region_b"})
+        return frozenset({"region_a"}) if scope_name == "region_a" else frozenset()
+    raise ValueError(what)
+
+
+AID_SPOT_CHECKS = [
+    ("group_ciso", "request", {"chu", "ch"}),
+    ("crisis_member", "request", {"chu", "ch"}),  # its own, and its group's
+    ("crisis_member", "resource", {"chu", "ch", "ehpad"}),
+    ("regional_officer", "request", {"chu", "ch", "ehpad"}),
+    ("outsider_admin", "resource", {"clinic"}),
+    ("group_ciso", "cell", set()),
+    ("national_admin", "cell", {"region_a", "region_b"}),
+]
+
+
+@pytest.mark.parametrize(("persona", "what", "expected"), AID_SPOT_CHECKS, ids=lambda v: str(v))
+def test_it_derives_the_mutual_aid_expectations(matrix, persona, what, expected):
+    assert _aid_visible(matrix, persona, what) == frozenset(expected)
+
+
+def _aid_routes(a: Aid) -> list[tuple[str, str, Callable[[str], str], Callable[[str], str] | None]]:
+    """(name, object kind, url of the key, marker of the key)."""
+    return [
+        ("resource edit", "resource", lambda k: reverse("mutual_aid:resource_edit", args=[a.resource[k].pk]),
+         lambda k: f"{k}-resourcemarker"),
+        ("request detail", "request", lambda k: reverse("mutual_aid:request_detail", args=[a.request[k].pk]),
+         lambda k: f"{k}-requestmarker"),
+        ("request EDXL-RM", "request", lambda k: reverse("mutual_aid:request_edxl", args=[a.request[k].pk]),
+         lambda k: f"{k}-requestmarker"),
+        ("offer EDXL-RM", "request", lambda k: reverse("mutual_aid:offer_edxl",
+                                                       args=[a.offer[k].pk, "ResponseToRequestResource"]),
+         lambda k: f"{k}-offermarker"),
+        ("situation reports", "report", lambda k: reverse("mutual_aid:situation_report", args=[a.crisis[k].pk]),
+         lambda k: f"{k}-needsmarker"),
+        ("hospital status EDXL-HAVE", "report", lambda k: reverse("mutual_aid:hospital_status", args=[a.crisis[k].pk]),
+         lambda k: f"{k}-needsmarker"),
+    ]
+
+
+@pytest.mark.parametrize("persona", list(PERSONAS))
+def test_it_scopes_every_mutual_aid_page_for_every_persona(aid_matrix, persona):
+    m, a = aid_matrix
+    client = verified_client(m.world.users[persona])
+    for name, what, url, marker in _aid_routes(a):
+        visible = _aid_visible(m, persona, what)
+        for key in ESTABLISHMENTS:
+            response = client.get(url(key))
+            body = response.content.decode().lower()
+            where = f"{persona} {name} ({key})"
+            if key in visible:
+                assert response.status_code == 200, where
+                assert marker(key).lower() in body, where
+            else:
+                assert response.status_code == 404, where
+                assert marker(key).lower() not in body, where
+    cells = _aid_visible(m, persona, "cell")
+    for region_key, cell in a.regional.items():
+        for url in (reverse("mutual_aid:regional_board", args=[cell.pk]),
+                    reverse("mutual_aid:regional_logbook", args=[cell.pk])):
+            response = client.get(url)
+            where = f"{persona} {url} ({region_key})"
+            assert response.status_code == (200 if region_key in cells else 404), where
+            assert (f"{region_key}-cellmarker" in response.content.decode()) == (region_key in cells), where
+
+
+@pytest.mark.parametrize("persona", list(PERSONAS))
+def test_it_lists_only_in_scope_mutual_aid_objects(aid_matrix, persona):
+    m, a = aid_matrix
+    client = verified_client(m.world.users[persona])
+    body = client.get(reverse("mutual_aid:catalogue")).content.decode()
+    _assert_only(body, {k: f"{k}-resourcemarker" for k in ESTABLISHMENTS}, _aid_visible(m, persona, "resource"),
+                 "catalogue")
+    export = client.get(reverse("mutual_aid:catalogue_export", args=["csv"]))
+    body = b"".join(export.streaming_content).decode("utf-8")
+    _assert_only(body, {k: f"{k}-resourcemarker" for k in ESTABLISHMENTS}, _aid_visible(m, persona, "resource"),
+                 "catalogue export")
+    body = client.get(reverse("mutual_aid:index")).content.decode()
+    _assert_only(body, {k: f"{k}-requestmarker" for k in ESTABLISHMENTS}, _aid_visible(m, persona, "request"),
+                 "requests")
+    body = client.get(reverse("mutual_aid:regional_list")).content.decode()
+    _assert_only(body, {r: f"{r}-cellmarker" for r in a.regional}, _aid_visible(m, persona, "cell"), "cells")
+
+
+@pytest.mark.parametrize("persona", list(PERSONAS))
+def test_it_refuses_mutual_aid_writes_outside_the_scope(aid_matrix, persona):
+    """Accepting an offer is the requester's (RUN_CRISIS); marking delivery is either
+    side's; outside what one sees, every write is a 404 and changes nothing."""
+    from planblanc.mutual_aid.models import AidOffer
+
+    m, a = aid_matrix
+    client = verified_client(m.world.users[persona])
+    runs = covered(m, persona, Perm.RUN_CRISIS)
+    for key in ESTABLISHMENTS:
+        before = list(AidOffer.objects.order_by("pk").values("pk", "status"))
+        response = client.post(reverse("mutual_aid:offer_action", args=[a.offer[key].pk, "accept"]))
+        after = list(AidOffer.objects.order_by("pk").values("pk", "status"))
+        where = f"{persona} accept ({key})"
+        if key in runs:
+            assert response.status_code == 302 and after != before, where
+            AidOffer.objects.filter(pk=a.offer[key].pk).update(status="offered")
+            a.request[key].__class__.objects.filter(pk=a.request[key].pk).update(status="offered")
+        else:
+            # Seen (addressed to its group) or not, only the requester chooses: a 404 either way.
+            assert response.status_code == 404, where
+            assert after == before, where
+        response = client.get(reverse("mutual_aid:request_create", args=[a.crisis[key].pk]))
+        assert response.status_code == (200 if key in runs else 404), f"{persona} request form ({key})"

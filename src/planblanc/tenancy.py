@@ -19,8 +19,10 @@ from django.db.models import Q
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 
+from planblanc.actors import Actor, SystemActor
+
 if TYPE_CHECKING:
-    from planblanc.accounts.models import User
+    pass
 
 
 class Role(models.TextChoices):
@@ -42,7 +44,7 @@ class Perm(StrEnum):
     MANAGE_ACCESS = "accounts.manage_access"
     VIEW_AUDIT = "accounts.view_audit"
     # Write the white plan's draft. Approving it is the director's (or deputy's) act,
-    # decided by their function in the establishment (plans.services.plan_may_approve).
+    # decided by their function in the establishment (rights.may_approve_plan).
     EDIT_PLAN = "plans.edit"
     # Answer self-assessments, keep the action plan and the governance record.
     ASSESS = "readiness.assess"
@@ -50,19 +52,30 @@ class Perm(StrEnum):
     RUN_EXERCISE = "exercises.run"
     # Write in a declared crisis: logbook, decisions, tasks, status board, damage
     # assessment, end of crisis. Declaring it is the director's (or deputy's) act, decided
-    # like approval by their function (crisis.services.crisis_may_declare).
+    # like approval by their function (rights.may_declare_crisis).
     RUN_CRISIS = "crisis.run"
+    # Send alerts to the people of an establishment (campaigns, escalations, follow-ups).
+    SEND_ALERTS = "alerting.send"
+    # Send alerts to the establishments of a whole region (ARS campaigns, CAP messages).
+    SEND_REGIONAL_ALERTS = "alerting.send_regional"
+    # Mutual aid: keep the pooled-resource catalogue of the scope and answer help
+    # requests on its behalf (offers, commitments, deliveries).
+    OFFER_AID = "mutual_aid.offer"
+    # Run the regional crisis cell: open it, link establishment crises, write its logbook,
+    # send regional alerts. The national level follows it read-only.
+    RUN_REGIONAL_CELL = "mutual_aid.regional_cell"
 
 
 ROLE_PERMISSIONS: dict[Any, frozenset[Perm]] = {
     # The national level follows crises read-only: a crisis is run by its establishment.
-    Role.NATIONAL_ADMIN: frozenset(Perm) - {Perm.RUN_CRISIS},
+    Role.NATIONAL_ADMIN: frozenset(Perm) - {Perm.RUN_CRISIS, Perm.RUN_REGIONAL_CELL, Perm.OFFER_AID},
     Role.REGIONAL_OFFICER: frozenset(
-        {Perm.VIEW_DIRECTORY, Perm.MANAGE_ESTABLISHMENTS, Perm.VIEW_AUDIT}
+        {Perm.VIEW_DIRECTORY, Perm.MANAGE_ESTABLISHMENTS, Perm.VIEW_AUDIT, Perm.SEND_REGIONAL_ALERTS,
+         Perm.OFFER_AID, Perm.RUN_REGIONAL_CELL}
     ),
     Role.GROUP_CISO: frozenset(
         {Perm.VIEW_DIRECTORY, Perm.MANAGE_PEOPLE, Perm.VIEW_AUDIT, Perm.EDIT_PLAN, Perm.ASSESS,
-         Perm.RUN_EXERCISE}
+         Perm.RUN_EXERCISE, Perm.SEND_ALERTS, Perm.OFFER_AID}
     ),
     Role.ESTABLISHMENT_ADMIN: frozenset(
         {
@@ -75,6 +88,9 @@ ROLE_PERMISSIONS: dict[Any, frozenset[Perm]] = {
             Perm.ASSESS,
             Perm.RUN_CRISIS,
             Perm.RUN_EXERCISE,
+            Perm.SEND_ALERTS,
+            Perm.SEND_REGIONAL_ALERTS,
+            Perm.OFFER_AID,
         }
     ),
     Role.CRISIS_MEMBER: frozenset({Perm.VIEW_DIRECTORY, Perm.RUN_CRISIS}),
@@ -259,6 +275,29 @@ class TenantQuerySet(models.QuerySet):
                     establishment__in=visible_establishments
                 ).values("user_id")
             )
+        prefix = f"{self.tenant_path}__" if self.tenant_path else ""
+        group_model = apps.get_model("directory", "Group")
+        if self.tenant_kind == "regional":
+            # Rows of a region as such (the regional crisis cell): regional scopes only.
+            return Q(**{f"{prefix}region_id__in": scope.region_ids})
+        if self.tenant_kind == "neighbourhood":
+            # Pooled resources: visible in every region the scope touches, never outside.
+            return (
+                Q(**{f"{prefix}region_id__in": scope.region_ids})
+                | Q(**{f"{prefix}region_id__in": group_model.objects.filter(pk__in=scope.group_ids).values("region_id")})
+                | Q(**{f"{prefix}region_id__in": visible_establishments.values("region_id")})
+            )
+        if self.tenant_kind == "aid_request":
+            # Help requests (and their offers): the requester's side, and whoever they are
+            # addressed to (an establishment, its group, or the region).
+            own_groups = visible_establishments.exclude(group_id=None).values("group_id")
+            return (
+                scope.establishment_q(f"{prefix}requester")
+                | scope.establishment_q(f"{prefix}target_establishment")
+                | Q(**{f"{prefix}target_group_id__in": scope.group_ids})
+                | Q(**{f"{prefix}target_group_id__in": own_groups})
+                | Q(**{f"{prefix}target_region_id__in": scope.region_ids})
+            )
         raise ValueError(f"unknown tenant kind {self.tenant_kind!r}")
 
 
@@ -283,7 +322,10 @@ def get_for_user(
         raise
 
 
-def user_label(user: User | None) -> str:
+def user_label(user: Actor | None) -> str:
+    """A person's name (or username), or a process's label."""
     if user is None:
         return ""
+    if isinstance(user, SystemActor):
+        return user.label
     return user.get_full_name() or user.get_username()

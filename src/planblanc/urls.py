@@ -14,6 +14,7 @@ urlpatterns = [
     path("exercices/", include("planblanc.exercises.urls")),
     path("", include("planblanc.alerting.urls")),
     path("crise/", include("planblanc.crisis.urls")),
+    path("entraide/", include("planblanc.mutual_aid.urls")),
     path("api/v1/", api.urls),
     path("i18n/setlang/", set_language, name="set_language"),
     # One login page for everyone, with throttling and two-factor.

@@ -11,6 +11,7 @@ import sys
 
 
 def create(count: int, domain: str = "hopital.example") -> int:
+    from planblanc.actors import SystemActor
     from planblanc.alerting.services import RecipientInput, campaign_create
     from planblanc.directory.models import Establishment, Region
     from planblanc.directory.validators import finess_with_check_digit
@@ -21,7 +22,7 @@ def create(count: int, domain: str = "hopital.example") -> int:
         defaults={"name": "CH de test", "category": "ch", "region": region},
     )
     campaign = campaign_create(
-        actor="system:test", establishment=establishment, title="Cyberattaque: rejoignez la cellule",
+        actor=SystemActor("test", sends_alerts=True), establishment=establishment, title="Cyberattaque: rejoignez la cellule",
         message_fr="Bonjour {name}, la cellule de crise se réunit salle B.",
         recipients=[RecipientInput(name=f"Agent {i}", email=f"agent{i}@{domain}") for i in range(count)],
     )

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from planblanc.accounts.models import AuditEntry
+from planblanc.actors import CRISIS_PROCESS, ESCALATION_WORKER, command
 from planblanc.alerting.models import (
     Campaign,
     CampaignStatus,
@@ -30,7 +31,7 @@ from planblanc.alerting.services import (
     recipients_from_people,
 )
 from planblanc.directory.models import Person
-from tests.alerting.smtp import Recorder, SmtpServer, free_port
+from tests.support.smtp import Recorder, SmtpServer, free_port
 
 
 def _people(n: int, prefix: str = "agent") -> list[RecipientInput]:
@@ -146,6 +147,21 @@ def test_it_lets_only_senders_of_the_scope_create_a_campaign(world, settings):
     assert Campaign.objects.count() == 2
 
 
+
+@pytest.mark.django_db
+def test_it_lets_only_the_processes_that_send_alerts_send_them(world, settings):
+    """A string that merely starts with "system", or a process without the right (an
+    import command), is refused; the escalation worker and a declared crisis send."""
+    settings.ALERTING_CHANNELS = {"email": [{"name": "relay", "kind": "smtp", "host": "127.0.0.1", "port": 1}]}
+    for actor in ("system:anything", "system", None, command("import_people", by="Alice")):
+        with pytest.raises(PermissionDenied):
+            _campaign(actor, world, _people(1))
+    assert _campaign(ESCALATION_WORKER, world, _people(1))
+    campaign = _campaign(CRISIS_PROCESS, world, _people(1))
+    assert AuditEntry.objects.filter(action="alerting.campaign_create", object_id=str(campaign.pk),
+                                     actor=None, actor_label="system:crisis").exists()
+
+
 @pytest.mark.django_db
 def test_it_fails_a_recipient_without_usable_channel_at_creation_with_the_reason(world, settings):
     settings.ALERTING_CHANNELS = {"email": [{"name": "relay", "kind": "smtp", "host": "127.0.0.1", "port": 1}]}
@@ -247,7 +263,7 @@ def test_it_falls_back_to_the_next_provider_when_the_relay_is_down(world, smtp, 
 
 @pytest.mark.django_db
 def test_it_moves_to_the_next_channel_when_a_channel_is_exhausted(world, fast_retries):
-    from tests.alerting.test_webhook import HookServer
+    from tests.support.webhook import HookServer
 
     with SmtpServer(Recorder(rcpt_answer=lambda a: "550 5.1.1 User unknown")) as smtp, HookServer() as hook:
         fast_retries.ALERTING_CHANNELS = {

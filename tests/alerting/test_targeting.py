@@ -353,3 +353,26 @@ def test_it_shows_progress_per_establishment_worst_first_with_a_drill_down(world
     assert "Alice" in drill and "Bob" in drill and "Denis" not in drill
     assert client_for("outsider_admin").get(f"/alertes/{campaign.pk}/etablissements/").status_code == 404
     assert client_for("national_admin").get(f"/alertes/{campaign.pk}/etablissements/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_it_previews_the_time_to_reach_everyone_from_declared_capacities(world, client_for, settings):
+    settings.ALERTING_CHANNELS = {
+        "email": [{"name": "relay", "kind": "smtp", "host": "127.0.0.1", "port": 2525, "rate": 50}],
+        "voice": [{"name": "voice", "kind": "voice_log", "lines": 2, "call_seconds": 120}],
+    }
+    for i in range(3):
+        _member(world.chu, "director", f"Dir{i}")
+    _member(world.ch, "ciso", "Telephone", email="")
+    preview = target_preview(
+        user=world.regional_officer, target=Target(whole_region=True), plan=["email", "voice"], region=world.region_a,
+    )
+    by_channel = {item.channel: item for item in preview.reach}
+    assert by_channel["email"].messages == 3 and by_channel["email"].seconds == pytest.approx(3 / 50)
+    # One call on two lines of two-minute calls: a minute of capacity per call.
+    assert by_channel["voice"].messages == 1 and by_channel["voice"].seconds == pytest.approx(60)
+    html = client_for("regional_officer").post(
+        PREVIEW_URL, _form(world, whole_region="on", channels=["email", "voice"])
+    ).content.decode()
+    assert "preview-reach" in html
+    assert "2 lines" in html or "2 lignes" in html

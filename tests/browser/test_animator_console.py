@@ -8,12 +8,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
+from planblanc.actors import SystemActor
 from planblanc.core.demo import DEMO_PASSWORD
 from tests.browser.support import PHONE, Watched
 
 pytestmark = pytest.mark.browser
-expect = pytest.importorskip("playwright.sync_api").expect
 
 LOGIN_PATH = "/compte/connexion/"
 
@@ -85,7 +86,7 @@ def test_it_drives_the_animator_console_on_a_phone(exercise_site: tuple[str, Any
         run__exercise=exercise, inject__number=5)
     from planblanc.exercises.run import inject_fire
 
-    assert inject_fire(actor="system:exercise", row=row, by_hand=False)
+    assert inject_fire(actor=SystemActor("exercise", sends_alerts=True), row=row, by_hand=False)
     expect(page.locator("#inject-5")).to_have_attribute("data-state", "sent", timeout=8000)
 
     # Pause: the simulated clock stops.

@@ -15,9 +15,9 @@ from planblanc.core.demo import DIRECTOR_LOGIN, demo_load
 from planblanc.directory.models import Establishment, Function, Membership
 from planblanc.plans.models import ExternalContact, ITSystem, Plan, PlanVersion, ReflexSheet, Seat
 from planblanc.plans.selectors import plan_gaps
-from planblanc.plans.services import plan_may_approve
 from planblanc.plans.snapshot import plan_snapshot, snapshot_sha256
 from planblanc.plans.template_data import template_load
+from planblanc.rights import may_approve_plan
 
 # ARCEP's ranges kept for fiction, and the CNIL's public switchboard (the only real number
 # of the template).
@@ -49,7 +49,7 @@ def test_it_approves_the_chu_plan_as_version_1_by_its_director_with_no_blocking_
     assert version.approved_by == director
     assert Membership.objects.filter(person__user=director, establishment=demo.establishment,
                                      function=Function.DIRECTOR).exists()
-    assert plan_may_approve(actor=director, plan=demo)
+    assert may_approve_plan(director, demo)
     report = plan_gaps(plan=demo)
     assert report.blocking_count == 0, [gap.message for gap in report.gaps if gap.blocking]
     assert report.score >= 95

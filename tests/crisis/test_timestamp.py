@@ -5,13 +5,12 @@ network) and a failure is recorded without breaking anything."""
 from __future__ import annotations
 
 import hashlib
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
 from planblanc.crisis.models import LogbookTimestamp
 from planblanc.crisis.services import logbook_timestamp_head
+from tests.support.tsa import LocalTimestampAuthority
 
 pytestmark = pytest.mark.django_db
 
@@ -23,28 +22,10 @@ def test_it_does_nothing_without_an_authority(crisis, settings):
 
 
 def test_it_sends_a_timestamp_query_and_records_a_refusal(crisis, settings):
-    seen: list[tuple[str, bytes]] = []
-
-    class Authority(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            seen.append((self.headers["Content-Type"], body))
-            self.send_response(200)
-            self.send_header("Content-Type", "application/timestamp-reply")
-            self.end_headers()
-            self.wfile.write(b"not a timestamp reply")
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Authority)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        settings.PLANBLANC_TSA_URL = f"http://127.0.0.1:{server.server_port}/tsa"
+    with LocalTimestampAuthority() as authority:
+        settings.PLANBLANC_TSA_URL = authority.url
         stamp = logbook_timestamp_head(crisis=crisis, timeout=5)
-    finally:
-        server.shutdown()
+    seen = authority.queries
     assert seen and seen[0][0] == "application/timestamp-query"
     # The query's message imprint is the SHA-512 of the head hash (the builder's default).
     assert hashlib.sha512(bytes.fromhex(crisis.head_hash)).digest() in seen[0][1]

@@ -14,7 +14,7 @@ from django.db import connection
 
 from planblanc.accounts.models import AuditEntry
 from planblanc.alerting.models import Campaign
-from planblanc.crisis.models import Crisis, CrisisStatus
+from planblanc.crisis.models import Crisis, CrisisStatus, LogbookTimestamp
 from planblanc.exercises import run as run_services
 from planblanc.exercises.models import (
     ExerciseRun,
@@ -23,19 +23,14 @@ from planblanc.exercises.models import (
     InjectState,
     RunStatus,
 )
-from tests.alerting.smtp import SmtpServer
 from tests.exercises.runkit import exercise_with_people, now, play
+from tests.support.smtp import SmtpServer
+from tests.support.tsa import LocalTimestampAuthority
+
+pytestmark = pytest.mark.usefixtures("english_messages")
+
 
 T = datetime.timedelta
-
-
-@pytest.fixture(autouse=True)
-def _english() -> Iterator[None]:
-    # Messages are checked in English; the French catalogue is filled separately.
-    from django.utils import translation
-
-    with translation.override("en"):
-        yield
 
 
 @pytest.fixture
@@ -88,6 +83,28 @@ def test_it_starts_with_an_exercise_crisis_out_of_statistics_and_refuses_a_secon
         run_services.run_start(actor=world.exercise_animator, exercise=setup.exercise)
     assert AuditEntry.objects.filter(action="exercise.run_start").count() == 1
 
+
+
+def test_it_closes_the_exercise_crisis_through_the_crisis_service_audited_and_timestamped(
+    world: Any, settings: Any, django_capture_on_commit_callbacks: Any,
+) -> None:
+    setup = exercise_with_people(world)
+    run = run_services.run_start(actor=world.exercise_animator, exercise=setup.exercise)
+    assert AuditEntry.objects.filter(action="crisis.declare", object_id=str(run.crisis_id),
+                                     actor=world.exercise_animator).exists()
+    with LocalTimestampAuthority() as authority:
+        settings.PLANBLANC_TSA_URL = authority.url
+        with django_capture_on_commit_callbacks(execute=True):
+            run_services.run_finish(actor=world.exercise_animator, run=run)
+    crisis = Crisis.objects.get(pk=run.crisis_id)
+    assert crisis.status == CrisisStatus.CLOSED and crisis.closed_at is not None
+    assert crisis.closed_by_label == world.exercise_animator.get_username()
+    close = AuditEntry.objects.get(action="crisis.close", object_id=str(crisis.pk))
+    assert close.actor == world.exercise_animator and close.changes["entries"] == crisis.head_seq
+    assert crisis.entries.order_by("-seq").first().text == "EXERCISE. End of the exercise."
+    # The final head of the logbook went to the timestamping authority once committed.
+    stamp = LogbookTimestamp.objects.get(crisis=crisis)
+    assert len(authority.queries) == 1 and stamp.seq == crisis.head_seq and stamp.entry_hash == crisis.head_hash
 
 def test_it_keeps_the_simulated_clock_right_through_pause_resume_and_speed(world: Any) -> None:
     setup = exercise_with_people(world)

@@ -7,8 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.utils import translation
 
+from planblanc.actors import SystemActor
 from planblanc.readiness import services
 from planblanc.readiness.loader import (
     LevelSpec,
@@ -22,15 +22,12 @@ from planblanc.readiness.models import Referential
 
 
 @pytest.fixture(autouse=True)
-def _english_messages() -> Any:
-    """Messages are checked in English (the msgids); the pages default to French."""
-    with translation.override("en"):
-        yield
-
+def _english(english_messages: None) -> None:
+    """Every test here reads the English messages."""
 
 @pytest.fixture
 def bundled(db: Any) -> dict[str, Referential]:
-    referentials, _warnings = services.referentials_load(paths=bundled_paths(), actor="test")
+    referentials, _warnings = services.referentials_load(paths=bundled_paths(), actor=SystemActor("test"))
     return {r.slug: r for r in referentials}
 
 
@@ -62,7 +59,7 @@ def tiny_spec(**overrides: Any) -> ReferentialSpec:
 
 @pytest.fixture
 def mini(db: Any) -> Referential:
-    (referential,) = services.referential_save_specs(specs=[tiny_spec()], actor="test")
+    (referential,) = services.referential_save_specs(specs=[tiny_spec()], actor=SystemActor("test"))
     return referential
 
 

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 import yaml
 
+from planblanc.actors import SystemActor
 from planblanc.readiness import ciso_assistant, services
 from planblanc.readiness.loader import ReferentialFileError
 from planblanc.readiness.models import AppliesTo, Referential, ReferentialOrigin
@@ -18,7 +19,7 @@ LIBRARY = REPO.parent / "shared" / "fixtures" / "ciso-assistant-library"
 
 
 def test_it_imports_our_sample_library(db: Any) -> None:
-    referential, warnings = services.referential_import_ciso_assistant(path=SAMPLE, actor="test")
+    referential, warnings = services.referential_import_ciso_assistant(path=SAMPLE, actor=SystemActor("test"))
     assert referential.slug == "ca-exemple-continuite"
     assert referential.version == "2"
     assert referential.origin == ReferentialOrigin.CISO_ASSISTANT

@@ -26,7 +26,9 @@ from planblanc.exercises.models import Exercise
 from planblanc.readiness import charts
 from planblanc.readiness import observatory as obs
 from planblanc.readiness.models import Assessment, GovernanceRecord, Referential
-from tests.factories import EstablishmentFactory
+from planblanc.tenancy import Role
+from tests.conftest import verified_client
+from tests.factories import EstablishmentFactory, RoleAssignmentFactory, UserFactory
 
 YEAR = timezone.localdate().year
 SVG = "{http://www.w3.org/2000/svg}"
@@ -305,3 +307,18 @@ def test_it_tells_an_uncomputed_plan_from_no_plan_and_refreshes_it(world: Any, d
     table = obs.observatory_dashboard(user=world.national_admin, filters=filters, national=True).tables["completeness"]
     assert table.rows[0].cells[keys.index(obs.UNKNOWN)].value == 0
     assert Plan.objects.get(establishment=world.ch).completeness is not None
+
+
+def test_it_shows_the_observatory_in_the_menu_of_whoever_may_open_it(english: Any, world: Any, data: Any) -> None:
+    """The menu asks the same rule as the page: a regional auditor opens the observatory
+    of their region, so their menu leads there; an establishment's auditor has neither."""
+    regional_auditor = UserFactory(username="regional_auditor")
+    RoleAssignmentFactory(user=regional_auditor, role=Role.AUDITOR, region=world.region_a)
+    client = verified_client(regional_auditor)
+    client.cookies["planblanc_language"] = "en"
+    observatory = reverse("readiness:observatory")
+    assert client.get(region_url(world)).status_code == 200
+    page = client.get(reverse("readiness:observatory_region", args=[world.region_a.pk])).content.decode()
+    assert f'href="{observatory}">Observatory</a>' in page
+    establishment_page = english("auditor").get(reverse("directory:establishment_list")).content.decode()
+    assert f'href="{observatory}"' not in establishment_page

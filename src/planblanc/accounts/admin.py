@@ -31,7 +31,14 @@ class ApiTokenAdmin(admin.ModelAdmin):
         # Tokens are personal: the admin shows one's own.
         return super().get_queryset(request).filter(user=request.user)
 
+    # Tokens are made and revoked from the account page (accounts.services).
     def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
@@ -41,12 +48,3 @@ class AuditEntryAdmin(TenantAdminMixin, admin.ModelAdmin):
     list_display = ["at", "actor_label", "action", "object_label", "establishment", "ip_address", "via"]
     list_filter = ["via"]
     search_fields = ["action", "object_label", "actor_label"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

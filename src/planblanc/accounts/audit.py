@@ -17,7 +17,8 @@ from typing import Any
 from django.db import models
 from django.utils.duration import duration_iso_string
 
-from planblanc.accounts.models import AuditEntry
+from planblanc.accounts.models import AuditEntry, User
+from planblanc.actors import Actor
 
 
 @dataclass(frozen=True)
@@ -76,15 +77,17 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
 
 def audit_record(
     *,
-    actor: Any,
+    actor: Actor | str | None,
     action: str,
     obj: models.Model | None = None,
     establishment: Any = None,
     changes: dict[str, Any] | None = None,
     label: str = "",
 ) -> AuditEntry:
+    """`actor` is who acts (a user or a process); a string names an outside party
+    identified otherwise (a recipient's acknowledgement link), None an anonymous request."""
     meta = current_request_meta()
-    actor_user = actor if getattr(actor, "is_authenticated", False) else None
+    actor_user = actor if isinstance(actor, User) and actor.is_authenticated else None
     return AuditEntry.objects.create(
         actor=actor_user,
         actor_label=(actor_user.get_username() if actor_user else str(actor or "system"))[:200],

@@ -13,10 +13,11 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from planblanc.accounts.audit import audit_record
 from planblanc.accounts.models import ApiToken, RoleAssignment, User
+from planblanc.actors import Actor, is_command
 from planblanc.tenancy import Perm, Role, can, forget_cached_roles, scope_for
 
 
-def user_create(*, actor: Any, username: str, password: str | None, email: str = "",
+def user_create(*, actor: Actor, username: str, password: str | None, email: str = "",
                 first_name: str = "", last_name: str = "", preferred_language: str = "fr") -> User:
     user = User(
         username=username, email=email, first_name=first_name, last_name=last_name,
@@ -36,13 +37,13 @@ def user_create(*, actor: Any, username: str, password: str | None, email: str =
     return user
 
 
-def role_assign(*, actor: Any, user: User, role: str, region: Any = None, group: Any = None,
+def role_assign(*, actor: Actor, user: User, role: str, region: Any = None, group: Any = None,
                 establishment: Any = None) -> RoleAssignment:
     """Give a platform role. A national administrator may give any role; an establishment
     administrator only the establishment-level roles over their own establishment."""
     assignment = RoleAssignment(user=user, role=role, region=region, group=group, establishment=establishment)
     assignment.full_clean(validate_constraints=False)
-    if actor is not None:  # None: the command line, run by whoever controls the server
+    if not is_command(actor):  # a command is run by whoever controls the server
         national = scope_for(actor, Perm.MANAGE_ACCESS).national
         local_ok = (
             establishment is not None
@@ -122,7 +123,7 @@ def totp_device_confirm(*, user: User, device: TOTPDevice, token: str) -> bool:
     return True
 
 
-def role_revoke(*, actor: Any, assignment: RoleAssignment) -> None:
+def role_revoke(*, actor: Actor, assignment: RoleAssignment) -> None:
     national = scope_for(actor, Perm.MANAGE_ACCESS).national
     local_ok = assignment.establishment is not None and can(actor, Perm.MANAGE_ACCESS, assignment.establishment)
     if not (national or local_ok):
@@ -140,12 +141,33 @@ def role_revoke(*, actor: Any, assignment: RoleAssignment) -> None:
     forget_cached_roles(assignment.user)
 
 
-def access_grant(*, actor: Any, username: str, role: str, establishment: Any, password: str = "",
+def _login_in_scope(actor: Actor, user: User) -> bool:
+    """May the actor give this existing login a role? Only when every role it holds is
+    over establishments the actor manages access for (a national administrator: always).
+    A login without any role, or with one elsewhere, belongs to someone else."""
+    if is_command(actor) or scope_for(actor, Perm.MANAGE_ACCESS).national:
+        return True
+    if user.pk == getattr(actor, "pk", None):
+        return False
+    assignments = list(RoleAssignment.objects.filter(user=user).select_related("establishment"))
+    return bool(assignments) and all(
+        a.establishment is not None and can(actor, Perm.MANAGE_ACCESS, a.establishment) for a in assignments
+    )
+
+
+def access_grant(*, actor: Actor, username: str, role: str, establishment: Any, password: str = "",
                  email: str = "", first_name: str = "", last_name: str = "") -> RoleAssignment:
     """Give a role over an establishment to a login, creating the login if it is new.
     All or nothing: a refused role leaves no half-created login behind."""
     with transaction.atomic():
         user = User.objects.filter(username=username).first()
+        if user is not None and not _login_in_scope(actor, user):
+            # Another tenant's login is never attached, and the answer is the one a free name
+            # without a password gets, then the one any taken name gets: nothing tells in
+            # which establishment, or whether, the login is used elsewhere.
+            if not password:
+                raise ValidationError({"password": _("A new login needs an initial password.")})
+            raise ValidationError({"username": _("This login name is not available: choose another one.")})
         if user is None:
             if not password:
                 raise ValidationError({"password": _("A new login needs an initial password.")})

@@ -24,8 +24,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from lxml import etree
 
+from planblanc import rights
 from planblanc.accounts.audit import audit_record
 from planblanc.accounts.models import AuditEntry
+from planblanc.actors import Actor
 from planblanc.alerting import services
 from planblanc.alerting.channels.base import providers_for
 from planblanc.alerting.models import Campaign, CampaignStatus
@@ -151,10 +153,16 @@ def _parse_xml(xml: bytes) -> etree._Element:
     return etree.fromstring(xml, parser)
 
 
+# One CAP message is a few KB; the same cap on the page, the API and the receiving endpoint.
+MAX_CAP_BYTES = 1_000_000
+
+
 def cap_validate(xml: bytes) -> etree._Element:
     """The parsed message, or ValidationError listing what is wrong."""
     if not xml or not xml.strip():
         raise ValidationError(_("The CAP message is empty."))
+    if len(xml) > MAX_CAP_BYTES:
+        raise ValidationError(_("The CAP file is too large (1 MB at most)."))
     try:
         root = _parse_xml(xml)
     except etree.XMLSyntaxError as exc:
@@ -292,19 +300,19 @@ def default_channels() -> list[str]:
     return [c for c in ("sms", "voice", "email") if providers_for(c)]
 
 
-def cap_scope(*, actor: Any, draft: CapDraft) -> tuple[Establishment | None, Region | None]:
+def cap_scope(*, actor: Actor, draft: CapDraft) -> tuple[Establishment | None, Region | None]:
     """Where the campaign hangs: the one establishment named, if the actor may alert it
     directly; otherwise the region (a regional officer alerting some establishments),
     or PermissionDenied."""
     establishment = draft.establishment
-    if establishment is not None and services._may_send(actor, establishment=establishment, region=None):
+    if establishment is not None and rights.may_send_alerts(actor, establishment=establishment, region=None):
         return establishment, None
-    if services._may_send(actor, establishment=None, region=draft.region):
+    if rights.may_send_alerts(actor, establishment=None, region=draft.region):
         return None, draft.region
     raise PermissionDenied(_("You are not allowed to send alerts here."))
 
 
-def cap_receive(*, actor: Any, xml: bytes, channels: list[str] | None = None) -> Campaign:
+def cap_receive(*, actor: Actor, xml: bytes, channels: list[str] | None = None) -> Campaign:
     """Start the campaign a CAP message describes: all of it, or nothing (a schema
     failure, an unknown area or a refused scope raise before anything is written)."""
     draft = cap_parse(xml)

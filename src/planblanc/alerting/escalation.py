@@ -26,6 +26,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from planblanc.accounts.audit import audit_record
+from planblanc.actors import ESCALATION_WORKER, Actor, SystemActor
+from planblanc.alerting import services
 from planblanc.alerting.models import (
     Channel,
     Escalation,
@@ -41,7 +43,6 @@ from planblanc.directory.models import Establishment, Person
 from planblanc.tenancy import Perm, can, get_for_user
 
 logger = logging.getLogger(__name__)
-SYSTEM_ACTOR = "system:escalation"
 
 
 @dataclass(frozen=True)
@@ -50,20 +51,20 @@ class LevelInput:
     person: Person | None = None
     rotation: OnCallRotation | None = None
     people: Sequence[Person] = field(default_factory=tuple)
-    wait_minutes: int = 5
+    wait_seconds: int = 300
     repeats: int = 0
 
 
 # Policies ---------------------------------------------------------------------------------
 
 
-def _check(actor: Any, establishment: Establishment) -> None:
+def _check(actor: Actor, establishment: Establishment) -> None:
     if not can(actor, Perm.MANAGE_PEOPLE, establishment):
         raise PermissionDenied(_("You are not allowed to manage escalations here."))
 
 
 def policy_create(
-    *, actor: Any, establishment: Establishment, name: str, channels: Sequence[str], levels: Sequence[LevelInput]
+    *, actor: Actor, establishment: Establishment, name: str, channels: Sequence[str], levels: Sequence[LevelInput]
 ) -> EscalationPolicy:
     _check(actor, establishment)
     errors: dict[str, list[str]] = {}
@@ -87,8 +88,8 @@ def policy_create(
             problem = _("choose the people of the group")
         elif level.kind not in LevelKind.values:
             problem = _("unknown kind of level")
-        elif not 0 <= level.wait_minutes <= 24 * 60:
-            problem = _("the wait must be between 0 and 1,440 minutes")
+        elif not 0 <= level.wait_seconds <= 24 * 3600:
+            problem = _("the wait must be between 0 and 86,400 seconds")
         elif not 0 <= level.repeats <= 20:
             problem = _("repeats must be between 0 and 20")
         if problem:
@@ -104,7 +105,7 @@ def policy_create(
         for position, level in enumerate(levels):
             row = EscalationLevel.objects.create(
                 policy=policy, position=position, kind=level.kind, person=level.person, rotation=level.rotation,
-                wait_minutes=level.wait_minutes, repeats=level.repeats,
+                wait_seconds=level.wait_seconds, repeats=level.repeats,
             )
             if level.people:
                 row.people.set(level.people)
@@ -122,11 +123,18 @@ def policy_snapshot(policy: EscalationPolicy) -> dict[str, Any]:
             {
                 "kind": level.kind, "person": level.person_id, "rotation": level.rotation_id,
                 "people": sorted(p.pk for p in level.people.all()),
-                "wait_minutes": level.wait_minutes, "repeats": level.repeats,
+                "wait_seconds": level.wait_seconds, "repeats": level.repeats,
             }
             for level in policy.levels.order_by("position", "id").prefetch_related("people")
         ],
     }
+
+
+def level_wait(level: dict[str, Any]) -> timedelta:
+    """A level's wait as recorded in a snapshot (in minutes before waits were seconds)."""
+    if "wait_seconds" in level:
+        return timedelta(seconds=int(level["wait_seconds"]))
+    return timedelta(minutes=int(level.get("wait_minutes", 5)))
 
 
 def policy_list(*, user: Any) -> QuerySet[EscalationPolicy]:
@@ -151,10 +159,10 @@ def get_policy_for_user(*, user: Any, policy_id: int, write: bool = False) -> Es
 
 
 def escalation_start(
-    *, actor: Any, policy: EscalationPolicy, title: str, message: str, is_exercise: bool = False
+    *, actor: Actor, policy: EscalationPolicy, title: str, message: str, is_exercise: bool = False
 ) -> Escalation:
     """Snapshot the policy and make the first step due now."""
-    if not (isinstance(actor, str) and actor.startswith("system")):
+    if not isinstance(actor, SystemActor):
         _check(actor, policy.establishment)
     errors: dict[str, list[str]] = {}
     title, message = (title or "").strip(), (message or "").strip()
@@ -185,9 +193,7 @@ def escalation_start(
 
 
 def _wake() -> None:
-    from planblanc.alerting.services import _wake_workers
-
-    _wake_workers()
+    services.workers_wake()
 
 
 def _targets(level: dict[str, Any], when: datetime) -> list[Person]:
@@ -210,19 +216,12 @@ def _acknowledged(escalation_id: int) -> Recipient | None:
 def escalation_step(*, escalation_id: int, worker_id: str, now: datetime | None = None) -> bool:
     """Take the escalation's due step, if it is still due and still ours to take.
     Returns whether this call took it."""
-    from planblanc.alerting.services import (
-        RecipientInput,
-        _no_wait_for_disk,
-        campaign_create,
-        recipients_from_people,
-    )
-
     now = now or timezone.now()
     with transaction.atomic():
-        # As for the sends themselves (see services._no_wait_for_disk): a worker that
+        # As for the sends themselves (see services.no_wait_for_disk): a worker that
         # dies loses nothing by it; only a crash of the database server may forget the
         # last steps taken, which are then taken again.
-        _no_wait_for_disk()
+        services.no_wait_for_disk()
         row = Escalation.objects.filter(
             pk=escalation_id, status=EscalationStatus.ACTIVE, next_step_due_at__lte=now
         ).select_related("establishment").first()
@@ -241,7 +240,7 @@ def escalation_step(*, escalation_id: int, worker_id: str, now: datetime | None 
             ) == 1
             if taken:
                 audit_record(
-                    actor=SYSTEM_ACTOR, action=f"alerting.escalation_{status}", obj=row,
+                    actor=ESCALATION_WORKER, action=f"alerting.escalation_{status}", obj=row,
                     establishment=row.establishment, changes={"level": row.level, "repeat": row.repeat},
                 )
             return taken
@@ -250,19 +249,22 @@ def escalation_step(*, escalation_id: int, worker_id: str, now: datetime | None 
             next_level, next_repeat = row.level, row.repeat + 1
         else:
             next_level, next_repeat = row.level + 1, 0
-        wait = timedelta(minutes=int(level.get("wait_minutes", 5)))
-        # The conditional UPDATE is the claim: of two workers, one changes the row.
-        if mine.update(step_seq=seq + 1, level=next_level, repeat=next_repeat, next_step_due_at=now + wait) != 1:
+        # Counted from when this step was due, not from when it was taken: every step
+        # falls at the alert's start plus the waits before it, so one late step (a
+        # worker outage) does not push back the ones after it.
+        if mine.update(
+            step_seq=seq + 1, level=next_level, repeat=next_repeat, next_step_due_at=due_at + level_wait(level),
+        ) != 1:
             return False
         people = _targets(level, due_at)
         campaign = None
         if people:
-            recipients: list[RecipientInput] = recipients_from_people(
+            recipients: list[services.RecipientInput] = services.recipients_from_people(
                 people, establishment_name=row.establishment.name
             )
             title = row.title if row.repeat == 0 else f"{row.title} ({row.repeat + 1})"
-            campaign = campaign_create(
-                actor=SYSTEM_ACTOR, title=title, message_fr=row.message, message_en=row.message,
+            campaign = services.campaign_create(
+                actor=ESCALATION_WORKER, title=title, message_fr=row.message, message_en=row.message,
                 recipients=recipients, channels=row.policy_snapshot.get("channels") or ["email"],
                 establishment=row.establishment, is_exercise=row.is_exercise,
                 # The worker taking this step sends the outbox right after it.
@@ -307,7 +309,7 @@ def escalation_stop_for_campaign(*, campaign_id: int, by: str) -> int:
     return stopped
 
 
-def escalation_acknowledge(*, actor: Any, escalation: Escalation) -> bool:
+def escalation_acknowledge(*, actor: Actor, escalation: Escalation) -> bool:
     """Acknowledged in the application by a member of the crisis cell or an
     administrator of the establishment (not by read-only auditors)."""
     if not (can(actor, Perm.RUN_CRISIS, escalation.establishment)
@@ -316,12 +318,12 @@ def escalation_acknowledge(*, actor: Any, escalation: Escalation) -> bool:
     return bool(_stop(escalation, status=str(EscalationStatus.ACKNOWLEDGED), actor=actor, by=str(actor)))
 
 
-def escalation_cancel(*, actor: Any, escalation: Escalation) -> bool:
+def escalation_cancel(*, actor: Actor, escalation: Escalation) -> bool:
     _check(actor, escalation.establishment)
     return bool(_stop(escalation, status=str(EscalationStatus.CANCELLED), actor=actor, by=""))
 
 
-def _stop(escalation: Escalation, *, status: str, actor: Any, by: str) -> int:
+def _stop(escalation: Escalation, *, status: str, actor: Actor | str, by: str) -> int:
     now = timezone.now()
     with transaction.atomic():
         count = Escalation.objects.filter(pk=escalation.pk, status=EscalationStatus.ACTIVE).update(

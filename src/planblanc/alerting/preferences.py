@@ -15,16 +15,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime, time
-from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from planblanc import rights
 from planblanc.accounts.audit import audit_record
+from planblanc.actors import Actor
 from planblanc.alerting.models import Channel, ContactPreference
 from planblanc.directory.models import Establishment, Person
-from planblanc.tenancy import Perm
 
 # Channels that ring or buzz a phone: held back during an exercise's quiet hours.
 INTRUSIVE_CHANNELS = frozenset({"sms", "voice"})
@@ -54,19 +54,13 @@ def preferences_for(*, person_ids: Iterable[int]) -> dict[int, ContactPreference
     return found
 
 
-def _may_edit(actor: Any, person: Person) -> bool:
-    if getattr(actor, "is_authenticated", False) and getattr(person, "user_id", None) == actor.pk:
-        return True
-    return Person.objects.visible_to(actor, Perm.MANAGE_PEOPLE).filter(pk=person.pk).exists()
-
-
 def contact_preference_set(
-    *, actor: Any, person: Person, channels: Sequence[str], quiet_from: time | None = None,
+    *, actor: Actor, person: Person, channels: Sequence[str], quiet_from: time | None = None,
     quiet_until: time | None = None,
 ) -> ContactPreference:
     """Record a person's channel order and quiet hours (the person themself, or someone
     who manages the people of one of their establishments)."""
-    if not _may_edit(actor, person):
+    if not rights.may_edit_contact_preference(actor, person):
         raise PermissionDenied(_("You are not allowed to change this person's contact preferences."))
     errors: dict[str, list[str]] = {}
     unknown = [channel for channel in channels if channel not in Channel.values]

@@ -67,6 +67,8 @@ class Preview:
     establishments: int = 0
     # Names of those no planned channel can reach (recorded as failed "no channel").
     without_channel: list[str] = field(default_factory=list)
+    # Per channel of a first attempt, the time the providers' capacity needs.
+    reach: list[Any] = field(default_factory=list)
 
 
 def target_scope(*, user: Any, establishment: Establishment | None = None, region: Region | None = None) -> QuerySet[Establishment]:
@@ -147,16 +149,20 @@ def target_recipients(
     return result
 
 
-def planned_steps(*, recipient: services.RecipientInput, plan: Sequence[str]) -> list[str]:
+def planned_steps(
+    *, recipient: services.RecipientInput, plan: Sequence[str], push_people: set[int] | frozenset[int] = frozenset(),
+) -> list[str]:
     """The channel steps the engine will plan for this recipient (campaign_create's
     rule): channels with a configured provider and a usable address."""
     probe = Recipient(
         email=recipient.email.strip(), mobile_phone=recipient.mobile_phone, landline_phone=recipient.landline_phone,
-        webhook_url=recipient.webhook_url,
+        webhook_url=recipient.webhook_url, matrix_id=recipient.matrix_id,
+        person_id=recipient.person.pk if recipient.person is not None else None,
     )
     return [
         channel for channel in dict.fromkeys(recipient.channels or plan)
-        if channel in Channel.values and providers_for(channel) and services._usable(channel, probe.address_for(channel))
+        if channel in Channel.values and providers_for(channel)
+        and services._usable(channel, probe.address_for(channel), push_people=push_people)
     ]
 
 
@@ -166,11 +172,24 @@ def target_preview(
 ) -> Preview:
     """"N people in M establishments; K without any usable channel", before sending."""
     reached = target_resolve(user=user, target=target, establishment=establishment, region=region, now=now)
+    from planblanc.alerting.capacity import reach_estimate
+    from planblanc.alerting.push import subscribed_person_ids
+
     recipients = target_recipients(reached=reached, plan=plan, is_exercise=is_exercise, now=now)
+    push_people = subscribed_person_ids(r.person.pk for r in recipients if r.person is not None)
+    without: list[str] = []
+    first_steps: dict[str, int] = {}
+    for recipient in recipients:
+        steps = planned_steps(recipient=recipient, plan=plan, push_people=push_people)
+        if steps:
+            first_steps[steps[0]] = first_steps.get(steps[0], 0) + 1
+        else:
+            without.append(recipient.name)
     return Preview(
         people=len(reached),
         establishments=len({item.establishment.pk for item in reached}),
-        without_channel=[r.name for r in recipients if not planned_steps(recipient=r, plan=plan)],
+        without_channel=without,
+        reach=reach_estimate(first_steps),
     )
 
 

@@ -8,14 +8,17 @@ import socket
 from django.utils import timezone
 from django_tasks import task
 
+from planblanc.alerting import escalation, followup, services
+
 
 @task()
 def deliveries_process() -> int:
     """Send every due delivery; if some fall due later (retries, leases of a dead
     worker), queue another wake-up for then."""
-    from planblanc.alerting import escalation, followup, services
+    from planblanc.core.heartbeat import current_worker_id
 
-    worker_id = f"task-{socket.gethostname()[:40]}-{os.getpid()}"
+    # The process's heartbeat id, so that the rows it claims go on at once if it dies.
+    worker_id = current_worker_id() or f"task-{socket.gethostname()[:40]}-{os.getpid()}"
     escalation.escalations_process(worker_id=worker_id)
     followup.followups_process(worker_id=worker_id)
     sent = services.deliveries_process(worker_id=worker_id)
@@ -23,5 +26,36 @@ def deliveries_process() -> int:
         services.next_due_at(), escalation.escalation_next_due_at(), followup.followup_next_due_at(),
     ) if t), default=None)
     if due is not None:
-        services._wake_workers(run_after=max(due, timezone.now()))
+        services.workers_wake(run_after=max(due, timezone.now()))
     return sent
+
+
+@task()
+def crisis_room_open(crisis_id: int) -> str | None:
+    """Open the crisis's Matrix room with its cell invited, and post the alert there."""
+    from planblanc.alerting.matrix_bot import crisis_room_open as open_room
+
+    return open_room(crisis_id=crisis_id)
+
+
+def crisis_room_requested(*, crisis_id: int) -> None:
+    """Called when a crisis is declared: if the Matrix provider opens crisis rooms
+    (option crisis_rooms), queue it (the homeserver is not called inside the
+    declaration's transaction)."""
+    from django.db import transaction
+
+    from planblanc.alerting.matrix_bot import matrix_options
+
+    options = matrix_options()
+    if not options or not options.get("crisis_rooms"):
+        return
+
+    def enqueue() -> None:
+        try:
+            crisis_room_open.enqueue(crisis_id)
+        except Exception:  # the crisis is declared; the room can be opened by hand
+            import logging
+
+            logging.getLogger(__name__).exception("could not queue the crisis room")
+
+    transaction.on_commit(enqueue)

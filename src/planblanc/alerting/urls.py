@@ -1,10 +1,14 @@
 from django.urls import include, path
 
-from planblanc.alerting import views, views_targeting
+from planblanc.alerting import views, views_push, views_targeting
 
 app_name = "alerting"
 urlpatterns = [
     path("ack/<str:token>/", views.acknowledge, name="acknowledge"),
+    path("ack/<str:token>/push/<str:action>/", views_push.push_action, name="push_action"),
+    path("alertes/appareils/", views_push.devices, name="devices"),
+    path("alertes/appareils/abonner/", views_push.device_subscribe, name="device_subscribe"),
+    path("alertes/appareils/<int:pk>/retirer/", views_push.device_remove, name="device_remove"),
     path("alertes/", views.campaign_list, name="campaign_list"),
     path("alertes/a-confirmer/", views.alerts_to_acknowledge, name="to_acknowledge"),
     path("alertes/nouvelle/", views.campaign_new, name="campaign_new"),
@@ -13,6 +17,7 @@ urlpatterns = [
     path("alertes/<int:pk>/etablissements/", views_targeting.campaign_establishments, name="campaign_establishments"),
     path("alertes/preferences/<int:person_id>/", views_targeting.contact_preference_edit, name="contact_preference"),
     path("alertes/<int:pk>/", views.campaign_detail, name="campaign_detail"),
+    path("alertes/<int:pk>/cloturer/", views.campaign_close, name="campaign_close"),
     path("alertes/<int:pk>/progression/", views.campaign_progress, name="campaign_progress"),
     path("alertes/<int:pk>/export.csv", views.campaign_export, name="campaign_export"),
     path("sms/<str:provider>/dlr/", views.sms_receipt, name="sms_receipt"),

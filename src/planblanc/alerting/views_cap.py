@@ -13,17 +13,11 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 
+from planblanc import rights
 from planblanc.alerting import cap, selectors
 from planblanc.core.forms import BootstrapFormMixin, run_service
-from planblanc.tenancy import Perm, scope_for
 
-MAX_CAP_BYTES = 1_000_000
-
-
-def may_receive_cap(user: Any) -> bool:
-    """Regional and national officers: a CAP message alerts a region's establishments."""
-    scope = scope_for(user, Perm.MANAGE_ESTABLISHMENTS)
-    return bool(scope.national or scope.region_ids)
+MAX_CAP_BYTES = cap.MAX_CAP_BYTES
 
 
 class CapReceiveForm(BootstrapFormMixin, forms.Form):
@@ -59,7 +53,7 @@ def cap_download(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def cap_receive_page(request: HttpRequest) -> HttpResponse:
-    if not may_receive_cap(request.user):
+    if not rights.may_receive_cap(request.user):
         raise PermissionDenied
     form = CapReceiveForm(request.POST or None, request.FILES or None)
     draft = None

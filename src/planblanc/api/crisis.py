@@ -13,6 +13,8 @@ from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from ninja import Router, Schema
 
+from planblanc import rights
+from planblanc.api.types import InputDateTime
 from planblanc.crisis import selectors, services
 from planblanc.crisis.chain import logbook_verify
 from planblanc.crisis.models import Crisis, CrisisTask, DepartmentStatus, LogbookEntry, SystemStatus
@@ -70,7 +72,7 @@ class TaskOut(Schema):
 class TaskIn(Schema):
     title: str
     owner: str = ""
-    due_at: datetime.datetime | None = None
+    due_at: InputDateTime | None = None
 
 
 class TaskStatusIn(Schema):
@@ -109,7 +111,7 @@ def _crisis_out(request: HttpRequest, crisis: Crisis) -> dict[str, Any]:
         "kind": crisis.kind, "severity": crisis.severity, "status": crisis.status, "is_exercise": crisis.is_exercise,
         "first_facts": crisis.first_facts, "declared_at": crisis.declared_at, "declared_by": crisis.declared_by_label,
         "closed_at": crisis.closed_at, "head_seq": crisis.head_seq, "head_hash": crisis.head_hash,
-        "revision": crisis.revision, "may_run": services.crisis_may_run(actor=request.user, crisis=crisis),
+        "revision": crisis.revision, "may_run": rights.may_run_crisis(request.user, crisis),
     }
 
 

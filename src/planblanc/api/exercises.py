@@ -12,6 +12,8 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Body, Router, Schema, Status
 
+from planblanc import rights
+from planblanc.api.types import InputDateTime
 from planblanc.directory.models import Establishment, Person
 from planblanc.exercises import chronogramme as chrono
 from planblanc.exercises import selectors, services
@@ -49,7 +51,7 @@ class ExerciseIn(Schema):
     establishment_id: int
     kit_slug: str = ""
     title: str = ""
-    planned_start: datetime.datetime | None = None
+    planned_start: InputDateTime | None = None
 
 
 class ReactionOut(Schema):
@@ -83,7 +85,7 @@ class InjectIn(Schema):
     number: int | None = None
     phase: str = ""
     offset_minutes: int | None = None
-    at: datetime.datetime | None = None
+    at: InputDateTime | None = None
     channel: str = "email"
     kind: str = "structuring"
     sender: str = ""
@@ -265,7 +267,7 @@ def chronogramme_import(
     unless only_good_rows=true."""
     user = _user(request)
     exercise = _exercise(request, exercise_id)
-    if not services.exercise_may_edit(actor=user, exercise=exercise):
+    if not rights.may_edit_exercise(user, exercise):
         from django.core.exceptions import PermissionDenied
 
         raise PermissionDenied(_("You are not allowed to prepare exercises for this establishment."))
@@ -281,6 +283,5 @@ def chronogramme_import(
         actor=user, exercise=exercise, chronogramme=result, only_good_rows=only_good_rows, replace=replace,
     )
     return Status(200, {"imported": len(created), "errors": [str(e) for e in result.errors], "warnings": warnings})
-
 
 

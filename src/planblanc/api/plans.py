@@ -15,6 +15,7 @@ from django.utils.duration import duration_iso_string
 from django.utils.translation import gettext as _
 from ninja import Body, Router, Schema
 
+from planblanc import rights
 from planblanc.directory.models import Establishment
 from planblanc.plans import selectors, services
 from planblanc.plans.forms import PARTS, PlanCellForm, ReflexItemForm, people_of
@@ -99,7 +100,7 @@ def _user(request: HttpRequest) -> Any:
 
 def _plan(user: Any, establishment_id: int, *, write: bool = False) -> Plan:
     plan = selectors.plan_for_user(user=user, establishment_id=establishment_id)
-    if write and not services.plan_may_edit(actor=user, plan=plan):
+    if write and not rights.may_edit_plan(user, plan):
         raise PermissionDenied(_("You are not allowed to change this plan."))
     return plan
 
@@ -229,8 +230,8 @@ def _plan_out(user: Any, plan: Plan) -> dict[str, Any]:
         "counts": selectors.plan_section_counts(plan=plan),
         "latest_version": _version_out(latest) if latest else None,
         "draft_changed_at": plan.draft_changed_at,
-        "may_edit": services.plan_may_edit(actor=user, plan=plan),
-        "may_approve": services.plan_may_approve(actor=user, plan=plan),
+        "may_edit": rights.may_edit_plan(user, plan),
+        "may_approve": rights.may_approve_plan(user, plan),
     }
 
 

@@ -1,4 +1,5 @@
-"""The Django admin reads through the same tenancy layer as the pages and the API."""
+"""The Django admin reads through the same tenancy layer as the pages and the API, and
+only reads: writes belong to the services."""
 
 from __future__ import annotations
 
@@ -23,24 +24,16 @@ class TenantAdminMixin:
         kwargs.setdefault("queryset", scoped_choices(db_field, request))
         return super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
 
-    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        from planblanc.accounts.audit import audit_record, diff, snapshot
+    # Read-only: every write goes through the owning app's services (with their checks
+    # and audit entry), from the pages, the API or the commands.
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
-        before = snapshot(type(obj).objects.get(pk=obj.pk)) if change else {}
-        super().save_model(request, obj, form, change)  # type: ignore[misc]
-        audit_record(
-            actor=request.user, action=f"admin.{'change' if change else 'add'}", obj=obj,
-            establishment=_establishment_of(obj), changes=diff(before, snapshot(obj)),
-        )
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
-    def delete_model(self, request: HttpRequest, obj: Any) -> None:
-        from planblanc.accounts.audit import audit_record, diff, snapshot
-
-        audit_record(
-            actor=request.user, action="admin.delete", obj=obj, establishment=_establishment_of(obj),
-            changes=diff(snapshot(obj), {}),
-        )
-        super().delete_model(request, obj)  # type: ignore[misc]
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return not scope_for(request.user, self.tenant_perm).is_empty and super().has_module_permission(request)  # type: ignore[misc]
@@ -52,9 +45,18 @@ def scoped_choices(db_field: Any, request: HttpRequest) -> Any:
 
 
 class TenantInlineMixin:
-    """An inline's rows and drop-downs, within the user's scope."""
+    """An inline's rows and drop-downs, within the user's scope (read-only)."""
 
     tenant_perm: Perm = Perm.VIEW_DIRECTORY
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
     def get_queryset(self, request: HttpRequest) -> Any:
         return super().get_queryset(request).visible_to(request.user, self.tenant_perm)  # type: ignore[misc]
@@ -62,14 +64,6 @@ class TenantInlineMixin:
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         kwargs.setdefault("queryset", scoped_choices(db_field, request))
         return super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
-
-
-def _establishment_of(obj: Any) -> Any:
-    from planblanc.directory.models import Establishment
-
-    if isinstance(obj, Establishment):
-        return obj
-    return getattr(obj, "establishment", None)
 
 
 admin.site.site_header = "Plan Blanc Numérique"

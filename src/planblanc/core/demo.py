@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from planblanc.accounts.audit import audit_record
 from planblanc.accounts.models import RoleAssignment, User
+from planblanc.actors import command
 from planblanc.directory.models import (
     Department,
     DepartmentKind,
@@ -228,8 +229,44 @@ def demo_load() -> list[DemoLogin]:
         if key != "chu":
             plan_create(actor=users[PLAN_CREATORS[key]], establishment=establishment)
     _complete_chu_plan(establishments["chu"], users["admin.chu"], User.objects.get(username=DIRECTOR_LOGIN))
-    audit_record(actor=None, action="demo.load", label="Région de démonstration")
+    _demo_catalogue(region, group, establishments)
+    audit_record(actor=command("load_demo"), action="demo.load", label="Région de démonstration")
     return logins
+
+
+# Pooled resources (mutual aid): level, owner key, kind, name, quantity, where, who to call, delay, cost, agreement.
+DEMO_CATALOGUE = [
+    ("group", None, "equipment", "PC autonomes préconfigurés (hors domaine)", 15, "Magasin DSI du GHT, Rivemont",
+     "Astreinte DSI du GHT", "2 h", "prêt gratuit", "Convention GHT-2024-07"),
+    ("group", None, "people", "RSSI du GHT (mutualisé)", 1, "Siège du GHT", "RSSI du GHT", "immédiat", "-",
+     "Convention GHT-2024-07"),
+    ("group", None, "equipment", "Routeurs 4G avec forfaits", 6, "Magasin DSI du GHT", "Astreinte DSI du GHT", "2 h",
+     "prêt gratuit", ""),
+    ("region", None, "people", "CSIRT régional : intervenants réponse à incident", 3, "ARS de démonstration",
+     "Cadre d'astreinte ARS", "4 h", "pris en charge par l'ARS", "Marché régional CSIRT 2025"),
+    ("region", None, "equipment", "PC autonomes de la réserve régionale", 40, "Entrepôt régional", "Cadre d'astreinte ARS",
+     "6 h", "prêt gratuit", ""),
+    ("establishment", "ch", "service", "Laboratoire de biologie (examens urgents)", 1, "CH de Rivemont",
+     "Biologiste de garde", "1 h", "tarif inter-établissements", "Convention labo GHT-2023-02"),
+    ("establishment", "chu", "people", "Ingénieur biomédical", 2, "CHU de Belleval", "Astreinte biomédicale", "3 h",
+     "-", ""),
+    ("establishment", "ch", "equipment", "Téléphone satellite", 1, "Salle de crise du CH", "Administrateur de garde",
+     "1 h", "prêt gratuit", ""),
+]
+
+
+def _demo_catalogue(region: Region, group: Group, establishments: dict[str, Establishment]) -> None:
+    from planblanc.mutual_aid.models import Resource
+
+    phone = _fiction_mobile(90)
+    Resource.objects.bulk_create([
+        Resource(
+            region=region, group=group if level != "region" else None,
+            establishment=establishments[key] if key else None, kind=kind, name=name, quantity=quantity,
+            location=where, contact=contact, contact_phone=phone, delay=delay, cost=cost, agreement=agreement,
+        )
+        for level, key, kind, name, quantity, where, contact, delay, cost, agreement in DEMO_CATALOGUE
+    ])
 
 
 # Where the holder and deputy of each template seat come from at the CHU, when no one

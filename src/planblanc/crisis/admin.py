@@ -3,24 +3,14 @@ console, and a logbook entry is never changed nor deleted (a correction is a new
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 
 from planblanc.core.admin import TenantAdminMixin
 from planblanc.crisis.models import Crisis, LogbookAttachment, LogbookEntry
 
 
 class ReadOnlyAdmin(TenantAdminMixin, admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+    """Read-only, like every tenant admin (core/admin.py)."""
 
 
 @admin.register(Crisis)

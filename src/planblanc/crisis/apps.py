@@ -6,3 +6,10 @@ class CrisisConfig(AppConfig):
     name = "planblanc.crisis"
     label = "crisis"
     verbose_name = _("Crisis console")
+
+    def ready(self) -> None:
+        # Open improvement actions are gaps of the plan: the plans app asks us for them.
+        from planblanc.crisis.selectors import open_improvement_actions
+        from planblanc.plans.selectors import improvement_action_source_register
+
+        improvement_action_source_register(open_improvement_actions)

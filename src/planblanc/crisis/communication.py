@@ -18,16 +18,15 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from planblanc import rights
 from planblanc.accounts.audit import audit_record
+from planblanc.actors import CRISIS_PROCESS, Actor
 from planblanc.crisis.chain import nfc
 from planblanc.crisis.models import CommunicationDraft, CommunicationStatus, Crisis, EntryKind
 from planblanc.crisis.services import (
-    CAMPAIGN_ACTOR,
-    crisis_may_declare,
-    crisis_may_run,
     logbook_append,
 )
-from planblanc.directory.models import Function, Membership, Person
+from planblanc.directory.models import Membership, Person
 from planblanc.tenancy import user_label
 
 DATA_DIR = Path(__file__).resolve().parent / "data" / "communication"
@@ -69,22 +68,6 @@ def communication_render(*, crisis: Crisis, template_key: str, values: dict[str,
     }
 
 
-def communication_may_approve(*, actor: Any, crisis: Crisis) -> bool:
-    """The director or a deputy director, or the communication officer of the
-    establishment (the communication seat)."""
-    if crisis_may_declare(actor=actor, establishment=crisis.establishment):
-        return True
-    return bool(getattr(actor, "is_authenticated", False)) and Membership.objects.filter(
-        person__user=actor, establishment=crisis.establishment, function=Function.COMMUNICATION,
-    ).exists()
-
-
-def _require_run(actor: Any, crisis: Crisis) -> None:
-    # The communication officer writes in the logbook like every member of the cell.
-    if not crisis_may_run(actor=actor, crisis=crisis):
-        raise PermissionDenied(_("You are not allowed to write in this crisis."))
-
-
 def _check_texts(title: str, message_fr: str, message_en: str) -> None:
     errors: dict[str, list[Any]] = {}
     if not title:
@@ -99,11 +82,11 @@ def _check_texts(title: str, message_fr: str, message_en: str) -> None:
 
 
 def communication_draft(
-    *, actor: Any, crisis: Crisis, template_key: str, title: str = "", message_fr: str = "", message_en: str = "",
+    *, actor: Actor, crisis: Crisis, template_key: str, title: str = "", message_fr: str = "", message_en: str = "",
     values: dict[str, str] | None = None,
 ) -> CommunicationDraft:
     """A new draft from a template; given texts replace the filled template's."""
-    _require_run(actor, crisis)
+    rights.require_run_crisis(actor, crisis)
     rendered = communication_render(crisis=crisis, template_key=template_key, values=values)
     title = nfc(title).strip() or rendered["title"]
     message_fr = nfc(message_fr).strip() or rendered["message_fr"]
@@ -122,11 +105,11 @@ def communication_draft(
 
 
 def communication_edit(
-    *, actor: Any, draft: CommunicationDraft, title: str, message_fr: str, message_en: str = "",
+    *, actor: Actor, draft: CommunicationDraft, title: str, message_fr: str, message_en: str = "",
 ) -> CommunicationDraft:
     """Change the texts; an approved message goes back to draft and needs approval again."""
     crisis = draft.crisis
-    _require_run(actor, crisis)
+    rights.require_run_crisis(actor, crisis)
     title, message_fr, message_en = nfc(title).strip(), nfc(message_fr).strip(), nfc(message_en).strip()
     _check_texts(title, message_fr, message_en)
     with transaction.atomic():
@@ -140,9 +123,9 @@ def communication_edit(
     return locked
 
 
-def communication_approve(*, actor: Any, draft: CommunicationDraft) -> CommunicationDraft:
+def communication_approve(*, actor: Actor, draft: CommunicationDraft) -> CommunicationDraft:
     crisis = draft.crisis
-    if not communication_may_approve(actor=actor, crisis=crisis):
+    if not rights.may_approve_communication(actor, crisis):
         raise PermissionDenied(_(
             "Only the director, a deputy director or the communication officer may approve a message."))
     with transaction.atomic():
@@ -166,14 +149,14 @@ def _brace_safe(text: str) -> str:
 
 
 def communication_send(
-    *, actor: Any, draft: CommunicationDraft, people: list[Person], channels: tuple[str, ...] = ("email",),
+    *, actor: Actor, draft: CommunicationDraft, people: list[Person], channels: tuple[str, ...] = ("email",),
 ) -> CommunicationDraft:
     """Send an approved message to the chosen people of the establishment through the
     alerting engine (one campaign); refused while it is not approved."""
     from planblanc.alerting.services import campaign_create, recipients_from_people
 
     crisis = draft.crisis
-    _require_run(actor, crisis)
+    rights.require_run_crisis(actor, crisis)
     if draft.status == CommunicationStatus.SENT:
         raise ValidationError(_("This message was already sent."))
     if draft.status != CommunicationStatus.APPROVED:
@@ -194,7 +177,7 @@ def communication_send(
             raise ValidationError(_("This message must be approved before it is sent."))
         # Our own rule decided who may send; the engine acts for the crisis app.
         campaign = campaign_create(
-            actor=CAMPAIGN_ACTOR, title=_brace_safe(locked.title), message_fr=_brace_safe(locked.message_fr),
+            actor=CRISIS_PROCESS, title=_brace_safe(locked.title), message_fr=_brace_safe(locked.message_fr),
             message_en=_brace_safe(locked.message_en),
             recipients=recipients_from_people(people, establishment_name=crisis.establishment.name),
             channels=channels, establishment=crisis.establishment, is_exercise=crisis.is_exercise,

@@ -8,9 +8,7 @@ read the database only; `logbook_export` records who exported what."""
 
 from __future__ import annotations
 
-import csv
 import functools
-import io
 import json
 import logging
 from dataclasses import dataclass
@@ -23,6 +21,8 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from planblanc.actors import Actor
+from planblanc.core import tabular
 from planblanc.core.localtime import establishment_time, establishment_zone, fr_datetime
 from planblanc.core.pdf import render_pdf
 from planblanc.crisis.chain import ENCODING_VERSION, logbook_verify, utc_iso
@@ -92,30 +92,29 @@ def logbook_json(crisis: Crisis) -> bytes:
 
 
 def logbook_csv(crisis: Crisis) -> bytes:
-    out = io.StringIO()
-    out.write("\ufeff")  # spreadsheet software then reads UTF-8
-    writer = csv.writer(out, delimiter=";")
     header = _header(crisis)
-    writer.writerow(["# head_hash", header["head_hash"], "entries", header["entries"],
-                     "chain_verified", header["chain_verified"]])
     zone = establishment_zone(crisis.establishment)
-    writer.writerow(["# heure locale", str(zone)])
-    writer.writerow(["seq", "date_heure", "author", "kind", "text", "corrects", "attachments_sha256",
-                     "prev_hash", "entry_hash"])
+    rows: list[list[Any]] = [
+        ["# head_hash", header["head_hash"], "entries", header["entries"], "chain_verified", header["chain_verified"]],
+        ["# heure locale", str(zone)],
+        ["seq", "date_heure", "author", "kind", "text", "corrects", "attachments_sha256", "prev_hash",
+         "entry_hash"],
+    ]
     for entry in _entries(crisis):
         data = _entry_dict(entry)
-        writer.writerow([
+        rows.append([
             data["seq"], fr_datetime(entry.at, zone, seconds=True), data["author"], data["kind"],
             data["text"], data["corrects"] or "",
             " ".join(f"{a['sha256']}:{a['name']}" for a in data["attachments"]), data["prev_hash"],
             data["entry_hash"],
         ])
-    writer.writerow(["# head_hash", header["head_hash"]])
-    return out.getvalue().encode("utf-8")
+    rows.append(["# head_hash", header["head_hash"]])
+    return tabular.csv_bytes(rows)
 
 
 @functools.cache
-def _stylesheet() -> str:
+def pdf_stylesheet() -> str:
+    """The stylesheet of the crisis PDFs (logbook, notifications, report)."""
     return (STATIC_DIR / "logbook_pdf.css").read_text(encoding="utf-8")
 
 
@@ -126,10 +125,10 @@ def logbook_pdf(crisis: Crisis, *, printed_by: str = "") -> bytes:
             "crisis": crisis, "header": _header(crisis), "entries": _entries(crisis),
             "printed_by": printed_by, "printed_at": timezone.localtime(), "zone": str(zone),
         })
-    return render_pdf(html=html, css=_stylesheet())
+    return render_pdf(html=html, css=pdf_stylesheet())
 
 
-def logbook_export(*, actor: Any, crisis: Crisis, fmt: str) -> Exported:
+def logbook_export(*, actor: Actor, crisis: Crisis, fmt: str) -> Exported:
     if fmt not in FORMATS:
         raise Http404
     if fmt == "pdf":

@@ -13,18 +13,20 @@ import re
 import uuid
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from planblanc import rights
 from planblanc.accounts.audit import audit_record
+from planblanc.actors import Actor
 from planblanc.crisis.chain import nfc
 from planblanc.crisis.models import Crisis, EntryKind, Indicator, IndicatorKind, Tlp
 from planblanc.crisis.notifications import export_record
-from planblanc.crisis.services import crisis_may_run, logbook_append
+from planblanc.crisis.services import logbook_append
 from planblanc.tenancy import user_label
 
 HASH_LENGTHS = {32: "md5", 40: "sha1", 64: "sha256"}
@@ -119,11 +121,6 @@ def _clean(kind: str, value: str, tlp: str, description: str) -> tuple[str, str,
     return value, algorithm, description
 
 
-def _require_run(actor: Any, crisis: Crisis) -> None:
-    if not crisis_may_run(actor=actor, crisis=crisis):
-        raise PermissionDenied(_("You are not allowed to write in this crisis."))
-
-
 def _duplicate() -> ValidationError:
     return ValidationError({"value": [_("This indicator is already recorded for this crisis.")]})
 
@@ -132,9 +129,9 @@ def _duplicate() -> ValidationError:
 
 
 def indicator_create(
-    *, actor: Any, crisis: Crisis, kind: str, value: str, tlp: str = "amber", description: str = "",
+    *, actor: Actor, crisis: Crisis, kind: str, value: str, tlp: str = "amber", description: str = "",
 ) -> Indicator:
-    _require_run(actor, crisis)
+    rights.require_run_crisis(actor, crisis)
     value, algorithm, description = _clean(kind, value, tlp, description)
     if Indicator.objects.filter(crisis=crisis, kind=kind, value=value).exists():
         raise _duplicate()
@@ -154,10 +151,10 @@ def indicator_create(
 
 
 def indicator_update(
-    *, actor: Any, indicator: Indicator, kind: str, value: str, tlp: str, description: str = "",
+    *, actor: Actor, indicator: Indicator, kind: str, value: str, tlp: str, description: str = "",
 ) -> Indicator:
     crisis = indicator.crisis
-    _require_run(actor, crisis)
+    rights.require_run_crisis(actor, crisis)
     value, algorithm, description = _clean(kind, value, tlp, description)
     if Indicator.objects.filter(crisis=crisis, kind=kind, value=value).exclude(pk=indicator.pk).exists():
         raise _duplicate()
@@ -180,10 +177,10 @@ def indicator_update(
     return indicator
 
 
-def indicator_delete(*, actor: Any, indicator: Indicator) -> None:
+def indicator_delete(*, actor: Actor, indicator: Indicator) -> None:
     """Withdraw an indicator recorded by mistake; the logbook keeps the trace."""
     crisis = indicator.crisis
-    _require_run(actor, crisis)
+    rights.require_run_crisis(actor, crisis)
     with transaction.atomic():
         logbook_append(actor=actor, crisis=crisis, kind=str(EntryKind.INFORMATION),
                        text=_("Indicator of compromise withdrawn: %(kind)s %(value)s") % {
@@ -321,7 +318,7 @@ def misp_event(*, crisis: Crisis, indicators: list[Indicator] | None = None) -> 
 IOC_EXPORTS = {"stix": ("application/stix+json;version=2.1", "json"), "misp": ("application/json", "json")}
 
 
-def indicators_export(*, actor: Any, crisis: Crisis, fmt: str) -> tuple[bytes, str, str]:
+def indicators_export(*, actor: Actor, crisis: Crisis, fmt: str) -> tuple[bytes, str, str]:
     """(content, content type, file name); the export is logged."""
     if fmt not in IOC_EXPORTS:
         raise ValidationError(_("Unknown export format."))

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
@@ -28,8 +28,11 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from planblanc import rights
 from planblanc.accounts.audit import audit_record
+from planblanc.actors import Actor
 from planblanc.crisis.chain import nfc, utc_iso
+from planblanc.crisis.exports import pdf_stylesheet
 from planblanc.crisis.models import (
     DAMAGE_QUESTIONS,
     Answer,
@@ -45,7 +48,7 @@ from planblanc.crisis.models import (
     SystemState,
     SystemStatus,
 )
-from planblanc.crisis.services import crisis_may_run, logbook_append
+from planblanc.crisis.services import logbook_append
 from planblanc.directory.models import Function, Membership
 from planblanc.tenancy import user_label
 
@@ -235,7 +238,7 @@ def notification_clocks(*, crisis: Crisis, now: datetime.datetime | None = None)
 # Pre-filled form ----------------------------------------------------------------------------
 
 
-def _reporter(crisis: Crisis, actor: Any) -> dict[str, str]:
+def _reporter(crisis: Crisis, actor: Actor) -> dict[str, str]:
     person = getattr(actor, "person", None) if getattr(actor, "is_authenticated", False) else None
     if person is None:
         return {"reporter_name": user_label(actor) if hasattr(actor, "pk") else crisis.declared_by_label,
@@ -250,7 +253,7 @@ def _reporter(crisis: Crisis, actor: Any) -> dict[str, str]:
     }
 
 
-def notification_prefill(*, crisis: Crisis, kind: str, actor: Any = None) -> dict[str, str]:
+def notification_prefill(*, crisis: Crisis, kind: str, actor: Actor | None = None) -> dict[str, str]:
     """The form's values from the crisis data: identity and FINESS, reporter, discovery
     date, type, scope, affected systems from the status board, damage assessment answers,
     departments in degraded mode."""
@@ -322,7 +325,7 @@ def notification_current(*, crisis: Crisis, kind: str) -> RegulatoryNotification
     return RegulatoryNotification.objects.filter(crisis=crisis, kind=kind).order_by("-filing").first()
 
 
-def notification_form_data(*, crisis: Crisis, kind: str, actor: Any = None) -> dict[str, str]:
+def notification_form_data(*, crisis: Crisis, kind: str, actor: Actor | None = None) -> dict[str, str]:
     """What the form shows: the saved draft over the pre-filled values."""
     current = notification_current(crisis=crisis, kind=kind)
     data = notification_prefill(crisis=crisis, kind=kind, actor=actor)
@@ -338,11 +341,6 @@ def _kind(kind: str) -> NotificationKind:
     if kind not in NotificationKind.values:
         raise ValidationError({"kind": [_("Unknown notification.")]})
     return NotificationKind(kind)
-
-
-def _require_run(actor: Any, crisis: Crisis) -> None:
-    if not crisis_may_run(actor=actor, crisis=crisis):
-        raise PermissionDenied(_("You are not allowed to write in this crisis."))
 
 
 def _clean(kind: NotificationKind, data: dict[str, Any]) -> dict[str, str]:
@@ -363,11 +361,11 @@ def _clean(kind: NotificationKind, data: dict[str, Any]) -> dict[str, str]:
     return clean
 
 
-def notification_save(*, actor: Any, crisis: Crisis, kind: str, data: dict[str, Any]) -> RegulatoryNotification:
+def notification_save(*, actor: Actor, crisis: Crisis, kind: str, data: dict[str, Any]) -> RegulatoryNotification:
     """Save the form of the current filing. A sent filing is not changed: the CNIL takes
     a complementary filing (notification_complement), the others are done."""
     kind = _kind(kind)
-    _require_run(actor, crisis)
+    rights.require_run_crisis(actor, crisis)
     clean = _clean(kind, data)
     with transaction.atomic():
         current = (RegulatoryNotification.objects.select_for_update().filter(crisis=crisis, kind=kind)
@@ -388,10 +386,10 @@ def notification_save(*, actor: Any, crisis: Crisis, kind: str, data: dict[str, 
     return current
 
 
-def notification_complement(*, actor: Any, crisis: Crisis, kind: str) -> RegulatoryNotification:
+def notification_complement(*, actor: Actor, crisis: Crisis, kind: str) -> RegulatoryNotification:
     """Open a complementary filing to the CNIL, once the previous one is sent."""
     kind = _kind(kind)
-    _require_run(actor, crisis)
+    rights.require_run_crisis(actor, crisis)
     if kind != "cnil":
         raise ValidationError(_("Only the CNIL notification takes complementary filings."))
     with transaction.atomic():
@@ -413,12 +411,12 @@ def notification_complement(*, actor: Any, crisis: Crisis, kind: str) -> Regulat
 
 
 def notification_mark_sent(
-    *, actor: Any, crisis: Crisis, kind: str, reference: str, sent_at: datetime.datetime | None = None,
+    *, actor: Actor, crisis: Crisis, kind: str, reference: str, sent_at: datetime.datetime | None = None,
 ) -> RegulatoryNotification:
     """Mark the current filing sent with the reference given by the authority (the
     receipt number, the complaint's number). No reference: refused."""
     kind = _kind(kind)
-    _require_run(actor, crisis)
+    rights.require_run_crisis(actor, crisis)
     reference = nfc(reference or "").strip()
     if not reference:
         raise ValidationError({"reference": [
@@ -458,7 +456,7 @@ def notification_mark_sent(
 # Exports ----------------------------------------------------------------------------------
 
 
-def notification_document(*, crisis: Crisis, kind: str, actor: Any = None) -> dict[str, Any]:
+def notification_document(*, crisis: Crisis, kind: str, actor: Actor | None = None) -> dict[str, Any]:
     """The notification as data: what the JSON export holds and the PDF prints."""
     kind = _kind(kind)
     current = notification_current(crisis=crisis, kind=kind)
@@ -488,7 +486,6 @@ def notification_document(*, crisis: Crisis, kind: str, actor: Any = None) -> di
 def notification_pdf(document: dict[str, Any], crisis: Crisis) -> bytes:
     from planblanc.core.localtime import establishment_time, fr_datetime
     from planblanc.core.pdf import render_pdf
-    from planblanc.crisis.exports import _stylesheet
 
     with translation.override("fr"), establishment_time(crisis.establishment) as zone:
         due = crisis.declared_at + DELAYS[NotificationKind(document["notification"])]
@@ -497,13 +494,13 @@ def notification_pdf(document: dict[str, Any], crisis: Crisis) -> bytes:
             "doc": document, "crisis": crisis, "printed_at": timezone.localtime(), "zone": str(zone),
             "due_local": fr_datetime(due, zone), "sent_local": fr_datetime(sent, zone),
         })
-    return render_pdf(html=html, css=_stylesheet())
+    return render_pdf(html=html, css=pdf_stylesheet())
 
 
 EXPORT_TYPES = {"pdf": "application/pdf", "json": "application/json"}
 
 
-def notification_export(*, actor: Any, crisis: Crisis, kind: str, fmt: str) -> tuple[bytes, str, str]:
+def notification_export(*, actor: Actor, crisis: Crisis, kind: str, fmt: str) -> tuple[bytes, str, str]:
     """(content, content type, file name); the export is logged."""
     if fmt not in EXPORT_TYPES:
         raise ValidationError(_("Unknown export format."))
@@ -519,12 +516,12 @@ def notification_export(*, actor: Any, crisis: Crisis, kind: str, fmt: str) -> t
     return content, EXPORT_TYPES[fmt], f"notification-{kind}-crise-{crisis.pk}-{stamp}.{fmt}"
 
 
-def export_record(*, actor: Any, crisis: Crisis, what: str, fmt: str, content: bytes, action: str) -> None:
+def export_record(*, actor: Actor, crisis: Crisis, what: str, fmt: str, content: bytes, action: str) -> None:
     """An export is audited, and written to the logbook while the crisis is running and
     the actor writes in it (a read-only regional officer's export is audited only)."""
     digest = hashlib.sha256(content).hexdigest()
     with transaction.atomic():
-        if crisis.status == CrisisStatus.ACTIVE and crisis_may_run(actor=actor, crisis=crisis):
+        if crisis.status == CrisisStatus.ACTIVE and rights.may_run_crisis(actor, crisis):
             logbook_append(actor=actor, crisis=crisis, kind=str(EntryKind.INFORMATION),
                            text=_("Exported: %(what)s (%(fmt)s, SHA-256 %(sha)s).") % {
                                "what": what, "fmt": fmt.upper(), "sha": digest})

@@ -9,15 +9,18 @@ import datetime
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Min, QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from planblanc import rights
 from planblanc.accounts.audit import audit_record
+from planblanc.actors import Actor
 from planblanc.crisis.chain import logbook_verify, nfc
+from planblanc.crisis.exports import pdf_stylesheet
 from planblanc.crisis.models import (
     Crisis,
     CrisisStatus,
@@ -28,7 +31,7 @@ from planblanc.crisis.models import (
     LogbookEntry,
 )
 from planblanc.crisis.notifications import export_record, notification_clocks
-from planblanc.crisis.services import crisis_may_run, logbook_append
+from planblanc.crisis.services import logbook_append
 from planblanc.directory.models import Person
 from planblanc.tenancy import user_label
 
@@ -79,18 +82,22 @@ def improvement_actions_of(*, crisis: Crisis) -> QuerySet[ImprovementAction]:
     return ImprovementAction.objects.filter(crisis=crisis).select_related("owner").order_by("due_date", "id")
 
 
-def _require_run(actor: Any, crisis: Crisis) -> None:
-    if not crisis_may_run(actor=actor, crisis=crisis):
-        raise PermissionDenied(_("You are not allowed to write in this crisis."))
-
-
 def improvement_action_create(
-    *, actor: Any, crisis: Crisis, title: str, due_date: datetime.date | None, owner: Person | None = None,
-    owner_label: str = "",
+    *, actor: Actor, crisis: Crisis, title: str, due_date: datetime.date | None, owner: Person | None = None,
+    owner_label: str = "", from_exercise_report: bool = False,
 ) -> ImprovementAction:
     """An improvement action with its owner and due date, during or after the crisis.
-    Written to the logbook while the crisis runs (its logbook closes at the end)."""
-    _require_run(actor, crisis)
+    Written to the logbook while the crisis runs (its logbook closes at the end).
+
+    The one writer of improvement actions: an exercise's report adds them to its
+    exercise crisis (`from_exercise_report`), by the animators who run the exercise,
+    without a logbook entry (the players' logbook is the exercise's record)."""
+    if from_exercise_report:
+        if not crisis.is_exercise:
+            raise ValidationError(_("Only an exercise crisis ends with its exercise."))
+        rights.require_prepare_exercises(actor, crisis.establishment)
+    else:
+        rights.require_run_crisis(actor, crisis)
     title = nfc(title or "").strip()
     errors: dict[str, list[Any]] = {}
     if not title:
@@ -110,18 +117,20 @@ def improvement_action_create(
         action = ImprovementAction.objects.create(
             crisis=crisis, title=title, owner=owner, owner_label=label, due_date=due_date,
             created_by_label=user_label(actor)[:200])
-        if crisis.status == CrisisStatus.ACTIVE:
+        if crisis.status == CrisisStatus.ACTIVE and not from_exercise_report:
             logbook_append(actor=actor, crisis=crisis, kind=str(EntryKind.ACTION),
                            text=_("Improvement action: %(title)s (owner %(owner)s, due %(due)s)") % {
                                "title": title, "owner": label, "due": due_date.isoformat()})  # type: ignore[union-attr]
-        audit_record(actor=actor, action="crisis.improvement_action_create", obj=action,
-                     establishment=crisis.establishment,
+        audit_record(actor=actor,
+                     action="exercise.improvement_action_add" if from_exercise_report
+                     else "crisis.improvement_action_create",
+                     obj=action, establishment=crisis.establishment,
                      changes={"title": title, "owner": label, "due_date": str(due_date)})
     return action
 
 
-def improvement_action_set_status(*, actor: Any, action: ImprovementAction, status: str) -> ImprovementAction:
-    _require_run(actor, action.crisis)
+def improvement_action_set_status(*, actor: Actor, action: ImprovementAction, status: str) -> ImprovementAction:
+    rights.require_run_crisis(actor, action.crisis)
     if status not in ImprovementStatus.values:
         raise ValidationError({"status": [_("Unknown status.")]})
     with transaction.atomic():
@@ -147,17 +156,16 @@ def report_context(*, crisis: Crisis) -> dict[str, Any]:
     }
 
 
-def report_pdf(*, actor: Any, crisis: Crisis) -> bytes:
+def report_pdf(*, actor: Actor, crisis: Crisis) -> bytes:
     """The lessons-learned report, A4, French, the logbook head hash on every page. The
     export is logged (audit; logbook while the crisis runs)."""
     from planblanc.core.localtime import establishment_time
     from planblanc.core.pdf import render_pdf
-    from planblanc.crisis.exports import _stylesheet
 
     with translation.override("fr"), establishment_time(crisis.establishment):
         html = render_to_string("crisis/report/pdf.html", {
             **report_context(crisis=crisis), "printed_by": user_label(actor), "printed_at": timezone.localtime()})
-    content = render_pdf(html=html, css=_stylesheet())
+    content = render_pdf(html=html, css=pdf_stylesheet())
     export_record(actor=actor, crisis=crisis, what=_("lessons-learned report"), fmt="pdf", content=content,
                   action="crisis.report_export")
     return content

@@ -19,6 +19,8 @@ from planblanc.crisis.models import (
     Decision,
     DepartmentState,
     DepartmentStatus,
+    ImprovementAction,
+    ImprovementStatus,
     LogbookAttachment,
     LogbookEntry,
     StatusChange,
@@ -195,3 +197,73 @@ def crisis_statistics(*, user: Any, include_exercises: bool = False) -> dict[str
         "by_kind": by_kind,
         "include_exercises": include_exercises,
     }
+
+
+def open_improvement_actions(establishment_ids: list[int]) -> list[ImprovementAction]:
+    """The open improvement actions of these establishments' crises and exercises, by
+    due date (a gap of their plans, plans/selectors.py)."""
+    return list(ImprovementAction.objects.filter(
+        crisis__establishment_id__in=establishment_ids, status=ImprovementStatus.OPEN,
+    ).select_related("crisis").order_by("due_date", "id"))
+
+
+def status_board_summary(*, crisis: Crisis) -> str:
+    """The status board in a few plain lines (for a chat reply or an SMS): departments
+    not running normally, IT systems not up, open tasks."""
+    from django.utils.translation import gettext as _
+
+    from planblanc.crisis.models import (
+        CrisisTask,
+        DepartmentState,
+        DepartmentStatus,
+        SystemState,
+        SystemStatus,
+        TaskStatus,
+    )
+
+    lines = [_("Status board — %(establishment)s, crisis #%(id)d") % {
+        "establishment": crisis.establishment.name, "id": crisis.pk,
+    }]
+    if crisis.is_exercise:
+        lines[0] = _("EXERCISE.") + " " + lines[0]
+    departments = DepartmentStatus.objects.filter(crisis=crisis).exclude(status=DepartmentState.NORMAL)
+    systems = SystemStatus.objects.filter(crisis=crisis).exclude(status__in=(SystemState.UP, SystemState.RESTORED))
+    for label, rows in ((_("Departments"), departments), (_("IT systems"), systems)):
+        items = [f"{row.name}: {row.get_status_display()}" + (f" ({row.note})" if row.note else "") for row in rows]
+        lines.append(f"{label}: " + ("; ".join(items) if items else _("all normal")))
+    open_tasks = CrisisTask.objects.filter(crisis=crisis, status__in=(TaskStatus.TODO, TaskStatus.DOING)).count()
+    lines.append(_("Open tasks: %(count)d") % {"count": open_tasks})
+    return "\n".join(lines)
+# The crisis cell board ------------------------------------------------------------------
+
+
+@dataclass
+class CellBoard:
+    """The "alert and cell" section of the console: each seat of the approved plan's
+    crisis cell with its holder and deputies, and where each stands (alerting tables);
+    who has not acknowledged; counts per answer; the meeting point."""
+
+    crisis: Crisis
+    campaign: Any
+    seats: list[Any]
+    answers: list[Any]
+    waiting: list[Any]
+    rendezvous: dict[str, Any]
+
+    @property
+    def filled(self) -> int:
+        return sum(1 for seat in self.seats if seat.filled)
+
+
+def crisis_cell_board(*, crisis: Crisis) -> CellBoard:
+    from planblanc.alerting import selectors as alerting
+
+    campaign = crisis.campaign
+    rendezvous = {key: value for key, value in (crisis.bridge or {}).items() if value}
+    if campaign is None:
+        return CellBoard(crisis=crisis, campaign=None, seats=[], answers=[], waiting=[], rendezvous=rendezvous)
+    return CellBoard(
+        crisis=crisis, campaign=campaign, seats=alerting.campaign_seats(campaign=campaign),
+        answers=alerting.campaign_answers(campaign=campaign),
+        waiting=list(alerting.campaign_waiting(campaign=campaign)[:200]), rendezvous=rendezvous,
+    )

@@ -8,6 +8,7 @@ writers never fork the chain; the unique (crisis, seq) constraint is the last gu
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import hashlib
 import logging
@@ -28,7 +29,9 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from planblanc import rights
 from planblanc.accounts.audit import audit_record
+from planblanc.actors import CRISIS_PROCESS, Actor
 from planblanc.crisis.chain import entry_digest, nfc
 from planblanc.crisis.models import (
     DAMAGE_QUESTIONS,
@@ -55,49 +58,16 @@ from planblanc.crisis.models import (
     TaskStatus,
 )
 from planblanc.directory.models import Department, Establishment, Function, Person
-from planblanc.tenancy import Perm, can, user_label
+from planblanc.tenancy import user_label
 
 logger = logging.getLogger(__name__)
 
 MAX_TEXT = 20_000
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
-CAMPAIGN_ACTOR = "system:crisis"
+MAX_ATTACHMENTS = 10
 
 
 # Rights ----------------------------------------------------------------------------------
-
-
-def crisis_may_declare(*, actor: Any, establishment: Establishment) -> bool:
-    """The director of the establishment or a deputy director declares a crisis: the
-    same rule as approving its plan (a login linked to a person holding one of those
-    functions there). A national or regional role alone is not enough."""
-    from planblanc.plans.models import Plan
-    from planblanc.plans.services import plan_may_approve
-
-    if not getattr(actor, "is_authenticated", False):
-        return False
-    plan = Plan.objects.filter(establishment=establishment).first() or Plan(establishment=establishment)
-    return plan_may_approve(actor=actor, plan=plan)
-
-
-def crisis_may_run(*, actor: Any, crisis: Crisis) -> bool:
-    """Crisis-cell members and establishment administrators (RUN_CRISIS), and whoever may
-    declare, write in the crisis; others in scope (region, group, auditors) only read."""
-    if not getattr(actor, "is_authenticated", False):
-        return False
-    return can(actor, Perm.RUN_CRISIS, crisis.establishment) or crisis_may_declare(
-        actor=actor, establishment=crisis.establishment
-    )
-
-
-def crisis_may_end(*, actor: Any, crisis: Crisis) -> bool:
-    """Ending a crisis follows the rule of declaring it: the director or a deputy director."""
-    return crisis_may_declare(actor=actor, establishment=crisis.establishment)
-
-
-def _require_run(actor: Any, crisis: Crisis) -> None:
-    if not crisis_may_run(actor=actor, crisis=crisis):
-        raise PermissionDenied(_("You are not allowed to write in this crisis."))
 
 
 def _require_active(crisis: Crisis) -> None:
@@ -144,6 +114,9 @@ def _validate_entry(kind: str, text: str, attachments: Sequence[AttachmentInput]
         errors["text"] = [_("Write what happened.")]
     elif len(text) > MAX_TEXT:
         errors["text"] = [_("An entry holds at most %(max)d characters.") % {"max": MAX_TEXT}]
+    if len(attachments) > MAX_ATTACHMENTS:
+        errors.setdefault("attachments", []).append(
+            _("An entry holds at most %(max)d files.") % {"max": MAX_ATTACHMENTS})
     for item in attachments:
         if len(item.content) > MAX_ATTACHMENT_BYTES:
             errors.setdefault("attachments", []).append(
@@ -155,7 +128,7 @@ def _validate_entry(kind: str, text: str, attachments: Sequence[AttachmentInput]
 
 
 def _append(
-    *, crisis: Crisis, actor: Any, kind: str, text: str, corrects: LogbookEntry | None = None,
+    *, crisis: Crisis, actor: Actor, kind: str, text: str, corrects: LogbookEntry | None = None,
     files: Iterable[dict[str, Any]] = (), at: datetime.datetime | None = None, author_label: str | None = None,
 ) -> LogbookEntry:
     """Append one entry to the chain. Must run inside a transaction."""
@@ -194,12 +167,12 @@ def _bump(crisis: Crisis, *sections: str) -> None:
 
 
 def logbook_append(
-    *, actor: Any, crisis: Crisis, kind: str, text: str, corrects: LogbookEntry | None = None,
+    *, actor: Actor, crisis: Crisis, kind: str, text: str, corrects: LogbookEntry | None = None,
     attachments: Sequence[AttachmentInput] = (),
 ) -> LogbookEntry:
     """Add an entry to the logbook (main courante). A correction names the entry it
     corrects; the corrected entry stays as it was."""
-    _require_run(actor, crisis)
+    rights.require_run_crisis(actor, crisis)
     _require_active(crisis)
     text = _validate_entry(kind, text, attachments)
     if corrects is not None and corrects.crisis_id != crisis.pk:
@@ -212,6 +185,25 @@ def logbook_append(
             changes={"seq": entry.seq, "kind": kind, "hash": entry.entry_hash,
                      "corrects": corrects.seq if corrects else None,
                      "attachments": [f["sha256"] for f in files]},
+        )
+    return entry
+
+
+def logbook_record_event(
+    *, crisis: Crisis, author_label: str, text: str, kind: str = EntryKind.EVENT, actor: Any = None,
+) -> LogbookEntry | None:
+    """An entry written by another capability of the platform about this crisis (a help
+    request answered by the group, a situation report…), after that capability checked
+    its own rights. Nothing is written to a crisis that has ended; the entry is chained
+    like any other."""
+    if crisis.status != CrisisStatus.ACTIVE:
+        return None
+    text = _validate_entry(str(kind), text, ())
+    with transaction.atomic():
+        entry = _append(crisis=crisis, actor=actor, kind=str(kind), text=text, author_label=author_label[:200])
+        audit_record(
+            actor=actor, action="crisis.logbook_record_event", obj=entry, establishment=crisis.establishment,
+            changes={"seq": entry.seq, "kind": str(kind), "hash": entry.entry_hash},
         )
     return entry
 
@@ -240,23 +232,71 @@ def _snapshot_people(snapshot: dict[str, Any]) -> list[dict[str, Any]]:
     return people
 
 
-def _cell_recipients(snapshot: dict[str, Any], establishment: Establishment) -> list[Any]:
-    from planblanc.alerting.services import RecipientInput, recipients_from_people
+def _cell_recipients(snapshot: dict[str, Any], establishment: Establishment) -> tuple[list[Any], list[Any]]:
+    """The people of the cell (today's contact details where they still exist) and the
+    seats: holders are alerted at once; a deputy who holds no seat waits on standby
+    until the holder of their seat declines or stays silent."""
+    from planblanc.alerting.services import RecipientInput, SeatInput, recipients_from_people
 
     people = _snapshot_people(snapshot)
     current = Person.objects.in_bulk([p["id"] for p in people if p.get("id")])
-    recipients = []
+
+    def key_of(person: dict[str, Any]) -> Any:
+        return person.get("id") or person.get("email") or person.get("name")
+
+    holders = {key_of(seat["holder"]) for seat in snapshot.get("seats", []) if seat.get("holder")}
+    recipients: list[Any] = []
+    index: dict[Any, int] = {}
     for person in people:
         row = current.get(person.get("id"))
+        standby = key_of(person) not in holders
         if row is not None:  # today's contact details, not those of the approval day
-            recipients += recipients_from_people([row], establishment_name=establishment.name)
+            item = recipients_from_people([row], establishment_name=establishment.name)[0]
+            item = dataclasses.replace(item, standby=standby)
         else:
-            recipients.append(RecipientInput(
+            item = RecipientInput(
                 name=person.get("name", ""), email=person.get("email") or "",
                 mobile_phone=person.get("mobile_phone") or "", landline_phone=person.get("landline_phone") or "",
-                establishment_name=establishment.name,
+                establishment_name=establishment.name, standby=standby,
+            )
+        index[key_of(person)] = len(recipients)
+        recipients.append(item)
+    seats = []
+    for seat in snapshot.get("seats", []):
+        members = [index[key_of(p)] for p in [seat.get("holder"), *seat.get("deputies", [])] if p]
+        if members:
+            seats.append(SeatInput(
+                title=seat.get("title", "")[:200] or str(seat.get("key", "")), members=tuple(members),
+                key=str(seat.get("key", "")), group=str(seat.get("cell", "")),
             ))
-    return recipients
+    return recipients, seats
+
+
+def _cell_alert_options(snapshot: dict[str, Any], bridge: dict[str, Any]) -> dict[str, Any]:
+    """How the cell alert goes out: every channel at once by default (the hospital's
+    mail may be down), or email first then SMS and voice to whoever has not acknowledged
+    (setting or the plan's `alert_mode`); open until acknowledged, with the default
+    answers and the meeting point."""
+    from planblanc.alerting.answers import DEFAULT_ANSWERS
+    from planblanc.alerting.models import CampaignMode
+
+    cell = snapshot.get("cell") or {}
+    mode = cell.get("alert_mode") or settings.CRISIS_CELL_ALERT_MODE
+    options: dict[str, Any] = {
+        "keep_open": True, "answers": DEFAULT_ANSWERS,
+        "rendezvous": {key: bridge.get(key) or "" for key in (
+            "meeting_place", "fallback_place", "bridge_phone", "bridge_code", "bridge_notes",
+        )},
+        "standby_after_minutes": int(cell.get("deputy_after_minutes") or settings.ALERTING_STANDBY_AFTER_MINUTES),
+    }
+    if mode == "email_first":
+        options.update(mode=CampaignMode.FALLBACK, channels=("email", "sms", "voice"))
+        options["followup_minutes"] = int(
+            cell.get("alert_followup_minutes") or settings.CRISIS_CELL_ALERT_FOLLOWUP_MINUTES
+        )
+    else:
+        options.update(mode=CampaignMode.PARALLEL, channels=("email", "sms", "voice"))
+    return options
 
 
 def _alert_texts(crisis: Crisis, bridge: dict[str, Any]) -> tuple[str, str, str]:
@@ -295,7 +335,7 @@ def _owner_for(sheet: dict[str, Any], seats: list[dict[str, Any]], establishment
 
 
 def crisis_declare(
-    *, actor: Any, establishment: Establishment, kind: str, severity: str, first_facts: str,
+    *, actor: Actor, establishment: Establishment, kind: str, severity: str, first_facts: str,
     is_exercise: bool = False, confirm_second: bool = False,
 ) -> Crisis:
     """Declare a crisis: this triggers the plan. In one transaction: the crisis, the first
@@ -305,7 +345,7 @@ def crisis_declare(
     cell (seat holders and deputies) with the bridge details."""
     from planblanc.plans.models import Plan, PlanVersion
 
-    if not crisis_may_declare(actor=actor, establishment=establishment):
+    if not rights.may_declare_crisis(actor, establishment):
         raise PermissionDenied(
             _("Only the director of the establishment or a deputy director may declare a crisis.")
         )
@@ -382,18 +422,33 @@ def crisis_declare(
         ])
         DamageAssessment.objects.create(crisis=crisis, updated_at=now)
 
-        recipients = _cell_recipients(snapshot, establishment)
+        recipients, seats = _cell_recipients(snapshot, establishment)
         if recipients:
+            from planblanc.alerting.followup import followup_schedule
             from planblanc.alerting.services import campaign_create
 
             title, message_fr, message_en = _alert_texts(crisis, bridge)
+            options = _cell_alert_options(snapshot, bridge)
+            followup_minutes = options.pop("followup_minutes", None)
             campaign = campaign_create(
-                actor=CAMPAIGN_ACTOR, title=title, message_fr=message_fr, message_en=message_en,
-                recipients=recipients, channels=("email", "sms", "voice"), establishment=establishment,
-                is_exercise=is_exercise,
+                actor=CRISIS_PROCESS, title=title, message_fr=message_fr, message_en=message_en,
+                recipients=recipients, establishment=establishment, is_exercise=is_exercise, seats=seats,
+                **options,
             )
+            if followup_minutes is not None:
+                # Email first: SMS, then voice, to whoever has not acknowledged by then.
+                from planblanc.alerting.channels.base import providers_for
+
+                for channel in ("sms", "voice"):
+                    if providers_for(channel):
+                        followup_schedule(
+                            actor=CRISIS_PROCESS, campaign=campaign, channel=channel, after_minutes=followup_minutes,
+                        )
             crisis.campaign = campaign
             crisis.save(update_fields=["campaign"])
+            from planblanc.alerting.tasks import crisis_room_requested
+
+            crisis_room_requested(crisis_id=crisis.pk)
             note = _("Crisis cell alerted: %(count)d people (alert campaign #%(id)d).") % {
                 "count": len(recipients), "id": campaign.pk,
             }
@@ -406,18 +461,26 @@ def crisis_declare(
                      "plan_version": version.number if version else None, "tasks": len(tasks),
                      "campaign": crisis.campaign_id},
         )
+        # Timestamps of the logbook head and digests to the cell while it is active.
+        transaction.on_commit(_anchor_schedule)
     return crisis
+
+
+def _anchor_schedule() -> None:
+    from planblanc.crisis.tasks import logbook_anchor_schedule
+
+    logbook_anchor_schedule()
 
 
 # Decisions, tasks, status board, damage assessment -------------------------------------
 
 
 def decision_record(
-    *, actor: Any, crisis: Crisis, text: str, rationale: str = "", decided_by: str = "",
+    *, actor: Actor, crisis: Crisis, text: str, rationale: str = "", decided_by: str = "",
     decided_at: datetime.datetime | None = None,
 ) -> Decision:
     """Register a decision; its logbook entry is written with it."""
-    _require_run(actor, crisis)
+    rights.require_run_crisis(actor, crisis)
     _require_active(crisis)
     text, rationale = nfc(text).strip(), nfc(rationale).strip()
     decided_by = nfc(decided_by).strip() or user_label(actor)
@@ -447,11 +510,11 @@ def decision_record(
 
 
 def task_create(
-    *, actor: Any, crisis: Crisis, title: str, owner: Person | None = None, owner_label: str = "",
+    *, actor: Actor, crisis: Crisis, title: str, owner: Person | None = None, owner_label: str = "",
     due_at: datetime.datetime | None = None,
 ) -> CrisisTask:
     """An ad hoc task on the board."""
-    _require_run(actor, crisis)
+    rights.require_run_crisis(actor, crisis)
     _require_active(crisis)
     title = nfc(title).strip()
     if not title:
@@ -473,10 +536,10 @@ def task_create(
     return task
 
 
-def task_set_status(*, actor: Any, task: CrisisTask, status: str) -> CrisisTask:
+def task_set_status(*, actor: Actor, task: CrisisTask, status: str) -> CrisisTask:
     """Move a task on the board; completing or cancelling it writes the logbook."""
     crisis = task.crisis
-    _require_run(actor, crisis)
+    rights.require_run_crisis(actor, crisis)
     _require_active(crisis)
     if status not in TaskStatus.values:
         raise ValidationError({"status": [_("Unknown task status.")]})
@@ -505,10 +568,10 @@ def task_set_status(*, actor: Any, task: CrisisTask, status: str) -> CrisisTask:
 
 
 def _status_change(
-    *, actor: Any, row: DepartmentStatus | SystemStatus, status: str, note: str, choices: Any, what: str,
+    *, actor: Actor, row: DepartmentStatus | SystemStatus, status: str, note: str, choices: Any, what: str,
 ) -> StatusChange:
     crisis = row.crisis
-    _require_run(actor, crisis)
+    rights.require_run_crisis(actor, crisis)
     _require_active(crisis)
     note = nfc(note).strip()[:300]
     if status not in choices.values:
@@ -543,21 +606,21 @@ def _status_change(
     return change
 
 
-def department_status_change(*, actor: Any, row: DepartmentStatus, status: str, note: str = "") -> StatusChange:
+def department_status_change(*, actor: Actor, row: DepartmentStatus, status: str, note: str = "") -> StatusChange:
     """A department goes to degraded mode, stops, or comes back to normal."""
     return _status_change(actor=actor, row=row, status=status, note=note, choices=DepartmentState,
                           what=_("Department"))
 
 
-def system_status_change(*, actor: Any, row: SystemStatus, status: str, note: str = "") -> StatusChange:
+def system_status_change(*, actor: Actor, row: SystemStatus, status: str, note: str = "") -> StatusChange:
     """An IT system goes down, is found compromised, isolated, restoring, restored."""
     return _status_change(actor=actor, row=row, status=status, note=note, choices=SystemState,
                           what=_("IT system"))
 
 
-def system_status_add(*, actor: Any, crisis: Crisis, name: str) -> SystemStatus:
+def system_status_add(*, actor: Actor, crisis: Crisis, name: str) -> SystemStatus:
     """An IT system that was not in the plan, added to the board."""
-    _require_run(actor, crisis)
+    rights.require_run_crisis(actor, crisis)
     _require_active(crisis)
     name = nfc(name).strip()[:200]
     if not name:
@@ -573,9 +636,9 @@ def system_status_add(*, actor: Any, crisis: Crisis, name: str) -> SystemStatus:
     return row
 
 
-def damage_assessment_update(*, actor: Any, crisis: Crisis, data: dict[str, Any]) -> DamageAssessment:
+def damage_assessment_update(*, actor: Actor, crisis: Crisis, data: dict[str, Any]) -> DamageAssessment:
     """Answer the damage assessment checklist; each change is kept and logged."""
-    _require_run(actor, crisis)
+    rights.require_run_crisis(actor, crisis)
     _require_active(crisis)
     errors: dict[str, list[Any]] = {}
     clean: dict[str, str] = {}
@@ -619,30 +682,75 @@ def damage_assessment_update(*, actor: Any, crisis: Crisis, data: dict[str, Any]
     return assessment
 
 
-def crisis_close(*, actor: Any, crisis: Crisis, summary: str) -> Crisis:
-    """End of crisis: the closing entry is the last of the logbook. Irreversible, so it
-    is the director's or a deputy director's act, like declaring."""
-    if not crisis_may_end(actor=actor, crisis=crisis):
-        raise PermissionDenied(_("Only the director of the establishment or a deputy director may end a crisis."))
-    _require_active(crisis)
-    summary = nfc(summary).strip()
-    if not summary:
-        raise ValidationError({"summary": [_("Write the closing entry: how the crisis ends.")]})
+def _close(*, actor: Actor, crisis: Crisis, text: str, now: datetime.datetime) -> None:
+    """The closing entry (the last of the logbook), the closing time and who closed it,
+    the audit entry, and the timestamp of the final head once committed."""
     with transaction.atomic():
-        _append(crisis=crisis, actor=actor, kind=str(EntryKind.EVENT),
-                text=_("End of crisis: %(summary)s") % {"summary": summary})
-        now = timezone.now()
+        _append(crisis=crisis, actor=actor, kind=str(EntryKind.EVENT), text=text, at=now)
         Crisis.objects.filter(pk=crisis.pk).update(
             status=CrisisStatus.CLOSED, closed_at=now, closed_by_label=user_label(actor)[:200],
         )
         crisis.status, crisis.closed_at, crisis.closed_by_label = CrisisStatus.CLOSED, now, user_label(actor)[:200]
         audit_record(actor=actor, action="crisis.close", obj=crisis, establishment=crisis.establishment,
                      changes={"head": crisis.head_hash, "entries": crisis.head_seq})
-    transaction.on_commit(lambda: logbook_timestamp_head(crisis=crisis))
+        transaction.on_commit(lambda: logbook_timestamp_head(crisis=crisis))
+
+
+def crisis_close(*, actor: Actor, crisis: Crisis, summary: str) -> Crisis:
+    """End of crisis: the closing entry is the last of the logbook. Irreversible, so it
+    is the director's or a deputy director's act, like declaring."""
+    if not rights.may_end_crisis(actor, crisis):
+        raise PermissionDenied(_("Only the director of the establishment or a deputy director may end a crisis."))
+    _require_active(crisis)
+    summary = nfc(summary).strip()
+    if not summary:
+        raise ValidationError({"summary": [_("Write the closing entry: how the crisis ends.")]})
+    _close(actor=actor, crisis=crisis, text=_("End of crisis: %(summary)s") % {"summary": summary},
+           now=timezone.now())
     return crisis
 
 
-def logbook_export_record(*, actor: Any, crisis: Crisis, fmt: str, content: bytes) -> None:
+# Exercise crises --------------------------------------------------------------------------
+
+
+def exercise_crisis_open(
+    *, actor: Actor, establishment: Establishment, title: str, now: datetime.datetime | None = None,
+) -> Crisis:
+    """The players' crisis console of an exercise: an exercise crisis (never in the
+    statistics) with its own logbook, damage assessment and task board. Opened by the
+    animator who starts the run (the right to run exercises), not declared by the
+    director: the crisis cell is alerted by the injects themselves."""
+    rights.require_prepare_exercises(actor, establishment)
+    now = now or timezone.now()
+    with transaction.atomic():
+        crisis = Crisis.objects.create(
+            establishment=establishment, kind=CrisisKind.values[0], severity=Severity.values[0],
+            first_facts=(_("Exercise: %(title)s") % {"title": title}),
+            is_exercise=True, declared_at=now, declared_by=actor if getattr(actor, "is_authenticated", False) else None,
+            declared_by_label=user_label(actor)[:200],
+        )
+        DamageAssessment.objects.create(crisis=crisis, updated_at=now)
+        _append(crisis=crisis, actor=actor, kind=str(EntryKind.EVENT), at=now,
+                text=_("EXERCISE. Start of the exercise “%(title)s”.") % {"title": title})
+        audit_record(actor=actor, action="crisis.declare", obj=crisis, establishment=establishment,
+                     changes={"is_exercise": True})
+    return crisis
+
+
+def exercise_crisis_close(*, actor: Actor, crisis: Crisis, now: datetime.datetime | None = None) -> Crisis:
+    """End of the exercise: its crisis closes like a real one (closing entry, time,
+    audit entry, timestamp), by the animator. Nothing when it is already closed."""
+    if not crisis.is_exercise:
+        raise ValidationError(_("Only an exercise crisis ends with its exercise."))
+    rights.require_prepare_exercises(actor, crisis.establishment)
+    with transaction.atomic():
+        locked = Crisis.objects.select_for_update().get(pk=crisis.pk)
+        if locked.status == CrisisStatus.ACTIVE:
+            _close(actor=actor, crisis=locked, text=_("EXERCISE. End of the exercise."), now=now or timezone.now())
+    return locked
+
+
+def logbook_export_record(*, actor: Actor, crisis: Crisis, fmt: str, content: bytes) -> None:
     audit_record(
         actor=actor, action=f"crisis.logbook_export.{fmt}", obj=crisis, establishment=crisis.establishment,
         changes={"head": crisis.head_hash, "entries": crisis.head_seq,
@@ -654,7 +762,7 @@ def logbook_export_record(*, actor: Any, crisis: Crisis, fmt: str, content: byte
 
 
 def tsa_url() -> str:
-    return str(getattr(settings, "PLANBLANC_TSA_URL", "") or os.environ.get("PLANBLANC_TSA_URL", "")).strip()
+    return str(settings.PLANBLANC_TSA_URL or "").strip()
 
 
 def logbook_timestamp_head(*, crisis: Crisis, timeout: float = 10.0) -> LogbookTimestamp | None:
@@ -692,3 +800,40 @@ def logbook_timestamp_head(*, crisis: Crisis, timeout: float = 10.0) -> LogbookT
         crisis_id=crisis.pk, seq=head["head_seq"], entry_hash=head["head_hash"], tsa_url=url[:500], token=token,
         gen_time=gen_time, error=error,
     )
+
+
+# Entries from chat rooms (Matrix/Tchap) ----------------------------------------------------
+
+
+def crisis_cell_person_ids(*, crisis: Crisis) -> set[int]:
+    """The people alerted as the crisis cell at the declaration (seat holders, deputies)."""
+    from planblanc.alerting.models import Recipient
+
+    if crisis.campaign_id is None:
+        return set()
+    return set(
+        Recipient.objects.filter(campaign_id=crisis.campaign_id, person__isnull=False)
+        .values_list("person_id", flat=True)
+    )
+
+
+def logbook_append_from_chat(*, crisis: Crisis, person: Person, text: str, via: str = "Matrix") -> LogbookEntry:
+    """A cell member writes to the logbook from a chat room (`!mc …`). They may have no
+    login: the chat account, matched to a person of the cell, is the credential. The
+    entry is authored by that person and chained like any other."""
+    if person.pk not in crisis_cell_person_ids(crisis=crisis):
+        raise PermissionDenied(_("Only members of the crisis cell may write to the logbook."))
+    _require_active(crisis)
+    text = _validate_entry(str(EntryKind.INFORMATION), nfc(text).strip(), ())
+    label = f"{person.full_name} ({via})"
+    with transaction.atomic():
+        entry = _append(
+            crisis=crisis, actor=f"person:{person.pk}", kind=str(EntryKind.INFORMATION), text=text,
+            author_label=label,
+        )
+        audit_record(
+            actor=f"person:{person.pk}", action="crisis.logbook_append", obj=entry,
+            establishment=crisis.establishment,
+            changes={"seq": entry.seq, "kind": str(EntryKind.INFORMATION), "hash": entry.entry_hash, "via": via},
+        )
+    return entry

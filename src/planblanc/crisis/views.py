@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from planblanc import rights
 from planblanc.core.forms import run_service
 from planblanc.crisis import exports, selectors, services
 from planblanc.crisis.chain import logbook_verify
@@ -55,15 +56,14 @@ from planblanc.crisis.models import (
 )
 from planblanc.crisis.notifications import notification_summaries
 from planblanc.directory.models import Establishment, Membership
-from planblanc.plans.services import APPROVER_FUNCTIONS
 from planblanc.tenancy import Perm
 
 
 def _declarable(user: Any) -> list[Establishment]:
     """Establishments where this login may declare (director or deputy there)."""
-    ids = Membership.objects.filter(person__user=user, function__in=APPROVER_FUNCTIONS).values("establishment_id")
+    ids = Membership.objects.filter(person__user=user, function__in=rights.APPROVER_FUNCTIONS).values("establishment_id")
     return [e for e in Establishment.objects.visible_to(user).filter(pk__in=ids)
-            if services.crisis_may_declare(actor=user, establishment=e)]
+            if rights.may_declare_crisis(user, e)]
 
 
 @login_required
@@ -90,7 +90,7 @@ def establishment_home(request: HttpRequest, establishment_id: int) -> HttpRespo
     """An establishment's crisis page: the declare form for its director or deputy, the
     active crisis, and the history of past crises."""
     establishment = selectors.establishment_for_user(user=request.user, establishment_id=establishment_id)
-    may_declare = services.crisis_may_declare(actor=request.user, establishment=establishment)
+    may_declare = rights.may_declare_crisis(request.user, establishment)
     crises = list(selectors.crises_of_establishment(establishment=establishment))
     active = [c for c in crises if c.is_active]
     form = DeclareForm(request.POST or None, second=bool(active))
@@ -195,8 +195,8 @@ def _section_data(request: HttpRequest, crisis: Crisis, name: str) -> dict[str, 
 def _base_context(request: HttpRequest, crisis: Crisis) -> dict[str, Any]:
     return {
         "crisis": crisis,
-        "may_run": services.crisis_may_run(actor=request.user, crisis=crisis) and crisis.is_active,
-        "may_end": crisis.is_active and services.crisis_may_end(actor=request.user, crisis=crisis),
+        "may_run": rights.may_run_crisis(request.user, crisis) and crisis.is_active,
+        "may_end": crisis.is_active and rights.may_end_crisis(request.user, crisis),
         "department_states": DepartmentState.choices, "system_states": SystemState.choices,
         "task_actions": [("doing", _("Start")), ("done", _("Done")), ("cancelled", _("Cancel"))],
         "task_filter_choices": [("open", _("Open")), ("overdue", _("Overdue")), ("all", _("All"))],
@@ -289,7 +289,7 @@ def _form_action(
     refreshes at once); on error, the same form with the typed text and each message
     beside its field. Without JavaScript: the section page."""
     crisis = selectors.crisis_for_user(user=request.user, crisis_id=crisis_id)
-    if not services.crisis_may_run(actor=request.user, crisis=crisis):
+    if not rights.may_run_crisis(request.user, crisis):
         raise PermissionDenied(_("You are not allowed to write in this crisis."))
     result = None
     if form.is_valid():
@@ -477,7 +477,7 @@ def close(request: HttpRequest, crisis_id: int) -> HttpResponse:
     """End of crisis, after a confirmation page that says what it does: a closing entry,
     then the logbook is closed for good. Only the director or a deputy director."""
     crisis = selectors.crisis_for_user(user=request.user, crisis_id=crisis_id)
-    may_end = services.crisis_may_end(actor=request.user, crisis=crisis)
+    may_end = rights.may_end_crisis(request.user, crisis)
     form = CloseForm(request.POST or None)
     if request.method == "POST" and may_end and form.is_valid():
         done = run_service(form, lambda: services.crisis_close(
@@ -523,3 +523,15 @@ def attachment(request: HttpRequest, crisis_id: int, attachment_id: int) -> File
                             content_type="application/octet-stream")
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+@login_required
+@require_GET
+def cell_board(request: HttpRequest, crisis_id: int) -> HttpResponse:
+    """The crisis cell board: a page of its own, and its partial (HTMX or ?partial=1)
+    for the console's "alert and cell" section, refreshed every few seconds."""
+    crisis = selectors.crisis_for_user(user=request.user, crisis_id=crisis_id)
+    board = selectors.crisis_cell_board(crisis=crisis)
+    partial = request.headers.get("HX-Request") == "true" or request.GET.get("partial") == "1"
+    template = "crisis/_cell_board.html" if partial else "crisis/cell_board.html"
+    return render(request, template, {"crisis": crisis, "board": board})

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from planblanc import rights
 from planblanc.crisis import communication, iocs, notifications, report, selectors
 from planblanc.crisis.models import (
     CommunicationDraft,
@@ -28,7 +29,6 @@ from planblanc.crisis.models import (
     NotificationKind,
     Tlp,
 )
-from planblanc.crisis.services import crisis_may_run
 
 
 def _crisis(request: HttpRequest, crisis_id: int) -> Crisis:
@@ -71,7 +71,7 @@ def notification_list(request: HttpRequest, crisis_id: int) -> HttpResponse:
     crisis = _crisis(request, crisis_id)
     return render(request, "crisis/notifications/list.html", {
         "crisis": crisis, "clocks": notifications.notification_clocks(crisis=crisis),
-        "may_run": crisis_may_run(actor=request.user, crisis=crisis) and crisis.is_active,
+        "may_run": rights.may_run_crisis(request.user, crisis) and crisis.is_active,
     })
 
 
@@ -95,7 +95,7 @@ def notification_form(request: HttpRequest, crisis_id: int, kind: str) -> HttpRe
         "crisis": crisis, "clock": clock, "kind": kind,
         "fields": [(name, label, multi, data.get(name, ""))
                    for name, (label, multi) in notifications.FIELDS[NotificationKind(kind)].items()],
-        "may_run": crisis_may_run(actor=request.user, crisis=crisis) and crisis.is_active,
+        "may_run": rights.may_run_crisis(request.user, crisis) and crisis.is_active,
     })
 
 
@@ -136,7 +136,7 @@ def indicator_list(request: HttpRequest, crisis_id: int) -> HttpResponse:
     return render(request, "crisis/iocs/list.html", {
         "crisis": crisis, "indicators": iocs.indicators_of(crisis=crisis),
         "kinds": IndicatorKind.choices, "tlps": Tlp.choices,
-        "may_run": crisis_may_run(actor=request.user, crisis=crisis) and crisis.is_active,
+        "may_run": rights.may_run_crisis(request.user, crisis) and crisis.is_active,
     })
 
 
@@ -177,8 +177,8 @@ def communication_list(request: HttpRequest, crisis_id: int) -> HttpResponse:
         "crisis": crisis, "drafts": communication.communications_of(crisis=crisis),
         "templates": communication.communication_templates(),
         "people": communication.communication_people(crisis=crisis),
-        "may_run": crisis_may_run(actor=request.user, crisis=crisis) and crisis.is_active,
-        "may_approve": communication.communication_may_approve(actor=request.user, crisis=crisis),
+        "may_run": rights.may_run_crisis(request.user, crisis) and crisis.is_active,
+        "may_approve": rights.may_approve_communication(request.user, crisis),
     })
 
 
@@ -228,7 +228,7 @@ def report_page(request: HttpRequest, crisis_id: int) -> HttpResponse:
         return redirect("crisis:report", crisis_id=crisis.pk)
     return render(request, "crisis/report/page.html", {
         **report.report_context(crisis=crisis), "people": communication.communication_people(crisis=crisis),
-        "may_run": crisis_may_run(actor=request.user, crisis=crisis), "today": timezone.localdate(),
+        "may_run": rights.may_run_crisis(request.user, crisis), "today": timezone.localdate(),
     })
 
 

@@ -9,13 +9,13 @@ leading "+" that a spreadsheet would take for a formula).
 
 from __future__ import annotations
 
-import csv
-import io
+import itertools
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 import phonenumbers
 
+from planblanc.core import tabular
 from planblanc.directory import selectors
 from planblanc.directory.importing import COLUMNS, ESTABLISHMENT_COLUMNS, PERSON_COLUMNS
 from planblanc.directory.models import ImportKind
@@ -41,8 +41,7 @@ def _yes_no(flag: bool) -> str:
 
 
 def _safe(value: str) -> str:
-    # A cell starting with = + - @ is run as a formula by spreadsheets; the import strips the quote.
-    return "'" + value if value[:1] in {"=", "+", "-", "@"} else value
+    return str(tabular.neutralise(value))
 
 
 def establishment_export_rows(*, user: Any, search: str = "", region_id: int | None = None,
@@ -85,30 +84,13 @@ def export_headers(kind: str) -> list[str]:
     return [column.header for column in COLUMNS[kind]]
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 def export_csv(*, kind: str, rows: Iterable[list[str]]) -> Iterator[str]:
     """CSV as French Excel opens it with a double click: UTF-8 with BOM, `;` between cells."""
-    writer = csv.writer(_Echo(), delimiter=";", lineterminator="\r\n")
-    yield "\ufeff" + writer.writerow(export_headers(kind))
-    for row in rows:
-        yield writer.writerow(row)
+    return tabular.csv_stream(itertools.chain([export_headers(kind)], rows))
 
 
 def export_xlsx(*, kind: str, rows: Iterable[list[str]]) -> bytes:
-    from openpyxl import Workbook
-
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(title=str(ImportKind(kind).label)[:31])
-    sheet.append(export_headers(kind))
-    for row in rows:
-        sheet.append(row)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    return tabular.xlsx_bytes([(str(ImportKind(kind).label), itertools.chain([export_headers(kind)], rows))])
 
 
 def export_filename(*, kind: str, fmt: str, today: Any) -> str:

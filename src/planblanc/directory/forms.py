@@ -46,7 +46,8 @@ class PersonForm(BootstrapFormMixin, forms.ModelForm):
     class Meta:
         model = Person
         fields = [
-            "last_name", "first_name", "job_title", "email", "mobile_phone", "landline_phone", "preferred_language",
+            "last_name", "first_name", "job_title", "email", "mobile_phone", "landline_phone", "matrix_id",
+            "preferred_language",
         ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -30,12 +30,8 @@ Rules of the import:
 from __future__ import annotations
 
 import contextlib
-import csv
 import hashlib
-import io
 import re
-import unicodedata
-import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +44,9 @@ from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
 from planblanc.accounts.audit import audit_record
+from planblanc.actors import Actor
+from planblanc.core import staging, tabular
+from planblanc.core.tabular import norm
 from planblanc.directory.models import (
     Department,
     Establishment,
@@ -62,6 +61,7 @@ from planblanc.directory.models import (
     Person,
     Region,
 )
+from planblanc.directory.services import shared_person_denial
 from planblanc.directory.validators import finess_validate, phone_normalize
 from planblanc.tenancy import Perm, Scope, has_perm_somewhere, scope_for
 
@@ -73,6 +73,8 @@ MAX_COLUMNS = 60
 HEADER_SEARCH_LINES = 5
 # Enough values per IN (…) to keep round trips few, few enough for SQLite's limit.
 CHUNK = 900
+
+STAGING_PURPOSE = "directory-import"
 
 KIND_PERM: dict[Any, Perm] = {ImportKind.ESTABLISHMENTS: Perm.MANAGE_ESTABLISHMENTS, ImportKind.PEOPLE: Perm.MANAGE_PEOPLE}
 
@@ -146,13 +148,6 @@ ESTABLISHMENT_VALUE_FIELDS = (
 )
 
 
-def norm(text: Any) -> str:
-    """Lower case, no accents, punctuation as single spaces: 'N° FINESS' → 'n finess'."""
-    decomposed = unicodedata.normalize("NFKD", str(text))
-    plain = "".join(char for char in decomposed if not unicodedata.combining(char)).lower()
-    return " ".join(re.sub(r"[^0-9a-z]+", " ", plain).split())
-
-
 def _column_index(kind: str) -> dict[str, Column]:
     index: dict[str, Column] = {}
     for column in COLUMNS[kind]:
@@ -175,112 +170,24 @@ def _file_error(message: str) -> ValidationError:
     return ValidationError(message, code="bad_file")
 
 
-def _cell_text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "oui" if value else "non"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return str(value).strip()
-
-
-def _too_many_rows() -> ValidationError:
-    return _file_error(
-        _("The file has more than %(max)s lines: split it into several files.")
-        % {"max": formats.number_format(MAX_ROWS, force_grouping=True)}
-    )
-
-
-def _table_from_rows(numbered_rows: Iterable[tuple[int, list[str]]]) -> Table:
-    header: list[str] | None = None
-    header_line = 0
-    rows: list[tuple[int, list[str]]] = []
-    for line, cells in numbered_rows:
-        cells = [_cell_text(cell) for cell in cells[:MAX_COLUMNS]]
-        if not any(cells):
-            continue
-        if header is None:
-            header, header_line = cells, line
-            continue
-        rows.append((line, cells))
-        if len(rows) > MAX_ROWS:
-            raise _too_many_rows()
-    if header is None:
-        raise _file_error(_("The file is empty."))
-    return Table(header=header, header_line=header_line, rows=rows)
-
-
-def _decode(content: bytes) -> str:
-    if content.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in content[:4096]:
-        raise _file_error(
-            _("This file is neither CSV nor XLSX. Save it from your spreadsheet as “CSV UTF-8” or as “.xlsx”.")
-        )
-    try:
-        return content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
-    # French Excel's plain "CSV (séparateur : point-virgule)" is written in Windows-1252.
-    try:
-        return content.decode("cp1252")
-    except UnicodeDecodeError as exc:
-        raise _file_error(
-            _("The file's characters cannot be read. Save it from your spreadsheet as “CSV UTF-8”.")
-        ) from exc
-
-
-def _delimiter(text: str) -> str:
-    first_line = next((line for line in text.splitlines() if line.strip()), "")
-    counts = {delimiter: first_line.count(delimiter) for delimiter in (";", ",", "\t")}
-    best = max(counts, key=lambda d: counts[d])
-    return best if counts[best] else ","
-
-
-def _read_csv(content: bytes) -> Table:
-    text = _decode(content)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
-    try:
-        # Line numbers count records, as a spreadsheet opening the file numbers its rows.
-        return _table_from_rows((index, cells) for index, cells in enumerate(reader, start=1))
-    except csv.Error as exc:
-        raise _file_error(
-            _("The CSV file cannot be read near line %(line)d: %(reason)s") % {"line": reader.line_num, "reason": exc}
-        ) from exc
-
-
-def _read_xlsx(content: bytes) -> Table:
-    from openpyxl import load_workbook
-    from openpyxl.utils.exceptions import InvalidFileException
-
-    try:
-        workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
-        raise _file_error(_("This XLSX file is damaged or is not a spreadsheet.")) from exc
-    try:
-        sheet = workbook.worksheets[0]
-        rows = sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS)
-        return _table_from_rows((index, list(cells)) for index, cells in enumerate(rows, start=1))
-    finally:
-        workbook.close()
+# Rows are bounded by index (title lines above the header included), then by count.
+LIMITS = tabular.Limits(max_bytes=MAX_BYTES, max_rows=MAX_ROWS + 1 + HEADER_SEARCH_LINES, max_columns=MAX_COLUMNS,
+                        max_cell_chars=2_000)
 
 
 def read_table(*, filename: str, content: bytes) -> Table:
-    """The file's header and rows, or a ValidationError saying what is wrong with the file."""
-    if len(content) > MAX_BYTES:
-        raise _file_error(
-            _("The file is larger than %(size)d MB: split it into several files.") % {"size": MAX_BYTES // 2**20}
-        )
-    if not content.strip():
+    """The file's header and rows (empty lines left out), or a ValidationError saying what
+    is wrong with the file (tabular.FileRefused)."""
+    sheet = tabular.read_table(filename=filename, content=content, limits=LIMITS)
+    if not sheet.rows:
         raise _file_error(_("The file is empty."))
-    if content.startswith(b"PK\x03\x04"):
-        return _read_xlsx(content)
-    if content.startswith(b"\xd0\xcf\x11\xe0"):
-        raise _file_error(_("This is an old Excel file (.xls). Save it as “.xlsx” or as “CSV UTF-8” first."))
-    if filename.lower().endswith((".xlsx", ".xlsm", ".ods", ".pdf", ".docx")):
-        raise _file_error(_("This file is neither CSV nor XLSX. Save it from your spreadsheet as “CSV UTF-8” or as “.xlsx”."))
-    return _read_csv(content)
+    (header_line, header), *rows = sheet.rows
+    if len(rows) > MAX_ROWS:
+        raise _file_error(
+            _("The file has more than %(max)s lines: split it into several files.")
+            % {"max": formats.number_format(MAX_ROWS, force_grouping=True)}
+        )
+    return Table(header=header, header_line=header_line, rows=rows)
 
 
 @dataclass
@@ -367,13 +274,6 @@ def _parse_bool(text: str) -> bool | None:
     return None
 
 
-def _unquote(text: str) -> str:
-    # The export protects cells that a spreadsheet would run as formulas with a quote.
-    if len(text) > 1 and text[0] == "'" and text[1] in "=+-@":
-        return text[1:]
-    return text
-
-
 def _finess_from_cell(text: str) -> str:
     # A spreadsheet that took the number for a number dropped its leading zero.
     digits = text.replace(" ", "")
@@ -405,7 +305,7 @@ class _Checker:
 
     kind: Any
 
-    def __init__(self, *, actor: Any, labels: dict[str, str], establishment: Establishment | None) -> None:
+    def __init__(self, *, actor: Actor, labels: dict[str, str], establishment: Establishment | None) -> None:
         self.actor = actor
         self.labels = labels
         self.establishment = establishment
@@ -635,6 +535,9 @@ class _PersonChecker(_Checker):
     def manages(self, person: Person) -> bool:
         return any(self.scope.covers(m.establishment) for m in person.memberships.all())
 
+    def manages_all(self, person: Person) -> bool:
+        return all(self.scope.covers(m.establishment) for m in person.memberships.all())
+
     def check_row(self, row: dict[str, Any]) -> RowCheck:
         cells: dict[str, str] = row["cells"]
         check = RowCheck(line=row["line"])
@@ -698,6 +601,11 @@ class _PersonChecker(_Checker):
                     "add their email address to tell them apart."
                 ))
             existing = matches[0] if len(matches) == 1 else None
+        if existing is not None and not self.manages_all(existing) and any(
+            key in person and person[key] != (getattr(existing, key) or "") for key in PERSON_VALUE_FIELDS
+        ):
+            self.problem(check, None, shared_person_denial(
+                [m.establishment for m in existing.memberships.all()]))
         check.values["existing_id"] = existing.pk if existing else None
         return check
 
@@ -729,7 +637,7 @@ CHECKERS: dict[Any, type[_Checker]] = {
 }
 
 
-def import_check(*, actor: Any, batch: ImportBatch) -> list[RowCheck]:
+def import_check(*, actor: Actor, batch: ImportBatch) -> list[RowCheck]:
     """Validate a batch's rows against the directory as it is now."""
     checker = CHECKERS[batch.kind](actor=actor, labels=dict(batch.columns), establishment=batch.establishment)
     return checker.check_all(batch.rows)
@@ -742,7 +650,7 @@ def _errors_of(checks: list[RowCheck]) -> list[dict[str, Any]]:
 # Services -----------------------------------------------------------------------------
 
 
-def _require_perm(actor: Any, kind: str, establishment: Establishment | None) -> None:
+def _require_perm(actor: Actor, kind: str, establishment: Establishment | None) -> None:
     perm = KIND_PERM[kind]
     allowed = (
         scope_for(actor, perm).covers(establishment) if establishment is not None
@@ -764,7 +672,7 @@ def _find_header(kind: str, table: Table) -> tuple[list[str], list[tuple[int, li
 
 
 def directory_import_upload(
-    *, actor: Any, kind: str, filename: str, content: bytes, establishment: Establishment | None = None
+    *, actor: Actor, kind: str, filename: str, content: bytes, establishment: Establishment | None = None
 ) -> ImportBatch:
     """Read and check a file; store it as a pending batch for its preview. Writes nothing
     to the directory. A file that cannot be read raises ValidationError and stores nothing."""
@@ -777,24 +685,39 @@ def directory_import_upload(
     match = match_columns(kind=kind, header=header, optional=optional)
     rows = []
     for line, cells in data:
-        row = {key: _unquote(cells[position]) if position < len(cells) else ""
+        row = {key: cells[position] if position < len(cells) else ""
                for position, key in match.keys.items()}
         rows.append({"line": line, "cells": row})
-    batch = ImportBatch(
-        kind=kind, uploaded_by=actor, establishment=establishment, filename=filename[:255],
-        sha256=hashlib.sha256(content).hexdigest(), columns=list(match.labels.items()), rows=rows,
-        row_count=len(rows), summary={"ignored_columns": match.ignored},
-    )
     if not rows:
         raise _file_error(_("The file has a header line but no data lines."))
-    batch.errors = _errors_of(import_check(actor=actor, batch=batch))
-    batch.save()
+    batch = ImportBatch(
+        kind=kind, uploaded_by=actor, establishment=establishment, filename=filename[:255],
+        sha256=hashlib.sha256(content).hexdigest(), columns=list(match.labels.items()),
+        row_count=len(rows), summary={"ignored_columns": match.ignored},
+    )
+    errors = _errors_of(CHECKERS[batch.kind](
+        actor=actor, labels=dict(batch.columns), establishment=batch.establishment).check_all(rows))
+    with transaction.atomic():
+        batch.staged = staging.staged_upload_create(
+            owner=actor, purpose=STAGING_PURPOSE, filename=filename, payload={"rows": rows}, replace=False)
+        batch.errors = errors
+        batch.save()
     return batch
+
+
+def _expire_stale(user: Any) -> None:
+    """Pending batches whose staged rows expired (and were purged) count as cancelled."""
+    staging.staged_upload_purge()
+    ImportBatch.objects.filter(
+        uploaded_by_id=getattr(user, "pk", None), status=ImportStatus.PENDING, staged__isnull=True
+    ).update(status=ImportStatus.CANCELLED, errors=[])
 
 
 def import_batch_for_user(*, user: Any, pk: int, pending: bool = False) -> ImportBatch:
     """A batch is its uploader's alone: anyone else gets a 404."""
-    queryset = ImportBatch.objects.filter(uploaded_by_id=getattr(user, "pk", None)).select_related("establishment")
+    _expire_stale(user)
+    queryset = ImportBatch.objects.filter(uploaded_by_id=getattr(user, "pk", None)).select_related(
+        "establishment", "staged")
     if pending:
         queryset = queryset.filter(status=ImportStatus.PENDING)
     try:
@@ -804,24 +727,25 @@ def import_batch_for_user(*, user: Any, pk: int, pending: bool = False) -> Impor
 
 
 def import_batch_list(*, user: Any, limit: int = 10) -> list[ImportBatch]:
-    return list(
-        ImportBatch.objects.filter(uploaded_by_id=getattr(user, "pk", None)).defer("rows", "errors")[:limit]
-    )
+    _expire_stale(user)
+    return list(ImportBatch.objects.filter(uploaded_by_id=getattr(user, "pk", None)).defer("errors")[:limit])
 
 
 class ImportChanged(ValidationError):
     """The directory changed between the preview and the confirmation."""
 
 
-def directory_import_cancel(*, actor: Any, batch: ImportBatch) -> None:
+def directory_import_cancel(*, actor: Actor, batch: ImportBatch) -> None:
     if batch.uploaded_by_id != actor.pk or batch.status != ImportStatus.PENDING:
         raise Http404
-    ImportBatch.objects.filter(pk=batch.pk, status=ImportStatus.PENDING).update(
-        status=ImportStatus.CANCELLED, rows=[], errors=[]
-    )
+    with transaction.atomic():
+        ImportBatch.objects.filter(pk=batch.pk, status=ImportStatus.PENDING).update(
+            status=ImportStatus.CANCELLED, errors=[]
+        )
+        staging.staged_upload_delete(owner=actor, purpose=STAGING_PURPOSE, pk=batch.staged_id)
 
 
-def directory_import_apply(*, actor: Any, batch: ImportBatch, only_good_rows: bool) -> dict[str, Any]:
+def directory_import_apply(*, actor: Actor, batch: ImportBatch, only_good_rows: bool) -> dict[str, Any]:
     """Write the batch's good rows in one transaction with one audit entry.
 
     Refuses (ValidationError, nothing written) when bad rows remain and `only_good_rows`
@@ -841,7 +765,7 @@ def directory_import_apply(*, actor: Any, batch: ImportBatch, only_good_rows: bo
             )
             if not claimed:
                 raise ValidationError(already_done)
-            locked = ImportBatch.objects.select_related("establishment").get(pk=batch.pk)
+            locked = ImportBatch.objects.select_related("establishment", "staged").get(pk=batch.pk)
             checks = import_check(actor=actor, batch=locked)
             errors = _errors_of(checks)
             changed = [e["line"] for e in errors] != [e["line"] for e in locked.errors]
@@ -864,7 +788,7 @@ def directory_import_apply(*, actor: Any, batch: ImportBatch, only_good_rows: bo
     return summary
 
 
-def _apply(*, actor: Any, batch: ImportBatch, good: list[RowCheck], errors: list[dict[str, Any]]) -> dict[str, Any]:
+def _apply(*, actor: Actor, batch: ImportBatch, good: list[RowCheck], errors: list[dict[str, Any]]) -> dict[str, Any]:
     present = {key for key, _label in batch.columns}
     if batch.kind == ImportKind.ESTABLISHMENTS:
         outcome = _apply_establishments(good, present)
@@ -891,8 +815,10 @@ def _apply(*, actor: Any, batch: ImportBatch, good: list[RowCheck], errors: list
     batch.status = ImportStatus.APPLIED
     batch.applied_at = timezone.now()
     batch.summary = summary
-    batch.rows = []
-    batch.save(update_fields=["status", "applied_at", "summary", "rows"])
+    staged_id = batch.staged_id
+    batch.staged = None
+    batch.save(update_fields=["status", "applied_at", "summary", "staged"])
+    staging.staged_upload_delete(owner=actor, purpose=STAGING_PURPOSE, pk=staged_id)
     return summary
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
 from planblanc.directory.fields import FinessField, PhoneField
+from planblanc.directory.validators import matrix_id_validate
 from planblanc.tenancy import TenantQuerySet
 
 
@@ -150,6 +153,11 @@ class Person(models.Model):
     email = models.EmailField(_("email"), blank=True)
     mobile_phone = PhoneField(_("mobile phone"), blank=True)
     landline_phone = PhoneField(_("landline phone"), blank=True)
+    # Matrix (Tchap) user ID, for alerts by direct message and replies in chat rooms.
+    matrix_id = models.CharField(
+        _("Matrix ID"), max_length=255, blank=True, validators=[matrix_id_validate],
+        help_text=_("For alerts in Matrix or Tchap, e.g. @first.last:matrix.example.org"),
+    )
     preferred_language = models.CharField(
         _("preferred language"), max_length=2, choices=Language.choices, default=Language.FRENCH
     )
@@ -243,8 +251,9 @@ class ImportBatch(models.Model):
     """An uploaded directory file between its preview and its confirmation.
 
     Only its uploader ever sees it (directory.importing.import_batch_for_user). The parsed
-    rows are kept so that the confirmation imports exactly what was previewed; they are
-    emptied once the batch is applied or cancelled (they hold personal data).
+    rows are staged (core.staging) so that the confirmation imports exactly what was
+    previewed; they are deleted once the batch is applied or cancelled, or when they
+    expire (they hold personal data).
     """
 
     kind = models.CharField(_("kind"), max_length=20, choices=ImportKind.choices)
@@ -259,7 +268,11 @@ class ImportBatch(models.Model):
     filename = models.CharField(_("file name"), max_length=255)
     sha256 = models.CharField(max_length=64)
     columns = models.JSONField(default=list, blank=True)
-    rows = models.JSONField(default=list, blank=True)
+    # The parsed rows wait in a staged upload (core.staging) until the batch is confirmed or
+    # cancelled, or the staged upload expires.
+    staged = models.OneToOneField(
+        "core.StagedUpload", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     errors = models.JSONField(default=list, blank=True)
     row_count = models.PositiveIntegerField(default=0)
     status = models.CharField(_("status"), max_length=20, choices=ImportStatus.choices, default=ImportStatus.PENDING)
@@ -274,6 +287,13 @@ class ImportBatch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} — {self.filename}"
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        """The rows read from the file (line number and cells), while the batch is pending."""
+        if self.staged_id is None or self.staged is None:
+            return []
+        return list(self.staged.payload.get("rows", []))
 
     @property
     def bad_count(self) -> int:

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils.translation import gettext as _
 
 from planblanc.accounts.audit import audit_record, diff, snapshot
+from planblanc.actors import Actor
 from planblanc.directory.models import Department, Establishment, Function, Membership, Person
 from planblanc.tenancy import Perm, can, can_in_region
 
@@ -20,7 +21,8 @@ ESTABLISHMENT_FIELDS = (
     "address", "postal_code", "city", "switchboard_phone",
 )
 PERSON_FIELDS = (
-    "first_name", "last_name", "job_title", "email", "mobile_phone", "landline_phone", "preferred_language",
+    "first_name", "last_name", "job_title", "email", "mobile_phone", "landline_phone", "matrix_id",
+    "preferred_language",
 )
 
 
@@ -30,9 +32,19 @@ def _require(allowed: bool) -> None:
 
 
 def _assign(instance: Any, data: dict[str, Any], fields: Iterable[str]) -> None:
+    """Set the given fields. An explicit null empties a text field and is refused on any
+    other field that cannot be empty (never a database error)."""
     for name in fields:
-        if name in data:
-            setattr(instance, name, data[name])
+        if name not in data:
+            continue
+        value = data[name]
+        if value is None:
+            field = instance._meta.get_field(name)
+            if isinstance(field, models.CharField | models.TextField) and not field.null:
+                value = ""
+            elif not field.null:
+                raise ValidationError({name: _("This field cannot be empty.")})
+        setattr(instance, name, value)
 
 
 def _validate(instance: Any) -> None:
@@ -53,7 +65,7 @@ class StateDesignationDenied(PermissionDenied):
     """Refusal whose message says which rule refused (shown on the form and by the API)."""
 
 
-def _require_state_designation_right(actor: Any, establishment: Establishment, before: dict[str, Any]) -> None:
+def _require_state_designation_right(actor: Actor, establishment: Establishment, before: dict[str, Any]) -> None:
     changed = [name for name in STATE_DESIGNATIONS if getattr(establishment, name) != before.get(name, False)]
     if changed and not can_in_region(actor, Perm.MANAGE_ESTABLISHMENTS, establishment.region_id):
         raise StateDesignationDenied(
@@ -62,7 +74,7 @@ def _require_state_designation_right(actor: Any, establishment: Establishment, b
         )
 
 
-def establishment_create(*, actor: Any, data: dict[str, Any]) -> Establishment:
+def establishment_create(*, actor: Actor, data: dict[str, Any]) -> Establishment:
     establishment = Establishment()
     _assign(establishment, data, ESTABLISHMENT_FIELDS)
     _require(
@@ -79,7 +91,7 @@ def establishment_create(*, actor: Any, data: dict[str, Any]) -> Establishment:
     return establishment
 
 
-def establishment_update(*, actor: Any, establishment: Establishment, data: dict[str, Any]) -> Establishment:
+def establishment_update(*, actor: Actor, establishment: Establishment, data: dict[str, Any]) -> Establishment:
     # Read the stored row: a bound form may already have changed the instance in memory.
     stored = Establishment.objects.get(pk=establishment.pk)
     _require(can(actor, Perm.MANAGE_ESTABLISHMENTS, stored))
@@ -107,7 +119,7 @@ def establishment_update(*, actor: Any, establishment: Establishment, data: dict
 # Departments -------------------------------------------------------------------------
 
 
-def department_create(*, actor: Any, establishment: Establishment, data: dict[str, Any]) -> Department:
+def department_create(*, actor: Actor, establishment: Establishment, data: dict[str, Any]) -> Department:
     _require(can(actor, Perm.MANAGE_PEOPLE, establishment))
     department = Department(establishment=establishment)
     _assign(department, data, ("kind", "name", "phone"))
@@ -121,7 +133,7 @@ def department_create(*, actor: Any, establishment: Establishment, data: dict[st
     return department
 
 
-def department_update(*, actor: Any, department: Department, data: dict[str, Any]) -> Department:
+def department_update(*, actor: Actor, department: Department, data: dict[str, Any]) -> Department:
     stored = Department.objects.select_related("establishment").get(pk=department.pk)
     _require(can(actor, Perm.MANAGE_PEOPLE, stored.establishment))
     before = snapshot(stored)
@@ -136,7 +148,7 @@ def department_update(*, actor: Any, department: Department, data: dict[str, Any
     return department
 
 
-def department_delete(*, actor: Any, department: Department) -> None:
+def department_delete(*, actor: Actor, department: Department) -> None:
     _require(can(actor, Perm.MANAGE_PEOPLE, department.establishment))
     with transaction.atomic():
         audit_record(
@@ -156,7 +168,7 @@ class MembershipSpec:
     department: Department | None = None
 
 
-def _validate_memberships(actor: Any, specs: list[MembershipSpec]) -> None:
+def _validate_memberships(actor: Actor, specs: list[MembershipSpec]) -> None:
     for spec in specs:
         _require(can(actor, Perm.MANAGE_PEOPLE, spec.establishment))
         if spec.function not in Function.values:
@@ -173,7 +185,7 @@ def _validate_unique_email(person: Person) -> None:
             raise ValidationError({"email": _("Another person already uses this email address.")})
 
 
-def person_create(*, actor: Any, data: dict[str, Any], memberships: list[MembershipSpec]) -> Person:
+def person_create(*, actor: Actor, data: dict[str, Any], memberships: list[MembershipSpec]) -> Person:
     """Create a person with at least one function in an establishment the actor manages
     (a person without any establishment would be visible to no one)."""
     if not memberships:
@@ -206,11 +218,50 @@ def _person_establishments(person: Person) -> list[Establishment]:
     return list(Establishment.objects.filter(memberships__person=person).distinct())
 
 
-def person_update(*, actor: Any, person: Person, data: dict[str, Any]) -> Person:
+class SharedPersonDenied(PermissionDenied):
+    """A change to a person who also belongs to establishments outside the actor's scope.
+    The message says who can make it (shown on the form and by the API)."""
+
+
+def shared_person_denial(establishments: list[Establishment]) -> str:
+    """Who may change the details of a person belonging to these establishments: whoever
+    manages people at every one of them. Named by role and region, without naming the
+    establishments the actor cannot see."""
+    regions = {e.region_id for e in establishments}
+    if len(regions) == 1:
+        agency = establishments[0].region
+        return _(
+            "This person also belongs to establishments outside your scope: their contact details can only be "
+            "changed, and the person deleted, by someone who manages people at every one of them — the regional "
+            "health agency (%(region)s) or a national administrator. Ask them to make the change."
+        ) % {"region": agency.agency_name or agency.name}
+    return _(
+        "This person also belongs to establishments outside your scope, in several regions: their contact "
+        "details can only be changed, and the person deleted, by a national administrator. Ask them to make "
+        "the change."
+    )
+
+
+def person_may_change_details(actor: Actor, person: Person) -> bool:
+    """Changing who a person is or how to reach them needs scope over all their establishments."""
+    establishments = _person_establishments(person)
+    return bool(establishments) and all(can(actor, Perm.MANAGE_PEOPLE, e) for e in establishments)
+
+
+def person_update(*, actor: Actor, person: Person, data: dict[str, Any]) -> Person:
+    """Change a person's details. A person shared by several establishments is one record
+    (their crisis alerts go to these addresses everywhere): only someone with scope over
+    every one of them may change it, and the change is audited under each of them."""
     establishments = _person_establishments(person)
     _require(any(can(actor, Perm.MANAGE_PEOPLE, e) for e in establishments))
     before = snapshot(Person.objects.get(pk=person.pk))
     _assign(person, data, PERSON_FIELDS)
+    changes = diff(before, snapshot(person))
+    if not changes:
+        return person
+    if not all(can(actor, Perm.MANAGE_PEOPLE, e) for e in establishments):
+        person.refresh_from_db()
+        raise SharedPersonDenied(shared_person_denial(establishments))
     _validate_unique_email(person)
     _validate(person)
     changes = diff(before, snapshot(person))
@@ -218,35 +269,36 @@ def person_update(*, actor: Any, person: Person, data: dict[str, Any]) -> Person
         return person
     with transaction.atomic():
         person.save()
-        audit_record(
-            actor=actor, action="person.update", obj=person,
-            establishment=next((e for e in establishments if can(actor, Perm.MANAGE_PEOPLE, e)), None),
-            changes=changes,
-        )
+        for establishment in establishments:
+            audit_record(actor=actor, action="person.update", obj=person, establishment=establishment,
+                         changes=changes)
     return person
 
 
-def person_delete(*, actor: Any, person: Person) -> bool:
+def person_delete(*, actor: Actor, person: Person) -> bool:
     """Remove the person from every establishment the actor manages; delete the record
-    when nothing else holds it. Returns True when the record itself was deleted."""
+    when nothing else holds it. Returns True when the record itself was deleted. Removing
+    a shared person from one's own establishments leaves the record and their other
+    functions alone; each removal is audited under the establishment it concerns."""
     establishments = _person_establishments(person)
     managed = [e for e in establishments if can(actor, Perm.MANAGE_PEOPLE, e)]
     _require(bool(managed))
     with transaction.atomic():
         Membership.objects.filter(person=person, establishment__in=managed).delete()
         deleted = len(managed) == len(establishments)
-        audit_record(
-            actor=actor, action="person.delete" if deleted else "person.remove", obj=person,
-            establishment=managed[0], changes=diff(snapshot(person), {}) if deleted else {
-                "establishments": [[e.finess for e in managed], None]
-            },
-        )
+        for establishment in managed:
+            audit_record(
+                actor=actor, action="person.delete" if deleted else "person.remove", obj=person,
+                establishment=establishment, changes=diff(snapshot(person), {}) if deleted else {
+                    "establishments": [[e.finess for e in managed], None]
+                },
+            )
         if deleted:
             person.delete()
     return deleted
 
 
-def membership_add(*, actor: Any, person: Person, spec: MembershipSpec) -> Membership:
+def membership_add(*, actor: Actor, person: Person, spec: MembershipSpec) -> Membership:
     _validate_memberships(actor, [spec])
     with transaction.atomic():
         membership, created = Membership.objects.get_or_create(
@@ -263,7 +315,7 @@ def membership_add(*, actor: Any, person: Person, spec: MembershipSpec) -> Membe
     return membership
 
 
-def membership_remove(*, actor: Any, membership: Membership) -> None:
+def membership_remove(*, actor: Actor, membership: Membership) -> None:
     _require(can(actor, Perm.MANAGE_PEOPLE, membership.establishment))
     if not Membership.objects.filter(person_id=membership.person_id).exclude(pk=membership.pk).exists():
         raise ValidationError(

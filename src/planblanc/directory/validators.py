@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import phonenumbers
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
@@ -158,3 +160,17 @@ def phone_display(e164: str) -> str:
     if parsed.country_code == 33:
         return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+MATRIX_ID_RE = re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(:[0-9]{1,5})?$")
+
+
+def matrix_id_validate(raw: str) -> str:
+    """A Matrix user ID, `@user:server` (Tchap included), lower-case localpart as the
+    specification requires; raises ValidationError with a translated message."""
+    value = (raw or "").strip()
+    if not value:
+        return ""
+    if len(value) > 255 or not MATRIX_ID_RE.match(value):
+        raise ValidationError(_("A Matrix ID looks like @name:server (for Tchap: @first.last-hospital.fr:agent.tchap.gouv.fr)."))
+    return value

@@ -204,7 +204,12 @@ def person_edit(request: HttpRequest, pk: int) -> HttpResponse:
     person = get_for_user(request.user, Person, Perm.MANAGE_PEOPLE, pk=pk)
     form = PersonForm(request.POST or None, instance=person)
     if request.method == "POST" and form.is_valid():
-        saved = run_service(form, lambda: services.person_update(actor=request.user, person=form.instance, data=form.cleaned_data))
+        try:
+            saved = run_service(form, lambda: services.person_update(
+                actor=request.user, person=form.instance, data=form.cleaned_data))
+        except services.SharedPersonDenied as exc:
+            form.add_error(None, str(exc))
+            saved = None
         if saved is not None:
             messages.success(request, _("Changes saved."))
             return redirect("directory:person_detail", pk=pk)

@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from planblanc.core import tabular
 from planblanc.exercises.models import Channel, Exercise, InjectKind
 
 FORMAT_VERSION = 1
@@ -363,24 +364,30 @@ def _find_header(rows: list[tuple[Any, ...]]) -> tuple[int, int]:
     return best
 
 
-def read_workbook(data: bytes) -> openpyxl.Workbook:
+# Workbooks are read by core.tabular, bounded in size, rows, cells and time.
+CHRONOGRAMME_LIMITS = tabular.Limits(max_bytes=5 * 1024 * 1024, max_rows=5_000, max_columns=60,
+                                     max_cell_chars=20_000)
+
+
+def read_workbook(data: bytes) -> tabular.Workbook:
     try:
-        return openpyxl.load_workbook(io.BytesIO(data), data_only=True, read_only=True)
-    except Exception as exc:  # zip, xml or format errors: all mean "not an XLSX file"
-        raise ChronogrammeFileError(_("This file is not an Excel workbook (.xlsx).")) from exc
+        return tabular.read_workbook(data, limits=CHRONOGRAMME_LIMITS)
+    except tabular.FileRefused as exc:
+        raise ChronogrammeFileError(" ".join(exc.messages)) from exc
 
 
-def sheet_rows(workbook: openpyxl.Workbook, name: str) -> list[tuple[Any, ...]]:
-    return [tuple(row) for row in workbook[name].iter_rows(values_only=True)]
+def sheet_rows(workbook: tabular.Workbook, name: str, *, max_row: int | None = None) -> list[tuple[Any, ...]]:
+    try:
+        return workbook.sheet(name, max_rows=max_row).values()
+    except tabular.FileRefused as exc:
+        raise ChronogrammeFileError(" ".join(exc.messages)) from exc
 
 
-def pick_sheet(workbook: openpyxl.Workbook) -> str:
+def pick_sheet(workbook: tabular.Workbook) -> str:
     """The sheet whose header row looks most like a chronogramme."""
     best_name, best_score = workbook.sheetnames[0], -1
     for name in workbook.sheetnames:
-        rows = []
-        for row in workbook[name].iter_rows(values_only=True, max_row=40):
-            rows.append(tuple(row))
+        rows = sheet_rows(workbook, name, max_row=40)
         _index, score = _find_header(rows)
         if score > best_score:
             best_name, best_score = name, score
@@ -747,7 +754,7 @@ def export_xlsx(exercise: Exercise) -> bytes:
     workbook = openpyxl.Workbook()
     sheet = workbook.active
     sheet.title = "Chronogramme"
-    sheet.append([f"Chronogramme — {exercise.title}"])
+    sheet.append([tabular.neutralise(f"Chronogramme — {exercise.title}")])
     sheet["A1"].font = Font(bold=True, size=14)
     sheet.append(list(EXPORT_HEADERS.values()))
     for cell in sheet[2]:
@@ -758,7 +765,7 @@ def export_xlsx(exercise: Exercise) -> bytes:
         if inject.phase != current_phase:
             current_phase = inject.phase
             if inject.phase:
-                sheet.append([inject.phase])
+                sheet.append([tabular.neutralise(inject.phase)])
                 sheet.cell(sheet.max_row, 1).font = Font(bold=True)
         reactions = list(inject.expected_reactions.all())
         values = {
@@ -779,7 +786,8 @@ def export_xlsx(exercise: Exercise) -> bytes:
             "comment": inject.comment,
             "deliverable": inject.deliverable,
         }
-        sheet.append([str(values[name]) if name != "number" else values[name] for name in EXPORT_HEADERS])
+        sheet.append([tabular.neutralise(str(values[name])) if name != "number" else values[name]
+                      for name in EXPORT_HEADERS])
     widths = {"A": 6, "B": 12, "C": 22, "I": 60, "K": 50}
     for column, width in widths.items():
         sheet.column_dimensions[column].width = width

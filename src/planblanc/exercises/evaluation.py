@@ -29,7 +29,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from planblanc import rights
 from planblanc.accounts.audit import audit_record
+from planblanc.actors import Actor
 from planblanc.exercises.models import (
     CriterionArea,
     EvaluationCriterion,
@@ -41,7 +43,6 @@ from planblanc.exercises.models import (
     ReactionCheck,
     RunStatus,
 )
-from planblanc.exercises.run import run_may_observe
 from planblanc.tenancy import user_label
 
 POINTS = {Outcome.DONE: 1.0, Outcome.LATE: 0.5, Outcome.MISSED: 0.0}
@@ -50,10 +51,10 @@ AUTOMATIC_AREAS = (CriterionArea.NOTIFICATIONS, CriterionArea.DECISION)
 
 
 def reaction_tick(
-    *, actor: Any, run: ExerciseRun, reaction: ExpectedReaction, outcome: str, note: str = "",
+    *, actor: Actor, run: ExerciseRun, reaction: ExpectedReaction, outcome: str, note: str = "",
 ) -> ReactionCheck:
     """An observer's (or animator's) judgement: done, late or missed."""
-    if not run_may_observe(actor=actor, exercise=run.exercise):
+    if not rights.may_observe_run(actor, run.exercise):
         raise PermissionDenied(_("Only observers and animators evaluate the exercise."))
     if outcome not in Outcome.values:
         raise ValidationError({"outcome": [_("Choose done, late or missed.")]})

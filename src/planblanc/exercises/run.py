@@ -27,7 +27,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_tasks import task
 
+from planblanc import rights
 from planblanc.accounts.audit import audit_record
+from planblanc.actors import EXERCISE_RUNNER, Actor
+from planblanc.crisis import services as crisis_services
 from planblanc.exercises.models import (
     Channel,
     EvaluationCriterion,
@@ -42,46 +45,15 @@ from planblanc.exercises.models import (
     ParticipantRole,
     RunStatus,
 )
-from planblanc.tenancy import Perm, can, get_for_user, user_label
+from planblanc.tenancy import Perm, get_for_user, user_label
 
 logger = logging.getLogger(__name__)
 
 ALERT_CHANNELS = {Channel.EMAIL: "email", Channel.SMS: "sms", Channel.VOICE: "voice"}
-SYSTEM_ACTOR = "system:exercise"
 MIN_SPEED, MAX_SPEED = 1, 10
 # A dependent inject may go once the one it waits for was handled: taken in hand by the
 # players, or taken out of the run by the animators.
 UNBLOCKING_STATES = (InjectState.TAKEN, InjectState.SKIPPED, InjectState.EXCLUDED)
-
-
-# ---------------------------------------------------------------------------- rights
-
-
-def run_may_animate(*, actor: Any, exercise: Exercise) -> bool:
-    return can(actor, Perm.RUN_EXERCISE, exercise.establishment)
-
-
-def _require_animate(actor: Any, exercise: Exercise) -> None:
-    if not run_may_animate(actor=actor, exercise=exercise):
-        raise PermissionDenied(_("You are not allowed to run this exercise."))
-
-
-def participant_of(*, user: Any, exercise: Exercise) -> Participant | None:
-    if not getattr(user, "is_authenticated", False):
-        return None
-    return Participant.objects.filter(exercise=exercise, person__user=user).first()
-
-
-def run_may_observe(*, actor: Any, exercise: Exercise) -> bool:
-    participant = participant_of(user=actor, exercise=exercise)
-    return run_may_animate(actor=actor, exercise=exercise) or (
-        participant is not None and participant.role in (ParticipantRole.OBSERVER, ParticipantRole.ANIMATOR)
-    )
-
-
-def run_may_play(*, actor: Any, exercise: Exercise) -> bool:
-    """Players take injects in hand; animators may do it for them."""
-    return participant_of(user=actor, exercise=exercise) is not None or run_may_animate(actor=actor, exercise=exercise)
 
 
 # ---------------------------------------------------------------------------- selectors
@@ -160,30 +132,10 @@ def _locked(run: ExerciseRun) -> ExerciseRun:
     return fresh
 
 
-def _create_exercise_crisis(actor: Any, exercise: Exercise, now: datetime.datetime) -> Any:
-    """The players' crisis console: an exercise crisis (never in statistics), with its
-    own logbook and task board. Made here rather than by crisis_declare: the exercise
-    is started by its animators, not declared by the director, and the crisis cell is
-    alerted by the injects themselves."""
-    from planblanc.crisis.models import Crisis, CrisisKind, DamageAssessment, EntryKind, Severity
-    from planblanc.crisis.services import _append
-
-    crisis = Crisis.objects.create(
-        establishment=exercise.establishment, kind=CrisisKind.values[0], severity=Severity.values[0],
-        first_facts=(_("Exercise: %(title)s") % {"title": exercise.title}),
-        is_exercise=True, declared_at=now, declared_by=actor if getattr(actor, "is_authenticated", False) else None,
-        declared_by_label=user_label(actor)[:200],
-    )
-    DamageAssessment.objects.create(crisis=crisis, updated_at=now)
-    _append(crisis=crisis, actor=actor, kind=str(EntryKind.EVENT), at=now,
-            text=_("EXERCISE. Start of the exercise “%(title)s”.") % {"title": exercise.title})
-    return crisis
-
-
-def run_start(*, actor: Any, exercise: Exercise, speed: int = 1, now: datetime.datetime | None = None) -> ExerciseRun:
+def run_start(*, actor: Actor, exercise: Exercise, speed: int = 1, now: datetime.datetime | None = None) -> ExerciseRun:
     """Start the clock. Refused without an animator, without injects, or when the
     exercise was cancelled or already run."""
-    _require_animate(actor, exercise)
+    rights.require_animate_run(actor, exercise)
     _check_speed(speed)
     if exercise.status in (ExerciseStatus.CANCELLED, ExerciseStatus.FINISHED):
         raise ValidationError(_("This exercise is cancelled or finished: it cannot be started."))
@@ -201,7 +153,9 @@ def run_start(*, actor: Any, exercise: Exercise, speed: int = 1, now: datetime.d
         run = existing or ExerciseRun(exercise=exercise)
         run.status, run.speed, run.started_at, run.anchor_at, run.sim_base = RunStatus.RUNNING, speed, now, now, 0.0
         run.started_by = actor if getattr(actor, "is_authenticated", False) else None
-        run.crisis = _create_exercise_crisis(actor, exercise, now)
+        run.crisis = crisis_services.exercise_crisis_open(
+            actor=actor, establishment=exercise.establishment, title=exercise.title, now=now,
+        )
         run.save()
         rows = []
         for inject in exercise.injects.all():
@@ -229,8 +183,8 @@ def _rebase(run: ExerciseRun, now: datetime.datetime) -> None:
     run.anchor_at = now
 
 
-def run_pause(*, actor: Any, run: ExerciseRun, now: datetime.datetime | None = None) -> ExerciseRun:
-    _require_animate(actor, run.exercise)
+def run_pause(*, actor: Actor, run: ExerciseRun, now: datetime.datetime | None = None) -> ExerciseRun:
+    rights.require_animate_run(actor, run.exercise)
     now = now or timezone.now()
     with transaction.atomic():
         run = _locked(run)
@@ -247,8 +201,8 @@ def run_pause(*, actor: Any, run: ExerciseRun, now: datetime.datetime | None = N
     return run
 
 
-def run_resume(*, actor: Any, run: ExerciseRun, now: datetime.datetime | None = None) -> ExerciseRun:
-    _require_animate(actor, run.exercise)
+def run_resume(*, actor: Actor, run: ExerciseRun, now: datetime.datetime | None = None) -> ExerciseRun:
+    rights.require_animate_run(actor, run.exercise)
     now = now or timezone.now()
     with transaction.atomic():
         run = _locked(run)
@@ -269,9 +223,9 @@ def run_resume(*, actor: Any, run: ExerciseRun, now: datetime.datetime | None = 
     return run
 
 
-def run_set_speed(*, actor: Any, run: ExerciseRun, speed: int, now: datetime.datetime | None = None) -> ExerciseRun:
+def run_set_speed(*, actor: Actor, run: ExerciseRun, speed: int, now: datetime.datetime | None = None) -> ExerciseRun:
     """Change the speed from now on: the simulated time reached so far is kept."""
-    _require_animate(actor, run.exercise)
+    rights.require_animate_run(actor, run.exercise)
     _check_speed(speed)
     now = now or timezone.now()
     with transaction.atomic():
@@ -289,13 +243,10 @@ def run_set_speed(*, actor: Any, run: ExerciseRun, speed: int, now: datetime.dat
     return run
 
 
-def run_finish(*, actor: Any, run: ExerciseRun, now: datetime.datetime | None = None) -> ExerciseRun:
+def run_finish(*, actor: Actor, run: ExerciseRun, now: datetime.datetime | None = None) -> ExerciseRun:
     """End of the exercise: what was not sent stays unsent (skipped), the exercise
     crisis is closed, and the exercise counts for the yearly obligation."""
-    from planblanc.crisis.models import Crisis, CrisisStatus, EntryKind
-    from planblanc.crisis.services import _append
-
-    _require_animate(actor, run.exercise)
+    rights.require_animate_run(actor, run.exercise)
     now = now or timezone.now()
     with transaction.atomic():
         run = _locked(run)
@@ -314,13 +265,8 @@ def run_finish(*, actor: Any, run: ExerciseRun, now: datetime.datetime | None = 
         left = InjectRun.objects.filter(run=run, state=InjectState.PENDING).update(
             state=InjectState.SKIPPED, note=_("Not sent before the end of the exercise."))
         Exercise.objects.filter(pk=run.exercise_id).update(status=ExerciseStatus.FINISHED, updated_at=now)
-        if run.crisis_id:
-            crisis = Crisis.objects.get(pk=run.crisis_id)
-            if crisis.status == CrisisStatus.ACTIVE:
-                _append(crisis=crisis, actor=actor, kind=str(EntryKind.EVENT), at=now,
-                        text=_("EXERCISE. End of the exercise."))
-                Crisis.objects.filter(pk=crisis.pk).update(
-                    status=CrisisStatus.CLOSED, closed_at=now, closed_by_label=user_label(actor)[:200])
+        if run.crisis is not None:
+            crisis_services.exercise_crisis_close(actor=actor, crisis=run.crisis, now=now)
         audit_record(actor=actor, action="exercise.run_finish", obj=run.exercise,
                      establishment=run.exercise.establishment, changes={"unsent": left})
     return run
@@ -361,7 +307,7 @@ def _deliver(row: InjectRun, run: ExerciseRun) -> Any:
     if inject.sender:
         body = _("From: %(sender)s") % {"sender": inject.sender} + "\n\n" + body
     return campaign_create(
-        actor=SYSTEM_ACTOR, title=_literal(f"#{inject.number} {inject.subject}".strip())[:200],
+        actor=EXERCISE_RUNNER, title=_literal(f"#{inject.number} {inject.subject}".strip())[:200],
         message_fr=_literal(body), recipients=recipients, channels=(channel,),
         establishment=run.exercise.establishment, is_exercise=True,
     )
@@ -376,13 +322,13 @@ def _due_real_at(run: ExerciseRun, due_seconds: float | None, now: datetime.date
 
 
 def inject_fire(
-    *, actor: Any, row: InjectRun, now: datetime.datetime | None = None, by_hand: bool = True,
+    *, actor: Actor, row: InjectRun, now: datetime.datetime | None = None, by_hand: bool = True,
 ) -> bool:
     """Send one inject now. Returns False when it had already left its pending state
     (sent by someone else, skipped, excluded): nothing is sent twice."""
     run = row.run
     if by_hand:
-        _require_animate(actor, run.exercise)
+        rights.require_animate_run(actor, run.exercise)
         if run.status not in (RunStatus.RUNNING, RunStatus.PAUSED):
             raise ValidationError(_("Start the exercise before sending injects."))
     now = now or timezone.now()
@@ -414,7 +360,7 @@ def inject_fire(
             row.campaign = campaign
         _bump(run)
         audit_record(
-            actor=actor if by_hand else SYSTEM_ACTOR, action="exercise.inject_fire", obj=row.inject,
+            actor=actor if by_hand else EXERCISE_RUNNER, action="exercise.inject_fire", obj=row.inject,
             establishment=run.exercise.establishment,
             changes={"number": row.inject.number, "channel": row.inject.channel, "by_hand": by_hand,
                      "campaign": campaign.pk if campaign is not None else None, "simulated_seconds": round(sim, 1)},
@@ -423,7 +369,7 @@ def inject_fire(
 
 
 def _set_state(
-    *, actor: Any, row: InjectRun, to: Any, allowed_from: tuple[Any, ...], action: str, note: str | None = None,
+    *, actor: Actor, row: InjectRun, to: Any, allowed_from: tuple[Any, ...], action: str, note: str | None = None,
     now: datetime.datetime | None = None,
 ) -> InjectRun:
     now = now or timezone.now()
@@ -447,30 +393,30 @@ def _set_state(
     return row
 
 
-def inject_skip(*, actor: Any, row: InjectRun, note: str = "") -> InjectRun:
+def inject_skip(*, actor: Actor, row: InjectRun, note: str = "") -> InjectRun:
     """Not sent, by the animators' choice; its expected reactions still count."""
-    _require_animate(actor, row.run.exercise)
+    rights.require_animate_run(actor, row.run.exercise)
     return _set_state(actor=actor, row=row, to=InjectState.SKIPPED, allowed_from=(InjectState.PENDING,),
                       action="exercise.inject_skip", note=note or None)
 
 
-def inject_exclude(*, actor: Any, row: InjectRun, note: str = "") -> InjectRun:
+def inject_exclude(*, actor: Actor, row: InjectRun, note: str = "") -> InjectRun:
     """Out of the exercise and out of the evaluation's denominator."""
-    _require_animate(actor, row.run.exercise)
+    rights.require_animate_run(actor, row.run.exercise)
     return _set_state(actor=actor, row=row, to=InjectState.EXCLUDED,
                       allowed_from=(InjectState.PENDING, InjectState.SENT, InjectState.TAKEN, InjectState.SKIPPED),
                       action="exercise.inject_exclude", note=note or None)
 
 
-def inject_take_in_hand(*, actor: Any, row: InjectRun, now: datetime.datetime | None = None) -> InjectRun:
-    if not run_may_play(actor=actor, exercise=row.run.exercise):
+def inject_take_in_hand(*, actor: Actor, row: InjectRun, now: datetime.datetime | None = None) -> InjectRun:
+    if not rights.may_play_run(actor, row.run.exercise):
         raise PermissionDenied(_("Only participants take injects in hand."))
     return _set_state(actor=actor, row=row, to=InjectState.TAKEN, allowed_from=(InjectState.SENT,),
                       action="exercise.inject_take", now=now)
 
 
-def inject_set_note(*, actor: Any, row: InjectRun, note: str) -> InjectRun:
-    _require_animate(actor, row.run.exercise)
+def inject_set_note(*, actor: Actor, row: InjectRun, note: str) -> InjectRun:
+    rights.require_animate_run(actor, row.run.exercise)
     note = (note or "").strip()
     if len(note) > 5000:
         raise ValidationError({"note": _("At most %(max)d characters.") % {"max": 5000}})
@@ -487,11 +433,11 @@ def inject_set_note(*, actor: Any, row: InjectRun, note: str) -> InjectRun:
 
 
 def observation_add(
-    *, actor: Any, run: ExerciseRun, text: str, inject: Inject | None = None,
+    *, actor: Actor, run: ExerciseRun, text: str, inject: Inject | None = None,
     criterion: EvaluationCriterion | None = None, now: datetime.datetime | None = None,
 ) -> Observation:
     exercise = run.exercise
-    if not run_may_observe(actor=actor, exercise=exercise):
+    if not rights.may_observe_run(actor, exercise):
         raise PermissionDenied(_("Only observers and animators write observations."))
     text = (text or "").strip()
     errors: dict[str, list[Any]] = {}
@@ -554,7 +500,7 @@ def runs_process(*, now: datetime.datetime | None = None) -> int:
     for row in _due_rows(list(runs.values()), now or timezone.now()):
         row.run = runs[row.run_id]
         try:
-            if inject_fire(actor=SYSTEM_ACTOR, row=row, now=now, by_hand=False):
+            if inject_fire(actor=EXERCISE_RUNNER, row=row, now=now, by_hand=False):
                 sent += 1
         except Exception:  # one broken inject must not stop the others
             logger.exception("could not fire inject %s", row.pk)

@@ -8,11 +8,13 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from planblanc import rights
 from planblanc.accounts.audit import audit_record, diff, snapshot
+from planblanc.actors import Actor
 from planblanc.directory.models import Establishment, Membership, Person
 from planblanc.exercises import chronogramme as chrono
 from planblanc.exercises.kits import kit_get
@@ -26,7 +28,6 @@ from planblanc.exercises.models import (
     Participant,
     ParticipantRole,
 )
-from planblanc.tenancy import Perm, can
 
 EXERCISE_FIELDS = (
     "title", "maturity_level", "objectives", "scenario", "planned_start", "planned_duration",
@@ -40,17 +41,8 @@ INJECT_FIELDS = (
 EDITABLE_STATUSES = (ExerciseStatus.DRAFT, ExerciseStatus.PLANNED)
 
 
-def exercise_may_edit(*, actor: Any, exercise: Exercise) -> bool:
-    return can(actor, Perm.RUN_EXERCISE, exercise.establishment)
-
-
-def _require_run(actor: Any, establishment: Establishment) -> None:
-    if not can(actor, Perm.RUN_EXERCISE, establishment):
-        raise PermissionDenied(_("You are not allowed to prepare exercises for this establishment."))
-
-
-def _require_editable(actor: Any, exercise: Exercise) -> None:
-    _require_run(actor, exercise.establishment)
+def _require_editable(actor: Actor, exercise: Exercise) -> None:
+    rights.require_prepare_exercises(actor, exercise.establishment)
     if exercise.status not in EDITABLE_STATUSES:
         raise ValidationError(_("This exercise has started or is closed: its scenario can no longer be changed."))
 
@@ -60,7 +52,7 @@ def _require_editable(actor: Any, exercise: Exercise) -> None:
 
 def exercise_create(
     *,
-    actor: Any,
+    actor: Actor,
     establishment: Establishment,
     title: str,
     maturity_level: str = "beginner",
@@ -69,7 +61,7 @@ def exercise_create(
     scenario: str = "",
 ) -> Exercise:
     """An empty exercise, to be written from scratch or filled by a chronogramme import."""
-    _require_run(actor, establishment)
+    rights.require_prepare_exercises(actor, establishment)
     exercise = Exercise(
         establishment=establishment, title=title.strip(), maturity_level=maturity_level,
         planned_start=planned_start, objectives=objectives, scenario=scenario,
@@ -98,7 +90,7 @@ def _copy_grid(exercise: Exercise, kit: Any) -> None:
 
 def exercise_create_from_kit(
     *,
-    actor: Any,
+    actor: Actor,
     establishment: Establishment,
     kit_slug: str,
     title: str = "",
@@ -106,7 +98,7 @@ def exercise_create_from_kit(
 ) -> Exercise:
     """Copy a kit into an exercise the establishment can adapt: objectives, scenario,
     evaluation grid, injects with their expected reactions and dependencies."""
-    _require_run(actor, establishment)
+    rights.require_prepare_exercises(actor, establishment)
     kit = kit_get(kit_slug)
     if kit is None:
         raise ValidationError({"kit_slug": _("Unknown kit “%(slug)s”.") % {"slug": kit_slug}})
@@ -136,8 +128,8 @@ def exercise_create_from_kit(
     return exercise
 
 
-def exercise_update(*, actor: Any, exercise: Exercise, data: dict[str, Any]) -> Exercise:
-    _require_run(actor, exercise.establishment)
+def exercise_update(*, actor: Actor, exercise: Exercise, data: dict[str, Any]) -> Exercise:
+    rights.require_prepare_exercises(actor, exercise.establishment)
     before = snapshot(Exercise.objects.get(pk=exercise.pk))
     for name in EXERCISE_FIELDS:
         if name in data:
@@ -154,7 +146,7 @@ def exercise_update(*, actor: Any, exercise: Exercise, data: dict[str, Any]) -> 
 
 def exercise_schedule(
     *,
-    actor: Any,
+    actor: Actor,
     exercise: Exercise,
     planned_start: datetime.datetime,
     planned_duration: datetime.timedelta | None = None,
@@ -180,8 +172,8 @@ def exercise_schedule(
     return exercise
 
 
-def exercise_cancel(*, actor: Any, exercise: Exercise) -> Exercise:
-    _require_run(actor, exercise.establishment)
+def exercise_cancel(*, actor: Actor, exercise: Exercise) -> Exercise:
+    rights.require_prepare_exercises(actor, exercise.establishment)
     if exercise.status == ExerciseStatus.FINISHED:
         raise ValidationError(_("A finished exercise cannot be cancelled."))
     with transaction.atomic():
@@ -191,7 +183,7 @@ def exercise_cancel(*, actor: Any, exercise: Exercise) -> Exercise:
     return exercise
 
 
-def exercise_delete(*, actor: Any, exercise: Exercise) -> None:
+def exercise_delete(*, actor: Actor, exercise: Exercise) -> None:
     _require_editable(actor, exercise)
     with transaction.atomic():
         audit_record(actor=actor, action="exercise.delete", obj=exercise, establishment=exercise.establishment)
@@ -254,7 +246,7 @@ def inject_next_number(*, exercise: Exercise) -> int:
 
 
 def inject_create(
-    *, actor: Any, exercise: Exercise, data: dict[str, Any], dependencies: list[Inject] | None = None
+    *, actor: Actor, exercise: Exercise, data: dict[str, Any], dependencies: list[Inject] | None = None
 ) -> Inject:
     _require_editable(actor, exercise)
     inject = Inject(exercise=exercise)
@@ -278,7 +270,7 @@ def inject_create(
 
 
 def inject_update(
-    *, actor: Any, inject: Inject, data: dict[str, Any], dependencies: list[Inject] | None = None
+    *, actor: Actor, inject: Inject, data: dict[str, Any], dependencies: list[Inject] | None = None
 ) -> Inject:
     exercise = inject.exercise
     _require_editable(actor, exercise)
@@ -304,11 +296,11 @@ def inject_update(
     return inject
 
 
-def inject_set_dependencies(*, actor: Any, inject: Inject, dependencies: list[Inject]) -> Inject:
+def inject_set_dependencies(*, actor: Actor, inject: Inject, dependencies: list[Inject]) -> Inject:
     return inject_update(actor=actor, inject=inject, data={}, dependencies=dependencies)
 
 
-def inject_delete(*, actor: Any, inject: Inject) -> None:
+def inject_delete(*, actor: Actor, inject: Inject) -> None:
     exercise = inject.exercise
     _require_editable(actor, exercise)
     waiting = sorted(inject.dependents.values_list("number", flat=True))
@@ -326,7 +318,7 @@ def inject_delete(*, actor: Any, inject: Inject) -> None:
 
 
 def expected_reaction_create(
-    *, actor: Any, inject: Inject, description: str, deadline: datetime.timedelta | None = None,
+    *, actor: Actor, inject: Inject, description: str, deadline: datetime.timedelta | None = None,
     cell: str = "", criterion: EvaluationCriterion | None = None,
 ) -> ExpectedReaction:
     _require_editable(actor, inject.exercise)
@@ -348,7 +340,7 @@ def expected_reaction_create(
     return reaction
 
 
-def expected_reaction_delete(*, actor: Any, reaction: ExpectedReaction) -> None:
+def expected_reaction_delete(*, actor: Actor, reaction: ExpectedReaction) -> None:
     exercise = reaction.inject.exercise
     _require_editable(actor, exercise)
     with transaction.atomic():
@@ -360,10 +352,10 @@ def expected_reaction_delete(*, actor: Any, reaction: ExpectedReaction) -> None:
 
 
 def participant_add(
-    *, actor: Any, exercise: Exercise, person: Person, role: str, cell: str = ""
+    *, actor: Actor, exercise: Exercise, person: Person, role: str, cell: str = ""
 ) -> Participant:
     """Add someone of the establishment, or change their role if they already take part."""
-    _require_run(actor, exercise.establishment)
+    rights.require_prepare_exercises(actor, exercise.establishment)
     if role not in ParticipantRole.values:
         raise ValidationError({"role": _("Unknown role in the exercise.")})
     if not Membership.objects.filter(person=person, establishment=exercise.establishment).exists():
@@ -379,9 +371,9 @@ def participant_add(
     return participant
 
 
-def participant_remove(*, actor: Any, participant: Participant) -> None:
+def participant_remove(*, actor: Actor, participant: Participant) -> None:
     exercise = participant.exercise
-    _require_run(actor, exercise.establishment)
+    rights.require_prepare_exercises(actor, exercise.establishment)
     with transaction.atomic():
         audit_record(actor=actor, action="participant.remove", obj=participant, establishment=exercise.establishment)
         participant.delete()
@@ -423,7 +415,7 @@ def _save_injects(exercise: Exercise, parsed: list[chrono.ParsedInject]) -> list
 
 def chronogramme_import(
     *,
-    actor: Any,
+    actor: Actor,
     exercise: Exercise,
     chronogramme: chrono.Chronogramme,
     only_good_rows: bool = False,

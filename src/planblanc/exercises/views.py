@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import datetime
 import json
-import secrets
-from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -24,6 +21,8 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from planblanc import rights
+from planblanc.core import staging
 from planblanc.core.forms import run_service
 from planblanc.directory.models import Establishment
 from planblanc.exercises import chronogramme as chrono
@@ -47,7 +46,7 @@ from planblanc.tenancy import Perm, get_for_user, has_perm_somewhere
 
 def _exercise(request: HttpRequest, pk: int, *, write: bool = False) -> Exercise:
     exercise = selectors.exercise_get_for_user(user=request.user, pk=pk)
-    if write and not services.exercise_may_edit(actor=request.user, exercise=exercise):
+    if write and not rights.may_edit_exercise(request.user, exercise):
         raise PermissionDenied(_("You are not allowed to prepare exercises for this establishment."))
     return exercise
 
@@ -120,7 +119,7 @@ def exercise_create(request: HttpRequest) -> HttpResponse:
 
 
 def _editor_context(request: HttpRequest, exercise: Exercise) -> dict[str, Any]:
-    may_edit = services.exercise_may_edit(actor=request.user, exercise=exercise)
+    may_edit = rights.may_edit_exercise(request.user, exercise)
     sort = request.GET.get("sort", "time")
     injects = selectors.injects_in_order(exercise=exercise)
     if sort == "number":
@@ -217,7 +216,7 @@ def exercise_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 def inject_edit(request: HttpRequest, pk: int, inject_pk: int | None = None) -> HttpResponse:
     exercise = _exercise(request, pk, write=request.method == "POST")
     inject = selectors.inject_get_for_user(user=request.user, exercise=exercise, pk=inject_pk) if inject_pk else None
-    may_edit = services.exercise_may_edit(actor=request.user, exercise=exercise)
+    may_edit = rights.may_edit_exercise(request.user, exercise)
     if inject is None and not may_edit:
         raise PermissionDenied(_("You are not allowed to prepare exercises for this establishment."))
     form = InjectForm(request.POST or None, instance=inject, exercise=exercise)
@@ -347,20 +346,13 @@ def participant_ics(request: HttpRequest, pk: int, participant_pk: int) -> HttpR
 # Chronogramme import and export ----------------------------------------------------------
 
 
-def _staging_dir() -> Path:
-    path = Path(settings.DATA_DIR) / "exercise-imports"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+def _staging_purpose(exercise: Exercise) -> str:
+    return f"exercise-chronogramme:{exercise.pk}"
 
 
 def _staged(request: HttpRequest, exercise: Exercise) -> tuple[dict[str, Any], bytes]:
-    staged = request.session.get(f"exercise-import-{exercise.pk}")
-    if not staged:
-        raise Http404(_("No file is waiting to be imported."))
-    path = _staging_dir() / f"{staged['token']}.bin"
-    if not path.exists():
-        raise Http404(_("No file is waiting to be imported."))
-    return staged, path.read_bytes()
+    staged = staging.staged_upload_get(owner=request.user, purpose=_staging_purpose(exercise))
+    return {**staged.payload, "name": staged.filename}, bytes(staged.content)
 
 
 @login_required
@@ -368,13 +360,12 @@ def import_upload(request: HttpRequest, pk: int) -> HttpResponse:
     exercise = _exercise(request, pk, write=True)
     form = ImportUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
-        token = secrets.token_urlsafe(16)
         upload = form.cleaned_data["file"]
-        (_staging_dir() / f"{token}.bin").write_bytes(upload.read())
-        request.session[f"exercise-import-{exercise.pk}"] = {
-            "token": token, "name": upload.name, "replace": form.cleaned_data["replace"],
-            "kind": "json" if upload.name.lower().endswith(".json") else "xlsx",
-        }
+        staging.staged_upload_create(
+            owner=request.user, purpose=_staging_purpose(exercise), filename=upload.name, content=upload.read(),
+            payload={"replace": form.cleaned_data["replace"],
+                     "kind": "json" if upload.name.lower().endswith(".json") else "xlsx"},
+        )
         return redirect("exercises:import_preview", exercise.pk)
     return render(request, "exercises/import_upload.html", {"exercise": exercise, "form": form})
 
@@ -427,8 +418,7 @@ def import_preview(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as exc:
             messages.error(request, _("Nothing was imported: %(reason)s") % {"reason": " ".join(exc.messages[:5])})
         else:
-            request.session.pop(f"exercise-import-{exercise.pk}", None)
-            (_staging_dir() / f"{staged['token']}.bin").unlink(missing_ok=True)
+            staging.staged_upload_delete(owner=request.user, purpose=_staging_purpose(exercise))
             messages.success(request, _("%(count)d injects imported.") % {"count": len(created)})
             return redirect("exercises:detail", exercise.pk)
     return render(request, "exercises/import_preview.html", {
@@ -445,9 +435,9 @@ def _sheets_and_headers(data: bytes, sheet: str | None) -> tuple[list[str], list
     try:
         names = list(workbook.sheetnames)
         name = sheet if sheet in names else chrono.pick_sheet(workbook)
-        rows = []
-        for row in workbook[name].iter_rows(values_only=True, max_row=40):
-            rows.append(tuple(row))
+        rows = chrono.sheet_rows(workbook, name, max_row=40)
+    except chrono.ChronogrammeFileError:
+        return [], []
     finally:
         workbook.close()
     if not rows:

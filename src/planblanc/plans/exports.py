@@ -36,6 +36,7 @@ from django.template.loader import render_to_string
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
+from planblanc.actors import Actor
 from planblanc.core.pdf import render_pdf
 from planblanc.directory.models import DepartmentKind, EstablishmentCategory, Function
 from planblanc.directory.validators import phone_display
@@ -304,6 +305,11 @@ def _kit_context(document: dict[str, Any], meta: KitMeta) -> dict[str, Any]:
     }
 
 
+def kit_context(document: dict[str, Any], meta: KitMeta) -> dict[str, Any]:
+    """What the kit's templates (plans/kit/*.html) show, for pages that reuse them."""
+    return _kit_context(document, meta)
+
+
 # Paper kit ----------------------------------------------------------------------------
 
 
@@ -422,7 +428,7 @@ def export_filename(*, plan: Plan, version: PlanVersion | None, kind: str) -> st
     return f"{stem}-{suffix}.{extension}"
 
 
-def plan_kit_export(*, actor: Any, plan: Plan, version: PlanVersion | None, kind: str, printed_by: str,
+def plan_kit_export(*, actor: Actor, plan: Plan, version: PlanVersion | None, kind: str, printed_by: str,
                     printed_at: datetime.datetime | None = None) -> ExportFile:
     """Render the paper kit (kind "pdf") or the offline bundle (kind "bundle") of the draft
     or of an approved version, and record who exported which version when (audited).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,19 @@ from planblanc.plans.models import (
     SeatDeputy,
 )
 from planblanc.tenancy import Perm, get_for_user
+
+# Open improvement actions (from crises and exercises) are gaps of the plan. The crisis
+# app, above this one, registers where they come from (crisis/apps.py), so that plans
+# never imports crisis: a source takes establishment ids and returns open actions, each
+# with its `crisis` (declared_at, is_exercise, establishment_id), by due date.
+ImprovementActionSource = Callable[[list[int]], Iterable[Any]]
+_improvement_action_sources: list[ImprovementActionSource] = []
+
+
+def improvement_action_source_register(source: ImprovementActionSource) -> None:
+    if source not in _improvement_action_sources:
+        _improvement_action_sources.append(source)
+
 
 BLOCKING, WARNING, INFO = "blocking", "warning", "info"
 # How much a check weighs in the completeness score.
@@ -157,12 +171,9 @@ def _load_rows(plans: list[Plan]) -> dict[int, _PlanRows]:
         .values("plan_id").annotate(printed=Max("version__number")).values_list("plan_id", "printed")
     ):
         rows[plan_id].printed = printed
-    from planblanc.crisis.models import ImprovementAction, ImprovementStatus
-
-    for action in ImprovementAction.objects.filter(
-        crisis__establishment_id__in=list(by_establishment), status=ImprovementStatus.OPEN
-    ).select_related("crisis").order_by("due_date", "id"):
-        by_establishment[action.crisis.establishment_id].improvement_actions.append(action)
+    for source in _improvement_action_sources:
+        for action in source(list(by_establishment)):
+            by_establishment[action.crisis.establishment_id].improvement_actions.append(action)
     return rows
 
 

@@ -10,8 +10,10 @@ from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from planblanc import rights
 from planblanc.accounts.audit import audit_record, diff, snapshot
-from planblanc.directory.models import Establishment, Function, Membership
+from planblanc.actors import Actor
+from planblanc.directory.models import Establishment, Membership
 from planblanc.plans.models import (
     Plan,
     PlanExport,
@@ -22,31 +24,10 @@ from planblanc.plans.models import (
     SeatDeputy,
 )
 from planblanc.plans.snapshot import plan_snapshot, snapshot_sha256
-from planblanc.tenancy import Perm, can
-
-APPROVER_FUNCTIONS = (Function.DIRECTOR, Function.DEPUTY_DIRECTOR)
+from planblanc.tenancy import Perm, can, user_label
 
 
-def _require_edit(actor: Any, plan: Plan) -> None:
-    if not can(actor, Perm.EDIT_PLAN, plan.establishment):
-        raise PermissionDenied(_("You are not allowed to change this plan."))
-
-
-def plan_may_edit(*, actor: Any, plan: Plan) -> bool:
-    return can(actor, Perm.EDIT_PLAN, plan.establishment)
-
-
-def plan_may_approve(*, actor: Any, plan: Plan) -> bool:
-    """The director of the establishment, or a deputy director, approves its plan: the
-    login must be linked to a person who holds one of those functions there."""
-    if not can(actor, Perm.VIEW_DIRECTORY, plan.establishment):
-        return False
-    return Membership.objects.filter(
-        person__user=actor, establishment=plan.establishment, function__in=APPROVER_FUNCTIONS
-    ).exists()
-
-
-def _touch(plan: Plan, actor: Any) -> None:
+def _touch(plan: Plan, actor: Actor) -> None:
     plan.draft_changed_at = timezone.now()
     plan.draft_changed_by = getattr(actor, "username", "") or ""
     plan.save(update_fields=["draft_changed_at", "draft_changed_by"])
@@ -81,7 +62,7 @@ def plan_completeness_refresh_all(*, batch_size: int = 500) -> int:
     return done
 
 
-def plan_create(*, actor: Any, establishment: Establishment, from_template: bool = True) -> Plan:
+def plan_create(*, actor: Actor, establishment: Establishment, from_template: bool = True) -> Plan:
     """A new plan starts from the French template (seats, reflex sheets, degraded
     procedures, contacts with blanks to fill…)."""
     if not can(actor, Perm.EDIT_PLAN, establishment):
@@ -99,9 +80,9 @@ def plan_create(*, actor: Any, establishment: Establishment, from_template: bool
     return plan
 
 
-def plan_update_cell(*, actor: Any, plan: Plan, data: dict[str, Any]) -> Plan:
+def plan_update_cell(*, actor: Actor, plan: Plan, data: dict[str, Any]) -> Plan:
     """Meeting places, conference bridge and briefing rhythm."""
-    _require_edit(actor, plan)
+    rights.require_edit_plan(actor, plan)
     before = snapshot(Plan.objects.get(pk=plan.pk))
     for name in ("meeting_place", "fallback_place", "bridge_phone", "bridge_code", "bridge_notes", "briefing_rhythm"):
         if name in data:
@@ -144,10 +125,10 @@ def _check_same_plan(instance: models.Model, plan: Plan) -> None:
             raise ValidationError({field.name: _("This department belongs to another establishment.")})
 
 
-def plan_part_save(*, actor: Any, plan: Plan, instance: models.Model, data: dict[str, Any] | None = None,
+def plan_part_save(*, actor: Actor, plan: Plan, instance: models.Model, data: dict[str, Any] | None = None,
                    m2m: dict[str, Any] | None = None) -> models.Model:
     """Create or update one part of the draft (a seat, a contact, an IT system…)."""
-    _require_edit(actor, plan)
+    rights.require_edit_plan(actor, plan)
     creating = instance.pk is None
     model = type(instance)
     before = {} if creating else snapshot(model._default_manager.get(pk=instance.pk))
@@ -172,8 +153,8 @@ def plan_part_save(*, actor: Any, plan: Plan, instance: models.Model, data: dict
     return instance
 
 
-def plan_part_delete(*, actor: Any, plan: Plan, instance: models.Model) -> None:
-    _require_edit(actor, plan)
+def plan_part_delete(*, actor: Actor, plan: Plan, instance: models.Model) -> None:
+    rights.require_edit_plan(actor, plan)
     if _plan_of(instance).pk != plan.pk:
         raise PermissionDenied(_("You are not allowed to change this plan."))
     with transaction.atomic():
@@ -185,10 +166,10 @@ def plan_part_delete(*, actor: Any, plan: Plan, instance: models.Model) -> None:
         _touch(plan, actor)
 
 
-def seat_set_deputies(*, actor: Any, seat: Seat, people: list[Any]) -> None:
+def seat_set_deputies(*, actor: Actor, seat: Seat, people: list[Any]) -> None:
     """Replace a seat's ordered deputies (first = first deputy)."""
     plan = seat.plan
-    _require_edit(actor, plan)
+    rights.require_edit_plan(actor, plan)
     if seat.holder_id and any(person.pk == seat.holder_id for person in people):
         raise ValidationError(_("The holder of a seat cannot also be its deputy."))
     if len({person.pk for person in people}) != len(people):
@@ -209,10 +190,10 @@ def seat_set_deputies(*, actor: Any, seat: Seat, people: list[Any]) -> None:
         )
 
 
-def reflex_sheet_save(*, actor: Any, plan: Plan, sheet: ReflexSheet, data: dict[str, Any],
+def reflex_sheet_save(*, actor: Actor, plan: Plan, sheet: ReflexSheet, data: dict[str, Any],
                       items: list[dict[str, Any]]) -> ReflexSheet:
     """Save a reflex sheet and its ordered actions together: all or nothing."""
-    _require_edit(actor, plan)
+    rights.require_edit_plan(actor, plan)
     errors: dict[str, list[str]] = {}
     if not data.get("owner_function") and not data.get("owner_seat"):
         errors["owner_function"] = [_("A reflex sheet needs the role that runs it.")]
@@ -238,12 +219,12 @@ def reflex_sheet_save(*, actor: Any, plan: Plan, sheet: ReflexSheet, data: dict[
     return sheet
 
 
-def plan_approve(*, actor: Any, plan: Plan, note: str = "") -> PlanVersion:
+def plan_approve(*, actor: Actor, plan: Plan, note: str = "") -> PlanVersion:
     """Freeze the draft into a new immutable version. Refused while a blocking gap
     remains (the error lists them) or when the actor is not the director or deputy."""
     from planblanc.plans.selectors import plan_gaps
 
-    if not plan_may_approve(actor=actor, plan=plan):
+    if not rights.may_approve_plan(actor, plan):
         raise PermissionDenied(
             _("Only the director of the establishment or a deputy director may approve its plan.")
         )
@@ -262,7 +243,7 @@ def plan_approve(*, actor: Any, plan: Plan, note: str = "") -> PlanVersion:
         version = PlanVersion.objects.create(
             plan=locked, number=last + 1, snapshot=document, snapshot_sha256=snapshot_sha256(document),
             approved_at=timezone.now(), approved_by=actor,
-            approved_by_label=(actor.get_full_name() or actor.get_username())[:200], note=note[:500],
+            approved_by_label=user_label(actor)[:200], note=note[:500],
         )
         audit_record(
             actor=actor, action="plan.approve", obj=version, establishment=plan.establishment,
@@ -272,7 +253,7 @@ def plan_approve(*, actor: Any, plan: Plan, note: str = "") -> PlanVersion:
     return version
 
 
-def plan_export_record(*, actor: Any, plan: Plan, version: PlanVersion | None, kind: str, content: bytes) -> PlanExport:
+def plan_export_record(*, actor: Actor, plan: Plan, version: PlanVersion | None, kind: str, content: bytes) -> PlanExport:
     import hashlib
 
     with transaction.atomic():

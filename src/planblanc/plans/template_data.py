@@ -29,6 +29,7 @@ from django.db import models, transaction
 from django.utils.translation import gettext as _
 
 from planblanc.accounts.audit import audit_record
+from planblanc.actors import Actor
 from planblanc.directory.models import Department
 from planblanc.plans.durations import duration_parse
 from planblanc.plans.models import (
@@ -393,7 +394,7 @@ def plan_is_empty(*, plan: Plan) -> bool:
     return not any(part.exists() for part in parts)
 
 
-def template_apply(*, plan: Plan, actor: Any = None, directory: Path | None = None) -> TemplateContent:
+def template_apply(*, plan: Plan, actor: Actor | None = None, directory: Path | None = None) -> TemplateContent:
     """Fill an empty plan from the template, all or nothing. Refused on a plan that already
     has content, so that applying twice cannot duplicate or overwrite anyone's work."""
     content = template_load(directory=directory)

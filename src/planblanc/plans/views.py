@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 from django.views.decorators.http import require_GET, require_POST
 
+from planblanc import rights
 from planblanc.core.forms import run_service
 from planblanc.directory.models import Establishment, Function
 from planblanc.directory.validators import phone_display
@@ -56,7 +57,7 @@ def _section_title(key: str) -> str:
 
 def _plan(request: HttpRequest, establishment_id: int, *, write: bool = False) -> Plan:
     plan = selectors.plan_for_user(user=request.user, establishment_id=establishment_id)
-    if write and not services.plan_may_edit(actor=request.user, plan=plan):
+    if write and not rights.may_edit_plan(request.user, plan):
         raise PermissionDenied(_("You are not allowed to change this plan."))
     return plan
 
@@ -82,7 +83,7 @@ def _base_context(request: HttpRequest, plan: Plan) -> dict[str, Any]:
     return {
         "plan": plan,
         "establishment": plan.establishment,
-        "may_edit": services.plan_may_edit(actor=request.user, plan=plan),
+        "may_edit": rights.may_edit_plan(request.user, plan),
         "parts": PARTS.values(),
     }
 
@@ -117,7 +118,7 @@ def plan_overview(request: HttpRequest, establishment_id: int) -> HttpResponse:
         establishment = get_for_user(request.user, Establishment, pk=establishment_id)
         return render(request, "plans/plan_start.html", {
             "establishment": establishment,
-            "may_edit": services.plan_may_edit(actor=request.user, plan=Plan(establishment=establishment)),
+            "may_edit": rights.may_edit_plan(request.user, Plan(establishment=establishment)),
         })
     report = selectors.plan_gaps(plan=plan)
     counts = selectors.plan_section_counts(plan=plan)
@@ -140,7 +141,7 @@ def plan_overview(request: HttpRequest, establishment_id: int) -> HttpResponse:
         **_base_context(request, plan),
         "report": report, "sections": sections, "gaps": gaps,
         "latest": selectors.plan_latest_version(plan=plan),
-        "may_approve": services.plan_may_approve(actor=request.user, plan=plan),
+        "may_approve": rights.may_approve_plan(request.user, plan),
     })
 
 
@@ -274,7 +275,7 @@ def part_edit(request: HttpRequest, establishment_id: int, part: str, pk: int | 
         return reflex_sheet_edit(request, establishment_id, pk)
     plan = _plan(request, establishment_id, write=request.method == "POST")
     instance = _instance(request, plan, spec, pk) if pk else spec.model(plan=plan)
-    if not services.plan_may_edit(actor=request.user, plan=plan):
+    if not rights.may_edit_plan(request.user, plan):
         read_only = spec.form(instance=instance, plan=plan)
         for field in read_only.fields.values():
             field.disabled = True
@@ -361,7 +362,7 @@ def reflex_sheet_edit(request: HttpRequest, establishment_id: int, pk: int | Non
     sheet = _instance(request, plan, spec, pk) if pk else ReflexSheet(plan=plan)
     phase_rank = {code: rank for rank, (code, _label) in enumerate(Phase.choices)}
     existing = sorted(sheet.items.all(), key=lambda i: (phase_rank.get(i.phase, 9), i.order)) if sheet.pk else []
-    may_edit = services.plan_may_edit(actor=request.user, plan=plan)
+    may_edit = rights.may_edit_plan(request.user, plan)
     if not may_edit:
         return render(request, "plans/reflex_sheet.html", {
             **_base_context(request, plan), "sheet": sheet, "items": existing, "spec": spec,
@@ -503,7 +504,7 @@ def plan_compare(request: HttpRequest, establishment_id: int) -> HttpResponse:
 @login_required
 def plan_approve(request: HttpRequest, establishment_id: int) -> HttpResponse:
     plan = _plan(request, establishment_id)
-    may_approve = services.plan_may_approve(actor=request.user, plan=plan)
+    may_approve = rights.may_approve_plan(request.user, plan)
     form = ApproveForm(request.POST if request.method == "POST" else None)
     refusal = "" if may_approve else _(
         "Only the director of the establishment or a deputy director may approve its plan."

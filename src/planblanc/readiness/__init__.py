@@ -1,0 +1,6 @@
+"""Readiness: referentials, self-assessments, action plans and the observatory.
+
+The public surface: the modules named in `__all__`. Other apps import only these
+(tests/core/test_architecture.py checks it); everything else is this app's own."""
+
+__all__ = ["models", "services", "selectors", "loader", "urls"]

@@ -47,8 +47,8 @@ from planblanc.readiness.loader import (
     ReferentialSpec,
     ScaleLevelSpec,
     ThemeSpec,
-    _decimal,
-    _text,
+    cell_decimal,
+    cell_text,
 )
 
 DEFAULT_SCALE = [
@@ -67,10 +67,10 @@ def _scale(framework: dict, file: str, warnings: list[str]) -> list[ScaleLevelSp
     definitions = framework.get("scores_definition")
     if not isinstance(definitions, list) or not definitions:
         return list(DEFAULT_SCALE)
-    scores = [_decimal(item.get("score")) for item in definitions if isinstance(item, dict)]
+    scores = [cell_decimal(item.get("score")) for item in definitions if isinstance(item, dict)]
     known = [s for s in scores if s is not None]
-    low = _decimal(framework.get("min_score"))
-    high = _decimal(framework.get("max_score"))
+    low = cell_decimal(framework.get("min_score"))
+    high = cell_decimal(framework.get("max_score"))
     low = min(known) if low is None and known else low
     high = max(known) if high is None and known else high
     if low is None or high is None or high <= low:
@@ -79,7 +79,7 @@ def _scale(framework: dict, file: str, warnings: list[str]) -> list[ScaleLevelSp
         return list(DEFAULT_SCALE)
     scale: list[ScaleLevelSpec] = []
     for item in definitions:
-        score = _decimal(item.get("score")) if isinstance(item, dict) else None
+        score = cell_decimal(item.get("score")) if isinstance(item, dict) else None
         if score is None or not (low <= score <= high):
             warnings.append(_("%(file)s: score %(score)s outside %(low)s–%(high)s ignored.")
                             % {"file": file, "score": item, "low": low, "high": high})
@@ -87,7 +87,7 @@ def _scale(framework: dict, file: str, warnings: list[str]) -> list[ScaleLevelSp
         code = f"score_{score.normalize()}"
         if any(s.code == code for s in scale):
             continue
-        label = _text(item.get("name")) or str(score)
+        label = cell_text(item.get("name")) or str(score)
         scale.append(ScaleLevelSpec(code=code, label=label[:200], value=((score - low) / (high - low)).quantize(Decimal("0.0001"))))
     return scale or list(DEFAULT_SCALE)
 
@@ -102,30 +102,30 @@ def parse_library(data: Any, *, file: str, applies_to: str = "all") -> tuple[Ref
             % {"file": file}
         )
     warnings: list[str] = []
-    urn = _text(framework.get("urn")) or _text(data.get("urn"))
+    urn = cell_text(framework.get("urn")) or cell_text(data.get("urn"))
     # The library's URN names the file ("…:library:anssi-guide-hygiene"); the framework's
     # may be terse ("…:framework:ans-care:d2").
-    slug_source = _tail(_text(data.get("urn"))) or _tail(urn) or _text(framework.get("ref_id")) or "framework"
+    slug_source = _tail(cell_text(data.get("urn"))) or _tail(urn) or cell_text(framework.get("ref_id")) or "framework"
     slug = ("ca-" + slugify(slug_source))[:100]
     groups: list[LevelSpec] = []
     for item in framework.get("implementation_groups_definition") or []:
-        if isinstance(item, dict) and _text(item.get("ref_id")):
-            groups.append(LevelSpec(code=_text(item["ref_id"]), label=_text(item.get("name")) or _text(item["ref_id"])))
+        if isinstance(item, dict) and cell_text(item.get("ref_id")):
+            groups.append(LevelSpec(code=cell_text(item["ref_id"]), label=cell_text(item.get("name")) or cell_text(item["ref_id"])))
     group_codes = {g.code for g in groups}
 
     by_urn: dict[str, dict] = {}
     for node in nodes:
-        if isinstance(node, dict) and _text(node.get("urn")):
-            by_urn[_text(node["urn"])] = node
+        if isinstance(node, dict) and cell_text(node.get("urn")):
+            by_urn[cell_text(node["urn"])] = node
 
     def top_of(node: dict, entry: str) -> str | None:
         """URN of the top-most ancestor, or None when the chain is broken."""
         current = node
         seen: set[str] = set()
         while True:
-            parent = _text(current.get("parent_urn"))
+            parent = cell_text(current.get("parent_urn"))
             if not parent:
-                return _text(current.get("urn"))
+                return cell_text(current.get("urn"))
             if parent not in by_urn or parent in seen:
                 warnings.append(_("%(file)s, %(entry)s: unknown parent “%(urn)s”; put under “Autres”.")
                                 % {"file": file, "entry": entry, "urn": parent})
@@ -139,12 +139,12 @@ def parse_library(data: Any, *, file: str, applies_to: str = "all") -> tuple[Ref
         if not isinstance(node, dict):
             warnings.append(_("%(file)s, node %(n)d: not a mapping; ignored.") % {"file": file, "n": index})
             continue
-        node_urn = _text(node.get("urn"))
-        ref_id = _text(node.get("ref_id")) or _tail(node_urn) or str(index)
+        node_urn = cell_text(node.get("urn"))
+        ref_id = cell_text(node.get("ref_id")) or _tail(node_urn) or str(index)
         entry = _("node “%(id)s”") % {"id": ref_id}
-        name = _text(node.get("name"))
-        description = _text(node.get("description"))
-        if not _text(node.get("parent_urn")) and node_urn:
+        name = cell_text(node.get("name"))
+        description = cell_text(node.get("description"))
+        if not cell_text(node.get("parent_urn")) and node_urn:
             themes.setdefault(node_urn, ThemeSpec(code=ref_id[:100], title=(name or description or ref_id)[:500]))
         if not node.get("assessable"):
             continue
@@ -161,7 +161,7 @@ def parse_library(data: Any, *, file: str, applies_to: str = "all") -> tuple[Ref
         seen_ids.add(ref_id)
         levels = []
         for group in node.get("implementation_groups") or []:
-            code = _text(group)
+            code = cell_text(group)
             if code in group_codes:
                 levels.append(code)
             else:
@@ -184,12 +184,12 @@ def parse_library(data: Any, *, file: str, applies_to: str = "all") -> tuple[Ref
         kept.append(theme)
     if not kept:
         warnings.append(_("%(file)s: no assessable requirement found.") % {"file": file})
-    provider = _text(data.get("provider"))
-    packager = _text(data.get("packager"))
-    source = " · ".join(p for p in (provider, packager and f"CISO Assistant ({packager})", _text(data.get("copyright"))) if p)
+    provider = cell_text(data.get("provider"))
+    packager = cell_text(data.get("packager"))
+    source = " · ".join(p for p in (provider, packager and f"CISO Assistant ({packager})", cell_text(data.get("copyright"))) if p)
     spec = ReferentialSpec(
-        slug=slug, version=_text(data.get("version")) or "1", name=(_text(framework.get("name")) or slug)[:300],
-        origin="ciso_assistant", description=_text(framework.get("description")),
+        slug=slug, version=cell_text(data.get("version")) or "1", name=(cell_text(framework.get("name")) or slug)[:300],
+        origin="ciso_assistant", description=cell_text(framework.get("description")),
         source=source[:500], urn=urn[:300], applies_to=applies_to, levels=groups,
         scale=_scale(framework, file, warnings), themes=kept, file=file,
     )

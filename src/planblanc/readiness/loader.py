@@ -120,7 +120,7 @@ class ReferentialFileError(ValidationError):
     """Everything wrong with one or several files, one message per problem."""
 
 
-def _text(value: Any) -> str:
+def cell_text(value: Any) -> str:
     if value is None:
         return ""
     return str(value).strip()
@@ -137,10 +137,36 @@ class _Problems:
         )
 
 
+# A referential library is a few hundred KB; CISO Assistant's largest is under 5 MB.
+MAX_LIBRARY_BYTES = 20 * 1024 * 1024
+# Aliases let a small YAML file describe an exponentially large tree ("billion laughs"):
+# libraries use none, a few are tolerated.
+MAX_YAML_ALIASES = 100
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self.aliases = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            self.aliases += 1
+            if self.aliases > MAX_YAML_ALIASES:
+                raise yaml.YAMLError(f"more than {MAX_YAML_ALIASES} aliases")
+        return super().compose_node(parent, index)
+
+
 def read_yaml(path: Path) -> Any:
     try:
+        if path.stat().st_size > MAX_LIBRARY_BYTES:
+            raise ReferentialFileError(
+                _("%(file)s: larger than %(size)d MB, refused.") % {"file": path, "size": MAX_LIBRARY_BYTES // 2**20}
+            )
         with path.open(encoding="utf-8") as handle:
-            return yaml.safe_load(handle)
+            return yaml.load(handle, Loader=_BoundedLoader)  # noqa: S506 - a SafeLoader, bounded
+    except UnicodeDecodeError as exc:
+        raise ReferentialFileError(_("%(file)s: not valid YAML (%(error)s).") % {"file": path, "error": exc}) from exc
     except OSError as exc:
         raise ReferentialFileError(
             _("%(file)s: cannot be read (%(error)s).") % {"file": path, "error": exc.strerror or exc}
@@ -156,7 +182,7 @@ def _unknown_keys(problems: _Problems, entry: str, item: dict, allowed: set[str]
         problems.add(entry, _("unknown key “%(key)s”.") % {"key": key})
 
 
-def _decimal(value: Any) -> Decimal | None:
+def cell_decimal(value: Any) -> Decimal | None:
     if isinstance(value, bool):
         return None
     try:
@@ -174,16 +200,16 @@ def parse_referential(data: Any, *, file: str) -> ReferentialSpec:
     _unknown_keys(problems, _("top"), data, TOP_KEYS)
     if data.get("format") != FORMAT_VERSION:
         problems.add("format", _("expected “format: %(version)d”.") % {"version": FORMAT_VERSION})
-    slug = _text(data.get("slug"))
+    slug = cell_text(data.get("slug"))
     if not SLUG_RE.match(slug):
         problems.add("slug", _("an identifier of lower-case letters, digits and hyphens is required."))
-    version = _text(data.get("version"))
+    version = cell_text(data.get("version"))
     if not version or len(version) > 40:
         problems.add("version", _("a version of at most 40 characters is required."))
-    name = _text(data.get("name"))
+    name = cell_text(data.get("name"))
     if not name:
         problems.add("name", _("a name is required."))
-    applies_to: str = _text(data.get("applies_to")) or "all"
+    applies_to: str = cell_text(data.get("applies_to")) or "all"
     if applies_to not in AppliesTo.values:
         problems.add("applies_to", _("“%(value)s” is not one of %(choices)s.") % {
             "value": applies_to, "choices": ", ".join(AppliesTo.values)})
@@ -191,7 +217,7 @@ def parse_referential(data: Any, *, file: str) -> ReferentialSpec:
     if not isinstance(categories, list):
         problems.add("categories", _("a list is expected."))
         categories = []
-    categories = [_text(c) for c in categories]
+    categories = [cell_text(c) for c in categories]
     for category in categories:
         if category not in EstablishmentCategory.values:
             problems.add("categories", _("unknown establishment category “%(value)s”.") % {"value": category})
@@ -205,13 +231,13 @@ def parse_referential(data: Any, *, file: str) -> ReferentialSpec:
         raw_levels = []
     for index, item in enumerate(raw_levels, start=1):
         entry = _("level %(n)d") % {"n": index}
-        if not isinstance(item, dict) or not _text(item.get("code")):
+        if not isinstance(item, dict) or not cell_text(item.get("code")):
             problems.add(entry, _("a code is required."))
             continue
-        code = _text(item["code"])
+        code = cell_text(item["code"])
         if any(level.code == code for level in levels):
             problems.add(entry, _("level “%(code)s” appears twice.") % {"code": code})
-        levels.append(LevelSpec(code=code, label=_text(item.get("label")) or code))
+        levels.append(LevelSpec(code=code, label=cell_text(item.get("label")) or code))
     level_codes = {level.code for level in levels}
 
     scale: list[ScaleLevelSpec] = []
@@ -224,8 +250,8 @@ def parse_referential(data: Any, *, file: str) -> ReferentialSpec:
         if not isinstance(item, dict):
             problems.add(entry, _("a mapping with code, label and value is expected."))
             continue
-        code = _text(item.get("code"))
-        value = _decimal(item.get("value"))
+        code = cell_text(item.get("code"))
+        value = cell_decimal(item.get("value"))
         if not code:
             problems.add(entry, _("a code is required."))
         elif any(s.code == code for s in scale):
@@ -233,7 +259,7 @@ def parse_referential(data: Any, *, file: str) -> ReferentialSpec:
         if value is None or not (0 <= value <= 1):
             problems.add(entry, _("the value must be a number between 0 and 1."))
             value = Decimal(0)
-        scale.append(ScaleLevelSpec(code=code, label=_text(item.get("label")) or code, value=value))
+        scale.append(ScaleLevelSpec(code=code, label=cell_text(item.get("label")) or code, value=value))
 
     themes: list[ThemeSpec] = []
     raw_themes = data.get("themes")
@@ -248,16 +274,16 @@ def parse_referential(data: Any, *, file: str) -> ReferentialSpec:
             problems.add(t_entry, _("a mapping is expected."))
             continue
         _unknown_keys(problems, t_entry, raw_theme, THEME_KEYS)
-        code = _text(raw_theme.get("code"))
+        code = cell_text(raw_theme.get("code"))
         if code:
             t_entry = _("theme “%(code)s”") % {"code": code}
         else:
             problems.add(t_entry, _("a code is required."))
         if any(theme.code == code for theme in themes):
             problems.add(t_entry, _("theme code “%(code)s” appears twice.") % {"code": code})
-        if not _text(raw_theme.get("title")):
+        if not cell_text(raw_theme.get("title")):
             problems.add(t_entry, _("a title is required."))
-        theme = ThemeSpec(code=code, title=_text(raw_theme.get("title")))
+        theme = ThemeSpec(code=code, title=cell_text(raw_theme.get("title")))
         raw_measures = raw_theme.get("measures")
         if not isinstance(raw_measures, list) or not raw_measures:
             problems.add(t_entry, _("at least one measure is required."))
@@ -267,7 +293,7 @@ def parse_referential(data: Any, *, file: str) -> ReferentialSpec:
             if not isinstance(raw, dict):
                 problems.add(m_entry, _("a mapping is expected."))
                 continue
-            ref_id = _text(raw.get("id"))
+            ref_id = cell_text(raw.get("id"))
             if ref_id:
                 m_entry = _("measure “%(id)s”") % {"id": ref_id}
             else:
@@ -276,16 +302,16 @@ def parse_referential(data: Any, *, file: str) -> ReferentialSpec:
             if ref_id and ref_id in seen_ids:
                 problems.add(m_entry, _("duplicate measure id “%(id)s”.") % {"id": ref_id})
             seen_ids.add(ref_id)
-            title = _text(raw.get("title"))
+            title = cell_text(raw.get("title"))
             if not title:
                 problems.add(m_entry, _("a title is required."))
             elif len(title) > 500:
                 problems.add(m_entry, _("the title is longer than 500 characters."))
-            level = _text(raw.get("level"))
+            level = cell_text(raw.get("level"))
             if level and level not in level_codes:
                 problems.add(m_entry, _("unknown level “%(level)s” (known: %(known)s).") % {
                     "level": level, "known": ", ".join(sorted(level_codes)) or "—"})
-            weight = _decimal(raw.get("weight", 1))
+            weight = cell_decimal(raw.get("weight", 1))
             if weight is None or weight <= 0 or weight >= 10000:
                 problems.add(m_entry, _("the weight must be a positive number."))
                 weight = Decimal(1)
@@ -293,9 +319,9 @@ def parse_referential(data: Any, *, file: str) -> ReferentialSpec:
             if not isinstance(refs, list):
                 problems.add(m_entry, _("“related” must be a list of measure ids."))
                 refs = []
-            related.extend((m_entry, _text(ref)) for ref in refs)
+            related.extend((m_entry, cell_text(ref)) for ref in refs)
             theme.measures.append(MeasureSpec(
-                ref_id=ref_id, title=title, description=_text(raw.get("description")),
+                ref_id=ref_id, title=title, description=cell_text(raw.get("description")),
                 levels=[level] if level else [], weight=weight,
             ))
         themes.append(theme)
@@ -306,8 +332,8 @@ def parse_referential(data: Any, *, file: str) -> ReferentialSpec:
     if problems.messages:
         raise ReferentialFileError(problems.messages)
     return ReferentialSpec(
-        slug=slug, version=version, name=name, description=_text(data.get("description")),
-        source=_text(data.get("source")), applies_to=applies_to, categories=categories,
+        slug=slug, version=version, name=name, description=cell_text(data.get("description")),
+        source=cell_text(data.get("source")), applies_to=applies_to, categories=categories,
         levels=levels, scale=scale, themes=themes, file=file,
     )
 

@@ -69,13 +69,6 @@ UNKNOWN = "unknown"
 # Access and filters ------------------------------------------------------------------
 
 
-def observatory_may_view(*, user: Any) -> bool:
-    """The observatory is for viewers over several establishments: national, regional
-    (ARS) and group (GHT) scopes. An establishment's own staff have its dashboard."""
-    scope = scope_for(user, Perm.VIEW_DIRECTORY)
-    return bool(scope.national or scope.region_ids or scope.group_ids)
-
-
 def observatory_is_national(*, user: Any) -> bool:
     return scope_for(user, Perm.VIEW_DIRECTORY).national
 

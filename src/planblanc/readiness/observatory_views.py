@@ -8,9 +8,7 @@ only the establishments the viewer may see.
 
 from __future__ import annotations
 
-import csv
 import datetime
-import io
 from typing import Any
 
 from django import forms
@@ -25,6 +23,8 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from planblanc import rights
+from planblanc.core import tabular
 from planblanc.directory.models import EstablishmentCategory, Region
 from planblanc.readiness import charts
 from planblanc.readiness import observatory as obs
@@ -79,7 +79,7 @@ class ObservatoryFilterForm(forms.Form):
 def _context(request: HttpRequest, region_pk: int | None) -> tuple[bool, Region | None, ObservatoryFilterForm,
                                                                     obs.Filters]:
     user = request.user
-    if not obs.observatory_may_view(user=user):
+    if not rights.may_view_observatory(user):
         raise PermissionDenied(_("The observatory is for national, regional and group viewers."))
     national = obs.observatory_is_national(user=user)
     region = None
@@ -142,7 +142,7 @@ def _charts(dashboard: obs.Dashboard) -> dict[str, SafeString]:
 @login_required
 def observatory_index(request: HttpRequest) -> HttpResponse:
     user = request.user
-    if not obs.observatory_may_view(user=user):
+    if not rights.may_view_observatory(user):
         raise PermissionDenied(_("The observatory is for national, regional and group viewers."))
     if obs.observatory_is_national(user=user):
         return redirect("readiness:observatory_national")
@@ -215,29 +215,11 @@ def observatory_export(request: HttpRequest, slug: str, fmt: str) -> HttpRespons
     table = dashboard.tables.get(slug)
     if table is None or fmt not in ("csv", "xlsx"):
         raise Http404
-    rows = _table_rows(table)
+    rows = [[table.title], *_table_rows(table)]
+    filename = _filename(filters, slug, region, fmt)
     if fmt == "csv":
-        response = HttpResponse(content_type="text/csv; charset=utf-8")
-        response.write("\ufeff")  # Excel opens UTF-8 CSV correctly with a BOM
-        writer = csv.writer(response, delimiter=";")
-        writer.writerow([table.title])
-        writer.writerows(rows)
-    else:
-        import openpyxl
-
-        workbook = openpyxl.Workbook()
-        sheet = workbook.active
-        assert sheet is not None
-        sheet.title = slug[:31]
-        sheet.append([table.title])
-        for row in rows:
-            sheet.append(row)
-        buffer = io.BytesIO()
-        workbook.save(buffer)
-        response = HttpResponse(
-            buffer.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    response["Content-Disposition"] = f'attachment; filename="{_filename(filters, slug, region, fmt)}"'
-    return response
+        return tabular.csv_response(rows, filename=filename)
+    return tabular.xlsx_response([(slug, rows)], filename=filename)
 
 
 @login_required
@@ -247,20 +229,17 @@ def observatory_export_anonymised(request: HttpRequest) -> HttpResponse:
     suppressed cell would give it away."""
     _national, region, _form, filters = _context(request, None)
     dashboard = obs.observatory_dashboard(user=request.user, filters=filters, national=region is None)
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response.write("\ufeff")
-    writer = csv.writer(response, delimiter=";")
-    writer.writerow([_("Anonymised aggregate export: cells counting fewer than %(n)d establishments are shown "
-                       "as %(mark)s.") % {"n": obs.ANONYMITY_THRESHOLD, "mark": obs.SUPPRESSED}])
-    writer.writerow([_("Period"), filters.start.isoformat(), filters.end.isoformat()])
+    rows: list[list[Any]] = [
+        [_("Anonymised aggregate export: cells counting fewer than %(n)d establishments are shown "
+           "as %(mark)s.") % {"n": obs.ANONYMITY_THRESHOLD, "mark": obs.SUPPRESSED}],
+        [_("Period"), filters.start.isoformat(), filters.end.isoformat()],
+    ]
     for table in dashboard.tables.values():
         if table.unavailable:
             continue
-        writer.writerow([])
-        writer.writerow([table.title])
-        writer.writerows(_table_rows(table, anonymised=True))
+        rows.append([])
+        rows.append([table.title])
+        rows.extend(_table_rows(table, anonymised=True))
     stamp = datetime.date.today().strftime("%Y%m%d")
-    response["Content-Disposition"] = (
-        f'attachment; filename="{_filename(filters, "anonyme", region, "csv").replace(".csv", f"-{stamp}.csv")}"'
-    )
-    return response
+    return tabular.csv_response(
+        rows, filename=_filename(filters, "anonyme", region, "csv").replace(".csv", f"-{stamp}.csv"))

@@ -10,7 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import URLValidator
 from django.db import transaction
@@ -18,7 +18,9 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from planblanc import rights
 from planblanc.accounts.audit import audit_record, diff, snapshot
+from planblanc.actors import SYSTEM, Actor
 from planblanc.directory.models import Establishment, Membership, Person
 from planblanc.readiness import ciso_assistant, loader
 from planblanc.readiness.loader import ReferentialFileError, ReferentialSpec
@@ -37,28 +39,23 @@ from planblanc.readiness.models import (
     Theme,
 )
 from planblanc.readiness.scoring import MeasureResult, Score, compute_score
-from planblanc.tenancy import Perm, can, user_label
+from planblanc.tenancy import user_label
 
 MAX_EVIDENCE_BYTES = 10 * 1024 * 1024
 
 
-def _require(user: Any, establishment: Establishment) -> None:
-    if not can(user, Perm.ASSESS, establishment):
-        raise PermissionDenied(_("You are not allowed to make this change."))
-
-
-def _label(actor: Any) -> str:
+def _label(actor: Actor) -> str:
     return user_label(actor) if getattr(actor, "is_authenticated", False) else str(actor or "system")
 
 
-def _user_or_none(actor: Any) -> Any:
+def _user_or_none(actor: Actor) -> Any:
     return actor if getattr(actor, "is_authenticated", False) else None
 
 
 # Referentials ---------------------------------------------------------------------------
 
 
-def referential_save_specs(*, specs: Sequence[ReferentialSpec], actor: Any = "system") -> list[Referential]:
+def referential_save_specs(*, specs: Sequence[ReferentialSpec], actor: Actor = SYSTEM) -> list[Referential]:
     """Write checked specs, all or none. Upsert by slug + version: themes and measures
     are updated by code and id; a measure no longer in the file is deleted, or kept
     inactive when it has already been answered."""
@@ -76,7 +73,7 @@ def referential_save_specs(*, specs: Sequence[ReferentialSpec], actor: Any = "sy
     return saved
 
 
-def _save_spec(spec: ReferentialSpec, actor: Any) -> Referential:
+def _save_spec(spec: ReferentialSpec, actor: Actor) -> Referential:
     referential, created = Referential.objects.select_for_update().get_or_create(
         slug=spec.slug, version=spec.version,
         defaults={"name": spec.name, "origin": spec.origin},
@@ -143,7 +140,7 @@ def _save_spec(spec: ReferentialSpec, actor: Any) -> Referential:
 
 
 def referentials_load(
-    *, paths: Iterable[Path], actor: Any = "system", ciso_applies_to: str = "all"
+    *, paths: Iterable[Path], actor: Actor = SYSTEM, ciso_applies_to: str = "all"
 ) -> tuple[list[Referential], list[str]]:
     """Read every file (ours or CISO Assistant's), report every problem of every file,
     and write only when there is none. Returns the referentials and the warnings."""
@@ -167,7 +164,7 @@ def referentials_load(
 
 
 def referential_import_ciso_assistant(
-    *, path: Path, actor: Any = "system", applies_to: str = "all"
+    *, path: Path, actor: Actor = SYSTEM, applies_to: str = "all"
 ) -> tuple[Referential, list[str]]:
     data = loader.read_yaml(Path(path))
     spec, warnings = ciso_assistant.parse_library(data, file=str(path), applies_to=applies_to)
@@ -178,9 +175,9 @@ def referential_import_ciso_assistant(
 # Assessments ----------------------------------------------------------------------------
 
 
-def assessment_start(*, actor: Any, establishment: Establishment, referential: Referential) -> Assessment:
+def assessment_start(*, actor: Actor, establishment: Establishment, referential: Referential) -> Assessment:
     """Start (or return the already started) assessment of an establishment."""
-    _require(actor, establishment)
+    rights.require_assess(actor, establishment)
     if not referential.applies_to_establishment(establishment):
         raise ValidationError(_("This referential does not apply to %(name)s.") % {"name": establishment.name})
     with transaction.atomic():
@@ -232,7 +229,7 @@ def _refresh_score(assessment: Assessment) -> Score:
 
 def answer_record(
     *,
-    actor: Any,
+    actor: Actor,
     assessment: Assessment,
     measure: Measure,
     level_code: str = "",
@@ -241,7 +238,7 @@ def answer_record(
     comment: str = "",
 ) -> Answer:
     """Record a new answer to a measure; the previous one is kept as history."""
-    _require(actor, assessment.establishment)
+    rights.require_assess(actor, assessment.establishment)
     errors: dict[str, list[str]] = {}
     if measure.referential_id != assessment.referential_id or not measure.is_active:
         raise ValidationError(_("This measure is not part of the assessed referential."))
@@ -291,7 +288,7 @@ def answer_record(
 
 def evidence_add(
     *,
-    actor: Any,
+    actor: Actor,
     assessment: Assessment,
     measure: Measure,
     title: str = "",
@@ -300,7 +297,7 @@ def evidence_add(
     expires_on: datetime.date | None = None,
 ) -> Evidence:
     """Attach a proof to a measure: a link (http or https) or an uploaded file."""
-    _require(actor, assessment.establishment)
+    rights.require_assess(actor, assessment.establishment)
     if measure.referential_id != assessment.referential_id:
         raise ValidationError(_("This measure is not part of the assessed referential."))
     url = (url or "").strip()
@@ -360,8 +357,8 @@ def _validate_action(action: Action) -> None:
     _check_owner(action.owner, action.establishment)
 
 
-def action_create(*, actor: Any, establishment: Establishment, data: dict[str, Any]) -> Action:
-    _require(actor, establishment)
+def action_create(*, actor: Actor, establishment: Establishment, data: dict[str, Any]) -> Action:
+    rights.require_assess(actor, establishment)
     action = Action(establishment=establishment)
     for name in ACTION_FIELDS:
         if name in data:
@@ -377,8 +374,8 @@ def action_create(*, actor: Any, establishment: Establishment, data: dict[str, A
     return action
 
 
-def action_update(*, actor: Any, action: Action, data: dict[str, Any]) -> Action:
-    _require(actor, action.establishment)
+def action_update(*, actor: Actor, action: Action, data: dict[str, Any]) -> Action:
+    rights.require_assess(actor, action.establishment)
     before = snapshot(action)
     for name in ACTION_FIELDS:
         if name in data:
@@ -418,10 +415,10 @@ def _check_officer(person: Person | None, establishment: Establishment, pooled: 
 
 
 def governance_record_save(
-    *, actor: Any, establishment: Establishment, year: int, data: dict[str, Any]
+    *, actor: Actor, establishment: Establishment, year: int, data: dict[str, Any]
 ) -> GovernanceRecord:
     """Create or update the governance record of an establishment for a year."""
-    _require(actor, establishment)
+    rights.require_assess(actor, establishment)
     errors: dict[str, list[str]] = {}
     this_year = timezone.localdate().year
     if not (2000 <= int(year) <= this_year + 1):

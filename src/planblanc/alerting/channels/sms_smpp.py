@@ -7,7 +7,8 @@ registered_delivery set, and reports a message as sent once the SMSC's submit_sm
 gives it a message id. Delivery receipts come back as deliver_sm PDUs:
 `parse_deliver_sm` turns one into a Receipt (or a Reply for an incoming SMS); a
 transceiver bind collects those that arrive while sending in `self.received`, and
-`listen()` reads them on a receiver bind. The text is prepared exactly as for Kannel
+`listen()` reads them on a receiver bind; the supervised long-running bind that records
+them is alerting/smpp_bind.py (`planblanc smpp_listen`). The text is prepared exactly as for Kannel
 (GSM 7-bit where possible, EXERCICE mark kept, cut to `max_parts`).
 
 Options: host (required), port (2775), system_id, password, system_type, bind
@@ -82,7 +83,7 @@ class SmppProvider(Provider):
         self.timeout = float(self.option("timeout", 10))
         self.received: list[Receipt | Reply] = []
 
-    def _client(self, *, receiver: bool = False) -> Any:
+    def _client(self, *, receiver: bool = False, transceiver: bool = False) -> Any:
         import smpplib.client
         import smpplib.exceptions
 
@@ -95,7 +96,7 @@ class SmppProvider(Provider):
         try:
             client.connect()
             bind = client.bind_receiver if receiver else (
-                client.bind_transceiver if self.bind == "transceiver" else client.bind_transmitter
+                client.bind_transceiver if transceiver or self.bind == "transceiver" else client.bind_transmitter
             )
             bind(system_id=self.system_id, password=self.password, system_type=self.system_type)
         except smpplib.exceptions.PDUError as exc:
@@ -112,7 +113,11 @@ class SmppProvider(Provider):
 
     def text(self, message: OutgoingMessage) -> str:
         keep = len(message.ack_url) + 1 if message.ack_url and message.short_text.endswith(message.ack_url) else 0
-        return sms_fit(sms_clean(message.short_text), max_parts=self.max_parts, keep_end=keep)
+        text = sms_clean(message.short_text)
+        if message.reply_hint:  # the campaign asks a question: how to answer it, kept whole
+            hint = " " + sms_clean(message.reply_hint)
+            text, keep = text + hint, keep + len(hint)
+        return sms_fit(text, max_parts=self.max_parts, keep_end=keep)
 
     def send(self, messages: Iterable[OutgoingMessage]) -> Iterator[SendResult]:
         import smpplib.consts

@@ -24,6 +24,18 @@ def _crisis_manager() -> models.Manager:
     return TenantQuerySet.as_manager_for("establishment", path="crisis__establishment")
 
 
+class CrisisQuerySet(TenantQuerySet):
+    """Crises of establishments: a regional crisis cell's row (no establishment) is read
+    through its RegionalCrisis, never through the establishment scopes."""
+
+    tenant_kind = "establishment"
+    tenant_path = "establishment"
+
+    def visible_to(self, user, perm=None):  # type: ignore[no-untyped-def]
+        rows = super().visible_to(user, perm) if perm is not None else super().visible_to(user)
+        return rows.filter(establishment__isnull=False)
+
+
 class CrisisKind(models.TextChoices):
     RANSOMWARE = "ransomware", _("Ransomware")
     DATA_THEFT = "data_theft", _("Data theft")
@@ -46,10 +58,20 @@ class CrisisStatus(models.TextChoices):
 
 
 class Crisis(models.Model):
-    """A declared cyber crisis of one establishment (real, or an exercise)."""
+    """A declared cyber crisis of one establishment (real, or an exercise).
+
+    A regional crisis cell (mutual_aid.RegionalCrisis) is a crisis of a region instead:
+    `establishment` is empty and `region` is set, so that its logbook chain, decisions
+    and tasks are this console's. Those rows are reached through the regional cell only:
+    the establishment-scoped managers below never list them."""
 
     establishment = models.ForeignKey(
-        Establishment, on_delete=models.PROTECT, related_name="crises", verbose_name=_("establishment")
+        Establishment, on_delete=models.PROTECT, related_name="crises", verbose_name=_("establishment"),
+        null=True, blank=True,
+    )
+    region = models.ForeignKey(
+        "directory.Region", on_delete=models.PROTECT, related_name="+", null=True, blank=True,
+        verbose_name=_("region"),
     )
     kind = models.CharField(_("type"), max_length=30, choices=CrisisKind.choices)
     severity = models.CharField(_("severity"), max_length=20, choices=Severity.choices)
@@ -77,6 +99,8 @@ class Crisis(models.Model):
     # entries is detected too.
     head_seq = models.PositiveIntegerField(default=0)
     head_hash = models.CharField(max_length=64, default=GENESIS_HASH)
+    # When the cell last got the periodic logbook digest (crisis/anchoring.py).
+    digest_sent_at = models.DateTimeField(null=True, blank=True)
     # Bumped by every change of the console: live pages poll it (ETag) to stay cheap.
     revision = models.PositiveIntegerField(default=0)
     # One stamp per section of the console, so that a poller showing the tasks pays
@@ -86,16 +110,23 @@ class Crisis(models.Model):
     decisions_rev = models.PositiveIntegerField(default=0)
     damage_rev = models.PositiveIntegerField(default=0)
 
-    objects = TenantQuerySet.as_manager_for("establishment", path="establishment")
+    objects = CrisisQuerySet.as_manager()
 
     class Meta:
         ordering = ["-declared_at", "-id"]
         verbose_name = _("crisis")
         verbose_name_plural = _("crises")
         indexes = [models.Index(fields=["establishment", "status"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(establishment__isnull=False) | models.Q(region__isnull=False),
+                name="crisis_has_an_owner",
+            ),
+        ]
 
     def __str__(self) -> str:
-        label = f"{self.get_kind_display()} — {self.establishment.name} — {self.declared_at:%Y-%m-%d %H:%M}"
+        owner = self.establishment.name if self.establishment_id else str(self.region)
+        label = f"{self.get_kind_display()} — {owner} — {self.declared_at:%Y-%m-%d %H:%M}"
         return f"[EXERCICE] {label}" if self.is_exercise else label
 
     @property

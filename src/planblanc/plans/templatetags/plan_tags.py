@@ -6,7 +6,8 @@ from typing import Any
 
 from django import template
 
-from planblanc.plans import selectors, services
+from planblanc import rights
+from planblanc.plans import selectors
 from planblanc.plans.models import Plan
 
 register = template.Library()
@@ -21,7 +22,7 @@ def plan_card(context: Any, establishment: Any) -> dict[str, Any]:
     if plan is None:
         return {"card": {
             "plan": None, "establishment": establishment,
-            "may_edit": services.plan_may_edit(actor=user, plan=Plan(establishment=establishment)),
+            "may_edit": user is not None and rights.may_edit_plan(user, Plan(establishment=establishment)),
         }, "csrf_token": context.get("csrf_token")}
     report = selectors.plan_gaps(plan=plan)
     return {"card": {

@@ -15,6 +15,7 @@ from django.core.management import BaseCommand, CommandError
 from planblanc.accounts import services
 from planblanc.accounts.audit import request_context
 from planblanc.accounts.models import User
+from planblanc.actors import command
 from planblanc.directory.models import Establishment, Group, Region
 from planblanc.directory.validators import finess_normalize
 from planblanc.tenancy import Role
@@ -52,10 +53,10 @@ class Command(BaseCommand):
                 if user is None:
                     password = self._password(options)
                     user = services.user_create(
-                        actor=None, username=options["username"], password=password, email=options["email"]
+                        actor=command("grant"), username=options["username"], password=password, email=options["email"]
                     )
                     self.stdout.write(f"login {user.username} created")
-                services.role_assign(actor=None, user=user, role=options["role"], **scope)
+                services.role_assign(actor=command("grant"), user=user, role=options["role"], **scope)
             except ValidationError as exc:
                 raise CommandError("; ".join(exc.messages)) from exc
         self.stdout.write(self.style.SUCCESS(f"{user.username}: {options['role']} granted"))

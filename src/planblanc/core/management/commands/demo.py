@@ -40,7 +40,7 @@ class Command(BaseCommand):
     help = "Run the demonstration: database, demo data, web server and worker."
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("--bind", default=os.environ.get("PLANBLANC_BIND", "127.0.0.1:8000"))
+        parser.add_argument("--bind", default=settings.WEB_BIND)
         parser.add_argument("--no-serve", action="store_true", help="Prepare the data, then exit.")
 
     def handle(self, *args: Any, **options: Any) -> None:

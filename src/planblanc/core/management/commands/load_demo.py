@@ -3,6 +3,7 @@ from typing import Any
 from django.core.management import BaseCommand
 
 from planblanc.accounts.audit import request_context
+from planblanc.actors import command
 from planblanc.core.demo import DEMO_PASSWORD, demo_load
 from planblanc.readiness import loader as referential_loader
 from planblanc.readiness import services as readiness_services
@@ -17,7 +18,7 @@ class Command(BaseCommand):
             # The bundled referentials (ANSSI hygiene, CaRE, governance, NIS), so that the
             # readiness pages have something to assess; loading again only updates them.
             referentials, _warnings = readiness_services.referentials_load(
-                paths=referential_loader.bundled_paths(), actor="load_demo",
+                paths=referential_loader.bundled_paths(), actor=command("load_demo"),
             )
         self.stdout.write(f"Referentials loaded: {len(referentials)}")
         self.stdout.write(f"Demo logins (password: {DEMO_PASSWORD}):")

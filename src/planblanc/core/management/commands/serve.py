@@ -6,6 +6,7 @@ import os
 import sys
 from typing import Any
 
+from django.conf import settings
 from django.core.management import BaseCommand
 
 
@@ -13,15 +14,15 @@ class Command(BaseCommand):
     help = "Serve the web application with gunicorn."
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("--bind", default=os.environ.get("PLANBLANC_BIND", "127.0.0.1:8000"))
-        parser.add_argument("--workers", type=int, default=int(os.environ.get("PLANBLANC_WEB_WORKERS", "2")))
-        parser.add_argument("--threads", type=int, default=int(os.environ.get("PLANBLANC_WEB_THREADS", "4")))
+        parser.add_argument("--bind", default=settings.WEB_BIND)
+        parser.add_argument("--workers", type=int, default=settings.WEB_WORKERS)
+        parser.add_argument("--threads", type=int, default=settings.WEB_THREADS)
 
     def handle(self, *args: Any, **options: Any) -> None:
         command = [
             sys.executable, "-m", "gunicorn", "planblanc.wsgi:application",
             "--bind", options["bind"], "--workers", str(options["workers"]), "--threads", str(options["threads"]),
             "--worker-class", "gthread", "--timeout", "60", "--graceful-timeout", "20",
-            "--access-logfile", "-", "--forwarded-allow-ips", os.environ.get("PLANBLANC_FORWARDED_ALLOW_IPS", "127.0.0.1"),
+            "--access-logfile", "-", "--forwarded-allow-ips", settings.WEB_FORWARDED_ALLOW_IPS,
         ]
         os.execv(sys.executable, command)  # noqa: S606  (replace this process: signals go straight to gunicorn)

@@ -8,7 +8,6 @@ command, and audited with "cli" as its origin."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,21 +15,11 @@ from django.core.exceptions import ValidationError
 from django.core.management import BaseCommand, CommandError
 
 from planblanc.accounts.audit import request_context
+from planblanc.actors import command
 from planblanc.directory.validators import finess_normalize
 from planblanc.plans.exports import OFFLINE_BUNDLE, PAPER_KIT, kit_version, plan_kit_export
 from planblanc.plans.models import Plan
 from planblanc.plans.selectors import plan_latest_version
-
-
-@dataclass(frozen=True)
-class CommandActor:
-    """Who the export is recorded as: the command (and the name given with --by)."""
-
-    username: str
-    is_authenticated = False
-
-    def __str__(self) -> str:
-        return self.username
 
 
 class Command(BaseCommand):
@@ -70,15 +59,14 @@ class Command(BaseCommand):
                 version = kit_version(plan=plan, number=options["plan_version"])
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from exc
-        label = "commande plan_kit" + (f" ({options['by'].strip()})" if options["by"].strip() else "")
-        actor = CommandActor(username=label[:150])
+        actor = command("plan_kit", by=options["by"])
         which = f"version {version.number}" if version else "draft"
         with request_context(via="cli"):
             for kind, path in ((PAPER_KIT, out), (OFFLINE_BUNDLE, bundle)):
                 if path is None:
                     continue
                 self._check_writable(path)
-                exported = plan_kit_export(actor=actor, plan=plan, version=version, kind=kind, printed_by=label)
+                exported = plan_kit_export(actor=actor, plan=plan, version=version, kind=kind, printed_by=actor.label)
                 path.write_bytes(exported.content)
                 self.stdout.write(self.style.SUCCESS(
                     f"{path}: {exported.export.get_kind_display()}, {plan.establishment.name}, {which}, "

@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
 from planblanc.accounts.audit import request_context
+from planblanc.actors import command
 from planblanc.readiness import loader, services
 from planblanc.readiness.loader import ReferentialFileError
 from planblanc.readiness.models import AppliesTo
@@ -33,7 +34,7 @@ class Command(BaseCommand):
         try:
             with request_context(via="cli"):
                 referentials, warnings = services.referentials_load(
-                    paths=paths, actor="referentials_load", ciso_applies_to=options["ciso_applies_to"],
+                    paths=paths, actor=command("referentials_load"), ciso_applies_to=options["ciso_applies_to"],
                 )
         except ReferentialFileError as exc:
             raise CommandError("\n".join([_("Nothing was loaded:"), *exc.messages])) from exc

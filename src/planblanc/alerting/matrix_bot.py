@@ -1,0 +1,163 @@
+"""The Matrix bot's reading side: a sync loop that reads replies in the rooms the bot
+is in and answers them (alerting/chat.py decides what a reply does). Run by
+`planblanc matrix_listen`, supervised: a homeserver that goes away is retried with
+exponential back-off (1 s doubling up to 60 s), and the loop resumes where it stopped
+(the sync token is kept in the data directory), so no reply is read twice or skipped.
+
+Invitations from people known to the platform are accepted (someone can open a direct
+room with the bot); others are left alone."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from nio import InviteMemberEvent, RoomMessageText, SyncResponse
+
+from planblanc.alerting.channels.base import TransientError, providers_for
+from planblanc.alerting.channels.matrix import MatrixSession, session_from_options
+
+logger = logging.getLogger(__name__)
+
+
+def matrix_options() -> dict[str, Any] | None:
+    """The first Matrix provider's options (the bot that also reads)."""
+    providers = providers_for("matrix")
+    return dict(providers[0].options) if providers else None
+
+
+class MatrixListener:
+    def __init__(self, options: dict[str, Any], *, token_file: Path | None = None) -> None:
+        self.options = options
+        self.token_file = token_file or Path(settings.DATA_DIR) / f"matrix_sync_{_safe(options['user_id'])}"
+        self.session: MatrixSession | None = None
+        self.handled = 0
+
+    def _since(self) -> str | None:
+        try:
+            return self.token_file.read_text().strip() or None
+        except FileNotFoundError:
+            return None
+
+    def _save(self, token: str) -> None:
+        draft = self.token_file.with_suffix(".tmp")
+        draft.write_text(token)
+        draft.replace(self.token_file)
+
+    def sync_once(self, *, timeout_ms: int = 30_000) -> int:
+        """One long-poll; handles what arrived and returns how many messages."""
+        if self.session is None:
+            self.session = session_from_options(self.options)
+        session = self.session
+        since = self._since()
+        response = session.run(session.client.sync(
+            timeout=timeout_ms if since else 0, since=since, full_state=since is None,
+        ))
+        if not isinstance(response, SyncResponse):
+            raise TransientError(f"matrix sync: {getattr(response, 'message', response)}")
+        count = 0
+        if since is not None:  # the first sync only marks where reading starts
+            count = self._handle(response)
+        self._save(response.next_batch)
+        return count
+
+    def _handle(self, response: SyncResponse) -> int:
+        from planblanc.alerting.chat import chat_message_handle
+        from planblanc.directory.models import Person
+
+        session = self.session
+        assert session is not None
+        count = 0
+        for room_id, info in response.rooms.invite.items():
+            inviter = next((e.sender for e in info.invite_state if isinstance(e, InviteMemberEvent)), "")
+            if inviter and Person.objects.filter(matrix_id=inviter).exists():
+                session.run(session.client.join(room_id))
+        for room_id, info in response.rooms.join.items():
+            for event in info.timeline.events:
+                if not isinstance(event, RoomMessageText) or event.sender == session.user_id:
+                    continue
+                answer = chat_message_handle(sender=event.sender, room_id=room_id, text=event.body)
+                count += 1
+                session.send_text(room_id, answer.text, txn_id=f"re-{event.event_id}"[:64])
+        self.handled += count
+        return count
+
+    def close(self) -> None:
+        if self.session is not None:
+            self.session.close()
+            self.session = None
+
+    def run(self, *, stop: threading.Event, timeout_ms: int = 30_000, max_backoff: float = 60.0) -> None:
+        delay = 1.0
+        while not stop.is_set():
+            try:
+                self.sync_once(timeout_ms=timeout_ms)
+                delay = 1.0
+            except Exception:  # supervised: log, back off, reconnect
+                logger.exception("matrix listener: sync failed, retrying in %.0f s", delay)
+                self.close()
+                stop.wait(delay)
+                delay = min(max_backoff, delay * 2)
+        self.close()
+
+
+def _safe(text: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in text)[:80]
+
+
+def crisis_room_open(*, crisis_id: int) -> str | None:
+    """Open a Matrix room for a crisis and invite its cell (people with a Matrix ID);
+    returns the room ID (None when no Matrix provider is configured)."""
+    from planblanc.accounts.audit import audit_record
+    from planblanc.alerting.models import ChatRoom
+    from planblanc.crisis.models import Crisis
+    from planblanc.crisis.services import crisis_cell_person_ids
+    from planblanc.directory.models import Person
+
+    options = matrix_options()
+    if options is None:
+        return None
+    existing = ChatRoom.objects.filter(crisis_id=crisis_id).first()
+    if existing is not None:
+        return existing.room_id
+    crisis = Crisis.objects.select_related("establishment").get(pk=crisis_id)
+    invite = sorted(set(
+        Person.objects.filter(pk__in=crisis_cell_person_ids(crisis=crisis)).exclude(matrix_id="")
+        .values_list("matrix_id", flat=True)
+    ))
+    from nio import RoomCreateResponse, RoomPreset
+
+    session = session_from_options(options)
+    try:
+        prefix = "EXERCICE — " if crisis.is_exercise else ""
+        created = session.run(session.client.room_create(
+            name=f"{prefix}Cellule de crise — {crisis.establishment.name}"[:200], invite=invite,
+            preset=RoomPreset.private_chat,
+            topic="Répondez OK ou « j'arrive 20 ». !mc <texte> : main courante. !etat : tableau de bord.",
+        ))
+        if not isinstance(created, RoomCreateResponse):
+            raise TransientError(f"matrix: {getattr(created, 'message', created)}")
+    finally:
+        session.close()
+    from django.db import transaction
+
+    from planblanc.alerting.services import RecipientInput, campaign_create
+
+    with transaction.atomic():
+        room = ChatRoom.objects.create(room_id=created.room_id, crisis=crisis)
+        audit_record(
+            actor="system:matrix", action="alerting.chat_room_open", obj=room, establishment=crisis.establishment,
+            changes={"crisis": crisis.pk, "invited": len(invite)},
+        )
+        alert = crisis.campaign
+        if alert is not None:
+            # The cell's alert, posted in the room through the outbox (retried like any other).
+            campaign_create(
+                actor="system:crisis", title=alert.title, message_fr=alert.message_fr, message_en=alert.message_en,
+                recipients=[RecipientInput(name="Salon de crise", matrix_id=room.room_id)], channels=["matrix"],
+                establishment=crisis.establishment, is_exercise=crisis.is_exercise,
+            )
+    return room.room_id
