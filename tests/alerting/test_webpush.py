@@ -11,8 +11,8 @@ from django.urls import reverse
 from planblanc.accounts.models import AuditEntry
 from planblanc.alerting.models import Acknowledgement, Delivery, DeliveryStatus, PushSubscription
 from planblanc.alerting.services import RecipientInput, campaign_create, deliveries_process
-from tests.alerting.pushservice import PushService
 from tests.conftest import verified_client
+from tests.support.pushservice import PushService
 
 
 @pytest.fixture
