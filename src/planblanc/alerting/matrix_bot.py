@@ -145,7 +145,6 @@ def crisis_room_open(*, crisis_id: int) -> str | None:
         session.close()
     from django.db import transaction
 
-    from planblanc.actors import CRISIS_PROCESS, SystemActor
     from planblanc.alerting.services import RecipientInput, campaign_create
 
     with transaction.atomic():

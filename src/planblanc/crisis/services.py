@@ -16,7 +16,7 @@ import os
 import re
 import secrets
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -466,10 +466,21 @@ def crisis_declare(
     return crisis
 
 
-def _anchor_schedule() -> None:
-    from planblanc.crisis.tasks import logbook_anchor_schedule
+# The anchoring task (crisis/tasks.py) registers its scheduler here from
+# CrisisConfig.ready: this module never imports the tasks, they import it.
+_anchor_scheduler: Callable[[], object] | None = None
 
-    logbook_anchor_schedule()
+
+def anchor_scheduler_register(scheduler: Callable[[], object]) -> None:
+    global _anchor_scheduler
+    _anchor_scheduler = scheduler
+
+
+def _anchor_schedule() -> None:
+    if _anchor_scheduler is None:
+        logger.warning("no logbook anchoring scheduler registered: `planblanc worker` will anchor")
+        return
+    _anchor_scheduler()
 
 
 # Decisions, tasks, status board, damage assessment -------------------------------------
