@@ -186,6 +186,8 @@ def _section_data(request: HttpRequest, crisis: Crisis, name: str) -> dict[str, 
         data.update(damage=damage, damage_rows=_damage_rows(damage), stamp=crisis.damage_rev)
     elif name == "notifications":
         data["notifications"] = notification_summaries(crises=[crisis])[crisis.pk]
+    elif name == "alert":
+        data["board"] = selectors.crisis_cell_board(crisis=crisis)
     return data
 
 
@@ -531,4 +533,6 @@ def cell_board(request: HttpRequest, crisis_id: int) -> HttpResponse:
     board = selectors.crisis_cell_board(crisis=crisis)
     partial = request.headers.get("HX-Request") == "true" or request.GET.get("partial") == "1"
     template = "crisis/_cell_board.html" if partial else "crisis/cell_board.html"
-    return render(request, template, {"crisis": crisis, "board": board})
+    return render(request, template, {
+        "crisis": crisis, "board": board, "hide_rendezvous": request.GET.get("bare") == "1",
+    })
