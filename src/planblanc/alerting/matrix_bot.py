@@ -144,6 +144,7 @@ def crisis_room_open(*, crisis_id: int) -> str | None:
         session.close()
     from django.db import transaction
 
+    from planblanc.actors import CRISIS_PROCESS
     from planblanc.alerting.services import RecipientInput, campaign_create
 
     with transaction.atomic():
@@ -156,7 +157,7 @@ def crisis_room_open(*, crisis_id: int) -> str | None:
         if alert is not None:
             # The cell's alert, posted in the room through the outbox (retried like any other).
             campaign_create(
-                actor="system:crisis", title=alert.title, message_fr=alert.message_fr, message_en=alert.message_en,
+                actor=CRISIS_PROCESS, title=alert.title, message_fr=alert.message_fr, message_en=alert.message_en,
                 recipients=[RecipientInput(name="Salon de crise", matrix_id=room.room_id)], channels=["matrix"],
                 establishment=crisis.establishment, is_exercise=crisis.is_exercise,
             )
