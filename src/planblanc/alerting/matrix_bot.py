@@ -144,13 +144,13 @@ def crisis_room_open(*, crisis_id: int) -> str | None:
         session.close()
     from django.db import transaction
 
-    from planblanc.actors import CRISIS_PROCESS
+    from planblanc.actors import CRISIS_PROCESS, SystemActor
     from planblanc.alerting.services import RecipientInput, campaign_create
 
     with transaction.atomic():
         room = ChatRoom.objects.create(room_id=created.room_id, crisis=crisis)
         audit_record(
-            actor="system:matrix", action="alerting.chat_room_open", obj=room, establishment=crisis.establishment,
+            actor=SystemActor("matrix"), action="alerting.chat_room_open", obj=room, establishment=crisis.establishment,
             changes={"crisis": crisis.pk, "invited": len(invite)},
         )
         alert = crisis.campaign

@@ -210,10 +210,30 @@ class Delivery(models.Model):
             models.Index(fields=["status", "next_attempt_at"], name="delivery_due"),
             models.Index(fields=["status", "lease_until"], name="delivery_lease"),
             models.Index(fields=["campaign", "status"], name="delivery_campaign_status"),
+            models.Index(fields=["provider_message_id"], name="delivery_provider_message"),
         ]
 
     def __str__(self) -> str:
         return self.idempotency_key
+
+
+class PendingReceipt(models.Model):
+    """A delivery report (Kannel dlr, SMPP receipt) kept until the send it is about is
+    committed as "sent". The report and the worker's commit race (the SMSC answers
+    within milliseconds); each side writes first and then looks for the other, so
+    whichever comes second applies the report. Kept a day, then dropped."""
+
+    channel = models.CharField(max_length=20, choices=Channel.choices)
+    provider_message_id = models.CharField(max_length=200, db_index=True)
+    delivered = models.BooleanField()
+    error = models.TextField(blank=True)
+    received_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.provider_message_id
 
 
 class AttemptOutcome(models.TextChoices):
@@ -432,7 +452,7 @@ class EscalationLevel(models.Model):
     person = models.ForeignKey(Person, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     rotation = models.ForeignKey(OnCallRotation, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     people = models.ManyToManyField(Person, blank=True, related_name="+")
-    wait_minutes = models.PositiveIntegerField(_("wait for acknowledgement (minutes)"), default=5)
+    wait_seconds = models.PositiveIntegerField(_("wait for acknowledgement (seconds)"), default=300)
     # How many more times this level is called before moving on.
     repeats = models.PositiveSmallIntegerField(_("repeats"), default=0)
 

@@ -64,10 +64,12 @@ from planblanc.alerting.models import (
     FollowUp,
     FollowUpKind,
     FollowUpStatus,
+    PendingReceipt,
     Recipient,
     RecipientAnswer,
 )
 from planblanc.alerting.templating import render, template_check, template_fill
+from planblanc.core.heartbeat import dead_worker_ids
 from planblanc.directory.models import Establishment, Person, Region
 
 logger = logging.getLogger(__name__)
@@ -487,8 +489,12 @@ def _label(actor: Actor) -> str:
 
 
 def _due_q(now: datetime) -> Q:
-    return Q(status=DeliveryStatus.QUEUED, next_attempt_at__lte=now) | Q(
-        status=DeliveryStatus.SENDING, lease_until__lt=now
+    """Queued and due, or claimed by a worker that is gone: its lease ran out, or its
+    heartbeat stopped (a killed worker's rows go on within seconds, not at lease end)."""
+    return (
+        Q(status=DeliveryStatus.QUEUED, next_attempt_at__lte=now)
+        | Q(status=DeliveryStatus.SENDING, lease_until__lt=now)
+        | Q(status=DeliveryStatus.SENDING, lease_owner__in=dead_worker_ids())
     )
 
 
@@ -770,6 +776,9 @@ def _record(
     if result.outcome == SENT:
         if not marked:
             logger.warning("delivery %s: lease lost before its result was recorded", delivery.pk)
+        elif delivery.channel in RECEIPT_CHANNELS and result.provider_message_id:
+            # A report that overtook this commit is waiting for it.
+            receipts_apply(channel=delivery.channel, provider_message_id=result.provider_message_id[:200])
         if sent_log is None:
             attempt.save()
         else:
@@ -859,30 +868,69 @@ def next_due_at() -> datetime | None:
         .values_list("lease_until", flat=True).first()
     )
     times = [t for t in (queued, lease) if t is not None]
+    if Delivery.objects.filter(status=DeliveryStatus.SENDING, lease_owner__in=dead_worker_ids()).exists():
+        times.append(timezone.now())
     return min(times) if times else None
 
 
 # Receipts --------------------------------------------------------------------------------
 
 
+# Channels whose providers report delivery after accepting a message.
+RECEIPT_CHANNELS = frozenset({Channel.SMS, Channel.VOICE})
+
+
 def delivery_record_receipt(*, channel: str, provider_message_id: str, delivered: bool, error: str = "") -> int:
     """A provider's delivery report. A bounce after acceptance fails the step and moves
-    the recipient to their next channel."""
+    the recipient to their next channel.
+
+    The report may come before the worker has committed "sent" (the SMSC answers within
+    milliseconds). So it is first written down (PendingReceipt), then applied if its
+    send is committed; otherwise the send's commit applies it (`receipts_apply`, called
+    right after "sent"). Each side commits before it looks for the other: whichever
+    comes second sees the first, in any order. Returns how many deliveries changed now."""
+    if not provider_message_id:
+        return 0
     now = timezone.now()
-    rows = list(Delivery.objects.filter(
-        channel=channel, provider_message_id=provider_message_id, status=DeliveryStatus.SENT
-    ))
-    for delivery in rows:
-        with transaction.atomic():
-            if delivered:
-                Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENT).update(
+    PendingReceipt.objects.filter(received_at__lt=now - timedelta(days=1)).delete()
+    PendingReceipt.objects.create(
+        channel=channel, provider_message_id=provider_message_id[:200], delivered=delivered,
+        error=error[:2000], received_at=now,
+    )
+    return receipts_apply(channel=channel, provider_message_id=provider_message_id[:200])
+
+
+def receipts_apply(*, channel: str, provider_message_id: str) -> int:
+    """Apply the reports kept for this message to its delivery, if it is "sent" now;
+    the reports are then dropped. Safe to call twice or from two processes at once:
+    each change is a conditional UPDATE from "sent"."""
+    with transaction.atomic():
+        pending = list(
+            PendingReceipt.objects.filter(channel=channel, provider_message_id=provider_message_id).order_by("id")
+        )
+        if not pending:
+            return 0
+        rows = list(Delivery.objects.filter(
+            channel=channel, provider_message_id=provider_message_id, status=DeliveryStatus.SENT
+        ))
+        if not rows:
+            return 0
+        # The latest report is the delivery's state (an SMSC may send "buffered", then
+        # "delivered").
+        receipt = pending[-1]
+        now = timezone.now()
+        changed = 0
+        for delivery in rows:
+            if receipt.delivered:
+                changed += Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENT).update(
                     status=DeliveryStatus.DELIVERED, delivered_at=now, updated_at=now
                 )
-            else:
-                Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENT).update(
-                    status=DeliveryStatus.FAILED, failed_at=now, reason=f"bounced: {error}"[:300],
-                    last_error=error, updated_at=now,
-                )
+                continue
+            bounced = Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENT).update(
+                status=DeliveryStatus.FAILED, failed_at=now, reason=f"bounced: {receipt.error}"[:300],
+                last_error=receipt.error, updated_at=now,
+            )
+            if bounced:
                 Delivery.objects.filter(
                     recipient_id=delivery.recipient_id, step=delivery.step + 1,
                     status__in=(DeliveryStatus.HELD, DeliveryStatus.CANCELLED),
@@ -890,7 +938,21 @@ def delivery_record_receipt(*, channel: str, provider_message_id: str, delivered
                 ).exclude(reason__in=(STANDBY, "closed")).update(
                     status=DeliveryStatus.QUEUED, next_attempt_at=now, reason="", updated_at=now
                 )
-    return len(rows)
+            changed += bounced
+        PendingReceipt.objects.filter(pk__in=[p.pk for p in pending]).delete()
+    return changed
+
+
+def sms_receipts_record(*, receipts: Iterable[Any]) -> int:
+    """Apply SMS delivery reports, whether or not their send is committed yet (see
+    delivery_record_receipt)."""
+    return sum(
+        delivery_record_receipt(
+            channel=str(Channel.SMS), provider_message_id=receipt.provider_message_id,
+            delivered=receipt.delivered, error=receipt.error,
+        )
+        for receipt in receipts
+    )
 
 
 # Acknowledgements ------------------------------------------------------------------------
@@ -1069,30 +1131,6 @@ def _standby_call_now(*, recipient: Recipient, now: datetime) -> None:
 # SMS callbacks (Kannel delivery reports and replies) -------------------------------------
 
 ACK_KEYWORDS = frozenset({"OK", "1", "ACK"})
-
-
-def sms_receipts_record(*, receipts: Iterable[Any], wait_seconds: float = 5.0) -> int:
-    """Apply SMS delivery reports. A report may overtake the worker's commit of the
-    send it is about (the SMSC answers within milliseconds): a report about a row still
-    being sent waits, briefly, for that commit."""
-    applied = 0
-    for receipt in receipts:
-        count = delivery_record_receipt(
-            channel=str(Channel.SMS), provider_message_id=receipt.provider_message_id,
-            delivered=receipt.delivered, error=receipt.error,
-        )
-        delivery_id = receipt.provider_message_id.rpartition(":")[2]
-        deadline = time.monotonic() + wait_seconds
-        while not count and delivery_id.isdigit() and time.monotonic() < deadline and Delivery.objects.filter(
-            pk=int(delivery_id), channel=Channel.SMS, status=DeliveryStatus.SENDING
-        ).exists():
-            time.sleep(0.05)
-            count = delivery_record_receipt(
-                channel=str(Channel.SMS), provider_message_id=receipt.provider_message_id,
-                delivered=receipt.delivered, error=receipt.error,
-            )
-        applied += count
-    return applied
 
 
 def sms_reply_record(*, sender: str, text: str) -> Acknowledgement | None:

@@ -378,7 +378,7 @@ class PolicyForm(BootstrapFormMixin, forms.Form):
                 label=_("Group"), queryset=people, required=False,
             )
             self.fields[f"level{i}_wait"] = forms.IntegerField(
-                label=_("Wait for acknowledgement (minutes)"), min_value=0, max_value=1440, initial=5,
+                label=_("Wait for acknowledgement (seconds)"), min_value=0, max_value=86400, initial=300,
                 required=False,
             )
             self.fields[f"level{i}_repeats"] = forms.IntegerField(
@@ -389,7 +389,7 @@ class PolicyForm(BootstrapFormMixin, forms.Form):
                     "class", "form-select" if name in ("kind", "person", "rotation", "people") else "form-control"
                 )
 
-    def levels(self) -> list[escalation.LevelInput]:
+    def level_inputs(self) -> list[escalation.LevelInput]:
         data = self.cleaned_data
         levels = []
         for i in range(1, self.LEVELS + 1):
@@ -399,7 +399,7 @@ class PolicyForm(BootstrapFormMixin, forms.Form):
             levels.append(escalation.LevelInput(
                 kind=kind, person=data.get(f"level{i}_person"), rotation=data.get(f"level{i}_rotation"),
                 people=list(data.get(f"level{i}_people") or []),
-                wait_minutes=data.get(f"level{i}_wait") if data.get(f"level{i}_wait") is not None else 5,
+                wait_seconds=data.get(f"level{i}_wait") if data.get(f"level{i}_wait") is not None else 300,
                 repeats=data.get(f"level{i}_repeats") or 0,
             ))
         return levels
@@ -441,7 +441,7 @@ def policy_new(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         policy = run_service(form, lambda: escalation.policy_create(
             actor=request.user, establishment=data["establishment"], name=data["name"],
-            channels=data["channels"], levels=form.levels(),
+            channels=data["channels"], levels=form.level_inputs(),
         ))
         if policy is not None:
             return redirect("alerting:escalation_list")

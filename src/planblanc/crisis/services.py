@@ -64,6 +64,7 @@ logger = logging.getLogger(__name__)
 
 MAX_TEXT = 20_000
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+MAX_ATTACHMENTS = 10
 
 
 # Rights ----------------------------------------------------------------------------------
@@ -113,6 +114,9 @@ def _validate_entry(kind: str, text: str, attachments: Sequence[AttachmentInput]
         errors["text"] = [_("Write what happened.")]
     elif len(text) > MAX_TEXT:
         errors["text"] = [_("An entry holds at most %(max)d characters.") % {"max": MAX_TEXT}]
+    if len(attachments) > MAX_ATTACHMENTS:
+        errors.setdefault("attachments", []).append(
+            _("An entry holds at most %(max)d files.") % {"max": MAX_ATTACHMENTS})
     for item in attachments:
         if len(item.content) > MAX_ATTACHMENT_BYTES:
             errors.setdefault("attachments", []).append(
@@ -457,7 +461,15 @@ def crisis_declare(
                      "plan_version": version.number if version else None, "tasks": len(tasks),
                      "campaign": crisis.campaign_id},
         )
+        # Timestamps of the logbook head and digests to the cell while it is active.
+        transaction.on_commit(_anchor_schedule)
     return crisis
+
+
+def _anchor_schedule() -> None:
+    from planblanc.crisis.tasks import logbook_anchor_schedule
+
+    logbook_anchor_schedule()
 
 
 # Decisions, tasks, status board, damage assessment -------------------------------------
