@@ -16,9 +16,8 @@
     return out;
   }
   function csrf() {
-    var match = document.cookie.match(/(?:^|; )csrftoken=([^;]+)/);
-    if (match) { return decodeURIComponent(match[1]); }
-    var input = document.querySelector("input[name=csrfmiddlewaretoken]");
+    // The CSRF cookie is HttpOnly: the token comes from the form field of the page.
+    var input = box.querySelector("input[name=csrfmiddlewaretoken]");
     return input ? input.value : "";
   }
   if (!("serviceWorker" in navigator) || !("PushManager" in window) || !("Notification" in window)) {
