@@ -39,10 +39,10 @@ from planblanc.alerting.services import (
     recipient_answer,
 )
 from tests.alerting.conftest import needs_server_database
-from tests.alerting.kannel import kannel_fixture, needs_kannel  # noqa: F401 - the `kannel` fixture
 from tests.alerting.sendsms import SendSms
 from tests.conftest import verified_client
 from tests.factories import PersonFactory
+from tests.support.kannel import kannel_fixture, needs_kannel  # noqa: F401 - the `kannel` fixture
 
 pytestmark = pytest.mark.django_db
 
