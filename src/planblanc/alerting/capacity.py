@@ -4,7 +4,10 @@ the time it takes to reach everyone.
 Each provider declares its capacity in PLANBLANC_CHANNELS: `rate` (messages per
 second; an SMS link does 10–30/s), or for voice `lines` (concurrent calls) and
 `call_seconds` (expected length of a call, 60 by default): its rate is lines /
-call_seconds. A provider without a declared capacity is not paced.
+call_seconds. A provider without a declared capacity is not paced. `connections`
+(default 1, at most 16) lets a worker send to one provider over that many connections
+side by side, when one request at a time cannot reach the rate (an HTTP round trip of
+50 ms caps one connection at 20/s); the rate stays the provider's.
 
 Pacing is shared by all workers of all machines through the database, as a virtual
 schedule (the generic cell rate algorithm): one row per provider holds the next free

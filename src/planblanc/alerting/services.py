@@ -618,7 +618,12 @@ def delivery_send_batch(*, claimed: Claimed, worker_id: str, stop: threading.Eve
         groups: dict[int, list[Delivery]] = {}
         for delivery in rows:
             groups.setdefault(delivery.provider_index % len(providers), []).append(delivery)
-        jobs += [(providers[index], providers, deliveries) for index, deliveries in groups.items()]
+        for index, deliveries in groups.items():
+            # A provider may take several messages at once (`connections`): its share is
+            # cut into that many parts sent side by side, still at its one rate.
+            provider = providers[index]
+            parts = max(1, min(int(provider.options.get("connections", 1) or 1), 16, len(deliveries)))
+            jobs += [(provider, providers, deliveries[i::parts]) for i in range(parts)]
 
     def run(job: tuple[Provider, list[Provider], list[Delivery]]) -> int:
         provider, providers, deliveries = job
