@@ -15,7 +15,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from planblanc import rights
 from planblanc.accounts.audit import audit_record
+from planblanc.actors import MUTUAL_AID
 from planblanc.crisis.models import Crisis, CrisisKind, CrisisStatus, EntryKind, Severity
 from planblanc.crisis.services import logbook_record_event
 from planblanc.directory.models import Establishment, Group, Person, Region
@@ -38,11 +40,11 @@ from planblanc.mutual_aid.models import (
     TargetKind,
     Urgency,
 )
-from planblanc.tenancy import Perm, Role, can, scope_for, user_label
+from planblanc.tenancy import Role, user_label
 
 logger = logging.getLogger(__name__)
 
-SYSTEM_ACTOR = "system:mutual_aid"
+SYSTEM_ACTOR = MUTUAL_AID
 MAX_QUANTITY = 100_000
 DEFAULT_ANSWER_MINUTES = 30
 # Escalation levels: 0 = the addressee's on-call; 1 = the region's (ARS) on-call; then
@@ -55,15 +57,8 @@ LAST_LEVEL = 1
 
 def may_offer_for(*, actor: Any, level: str, establishment: Establishment | None = None,
                   group: Group | None = None, region: Region | None = None) -> bool:
-    """Whether `actor` acts for this establishment, group or region (OFFER_AID)."""
-    scope = scope_for(actor, Perm.OFFER_AID)
-    if scope.national:
-        return True
-    if level == OwnerLevel.ESTABLISHMENT:
-        return establishment is not None and scope.covers(establishment)
-    if level == OwnerLevel.GROUP:
-        return group is not None and (group.pk in scope.group_ids or group.region_id in scope.region_ids)
-    return region is not None and region.pk in scope.region_ids
+    """Whether `actor` acts for this establishment, group or region (rights.may_act_for)."""
+    return rights.may_act_for(actor, level=level, establishment=establishment, group=group, region=region)
 
 
 def acting_levels(*, actor: Any, request: HelpRequest) -> list[tuple[str, Any]]:
@@ -81,8 +76,8 @@ def acting_levels(*, actor: Any, request: HelpRequest) -> list[tuple[str, Any]]:
 
 
 def may_request_for(*, actor: Any, establishment: Establishment) -> bool:
-    """The establishment's crisis cell asks for help (RUN_CRISIS there)."""
-    return can(actor, Perm.RUN_CRISIS, establishment)
+    """The establishment's crisis cell asks for help (rights.may_request_aid)."""
+    return rights.may_request_aid(actor, establishment)
 
 
 def _require(condition: bool) -> None:
@@ -282,7 +277,7 @@ def _log_step(*, request: HelpRequest, text: str, author: str, other: Establishm
     regional = open_regional_crisis(region_id=request.region_id, is_exercise=request.is_exercise)
     if regional:
         crises.append(regional.crisis)
-    actor_user = actor if getattr(actor, "is_authenticated", False) else None
+    actor_user = actor if getattr(actor, "is_authenticated", False) else SYSTEM_ACTOR
     for crisis in crises:
         logbook_record_event(crisis=crisis, author_label=author, text=line, kind=EntryKind.EVENT, actor=actor_user)
 
@@ -621,7 +616,7 @@ def help_request_escalate(*, request_id: int, now: datetime.datetime | None = No
             claimed = HelpRequest.objects.filter(pk=request.pk, escalation_level=level, escalation_exhausted=False).update(
                 escalation_exhausted=True, answer_due_at=None) == 1
             if claimed:
-                _log_step(request=request, author=SYSTEM_ACTOR,
+                _log_step(request=request, author=SYSTEM_ACTOR.label,
                           text=_("still no answer after every escalation: flagged to the regional board."))
             return claimed
         people, minutes, audience = responders(region=request.region, group=None, when=now)
@@ -642,7 +637,7 @@ def help_request_escalate(*, request_id: int, now: datetime.datetime | None = No
         )
         audit_record(actor=SYSTEM_ACTOR, action="mutual_aid.request_escalate", obj=request,
                      establishment=request.requester, changes={"level": level + 1})
-        _log_step(request=request, author=SYSTEM_ACTOR,
+        _log_step(request=request, author=SYSTEM_ACTOR.label,
                   text=_("no answer in time: escalated to %(audience)s.") % {"audience": audience})
     return True
 
@@ -734,7 +729,7 @@ def situation_report_create(*, actor: Any, crisis: Crisis, data: dict[str, Any])
         }
         if needs:
             summary += " " + _("Needs: %(needs)s") % {"needs": needs}
-        actor_user = actor if getattr(actor, "is_authenticated", False) else None
+        actor_user = actor if getattr(actor, "is_authenticated", False) else SYSTEM_ACTOR
         logbook_record_event(crisis=crisis, author_label=_label(actor), text=summary,
                              kind=EntryKind.INFORMATION, actor=actor_user)
         regional = open_regional_crisis(region_id=establishment.region_id, is_exercise=crisis.is_exercise)
@@ -750,11 +745,11 @@ def situation_report_create(*, actor: Any, crisis: Crisis, data: dict[str, Any])
 
 def _cell_log(crisis: Crisis, actor: Any, kind: str, text: str) -> None:
     logbook_record_event(crisis=crisis, author_label=_label(actor), text=text, kind=kind,
-                         actor=actor if getattr(actor, "is_authenticated", False) else None)
+                         actor=actor if getattr(actor, "is_authenticated", False) else SYSTEM_ACTOR)
 
 
 def _require_regional(actor: Any, region: Region) -> None:
-    _require(region.pk in scope_for(actor, Perm.RUN_REGIONAL_CELL).region_ids)
+    _require(rights.may_run_regional_cell(actor, region.pk))
 
 
 def regional_crisis_open(

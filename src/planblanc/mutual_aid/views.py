@@ -8,12 +8,14 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from planblanc import rights
+from planblanc.core import tabular
 from planblanc.core.forms import run_service
 from planblanc.crisis import services as crisis_services
 from planblanc.crisis.forms import DecisionForm, EntryForm, TaskForm
@@ -43,7 +45,7 @@ from planblanc.mutual_aid.models import (
     ResponderRoute,
     SituationReport,
 )
-from planblanc.tenancy import Perm, get_for_user, has_perm_somewhere, scope_for
+from planblanc.tenancy import Perm, get_for_user, scope_for
 
 
 def _owners(user: Any) -> list[tuple[str, str]]:
@@ -81,7 +83,7 @@ def index(request: HttpRequest) -> HttpResponse:
         "requests": list(selectors.request_list(user=user)[:100]),
         "mine": [(e, active.get(e.pk)) for e in mine],
         "regionals": list(selectors.regional_crisis_list(user=user).filter(crisis__status=CrisisStatus.ACTIVE)[:20]),
-        "may_run_region": has_perm_somewhere(user, Perm.RUN_REGIONAL_CELL),
+        "may_run_region": rights.may_run_a_regional_cell(user),
     })
 
 
@@ -109,14 +111,9 @@ def catalogue(request: HttpRequest) -> HttpResponse:
 def catalogue_export(request: HttpRequest, fmt: str) -> HttpResponse:
     if fmt not in catalogue_io.FORMATS:
         raise Http404
-    rows = catalogue_io.export_rows(selectors.resource_list(user=request.user).iterator())
-    filename = f"planblanc-ressources-{timezone.localdate():%Y-%m-%d}.{fmt}"
-    response: HttpResponse
-    if fmt == "csv":
-        response = StreamingHttpResponse(catalogue_io.export_csv(rows), content_type=catalogue_io.CONTENT_TYPES["csv"])
-    else:
-        response = HttpResponse(catalogue_io.export_xlsx(rows), content_type=catalogue_io.CONTENT_TYPES["xlsx"])
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response = catalogue_io.export_response(
+        selectors.resource_list(user=request.user).iterator(), fmt=fmt,
+        filename=f"planblanc-ressources-{timezone.localdate():%Y-%m-%d}.{fmt}")
     response["Cache-Control"] = "no-store"
     return response
 
@@ -175,8 +172,9 @@ def catalogue_import(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and owner_form.is_valid() and form.is_valid():
         level, owner = _owner_from(owner_form.cleaned_data["owner"], request.user)
         upload = form.cleaned_data["file"]
-        if upload.size > 5 * 1024 * 1024:
-            form.add_error("file", _("The file is larger than 5 MB."))
+        if upload.size > tabular.max_upload_bytes():
+            form.add_error("file", _("The file is larger than %(size)d MB.") % {
+                "size": tabular.max_upload_bytes() // 2**20})
         else:
             batch = run_service(form, lambda: catalogue_io.import_upload(
                 actor=request.user, level=level, owner=owner, filename=upload.name, content=upload.read()))
