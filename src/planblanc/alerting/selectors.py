@@ -161,3 +161,11 @@ def alerts_to_acknowledge(*, user: Any) -> QuerySet[Recipient]:
         .select_related("campaign")
         .order_by("-campaign__created_at", "-id")
     )
+
+
+def person_on_call(*, rotation: Any, when: Any) -> Person | None:
+    """Who holds this on-call rotation at `when` (overrides and swaps included), for the
+    capabilities that alert an on-call duty (mutual aid)."""
+    from planblanc.alerting.oncall import oncall_at
+
+    return oncall_at(rotation, when)

@@ -100,7 +100,7 @@ def parse(*, filename: str, content: bytes) -> tuple[list[dict[str, Any]], list[
 def import_upload(*, actor: Any, level: str, owner: Any, filename: str, content: bytes) -> ResourceImport:
     services.resource_owner_check(actor=actor, level=level, owner=owner)
     good, errors = parse(filename=filename, content=content)
-    fields = services._owner_fields(level, owner)
+    fields = services.owner_fields(level, owner)
     return ResourceImport.objects.create(
         region=fields["region"], group=fields["group"], establishment=fields["establishment"], uploaded_by=actor,
         filename=filename[:255], rows=good, errors=errors,
@@ -115,7 +115,7 @@ def import_apply(*, actor: Any, batch: ResourceImport) -> int:
     services.resource_owner_check(actor=actor, level=level, owner=owner)
     if batch.applied_at is not None:
         raise ValidationError(_("This file was already imported."))
-    fields = services._owner_fields(level, owner)
+    fields = services.owner_fields(level, owner)
     with transaction.atomic():
         if ResourceImport.objects.filter(pk=batch.pk, applied_at=None).update(applied_at=timezone.now()) != 1:
             raise ValidationError(_("This file was already imported."))

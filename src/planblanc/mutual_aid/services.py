@@ -135,7 +135,7 @@ def resource_clean(data: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def _owner_fields(level: str, owner: Any) -> dict[str, Any]:
+def owner_fields(level: str, owner: Any) -> dict[str, Any]:
     if level == OwnerLevel.ESTABLISHMENT:
         return {"establishment": owner, "group": owner.group, "region": owner.region}
     if level == OwnerLevel.GROUP:
@@ -152,7 +152,7 @@ def resource_create(*, actor: Any, level: str, owner: Any, data: dict[str, Any])
     resource_owner_check(actor=actor, level=level, owner=owner)
     values = resource_clean(data)
     with transaction.atomic():
-        resource = Resource.objects.create(**_owner_fields(level, owner), **values)
+        resource = Resource.objects.create(**owner_fields(level, owner), **values)
         audit_record(actor=actor, action="mutual_aid.resource_create", obj=resource,
                      establishment=resource.establishment, changes={"name": resource.name, "level": level})
     return resource
@@ -198,12 +198,12 @@ def responders(*, region: Region, group: Group | None, when: datetime.datetime |
     """Who is alerted for a group (its CISO on call) or a region (the ARS on call): the
     person on call in the route's rotation, or else the holders of the role. Returns the
     people, the answer delay in minutes and a label of the audience."""
-    from planblanc.alerting.oncall import oncall_at
+    from planblanc.alerting.selectors import person_on_call
 
     route = ResponderRoute.objects.filter(region=region, group=group).select_related("rotation").first()
     minutes = route.answer_within_minutes if route else DEFAULT_ANSWER_MINUTES
     if route and route.rotation_id:
-        person = oncall_at(route.rotation, when or timezone.now())
+        person = person_on_call(rotation=route.rotation, when=when or timezone.now())
         if person is not None:
             return [person], minutes, _("on call: %(rotation)s") % {"rotation": route.rotation.name}
     if group is not None:
@@ -355,8 +355,6 @@ def _help_request_create(
             created_by_label=_label(actor), answer_due_at=now + datetime.timedelta(minutes=minutes),
             **({"message_id": message_id} if message_id else {}), **target,
         )
-        due = request.answer_due_at
-        transaction.on_commit(lambda: wake_escalation(run_after=due))
         audit_record(actor=actor, action="mutual_aid.request_create", obj=request, establishment=requester,
                      changes={"what": what, "quantity": quantity, "to": target_kind})
         _log_step(request=request, author=_label(actor), actor=actor,
@@ -536,7 +534,7 @@ def aid_offer_decline(*, actor: Any, offer: AidOffer) -> AidOffer:
     return offer
 
 
-def _may_mark(actor: Any, offer: AidOffer) -> bool:
+def may_mark(actor: Any, offer: AidOffer) -> bool:
     if may_request_for(actor=actor, establishment=offer.request.requester):
         return True
     owner = offer.offerer_establishment or offer.offerer_group or offer.offerer_region
@@ -562,7 +560,7 @@ def _refresh_request_status(request: HelpRequest) -> None:
 
 def aid_offer_mark_delivered(*, actor: Any, offer: AidOffer) -> AidOffer:
     """Delivery status (EDXL-RM ReportResourceDeploymentStatus): either side marks it."""
-    _require(_may_mark(actor, offer))
+    _require(may_mark(actor, offer))
     if offer.status != OfferStatus.ACCEPTED:
         raise ValidationError(_("Only an accepted offer can be delivered."))
     with transaction.atomic():
@@ -580,7 +578,7 @@ def aid_offer_mark_delivered(*, actor: Any, offer: AidOffer) -> AidOffer:
 
 def aid_offer_mark_returned(*, actor: Any, offer: AidOffer) -> AidOffer:
     """The resource went back to its owner (EDXL-RM RequestReturn)."""
-    _require(_may_mark(actor, offer))
+    _require(may_mark(actor, offer))
     if offer.status != OfferStatus.DELIVERED:
         raise ValidationError(_("Only a delivered resource can be returned."))
     with transaction.atomic():
@@ -642,6 +640,14 @@ def help_request_escalate(*, request_id: int, now: datetime.datetime | None = No
     return True
 
 
+# The steps of an offer, by the name the pages and the API use.
+def offer_step(name: str) -> Any:
+    return {
+        "accept": aid_offer_accept, "decline": aid_offer_decline,
+        "delivered": aid_offer_mark_delivered, "returned": aid_offer_mark_returned,
+    }.get(name)
+
+
 def help_requests_escalate(*, now: datetime.datetime | None = None, limit: int = 200) -> int:
     """Every due escalation step (the worker task calls this)."""
     now = now or timezone.now()
@@ -657,17 +663,6 @@ def help_requests_escalate(*, now: datetime.datetime | None = None, limit: int =
         except Exception:  # one broken request must not stop the others
             logger.exception("help request %s: escalation failed", request_id)
     return taken
-
-
-def wake_escalation(run_after: datetime.datetime | None = None) -> None:
-    """Queue the escalation task for when the next answer is due. The requests stay in
-    our table: a lost wake-up is caught by the next one, or by `planblanc worker`."""
-    from planblanc.mutual_aid.tasks import help_requests_escalate as escalate_task
-
-    try:
-        escalate_task.using(run_after=run_after).enqueue() if run_after else escalate_task.enqueue()
-    except Exception:
-        logger.exception("could not enqueue the help-request escalation task")
 
 
 def help_requests_next_due_at() -> datetime.datetime | None:

@@ -18,11 +18,13 @@ from planblanc import rights
 from planblanc.core import tabular
 from planblanc.core.forms import run_service
 from planblanc.crisis import services as crisis_services
-from planblanc.crisis.forms import DecisionForm, EntryForm, TaskForm
 from planblanc.crisis.models import CrisisStatus, CrisisTask
 from planblanc.directory.models import Establishment, Group, Region
-from planblanc.mutual_aid import catalogue_io, edxl, selectors, services
+from planblanc.mutual_aid import catalogue_io, edxl, selectors, services, tasks
 from planblanc.mutual_aid.forms import (
+    CellDecisionForm,
+    CellEntryForm,
+    CellTaskForm,
     EdxlImportForm,
     HelpRequestForm,
     ImportForm,
@@ -219,6 +221,7 @@ def request_create(request: HttpRequest, crisis_id: int) -> HttpResponse:
         made = run_service(form, lambda: services.help_request_create(
             actor=request.user, requester=requester, crisis=crisis, data=form.cleaned_data))
         if made:
+            tasks.wake_escalation(run_after=made.answer_due_at)
             messages.success(request, _("Help request sent; the on-call responders are alerted."))
             return redirect("mutual_aid:request_detail", pk=made.pk)
     return render(request, "mutual_aid/request_form.html", {"form": form, "crisis": crisis})
@@ -256,24 +259,16 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "mutual_aid/request_detail.html", {
         "req": help_request, "offers": offers, "offer_form": offer_form,
         "is_requester": services.may_request_for(actor=request.user, establishment=help_request.requester),
-        "may_mark": {o.pk for o in offers if services._may_mark(request.user, o)},
+        "may_mark": {o.pk for o in offers if services.may_mark(request.user, o)},
         "alerts": list(help_request.alerts.select_related("campaign")[:20]),
     })
-
-
-OFFER_ACTIONS = {
-    "accept": services.aid_offer_accept,
-    "decline": services.aid_offer_decline,
-    "delivered": services.aid_offer_mark_delivered,
-    "returned": services.aid_offer_mark_returned,
-}
 
 
 @login_required
 @require_POST
 def offer_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     offer = selectors.offer_for_user(user=request.user, pk=pk)
-    step = OFFER_ACTIONS.get(action)
+    step = services.offer_step(action)
     if step is None:
         raise Http404
     try:
@@ -334,6 +329,8 @@ def edxl_import(request: HttpRequest) -> HttpResponse:
                 form.add_error("file", _("You do not act for this establishment, its group or its region."))
                 made = None
             if made:
+                if not isinstance(made, AidOffer):
+                    tasks.wake_escalation(run_after=made.answer_due_at)
                 pk = made.request_id if isinstance(made, AidOffer) else made.pk
                 messages.success(request, _("EDXL-RM message recorded."))
                 return redirect("mutual_aid:request_detail", pk=pk)
@@ -475,9 +472,9 @@ def regional_logbook(request: HttpRequest, pk: int) -> HttpResponse:
     regional = selectors.regional_crisis_for_user(user=request.user, pk=pk)
     crisis = regional.crisis
     may_run = selectors.may_run_regional(user=request.user, regional=regional) and crisis.is_active
-    entry_form = EntryForm(request.POST if "entry" in request.POST else None, prefix="entry")
-    decision_form = DecisionForm(request.POST if "decision" in request.POST else None, prefix="decision")
-    task_form = TaskForm(request.POST if "task" in request.POST else None, prefix="task")
+    entry_form = CellEntryForm(request.POST if "entry" in request.POST else None, prefix="entry")
+    decision_form = CellDecisionForm(request.POST if "decision" in request.POST else None, prefix="decision")
+    task_form = CellTaskForm(request.POST if "task" in request.POST else None, prefix="task")
     if request.method == "POST":
         if not may_run:
             raise Http404
