@@ -142,3 +142,9 @@ class CellTaskForm(BootstrapFormMixin, forms.Form):
     owner_label = forms.CharField(label=_("Owner"), max_length=200, required=False)
     due_in_minutes = forms.IntegerField(label=_("Due in (minutes)"), required=False, min_value=0,
                                         max_value=60 * 24 * 30)
+
+
+class CellCloseForm(BootstrapFormMixin, forms.Form):
+    summary = forms.CharField(label=_("Closing entry: how the regional crisis ends"),
+                              widget=forms.Textarea(attrs={"rows": 2}), max_length=20_000)
+    confirm = forms.BooleanField(label=_("I confirm the end of the regional crisis"), required=True)

@@ -22,6 +22,7 @@ from planblanc.crisis.models import CrisisStatus, CrisisTask
 from planblanc.directory.models import Establishment, Group, Region
 from planblanc.mutual_aid import catalogue_io, edxl, selectors, services, tasks
 from planblanc.mutual_aid.forms import (
+    CellCloseForm,
     CellDecisionForm,
     CellEntryForm,
     CellTaskForm,
@@ -475,6 +476,7 @@ def regional_logbook(request: HttpRequest, pk: int) -> HttpResponse:
     entry_form = CellEntryForm(request.POST if "entry" in request.POST else None, prefix="entry")
     decision_form = CellDecisionForm(request.POST if "decision" in request.POST else None, prefix="decision")
     task_form = CellTaskForm(request.POST if "task" in request.POST else None, prefix="task")
+    close_form = CellCloseForm(request.POST if "close" in request.POST else None, prefix="close")
     if request.method == "POST":
         if not may_run:
             raise Http404
@@ -493,6 +495,11 @@ def regional_logbook(request: HttpRequest, pk: int) -> HttpResponse:
                 actor=request.user, crisis=crisis, title=task_form.cleaned_data["title"],
                 owner_label=task_form.cleaned_data.get("owner_label", ""),
                 due_at=_due(task_form.cleaned_data.get("due_in_minutes"))))
+        elif "close" in request.POST and close_form.is_valid():
+            done = run_service(close_form, lambda: crisis_services.crisis_close(
+                actor=request.user, crisis=crisis, summary=close_form.cleaned_data["summary"]))
+            if done:
+                return redirect("mutual_aid:regional_board", pk=regional.pk)
         elif "task_done" in request.POST:
             task = CrisisTask.objects.filter(crisis=crisis, pk=request.POST.get("task_done") or 0).first()
             if task is None:
@@ -506,7 +513,7 @@ def regional_logbook(request: HttpRequest, pk: int) -> HttpResponse:
         "regional": regional, "crisis": crisis, "may_run": may_run,
         "entries": list(crisis.entries.order_by("-seq")[:200]),
         "decisions": list(crisis.decisions.all()[:100]), "tasks": list(crisis.tasks.all()[:100]),
-        "entry_form": entry_form, "decision_form": decision_form, "task_form": task_form,
+        "entry_form": entry_form, "decision_form": decision_form, "task_form": task_form, "close_form": close_form,
         "verify": logbook_verify(crisis, check_files=False),
     })
 
