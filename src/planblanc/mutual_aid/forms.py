@@ -71,7 +71,7 @@ class OfferForm(BootstrapFormMixin, forms.Form):
 
 class SituationReportForm(BootstrapFormMixin, forms.Form):
     ed_status = forms.ChoiceField(label=_("Emergency department"), choices=EdStatus.choices,
-                                  widget=forms.RadioSelect)
+                                  widget=forms.RadioSelect(attrs={"class": "btn-check"}))
     beds_deprogrammed = forms.IntegerField(label=_("Beds deprogrammed"), min_value=0, max_value=100_000, initial=0)
     surgeries_deprogrammed = forms.IntegerField(label=_("Surgeries deprogrammed"), min_value=0, max_value=100_000,
                                                 initial=0)
@@ -81,10 +81,6 @@ class SituationReportForm(BootstrapFormMixin, forms.Form):
                                               initial=0)
     needs = forms.CharField(label=_("Needs"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
     next_report_at = forms.DateTimeField(label=_("Next report at"), widget=DATETIME_WIDGET)
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["ed_status"].widget.attrs["class"] = "form-check-input"
 
 
 class RegionalOpenForm(BootstrapFormMixin, forms.Form):
