@@ -146,7 +146,7 @@ def test_the_chu_gets_help_from_its_group_and_region_on_phones(aid_site: str, br
     cell.goto(f"/crise/{crisis.pk}/")
     cell.page.get_by_role("link", name=fr("Situation report")).click()
     cell.settle()
-    cell.page.locator("input[name=ed_status][value=diverted]").check()
+    cell.page.locator("label[for=id_ed_status_2]").click()  # diverted
     cell.page.fill("#id_beds_deprogrammed", "40")
     cell.page.fill("#id_surgeries_deprogrammed", "12")
     cell.page.check("#id_lab_on_paper")

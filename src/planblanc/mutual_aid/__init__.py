@@ -1,7 +1,6 @@
-"""Mutual aid between establishments: help requests and offers, the regional crisis
-cell, situation reports, the catalogue of resources, EDXL exchange.
+"""Mutual aid between establishments, groups (GHT) and the region (ARS): the pooled-resource catalogue, help requests and offers (EDXL-RM), situation reports (EDXL-HAVE) and the regional crisis cell.
 
 The public surface: the modules named in `__all__`. Other apps import only these
 (tests/core/test_architecture.py checks it); everything else is this app's own."""
 
-__all__ = ["models", "services", "selectors", "edxl", "views", "urls"]
+__all__ = ["models", "services", "selectors", "edxl", "tasks", "urls"]

@@ -15,8 +15,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from planblanc import rights
 from planblanc.accounts.audit import audit_record
-from planblanc.actors import Actor, SystemActor
+from planblanc.actors import MUTUAL_AID, Actor
 from planblanc.crisis.models import Crisis, CrisisKind, CrisisStatus, EntryKind, Severity
 from planblanc.crisis.services import logbook_record_event
 from planblanc.directory.models import Establishment, Group, Person, Region
@@ -39,12 +40,11 @@ from planblanc.mutual_aid.models import (
     TargetKind,
     Urgency,
 )
-from planblanc.tenancy import Perm, Role, can, scope_for, user_label
+from planblanc.tenancy import Role, user_label
 
 logger = logging.getLogger(__name__)
 
-# The process that alerts a region and escalates unanswered requests.
-SYSTEM_ACTOR = SystemActor("mutual_aid", sends_alerts=True)
+SYSTEM_ACTOR = MUTUAL_AID
 MAX_QUANTITY = 100_000
 DEFAULT_ANSWER_MINUTES = 30
 # Escalation levels: 0 = the addressee's on-call; 1 = the region's (ARS) on-call; then
@@ -57,15 +57,8 @@ LAST_LEVEL = 1
 
 def may_offer_for(*, actor: Actor, level: str, establishment: Establishment | None = None,
                   group: Group | None = None, region: Region | None = None) -> bool:
-    """Whether `actor` acts for this establishment, group or region (OFFER_AID)."""
-    scope = scope_for(actor, Perm.OFFER_AID)
-    if scope.national:
-        return True
-    if level == OwnerLevel.ESTABLISHMENT:
-        return establishment is not None and scope.covers(establishment)
-    if level == OwnerLevel.GROUP:
-        return group is not None and (group.pk in scope.group_ids or group.region_id in scope.region_ids)
-    return region is not None and region.pk in scope.region_ids
+    """Whether `actor` acts for this establishment, group or region (rights.may_act_for)."""
+    return rights.may_act_for(actor, level=level, establishment=establishment, group=group, region=region)
 
 
 def acting_levels(*, actor: Actor, request: HelpRequest) -> list[tuple[str, Any]]:
@@ -83,8 +76,8 @@ def acting_levels(*, actor: Actor, request: HelpRequest) -> list[tuple[str, Any]
 
 
 def may_request_for(*, actor: Actor, establishment: Establishment) -> bool:
-    """The establishment's crisis cell asks for help (RUN_CRISIS there)."""
-    return can(actor, Perm.RUN_CRISIS, establishment)
+    """The establishment's crisis cell asks for help (rights.may_request_aid)."""
+    return rights.may_request_aid(actor, establishment)
 
 
 def _require(condition: bool) -> None:
@@ -142,7 +135,7 @@ def resource_clean(data: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def _owner_fields(level: str, owner: Any) -> dict[str, Any]:
+def owner_fields(level: str, owner: Any) -> dict[str, Any]:
     if level == OwnerLevel.ESTABLISHMENT:
         return {"establishment": owner, "group": owner.group, "region": owner.region}
     if level == OwnerLevel.GROUP:
@@ -159,7 +152,7 @@ def resource_create(*, actor: Actor, level: str, owner: Any, data: dict[str, Any
     resource_owner_check(actor=actor, level=level, owner=owner)
     values = resource_clean(data)
     with transaction.atomic():
-        resource = Resource.objects.create(**_owner_fields(level, owner), **values)
+        resource = Resource.objects.create(**owner_fields(level, owner), **values)
         audit_record(actor=actor, action="mutual_aid.resource_create", obj=resource,
                      establishment=resource.establishment, changes={"name": resource.name, "level": level})
     return resource
@@ -205,12 +198,12 @@ def responders(*, region: Region, group: Group | None, when: datetime.datetime |
     """Who is alerted for a group (its CISO on call) or a region (the ARS on call): the
     person on call in the route's rotation, or else the holders of the role. Returns the
     people, the answer delay in minutes and a label of the audience."""
-    from planblanc.alerting.oncall import oncall_at
+    from planblanc.alerting.selectors import person_on_call
 
     route = ResponderRoute.objects.filter(region=region, group=group).select_related("rotation").first()
     minutes = route.answer_within_minutes if route else DEFAULT_ANSWER_MINUTES
     if route and route.rotation_id:
-        person = oncall_at(route.rotation, when or timezone.now())
+        person = person_on_call(rotation=route.rotation, when=when or timezone.now())
         if person is not None:
             return [person], minutes, _("on call: %(rotation)s") % {"rotation": route.rotation.name}
     if group is not None:
@@ -284,7 +277,6 @@ def _log_step(*, request: HelpRequest, text: str, author: str, other: Establishm
     regional = open_regional_crisis(region_id=request.region_id, is_exercise=request.is_exercise)
     if regional:
         crises.append(regional.crisis)
-    # A step the platform takes by itself (an escalation) is the mutual-aid process's.
     actor_user = actor if getattr(actor, "is_authenticated", False) else SYSTEM_ACTOR
     for crisis in crises:
         logbook_record_event(crisis=crisis, author_label=author, text=line, kind=EntryKind.EVENT, actor=actor_user)
@@ -363,8 +355,6 @@ def _help_request_create(
             created_by_label=_label(actor), answer_due_at=now + datetime.timedelta(minutes=minutes),
             **({"message_id": message_id} if message_id else {}), **target,
         )
-        due = request.answer_due_at
-        transaction.on_commit(lambda: wake_escalation(run_after=due))
         audit_record(actor=actor, action="mutual_aid.request_create", obj=request, establishment=requester,
                      changes={"what": what, "quantity": quantity, "to": target_kind})
         _log_step(request=request, author=_label(actor), actor=actor,
@@ -544,7 +534,7 @@ def aid_offer_decline(*, actor: Actor, offer: AidOffer) -> AidOffer:
     return offer
 
 
-def _may_mark(actor: Actor, offer: AidOffer) -> bool:
+def may_mark(actor: Actor, offer: AidOffer) -> bool:
     if may_request_for(actor=actor, establishment=offer.request.requester):
         return True
     owner = offer.offerer_establishment or offer.offerer_group or offer.offerer_region
@@ -570,7 +560,7 @@ def _refresh_request_status(request: HelpRequest) -> None:
 
 def aid_offer_mark_delivered(*, actor: Actor, offer: AidOffer) -> AidOffer:
     """Delivery status (EDXL-RM ReportResourceDeploymentStatus): either side marks it."""
-    _require(_may_mark(actor, offer))
+    _require(may_mark(actor, offer))
     if offer.status != OfferStatus.ACCEPTED:
         raise ValidationError(_("Only an accepted offer can be delivered."))
     with transaction.atomic():
@@ -588,7 +578,7 @@ def aid_offer_mark_delivered(*, actor: Actor, offer: AidOffer) -> AidOffer:
 
 def aid_offer_mark_returned(*, actor: Actor, offer: AidOffer) -> AidOffer:
     """The resource went back to its owner (EDXL-RM RequestReturn)."""
-    _require(_may_mark(actor, offer))
+    _require(may_mark(actor, offer))
     if offer.status != OfferStatus.DELIVERED:
         raise ValidationError(_("Only a delivered resource can be returned."))
     with transaction.atomic():
@@ -650,6 +640,14 @@ def help_request_escalate(*, request_id: int, now: datetime.datetime | None = No
     return True
 
 
+# The steps of an offer, by the name the pages and the API use.
+def offer_step(name: str) -> Any:
+    return {
+        "accept": aid_offer_accept, "decline": aid_offer_decline,
+        "delivered": aid_offer_mark_delivered, "returned": aid_offer_mark_returned,
+    }.get(name)
+
+
 def help_requests_escalate(*, now: datetime.datetime | None = None, limit: int = 200) -> int:
     """Every due escalation step (the worker task calls this)."""
     now = now or timezone.now()
@@ -665,29 +663,6 @@ def help_requests_escalate(*, now: datetime.datetime | None = None, limit: int =
         except Exception:  # one broken request must not stop the others
             logger.exception("help request %s: escalation failed", request_id)
     return taken
-
-
-# The escalation task (mutual_aid/tasks.py) is registered here by MutualAidConfig.ready:
-# this module never imports it, it imports this one.
-_escalation_task: Any = None
-
-
-def escalation_task_register(task: Any) -> None:
-    global _escalation_task
-    _escalation_task = task
-
-
-def wake_escalation(run_after: datetime.datetime | None = None) -> None:
-    """Queue the escalation task for when the next answer is due. The requests stay in
-    our table: a lost wake-up is caught by the next one, or by `planblanc worker`."""
-    escalate_task = _escalation_task
-    if escalate_task is None:
-        logger.warning("no help-request escalation task registered: `planblanc worker` will escalate")
-        return
-    try:
-        escalate_task.using(run_after=run_after).enqueue() if run_after else escalate_task.enqueue()
-    except Exception:
-        logger.exception("could not enqueue the help-request escalation task")
 
 
 def help_requests_next_due_at() -> datetime.datetime | None:
@@ -749,7 +724,7 @@ def situation_report_create(*, actor: Actor, crisis: Crisis, data: dict[str, Any
         }
         if needs:
             summary += " " + _("Needs: %(needs)s") % {"needs": needs}
-        actor_user = actor if getattr(actor, "is_authenticated", False) else None
+        actor_user = actor if getattr(actor, "is_authenticated", False) else SYSTEM_ACTOR
         logbook_record_event(crisis=crisis, author_label=_label(actor), text=summary,
                              kind=EntryKind.INFORMATION, actor=actor_user)
         regional = open_regional_crisis(region_id=establishment.region_id, is_exercise=crisis.is_exercise)
@@ -765,11 +740,11 @@ def situation_report_create(*, actor: Actor, crisis: Crisis, data: dict[str, Any
 
 def _cell_log(crisis: Crisis, actor: Actor, kind: str, text: str) -> None:
     logbook_record_event(crisis=crisis, author_label=_label(actor), text=text, kind=kind,
-                         actor=actor if getattr(actor, "is_authenticated", False) else None)
+                         actor=actor if getattr(actor, "is_authenticated", False) else SYSTEM_ACTOR)
 
 
 def _require_regional(actor: Actor, region: Region) -> None:
-    _require(region.pk in scope_for(actor, Perm.RUN_REGIONAL_CELL).region_ids)
+    _require(rights.may_run_regional_cell(actor, region.pk))
 
 
 def regional_crisis_open(
