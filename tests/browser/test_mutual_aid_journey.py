@@ -18,8 +18,8 @@ from planblanc.core.demo import DEMO_PASSWORD
 from planblanc.crisis.models import Crisis, LogbookEntry
 from planblanc.directory.models import Establishment, Person
 from planblanc.mutual_aid.models import AidOffer, HelpRequest, RegionalCrisis, SituationReport
-from tests.alerting.smtp import SmtpServer
 from tests.browser.support import PHONE, Watched, fr, totp_code
+from tests.support.smtp import SmtpServer
 
 pytestmark = pytest.mark.browser
 expect = pytest.importorskip("playwright.sync_api").expect

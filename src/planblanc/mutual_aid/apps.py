@@ -7,3 +7,9 @@ class MutualAidConfig(AppConfig):
     label = "mutual_aid"
     verbose_name = _("Mutual aid")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # The services queue the escalation task through this registration.
+        from planblanc.mutual_aid import services, tasks
+
+        services.escalation_task_register(tasks.help_requests_escalate)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from django.utils import timezone
 from django_tasks import task
 
+from planblanc.mutual_aid import services
+
 
 @task()
 def help_requests_escalate() -> int:
     """Take every due escalation step, then queue another wake-up for the next one."""
-    from planblanc.mutual_aid import services
-
     taken = services.help_requests_escalate()
     due = services.help_requests_next_due_at()
     if due is not None:
