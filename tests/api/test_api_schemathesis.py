@@ -21,8 +21,8 @@ from planblanc.accounts.services import api_token_create
 from tests.crisis.conftest import approved_plan, crisis, logbook_guards_allow_flush  # noqa: F401 (fixtures)
 from tests.plans.conftest import complete_plan, director  # noqa: F401 (fixtures)
 
-EXAMPLES = int(os.environ.get("PLANBLANC_SCHEMATHESIS_EXAMPLES", "3"))
-SECONDS = float(os.environ.get("PLANBLANC_SCHEMATHESIS_SECONDS", "60"))
+EXAMPLES = int(os.environ.get("PLANBLANC_SCHEMATHESIS_EXAMPLES", "2"))
+SECONDS = float(os.environ.get("PLANBLANC_SCHEMATHESIS_SECONDS", "45"))
 
 # What must never happen. Other checks run too (and are reported), but they judge the
 # API's business answers (a 403 for a valid body outside the persona's scope, a 404 for an
