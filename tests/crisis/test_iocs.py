@@ -5,6 +5,7 @@ both, exports logged; pages and API behind tenancy."""
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 import jsonschema
@@ -98,8 +99,24 @@ def test_the_stix_bundle_passes_the_oasis_validator(crisis, indicators):
     assert strict["object_marking_refs"] == [TLP_MARKINGS["amber+strict"]]
     names = {m["name"] for m in by_type["marking-definition"]}
     assert names == {"TLP:CLEAR", "TLP:GREEN", "TLP:AMBER", "TLP:AMBER+STRICT", "TLP:RED"}
+
     assert by_type["report"][0]["object_marking_refs"] == [TLP_MARKINGS["red"]]
     assert by_type["identity"][0]["name"] == "CHU A"
+
+
+def test_the_stix_bundle_passes_the_validator_in_strict_mode_with_stable_uuidv4_ids(crisis, indicators):
+    text = stix_bundle(crisis=crisis)
+    results = validate_string(text, ValidationOptions(version="2.1", strict=True))
+    assert results.is_valid, [str(e) for e in results.errors] + [str(w) for w in results.warnings]
+    assert not results.errors and not results.warnings
+    objects = json.loads(text)["objects"]
+    ids = {o["type"]: o["id"] for o in objects if o["type"] in ("identity", "report")}
+    for stix_id in ids.values():
+        assert uuid.UUID(stix_id.split("--")[1]).version == 4
+    # A re-export names the same identity and report: the ids are stored, not drawn anew.
+    again = {o["type"]: o["id"] for o in json.loads(stix_bundle(crisis=crisis))["objects"]
+             if o["type"] in ("identity", "report")}
+    assert again == ids
 
 
 def test_the_misp_event_passes_the_pymisp_schema(crisis, indicators):

@@ -24,7 +24,7 @@ from planblanc import rights
 from planblanc.accounts.audit import audit_record
 from planblanc.actors import Actor
 from planblanc.crisis.chain import nfc
-from planblanc.crisis.models import Crisis, EntryKind, Indicator, IndicatorKind, Tlp
+from planblanc.crisis.models import Crisis, EntryKind, Indicator, IndicatorKind, StixIdentity, Tlp
 from planblanc.crisis.notifications import export_record
 from planblanc.crisis.services import logbook_append
 from planblanc.tenancy import user_label
@@ -46,7 +46,7 @@ TLP_MARKINGS = {
 }
 TLP_ORDER: list[str] = ["clear", "green", "amber", "amber+strict", "red"]
 FIRST_IDENTITY = "identity--e50ab59c-5c4f-4d40-bf6a-d58418d89bcd"
-# Our identities are stable per establishment: a UUIDv5 of its FINESS number.
+# MISP organisation and event ids: a UUIDv5 of the FINESS number (MISP takes any UUID).
 IDENTITY_NAMESPACE = uuid.UUID("9a3f1f8e-7a55-4c43-9f0a-5b4c1d6e2f10")
 
 MISP_TYPES = {
@@ -233,6 +233,13 @@ def _tlp_marking(tlp: str) -> dict[str, Any]:
     }
 
 
+def stix_identity_uuid(*, establishment: Any) -> uuid.UUID:
+    """The establishment's STIX identity id: a UUIDv4 drawn at its first export and kept
+    (STIX 2.1 wants version 4 for domain objects; a stored one keeps re-exports stable)."""
+    row, _created = StixIdentity.objects.get_or_create(establishment=establishment)
+    return row.uuid
+
+
 def stix_bundle(*, crisis: Crisis, indicators: list[Indicator] | None = None) -> str:
     """A STIX 2.1 bundle: the establishment's identity, one indicator per IOC with its
     pattern and TLP marking, the TLP marking definitions, and a report grouping them."""
@@ -241,7 +248,7 @@ def stix_bundle(*, crisis: Crisis, indicators: list[Indicator] | None = None) ->
     rows = indicators if indicators is not None else list(indicators_of(crisis=crisis))
     establishment = crisis.establishment
     identity = stix2.Identity(
-        id=f"identity--{uuid.uuid5(IDENTITY_NAMESPACE, str(establishment.finess))}",
+        id=f"identity--{stix_identity_uuid(establishment=establishment)}",
         name=establishment.name, identity_class="organization", sectors=["healthcare"],
         created=_stix_time(crisis.declared_at), modified=_stix_time(crisis.declared_at),
     )
@@ -260,7 +267,7 @@ def stix_bundle(*, crisis: Crisis, indicators: list[Indicator] | None = None) ->
     report_tlp: str = max(used, key=lambda t: TLP_ORDER.index(Tlp(t))) if used else "clear"
     if rows:
         objects.append(stix2.Report(
-            id=f"report--{uuid.uuid5(IDENTITY_NAMESPACE, f'crisis-{crisis.pk}-{establishment.finess}')}",
+            id=f"report--{crisis.stix_report_uuid}",
             name=f"{crisis.get_kind_display()} — {establishment.name}", report_types=["threat-report"],
             published=_stix_time(timezone.now()), created=_stix_time(crisis.declared_at),
             modified=_stix_time(timezone.now()), created_by_ref=identity.id,

@@ -37,6 +37,7 @@ from planblanc.crisis.models.reporting import (
     IndicatorKind,
     NotificationKind,
     RegulatoryNotification,
+    StixIdentity,
     Tlp,
 )
 from planblanc.crisis.models.situation import SituationSubscriber, StaffSituation
@@ -46,6 +47,6 @@ __all__ = [
     "CrisisKind", "CrisisStatus", "CrisisTask", "DamageAssessment", "DamageAssessmentRevision", "Decision",
     "DepartmentState", "DepartmentStatus", "EntryKind", "ImprovementAction", "ImprovementStatus", "Indicator",
     "IndicatorKind", "LogbookAttachment", "LogbookEntry", "LogbookTimestamp", "NotificationKind",
-    "RegulatoryNotification", "Severity", "StatusChange", "SystemState", "SystemStatus", "TaskSource",
+    "RegulatoryNotification", "Severity", "StatusChange", "StixIdentity", "SystemState", "SystemStatus", "TaskSource",
     "TaskStatus", "Tlp", "StaffSituation", "SituationSubscriber",
 ]

@@ -9,6 +9,8 @@ change is written to the logbook and the audit log by crisis/services.py."""
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -109,6 +111,8 @@ class Crisis(models.Model):
     board_rev = models.PositiveIntegerField(default=0)
     decisions_rev = models.PositiveIntegerField(default=0)
     damage_rev = models.PositiveIntegerField(default=0)
+    # The id of the STIX report of its indicators (UUIDv4, kept so re-exports are stable).
+    stix_report_uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
 
     objects = CrisisQuerySet.as_manager()
 

@@ -16,7 +16,7 @@ from planblanc.tenancy import TenantQuerySet
 
 __all__ = [
     "CommunicationDraft", "CommunicationStatus", "ImprovementAction", "ImprovementStatus", "Indicator",
-    "IndicatorKind", "NotificationKind", "RegulatoryNotification", "Tlp",
+    "IndicatorKind", "NotificationKind", "RegulatoryNotification", "StixIdentity", "Tlp",
 ]
 
 
@@ -108,6 +108,23 @@ class Indicator(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.value}"
+
+
+class StixIdentity(models.Model):
+    """The STIX identifiers of an establishment's exports: random (UUIDv4, as STIX 2.1
+    wants for domain objects) and kept, so that every re-export names the same
+    identity."""
+
+    establishment = models.OneToOneField("directory.Establishment", on_delete=models.CASCADE,
+                                         related_name="+")
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+
+    class Meta:
+        verbose_name = _("STIX identity")
+        verbose_name_plural = _("STIX identities")
+
+    def __str__(self) -> str:
+        return f"identity--{self.uuid}"
 
 
 class CommunicationStatus(models.TextChoices):
