@@ -121,8 +121,8 @@ def test_it_marks_sent_and_writes_every_step_in_the_logbook(crisis, director):
         notification_save(actor=director, crisis=crisis, kind="cnil", data=sent.data)
     complement = notification_complement(actor=director, crisis=crisis, kind="cnil")
     assert complement.filing == 2 and "CNIL-2026-0042" in complement.data["filing_type"]
-    with pytest.raises(ValidationError, match="Only the CNIL"):
-        notification_complement(actor=director, crisis=crisis, kind="anssi")
+    with pytest.raises(ValidationError, match="single filing"):
+        notification_complement(actor=director, crisis=crisis, kind="complaint")
     texts = list(LogbookEntry.objects.filter(crisis=crisis).values_list("text", flat=True))
     assert any("Notification prepared" in t and "CNIL" in t for t in texts)
     assert any("CNIL-2026-0042" in t and "Notification sent" in t for t in texts)

@@ -1,10 +1,15 @@
 """Regulatory notifications of a crisis, each with its clock from the declaration:
 
 - the health-sector incident report to the ARS and CERT Santé (signalement des incidents
-  de sécurité des systèmes d'information, required "sans délai"),
+  de sécurité des systèmes d'information, required "sans délai"), due when the D1111-16-2
+  checklist ticks one of its five categories (items 4 and 5 make it "significant"), sent
+  on the national portal or, when it is down, to the ARS by any means with the same form,
+  then followed by follow-up reports and an end-of-incident update,
 - the personal data breach notification to the CNIL within 72 hours when personal data
   is involved (GDPR article 33; an initial then complementary filings),
-- the NIS incident notification to ANSSI, for essential-services operators only,
+- the NIS incident notification to ANSSI, for essential-services operators only, in the
+  three NIS 2 art. 23 stages (early warning 24 h, notification 72 h, final report one
+  month after the notification), per regime (essential or important entity),
 - the complaint to the police or gendarmerie (dépôt de plainte).
 
 Which are required is computed from the crisis (its type, the damage assessment, the
@@ -17,7 +22,7 @@ import datetime
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -29,6 +34,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from planblanc import rights
+from planblanc.crisis import regulatory
 from planblanc.accounts.audit import audit_record
 from planblanc.actors import Actor
 from planblanc.crisis.chain import nfc, utc_iso
@@ -52,16 +58,14 @@ from planblanc.crisis.services import logbook_append
 from planblanc.directory.models import Function, Membership
 from planblanc.tenancy import user_label
 
-# Time allowed from the declaration. The CNIL's 72 hours are the law (GDPR art. 33). The
-# ARS/CERT Santé report and the NIS notification are due "sans délai": we count a target
-# of 2 hours for the former and the 24 hours of the NIS 2 early warning for the latter.
-# A complaint has no legal deadline; 72 hours keeps the evidence fresh.
-DELAYS: dict[str, datetime.timedelta] = {
-    "ars_cert_sante": datetime.timedelta(hours=2),
-    "cnil": datetime.timedelta(hours=72),
-    "anssi": datetime.timedelta(hours=24),
-    "complaint": datetime.timedelta(hours=72),
-}
+# Time allowed for the first filing, from the declaration, as the data file
+# (crisis/data/regulatory/clocks.yaml) sets it with its sources: the CNIL's 72 hours (GDPR
+# art. 33), a 2-hour target for the "sans délai" health-sector report, the 24 hours of
+# the NIS 2 early warning, 72 hours for a complaint (no legal deadline).
+DELAYS: dict[str, datetime.timedelta] = regulatory.initial_delays()
+# Which notifications take further filings: the CNIL's complementary ones, the health
+# report's follow-ups and end-of-incident update, the NIS 2 stages.
+MULTI_FILING = {"cnil", "ars_cert_sante", "anssi"}
 RECIPIENTS: dict[str, str] = {
     "ars_cert_sante": "ARS / CERT Santé (portail de signalement)",
     "cnil": "CNIL (notifications.cnil.fr)",
@@ -87,6 +91,7 @@ _IDENTITY: dict[str, tuple[Promise, bool]] = {
 FIELDS: dict[str, dict[str, tuple[Promise, bool]]] = {
     "ars_cert_sante": {
         **_IDENTITY,
+        "filing_type": (gettext_lazy("Report (initial, follow-up or end of incident)"), False),
         "description": (gettext_lazy("Description of the incident"), True),
         "scope": (gettext_lazy("Scope"), True),
         "affected_systems": (gettext_lazy("Systems affected"), True),
@@ -160,13 +165,31 @@ def personal_data_involved(crisis: Crisis, damage: DamageAssessment | None = Non
     return False, _("no personal data involved so far (type of crisis and damage assessment)")
 
 
-def notification_requirements(*, crisis: Crisis, damage: DamageAssessment | None = None) -> list[Requirement]:
+def _health_requirement(assessment: regulatory.HealthAssessment) -> Requirement:
+    if not assessment.assessed:
+        return Requirement("ars_cert_sante", True, _(
+            "due without delay unless the D1111-16-2 checklist finds none of its five categories: fill it in"))
+    if not assessment.due:
+        return Requirement("ars_cert_sante", False, _("none of the five D1111-16-2 categories applies"))
+    items = ", ".join(assessment.ticked)
+    if assessment.significant:
+        return Requirement("ars_cert_sante", True, _(
+            "significant incident: D1111-16-2 items %(items)s (4 or 5 make it significant)") % {"items": items})
+    return Requirement("ars_cert_sante", True, _("serious incident: D1111-16-2 items %(items)s") % {"items": items})
+
+
+def notification_requirements(
+    *, crisis: Crisis, damage: DamageAssessment | None = None,
+    health: regulatory.HealthAssessment | None = None,
+) -> list[Requirement]:
     involved, why = personal_data_involved(crisis, damage)
     oes = crisis.establishment.is_essential_operator
     malicious = crisis.kind != CrisisKind.PROVIDER_OUTAGE
+    if health is None:
+        current = notification_current(crisis=crisis, kind="ars_cert_sante")
+        health = regulatory.health_assessment(current.data if current is not None else None)
     return [
-        Requirement("ars_cert_sante", True,
-                    _("every health establishment reports its security incidents without delay")),
+        _health_requirement(health),
         Requirement("cnil", involved, why),
         Requirement("anssi", oes,
                     _("the establishment is an essential-services operator (OES)") if oes
@@ -190,6 +213,9 @@ class Clock:
     notification: RegulatoryNotification | None
     filings: list[RegulatoryNotification]
     now: datetime.datetime
+    # NIS 2: the three stages with their due times; `due_at` is the next open stage's.
+    stages: list[regulatory.Stage] = field(default_factory=list)
+    regime: str = ""
 
     @property
     def sent_at(self) -> datetime.datetime | None:
@@ -201,8 +227,24 @@ class Clock:
         return self.sent_at is not None
 
     @property
+    def pending(self) -> bool:
+        """Something is still to send: the first filing, or a NIS 2 stage."""
+        if self.stages:
+            return sum(1 for f in self.filings if f.is_sent) < len(self.stages)
+        return not self.is_sent
+
+    @property
+    def next_stage(self) -> regulatory.Stage | None:
+        done = sum(1 for f in self.filings if f.is_sent)
+        return self.stages[done] if self.stages and done < len(self.stages) else None
+
+    @property
+    def regime_label(self) -> str:
+        return regulatory.nis2_regime_label(self.regime) if self.regime else ""
+
+    @property
     def overdue(self) -> bool:
-        return self.required and not self.is_sent and self.now > self.due_at
+        return self.required and self.pending and self.now > self.due_at
 
     @property
     def seconds_left(self) -> int:
@@ -216,23 +258,41 @@ class Clock:
         return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
 
 
+def _health(filings: dict[str, list[RegulatoryNotification]]) -> regulatory.HealthAssessment:
+    rows = filings.get("ars_cert_sante") or []
+    return regulatory.health_assessment(rows[-1].data if rows else None)
+
+
+def _clock(crisis: Crisis, requirement: Requirement, rows: list[RegulatoryNotification],
+           now: datetime.datetime) -> Clock:
+    """The clock of one notification. NIS 2 counts its stages from the declaration (the
+    moment the establishment became aware) and the final report from the sending of the
+    incident notification (filing 2)."""
+    kind = NotificationKind(requirement.kind)
+    stages: list[regulatory.Stage] = []
+    regime = ""
+    due_at = crisis.declared_at + DELAYS[kind]
+    if kind == NotificationKind.ANSSI:
+        regime = regulatory.nis2_regime(essential_operator=crisis.establishment.is_essential_operator)
+        notified = rows[1].sent_at if len(rows) > 1 else None
+        stages = regulatory.nis2_stages(regime=regime, aware_at=crisis.declared_at, notification_sent_at=notified)
+        done = sum(1 for f in rows if f.is_sent)
+        due_at = stages[min(done, len(stages) - 1)].due_at
+    return Clock(
+        kind=kind, label=str(kind.label), required=requirement.required, reason=requirement.reason,
+        due_at=due_at, notification=rows[-1] if rows else None, filings=rows, now=now, stages=stages,
+        regime=regime,
+    )
+
+
 def notification_clocks(*, crisis: Crisis, now: datetime.datetime | None = None) -> list[Clock]:
-    """Every notification of the crisis with its clock (due = declared_at + delay), in
-    three queries."""
+    """Every notification of the crisis with its clock, in three queries."""
     now = now or timezone.now()
     filings: dict[str, list[RegulatoryNotification]] = {}
     for row in RegulatoryNotification.objects.filter(crisis=crisis).order_by("kind", "filing"):
         filings.setdefault(row.kind, []).append(row)
-    clocks = []
-    for requirement in notification_requirements(crisis=crisis):
-        kind = NotificationKind(requirement.kind)
-        rows = filings.get(kind, [])
-        clocks.append(Clock(
-            kind=kind, label=str(kind.label), required=requirement.required, reason=requirement.reason,
-            due_at=crisis.declared_at + DELAYS[kind], notification=rows[-1] if rows else None, filings=rows,
-            now=now,
-        ))
-    return clocks
+    return [_clock(crisis, requirement, filings.get(requirement.kind, []), now)
+            for requirement in notification_requirements(crisis=crisis, health=_health(filings))]
 
 
 # Pre-filled form ----------------------------------------------------------------------------
@@ -354,6 +414,16 @@ def _clean(kind: NotificationKind, data: dict[str, Any]) -> dict[str, str]:
     for name in ("establishment", "finess"):
         if not clean[name]:
             errors[name] = [_("The identification of the structure is required.")]
+    if kind == NotificationKind.ARS_CERT_SANTE:
+        raw = data.get("categories")
+        if raw is None:
+            raw = [c.key for c in regulatory.health_categories() if data.get(f"category_{c.key}")]
+        clean["categories"] = ",".join(regulatory.parse_categories(raw))
+        clean["categories_assessed"] = "yes" if data.get("categories_assessed") in ("yes", "on", "1", True) else ""
+        channel = str(data.get("channel") or "portal")
+        if channel not in {key for key, _label, _url in regulatory.health_channels()}:
+            errors["channel"] = [_("Choose how the report is sent: the portal, or the ARS when it is down.")]
+        clean["channel"] = channel
     if not clean["reporter_name"]:
         errors["reporter_name"] = [_("Name the reporter.")]
     if errors:
@@ -374,6 +444,8 @@ def notification_save(*, actor: Actor, crisis: Crisis, kind: str, data: dict[str
             raise ValidationError(_("This notification was sent: it can no longer be changed."))
         if current is None:
             current = RegulatoryNotification(crisis=crisis, kind=kind, filing=1)
+        if current.data.get("stage"):
+            clean["stage"] = current.data["stage"]
         current.data = clean
         current.updated_at = timezone.now()
         current.updated_by_label = user_label(actor)[:200]
@@ -386,19 +458,38 @@ def notification_save(*, actor: Actor, crisis: Crisis, kind: str, data: dict[str
     return current
 
 
-def notification_complement(*, actor: Actor, crisis: Crisis, kind: str) -> RegulatoryNotification:
-    """Open a complementary filing to the CNIL, once the previous one is sent."""
+def notification_complement(
+    *, actor: Actor, crisis: Crisis, kind: str, stage: str = "follow_up",
+) -> RegulatoryNotification:
+    """Open the next filing once the previous one is sent: a complementary filing to the
+    CNIL; a follow-up report or the end-of-incident update of the health-sector report;
+    the next NIS 2 stage (incident notification, then final report)."""
     kind = _kind(kind)
     rights.require_run_crisis(actor, crisis)
-    if kind != "cnil":
-        raise ValidationError(_("Only the CNIL notification takes complementary filings."))
+    if kind not in MULTI_FILING:
+        raise ValidationError(_("This notification takes a single filing."))
     with transaction.atomic():
         current = (RegulatoryNotification.objects.select_for_update().filter(crisis=crisis, kind=kind)
                    .order_by("-filing").first())
         if current is None or not current.is_sent:
             raise ValidationError(_("Send the initial filing before a complementary one."))
         data = dict(current.data)
-        data["filing_type"] = _("Complementary (to reference %(ref)s)") % {"ref": current.reference}
+        if kind == NotificationKind.ARS_CERT_SANTE:
+            stages = regulatory.health_stages()
+            if stage not in ("follow_up", "end_of_incident"):
+                raise ValidationError({"stage": [_("Choose a follow-up report or the end-of-incident update.")]})
+            if current.data.get("stage") == "end_of_incident":
+                raise ValidationError(_("The end-of-incident update was sent: the report is closed."))
+            data["stage"] = stage
+            data["filing_type"] = f"{stages[stage]} ({current.reference})"
+        elif kind == NotificationKind.ANSSI:
+            if current.filing >= 3:
+                raise ValidationError(_("The final report was sent: the NIS 2 notification is complete."))
+            regime = regulatory.nis2_regime(essential_operator=crisis.establishment.is_essential_operator)
+            stages = regulatory.nis2_stages(regime=regime, aware_at=crisis.declared_at)
+            data["filing_type"] = f"{stages[current.filing].label} ({current.reference})"
+        else:
+            data["filing_type"] = _("Complementary (to reference %(ref)s)") % {"ref": current.reference}
         filing = RegulatoryNotification.objects.create(
             crisis=crisis, kind=kind, filing=current.filing + 1, data=data,
             updated_by_label=user_label(actor)[:200])
@@ -441,10 +532,13 @@ def notification_mark_sent(
         current.sent_at, current.reference = moment, reference
         current.sent_by_label = user_label(actor)[:200]
         current.save()
-        late = moment - (crisis.declared_at + DELAYS[kind])
+        rows = list(RegulatoryNotification.objects.filter(crisis=crisis, kind=kind).order_by("filing"))
+        requirement = Requirement(kind, True, "")
+        due = _clock(crisis, requirement, [r for r in rows if r.filing < current.filing], moment).due_at
+        late = moment - due
         text = _("Notification sent: %(what)s (filing %(filing)d), reference %(ref)s.") % {
             "what": NotificationKind(kind).label, "filing": current.filing, "ref": reference}
-        if current.filing == 1 and late.total_seconds() > 0:
+        if (current.filing == 1 or kind == NotificationKind.ANSSI) and late.total_seconds() > 0:
             text += " " + _("Late by %(minutes)d min.") % {"minutes": late.total_seconds() // 60}
         logbook_append(actor=actor, crisis=crisis, kind=str(EntryKind.COMMUNICATION), text=text)
         audit_record(actor=actor, action="crisis.notification_sent", obj=current,
@@ -462,16 +556,33 @@ def notification_document(*, crisis: Crisis, kind: str, actor: Actor | None = No
     current = notification_current(crisis=crisis, kind=kind)
     data = notification_form_data(crisis=crisis, kind=kind, actor=actor)
     requirement = next(r for r in notification_requirements(crisis=crisis) if r.kind == kind)
+    clock = next(c for c in notification_clocks(crisis=crisis) if c.kind == kind)
+    extra: dict[str, Any] = {}
+    recipient = RECIPIENTS[kind]
+    if kind == NotificationKind.ARS_CERT_SANTE:
+        saved = current.data if current is not None else {}
+        assessment = regulatory.health_assessment(saved)
+        channel = saved.get("channel") or "portal"
+        recipient = next((f"{text} {url}".strip() for key, text, url in regulatory.health_channels()
+                          if key == channel), recipient)
+        extra = {"checklist": [{"item": c.key, "label": c.label, "significant": c.significant,
+                                "ticked": c.key in assessment.ticked} for c in regulatory.health_categories()],
+                 "checklist_filled": assessment.assessed, "significant": assessment.significant,
+                 "channel": channel}
+    if clock.stages:
+        extra["regime"] = clock.regime
+        extra["stages"] = [{"stage": s.key, "label": s.label, "due_at": utc_iso(s.due_at)} for s in clock.stages]
     return {
+        **extra,
         "notification": kind.value,
         "title": str(kind.label),
-        "recipient": RECIPIENTS[kind],
+        "recipient": recipient,
         "crisis": crisis.pk,
         "is_exercise": crisis.is_exercise,
         "required": requirement.required,
         "required_reason": requirement.reason,
         "declared_at": utc_iso(crisis.declared_at),
-        "due_at": utc_iso(crisis.declared_at + DELAYS[kind]),
+        "due_at": utc_iso(clock.due_at),
         "filing": current.filing if current else 1,
         "sent_at": utc_iso(current.sent_at) if current and current.sent_at else None,
         "reference": current.reference if current else "",
@@ -488,7 +599,7 @@ def notification_pdf(document: dict[str, Any], crisis: Crisis) -> bytes:
     from planblanc.core.pdf import render_pdf
 
     with translation.override("fr"), establishment_time(crisis.establishment) as zone:
-        due = crisis.declared_at + DELAYS[NotificationKind(document["notification"])]
+        due = datetime.datetime.fromisoformat(document["due_at"])
         sent = datetime.datetime.fromisoformat(document["sent_at"]) if document.get("sent_at") else None
         html = render_to_string("crisis/notifications/pdf.html", {
             "doc": document, "crisis": crisis, "printed_at": timezone.localtime(), "zone": str(zone),
@@ -554,17 +665,13 @@ def notification_summaries(
     for crisis in crises:
         required = sent = overdue = 0
         next_due: datetime.datetime | None = None
-        for requirement in notification_requirements(crisis=crisis, damage=damages.get(crisis.pk)):
+        health = _health({"ars_cert_sante": filings.get((crisis.pk, "ars_cert_sante"), [])})
+        for requirement in notification_requirements(crisis=crisis, damage=damages.get(crisis.pk), health=health):
             if not requirement.required:
                 continue
-            kind = NotificationKind(requirement.kind)
-            clock = Clock(
-                kind=kind, label=str(kind.label), required=True, reason=requirement.reason,
-                due_at=crisis.declared_at + DELAYS[kind], notification=None,
-                filings=filings.get((crisis.pk, kind), []), now=now,
-            )
+            clock = _clock(crisis, requirement, filings.get((crisis.pk, requirement.kind), []), now)
             required += 1
-            if clock.is_sent:
+            if not clock.pending:
                 sent += 1
                 continue
             overdue += clock.overdue

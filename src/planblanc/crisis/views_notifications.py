@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from planblanc import rights
-from planblanc.crisis import communication, iocs, notifications, report, selectors
+from planblanc.crisis import communication, iocs, notifications, regulatory, report, selectors
 from planblanc.crisis.models import (
     CommunicationDraft,
     Crisis,
@@ -82,8 +82,8 @@ def notification_form(request: HttpRequest, crisis_id: int, kind: str) -> HttpRe
     kind = _kind(kind)
     if request.method == "POST":
         if "complement" in request.POST:
-            _attempt(request, lambda: notifications.notification_complement(actor=request.user, crisis=crisis,
-                                                                             kind=kind),
+            _attempt(request, lambda: notifications.notification_complement(
+                actor=request.user, crisis=crisis, kind=kind, stage=request.POST.get("stage", "follow_up")),
                      _("Complementary filing opened."))
         else:
             _attempt(request, lambda: notifications.notification_save(
@@ -91,8 +91,14 @@ def notification_form(request: HttpRequest, crisis_id: int, kind: str) -> HttpRe
         return redirect("crisis:notification_form", crisis_id=crisis.pk, kind=kind)
     data = notifications.notification_form_data(crisis=crisis, kind=kind, actor=request.user)
     clock = next(c for c in notifications.notification_clocks(crisis=crisis) if c.kind == kind)
+    saved = clock.notification.data if clock.notification is not None else {}
+    health = regulatory.health_assessment(saved)
     return render(request, "crisis/notifications/form.html", {
-        "crisis": crisis, "clock": clock, "kind": kind,
+        "crisis": crisis, "clock": clock, "kind": kind, "health": health,
+        "categories": [(c, c.key in health.ticked) for c in regulatory.health_categories()],
+        "channels": regulatory.health_channels(), "channel": saved.get("channel") or "portal",
+        "stages": regulatory.health_stages(), "closed": saved.get("stage") == "end_of_incident",
+        "multi_filing": kind in notifications.MULTI_FILING,
         "fields": [(name, label, multi, data.get(name, ""))
                    for name, (label, multi) in notifications.FIELDS[NotificationKind(kind)].items()],
         "may_run": rights.may_run_crisis(request.user, crisis) and crisis.is_active,
