@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 
 from planblanc.core.forms import run_service
 from planblanc.directory.models import Establishment
-from planblanc.readiness import selectors, services
+from planblanc.readiness import care, selectors, services
 from planblanc.readiness.forms import ActionForm, AnswerForm, EvidenceForm, GovernanceForm
 from planblanc.readiness.models import Action, Assessment, Evidence, Measure, Referential
 from planblanc.tenancy import Perm, can, get_for_user
@@ -62,6 +62,7 @@ def establishment_home(request: HttpRequest, pk: int) -> HttpResponse:
         "governance": selectors.governance_view(establishment=establishment),
         "may_assess": can(request.user, Perm.ASSESS, establishment),
         "today": timezone.localdate(),
+        "care": care.care_domain2(today=timezone.localdate()),
     })
 
 
