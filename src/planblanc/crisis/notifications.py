@@ -34,9 +34,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from planblanc import rights
-from planblanc.crisis import regulatory
 from planblanc.accounts.audit import audit_record
 from planblanc.actors import Actor
+from planblanc.crisis import regulatory
 from planblanc.crisis.chain import nfc, utc_iso
 from planblanc.crisis.exports import pdf_stylesheet
 from planblanc.crisis.models import (
