@@ -14,6 +14,7 @@ The JSON format is documented in data/chronogramme-format.md (format_version 1).
 from __future__ import annotations
 
 import datetime
+import difflib
 import io
 import re
 import unicodedata
@@ -86,7 +87,8 @@ _HEADER_RULES: list[tuple[str, re.Pattern[str]]] = [
     ("target_cell", re.compile(r"^(cellule|destinataire|recepteur|a$|to|cible)")),
     ("subject", re.compile(r"^(objet|resume|titre|sujet|intitule)")),
     ("content", re.compile(r"^(stimul|contenu|message|descriptif|description|texte)")),
-    ("kind", re.compile(r"^(type d inject|nature d|kind$|categorie)")),
+    ("kind", re.compile(r"^(type d inject|type de stimul|type d evenement|type$|nature d|kind$|categorie)")),
+    ("state", re.compile(r"^(etat|statut|state|status|actif|retenu)")),
     ("comment", re.compile(r"^(commentaire|remarque|note|consigne)")),
     ("deliverable", re.compile(r"^(livrable|production)")),
 ]
@@ -123,6 +125,7 @@ _KIND_WORDS: list[tuple[str, str]] = [
     ("structur", "structuring"),
     ("satur", "saturating"),
     ("bruit", "noise"),
+    ("parasit", "noise"),
     ("noise", "noise"),
 ]
 
@@ -135,6 +138,19 @@ def normalise(text: Any) -> str:
     return value.strip()
 
 
+# Header words as kits write them, for misspelled headers ("Stmulis", "Canl"): the
+# closest word at or above FUZZY_CUTOFF (difflib's ratio) names the field.
+_HEADER_WORDS: dict[str, str] = {
+    "stimulus": "content", "stimuli": "content", "contenu": "content", "message": "content",
+    "heure": "time", "horaire": "time", "canal": "channel", "vecteur": "channel",
+    "emetteur": "sender", "expediteur": "sender", "destinataire": "target_cell", "cellule": "target_cell",
+    "objet": "subject", "intitule": "subject", "commentaire": "comment", "remarque": "comment",
+    "phase": "phase", "sequence": "phase", "reactions": "expected_reactions", "attendues": "expected_reactions",
+    "etat": "state", "statut": "state", "numero": "number", "livrable": "deliverable",
+}
+FUZZY_CUTOFF = 0.8
+
+
 def guess_field(header: Any) -> str | None:
     text = normalise(header)
     if not text:
@@ -142,7 +158,66 @@ def guess_field(header: Any) -> str | None:
     for name, pattern in _HEADER_RULES:
         if pattern.search(text):
             return name
+    first = text.split()[0]
+    if len(first) >= 4:
+        close = difflib.get_close_matches(first, list(_HEADER_WORDS), n=1, cutoff=FUZZY_CUTOFF)
+        if close:
+            return _HEADER_WORDS[close[0]]
     return None
+
+
+def is_fuzzy_header(header: Any) -> bool:
+    """The header was recognised only by its closeness to a known word (said in the
+    mapping step so that the user checks it)."""
+    text = normalise(header)
+    return bool(text) and not any(p.search(text) for _n, p in _HEADER_RULES) and guess_field(header) is not None
+
+
+# State cells: a row the file itself marks out of play.
+_EXCLUDED_STATE = re.compile(r"(❌|✗|✘|\bexclu|\bannul|\bsupprim|\bnon retenu|\bnon\b|\bko\b|\bno\b)")
+_INCLUDED_STATE = re.compile(r"(✅|✔|☑|\boui\b|\bok\b|\bretenu|\bactif|\bvalid)")
+
+
+def parse_state(value: Any) -> bool | None:
+    """True when a state cell excludes the row, False when it keeps it, None when it
+    cannot be read."""
+    raw = str(value or "").strip()
+    if not raw or raw in {"-", "—"}:
+        return False
+    text = raw.lower()
+    folded = normalise(raw)
+    if _EXCLUDED_STATE.search(text) or _EXCLUDED_STATE.search(folded):
+        return True
+    if _INCLUDED_STATE.search(text) or _INCLUDED_STATE.search(folded):
+        return False
+    return None
+
+
+# Marker rows of a timeline, not phases: start and end of the exercise, pauses.
+_MARKER = re.compile(
+    r"^(debex|finex|star?tex|endex|(debut|fin) (d |de l |de )?exercice|pause|reprise|dejeuner)\b")
+
+
+def is_marker(text: str) -> bool:
+    return bool(_MARKER.match(normalise(text)))
+
+
+def parse_time_with_note(value: Any) -> tuple[ParsedTime | None, str]:
+    """A time cell that goes on with a note ("14H25\nDifférence à prévoir avec le
+    chrono préfecture"): the time, and the note for the comment."""
+    parsed = parse_time(value)
+    if parsed is not None or not isinstance(value, str):
+        return parsed, ""
+    text = value.strip()
+    head, _newline, tail = text.partition("\n")
+    if tail and (first := parse_time(head)) is not None and first != ParsedTime():
+        return first, tail.strip()
+    clock = _CLOCK.match(text.lower())
+    if clock and clock.group(2) is not None:
+        first = parse_time(text[: clock.end()])
+        if first is not None and first != ParsedTime():
+            return first, text[clock.end():].strip(" \n-–—:;,")
+    return None, ""
 
 
 def guess_mapping(headers: list[Any]) -> dict[int, str]:
@@ -303,6 +378,7 @@ class ParsedInject:
     attachments: list[str] = field(default_factory=list)
     kind: str = "structuring"
     comment: str = ""
+    excluded: bool = False
     deliverable: str = ""
     dependencies: list[int] = field(default_factory=list)
     expected_reactions: list[ParsedReaction] = field(default_factory=list)
@@ -513,6 +589,11 @@ def parse_rows(
         if not filled:
             continue
         # A phase row: one filled cell, text, not a stimulus ("TANGO 1 (remontée…)").
+        texts = [(i, v) for i, v in filled if isinstance(v, str) and i != columns.get("time")]
+        if len(texts) == 1 and is_marker(_cell_text(texts[0][1])):
+            result.warnings.append(RowProblem(where, _("Marker “%(text)s”: not an inject nor a phase.") % {
+                "text": _cell_text(texts[0][1])[:80]}))
+            continue
         if len(filled) == 1 and not isinstance(filled[0][1], datetime.time | datetime.datetime):
             text = _cell_text(filled[0][1])
             if columns.get("content") != filled[0][0] or re.match(r"(?i)^(tango|phase|partie|s[ée]quence|temps)\b", text):
@@ -558,7 +639,16 @@ def parse_rows(
                 )
             else:
                 inject.kind = kind
-        parsed_time = parse_time(get(row, "time"))
+        parsed_time, note = parse_time_with_note(get(row, "time"))
+        if note:
+            inject.comment = f"{note}\n{inject.comment}".strip()
+        state_cell = get(row, "state")
+        excluded = parse_state(state_cell)
+        if excluded is None:
+            row_errors.append(_("State “%(value)s” cannot be read (✅ or ❌, exclu, annulé).") % {
+                "value": _cell_text(state_cell)})
+        else:
+            inject.excluded = excluded
         if parsed_time is None:
             row_errors.append(
                 _("Time “%(value)s” cannot be read (write 10h15, 13:30, +00:45 or T+45).")

@@ -163,6 +163,7 @@ def run_start(*, actor: Actor, exercise: Exercise, speed: int = 1, now: datetime
             rows.append(InjectRun(
                 run=run, inject=inject, due_seconds=due.total_seconds() if due is not None else None,
                 idempotency_key=f"run{run.pk}:inject{inject.pk}",
+                **({"state": InjectState.EXCLUDED} if inject.excluded else {}),
             ))
         InjectRun.objects.bulk_create(rows)
         Exercise.objects.filter(pk=exercise.pk).update(status=ExerciseStatus.RUNNING, updated_at=now)

@@ -392,7 +392,7 @@ def _save_injects(exercise: Exercise, parsed: list[chrono.ParsedInject]) -> list
             scheduled_at=item.scheduled_at, channel=item.channel, sender=item.sender[:200],
             target_cell=item.target_cell[:200], target_role=item.target_role[:200], subject=item.subject[:300],
             content=item.content, attachments=item.attachments, kind=item.kind, comment=item.comment,
-            deliverable=item.deliverable[:300],
+            deliverable=item.deliverable[:300], excluded=item.excluded,
         )
         inject.save()
         created.append(inject)

@@ -103,6 +103,9 @@ class Inject(models.Model):
     )
     comment = models.TextField(_("comment for animators"), blank=True)
     deliverable = models.CharField(_("deliverable"), max_length=300, blank=True)
+    # Marked excluded in the imported file (❌, "exclu", "annulé"): kept in the scenario,
+    # never fired (its run row starts excluded).
+    excluded = models.BooleanField(_("excluded"), default=False)
     dependencies = models.ManyToManyField(
         "self", symmetrical=False, blank=True, related_name="dependents",
         verbose_name=_("send only after"),
