@@ -70,6 +70,8 @@ def test_it_reads_a_regional_file_without_editing() -> None:
     assert [i.excluded for i in result.injects] == [False, False, True, True, False]
     assert by_number[3].content == "Patient mécontent"
     assert by_number[1].target_cell == "Directeur"
+    # The mapping step names the column it recognised by closeness, for the user to check.
+    assert [header for header, _label in result.fuzzy_headers] == ["Stmulis"]
 
 
 def test_misspelled_headers_are_matched_above_a_threshold_only() -> None:
@@ -109,3 +111,8 @@ def test_excluded_injects_are_kept_but_never_fired(world: Any) -> None:
     states = dict(run.injects.values_list("inject__number", "state"))
     assert states[3] == states[4] == InjectState.EXCLUDED
     assert states[1] == states[5] == InjectState.PENDING
+    # The exclusion survives an export and a re-import.
+    again = chrono.read_xlsx(chrono.export_xlsx(exercise))
+    assert sorted(i.number for i in again.injects if i.excluded) == [3, 4]
+    document = chrono.read_json(chrono.export_json(exercise))
+    assert sorted(i.number for i in document.injects if i.excluded) == [3, 4]

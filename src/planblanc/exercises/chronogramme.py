@@ -49,6 +49,7 @@ FIELDS: dict[str, Any] = {
     "dependencies": gettext_lazy("Send only after"),
     "comment": gettext_lazy("Comment for animators"),
     "deliverable": gettext_lazy("Deliverable"),
+    "state": gettext_lazy("State (✅ kept, ❌ excluded)"),
 }
 
 # Exported header of each field (the usual French kit layout).
@@ -69,6 +70,7 @@ EXPORT_HEADERS = {
     "dependencies": "Après l'inject",
     "comment": "Commentaire",
     "deliverable": "Livrable",
+    "state": "Etat",
 }
 
 # Header recognition, most specific first; a header is compared once accents, case and
@@ -87,7 +89,7 @@ _HEADER_RULES: list[tuple[str, re.Pattern[str]]] = [
     ("target_cell", re.compile(r"^(cellule|destinataire|recepteur|a$|to|cible)")),
     ("subject", re.compile(r"^(objet|resume|titre|sujet|intitule)")),
     ("content", re.compile(r"^(stimul|contenu|message|descriptif|description|texte)")),
-    ("kind", re.compile(r"^(type d inject|type de stimul|type d evenement|type$|nature d|kind$|categorie)")),
+    ("kind", re.compile(r"^(type d inject|type de stimul|type d evenement|nature d|kind$|categorie)")),
     ("state", re.compile(r"^(etat|statut|state|status|actif|retenu)")),
     ("comment", re.compile(r"^(commentaire|remarque|note|consigne)")),
     ("deliverable", re.compile(r"^(livrable|production)")),
@@ -405,6 +407,8 @@ class Chronogramme:
     sheet_names: list[str] = field(default_factory=list)
     # Rows in error, so that "import only the good rows" knows which injects were dropped.
     bad_rows: set[str] = field(default_factory=set)
+    # Headers recognised only by closeness to a known word: (header, field label).
+    fuzzy_headers: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def is_clean(self) -> bool:
@@ -567,6 +571,9 @@ def parse_rows(
     result.headers = headers
     result.mapping = dict(mapping) if mapping is not None else guess_mapping(headers)
     columns = {name: index for index, name in result.mapping.items()}
+    if mapping is None:
+        result.fuzzy_headers = [(headers[index], str(FIELDS[name])) for index, name in sorted(result.mapping.items())
+                                if index < len(headers) and is_fuzzy_header(headers[index])]
     if "content" not in columns and "subject" not in columns:
         result.errors.append(
             RowProblem(f"{sheet}!{header_index + 1}", _("No column holds the stimulus (content or subject)."))
@@ -875,6 +882,7 @@ def export_xlsx(exercise: Exercise) -> bytes:
             "dependencies": ", ".join(str(d.number) for d in inject.dependencies.all()),
             "comment": inject.comment,
             "deliverable": inject.deliverable,
+            "state": "❌" if inject.excluded else "✅",
         }
         sheet.append([tabular.neutralise(str(values[name])) if name != "number" else values[name]
                       for name in EXPORT_HEADERS])
@@ -928,6 +936,7 @@ def export_json(exercise: Exercise) -> dict[str, Any]:
                 "after": sorted(d.number for d in inject.dependencies.all()),
                 "comment": inject.comment,
                 "deliverable": inject.deliverable,
+                **({"excluded": True} if inject.excluded else {}),
                 "expected_reactions": [
                     {
                         "description": reaction.description,
@@ -1004,6 +1013,11 @@ def read_json(document: Any, *, used_numbers: set[int] | None = None) -> Chronog
             if limit is not None and len(value) > limit:
                 problems.append(_("“%(name)s” is longer than %(limit)d characters.") % {"name": name, "limit": limit})
             setattr(inject, name, value)
+        excluded = item.get("excluded", False)
+        if not isinstance(excluded, bool):
+            problems.append(_("“excluded” must be true or false."))
+        else:
+            inject.excluded = excluded
         attachments = item.get("attachments") or []
         if not isinstance(attachments, list) or not all(isinstance(a, str) for a in attachments):
             problems.append(_("“attachments” must be a list of texts."))
