@@ -56,7 +56,7 @@ def test_it_publishes_a_page_staff_read_without_an_account(world, director, cris
 
     # Subscriptions: a clear error next to the field, then a valid one.
     bad = client.post(reverse("situation_public", args=[page.token]), {"channel": "email", "address": "pas-une-adresse"})
-    assert "Enter a valid email address." in bad.content.decode() or "adresse" in bad.content.decode()
+    assert "Saisissez une adresse e-mail valide." in bad.content.decode()
     assert not SituationSubscriber.objects.exists()
     client.post(reverse("situation_public", args=[page.token]), {"channel": "email", "address": "agent@example.org"})
     client.post(reverse("situation_public", args=[page.token]), {"channel": "sms", "address": "06 39 98 00 11"})
@@ -86,7 +86,7 @@ def test_it_lets_only_the_cell_publish(world, crisis, channels):
     assert outsider.post(reverse("crisis:situation", args=[crisis.pk]), {"what_to_do": "x"}).status_code == 404
     auditor = verified_client(world.auditor)
     page = auditor.get(reverse("crisis:situation", args=[crisis.pk]))
-    assert page.status_code == 200 and "Publish" not in page.content.decode()
+    assert page.status_code == 200 and "Publier" not in page.content.decode()
     assert auditor.post(reverse("crisis:situation", args=[crisis.pk]), {"what_to_do": "x"}).status_code == 404
     assert not StaffSituation.objects.exists()
 
@@ -99,5 +99,5 @@ def test_it_refuses_an_empty_instruction_and_a_past_update_time(director, crisis
     assert response.status_code == 200
     assert not StaffSituation.objects.exists()
     response = cell.post(url, {"what_to_do": "Fiches papier.", "next_update_at": "2020-01-01T10:00"})
-    assert "The next update must be in the future." in response.content.decode()
+    assert "Le prochain point doit être dans le futur." in response.content.decode()
     assert not StaffSituation.objects.exists()

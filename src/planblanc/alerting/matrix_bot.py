@@ -17,6 +17,7 @@ from typing import Any
 from django.conf import settings
 from nio import InviteMemberEvent, RoomMessageText, SyncResponse
 
+from planblanc.actors import CRISIS_PROCESS, SystemActor
 from planblanc.alerting.channels.base import TransientError, providers_for
 from planblanc.alerting.channels.matrix import MatrixSession, session_from_options
 
@@ -144,7 +145,6 @@ def crisis_room_open(*, crisis_id: int) -> str | None:
         session.close()
     from django.db import transaction
 
-    from planblanc.actors import CRISIS_PROCESS, SystemActor
     from planblanc.alerting.services import RecipientInput, campaign_create
 
     with transaction.atomic():

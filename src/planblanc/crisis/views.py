@@ -534,4 +534,6 @@ def cell_board(request: HttpRequest, crisis_id: int) -> HttpResponse:
     board = selectors.crisis_cell_board(crisis=crisis)
     partial = request.headers.get("HX-Request") == "true" or request.GET.get("partial") == "1"
     template = "crisis/_cell_board.html" if partial else "crisis/cell_board.html"
-    return render(request, template, {"crisis": crisis, "board": board})
+    return render(request, template, {
+        "crisis": crisis, "board": board, "hide_rendezvous": request.GET.get("bare") == "1",
+    })

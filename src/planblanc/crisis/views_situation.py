@@ -126,5 +126,7 @@ def situation_public(request: HttpRequest, token: str) -> HttpResponse:
         "page": page, "crisis": page.crisis, "form": form, "subscribed": subscribed,
     })
     response["X-Robots-Tag"] = "noindex, nofollow"
-    response["Referrer-Policy"] = "no-referrer"
+    # The secret link must not leak through Referer to other sites ("no-referrer" would
+    # make the browser send "Origin: null" with the subscription form, which CSRF refuses).
+    response["Referrer-Policy"] = "same-origin"
     return response

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from planblanc.accounts.audit import audit_record
+from planblanc.actors import Actor
 from planblanc.core import tabular
 from planblanc.mutual_aid import services
 from planblanc.mutual_aid.models import OwnerLevel, Resource, ResourceImport, ResourceKind
@@ -97,7 +98,7 @@ def parse(*, filename: str, content: bytes) -> tuple[list[dict[str, Any]], list[
     return good, errors
 
 
-def import_upload(*, actor: Any, level: str, owner: Any, filename: str, content: bytes) -> ResourceImport:
+def import_upload(*, actor: Actor, level: str, owner: Any, filename: str, content: bytes) -> ResourceImport:
     services.resource_owner_check(actor=actor, level=level, owner=owner)
     good, errors = parse(filename=filename, content=content)
     fields = services.owner_fields(level, owner)
@@ -107,7 +108,7 @@ def import_upload(*, actor: Any, level: str, owner: Any, filename: str, content:
     )
 
 
-def import_apply(*, actor: Any, batch: ResourceImport) -> int:
+def import_apply(*, actor: Actor, batch: ResourceImport) -> int:
     """Add every good row of the previewed file to the owner's catalogue, all or nothing."""
     level = (OwnerLevel.ESTABLISHMENT if batch.establishment_id else
              OwnerLevel.GROUP if batch.group_id else OwnerLevel.REGION)

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from planblanc import rights
 from planblanc.accounts.audit import audit_record
-from planblanc.actors import MUTUAL_AID
+from planblanc.actors import MUTUAL_AID, Actor
 from planblanc.crisis.models import Crisis, CrisisKind, CrisisStatus, EntryKind, Severity
 from planblanc.crisis.services import logbook_record_event
 from planblanc.directory.models import Establishment, Group, Person, Region
@@ -55,13 +55,13 @@ LAST_LEVEL = 1
 # Rights ---------------------------------------------------------------------------------
 
 
-def may_offer_for(*, actor: Any, level: str, establishment: Establishment | None = None,
+def may_offer_for(*, actor: Actor, level: str, establishment: Establishment | None = None,
                   group: Group | None = None, region: Region | None = None) -> bool:
     """Whether `actor` acts for this establishment, group or region (rights.may_act_for)."""
     return rights.may_act_for(actor, level=level, establishment=establishment, group=group, region=region)
 
 
-def acting_levels(*, actor: Any, request: HelpRequest) -> list[tuple[str, Any]]:
+def acting_levels(*, actor: Actor, request: HelpRequest) -> list[tuple[str, Any]]:
     """The sides `actor` may answer a request for: (level, owner) pairs."""
     sides: list[tuple[str, Any]] = []
     requester = request.requester
@@ -75,7 +75,7 @@ def acting_levels(*, actor: Any, request: HelpRequest) -> list[tuple[str, Any]]:
     return sides
 
 
-def may_request_for(*, actor: Any, establishment: Establishment) -> bool:
+def may_request_for(*, actor: Actor, establishment: Establishment) -> bool:
     """The establishment's crisis cell asks for help (rights.may_request_aid)."""
     return rights.may_request_aid(actor, establishment)
 
@@ -85,7 +85,7 @@ def _require(condition: bool) -> None:
         raise PermissionDenied(_("You are not allowed to do this here."))
 
 
-def _label(actor: Any) -> str:
+def _label(actor: Actor) -> str:
     return (user_label(actor) if hasattr(actor, "pk") else str(actor))[:200]
 
 
@@ -143,12 +143,12 @@ def owner_fields(level: str, owner: Any) -> dict[str, Any]:
     return {"establishment": None, "group": None, "region": owner}
 
 
-def resource_owner_check(*, actor: Any, level: str, owner: Any) -> None:
+def resource_owner_check(*, actor: Actor, level: str, owner: Any) -> None:
     kwargs = {{OwnerLevel.ESTABLISHMENT: "establishment", OwnerLevel.GROUP: "group"}.get(level, "region"): owner}
     _require(owner is not None and may_offer_for(actor=actor, level=level, **kwargs))
 
 
-def resource_create(*, actor: Any, level: str, owner: Any, data: dict[str, Any]) -> Resource:
+def resource_create(*, actor: Actor, level: str, owner: Any, data: dict[str, Any]) -> Resource:
     resource_owner_check(actor=actor, level=level, owner=owner)
     values = resource_clean(data)
     with transaction.atomic():
@@ -158,7 +158,7 @@ def resource_create(*, actor: Any, level: str, owner: Any, data: dict[str, Any])
     return resource
 
 
-def resource_update(*, actor: Any, resource: Resource, data: dict[str, Any]) -> Resource:
+def resource_update(*, actor: Actor, resource: Resource, data: dict[str, Any]) -> Resource:
     owner = resource.establishment or resource.group or resource.region
     resource_owner_check(actor=actor, level=resource.level, owner=owner)
     values = resource_clean(data)
@@ -172,7 +172,7 @@ def resource_update(*, actor: Any, resource: Resource, data: dict[str, Any]) -> 
     return resource
 
 
-def resource_delete(*, actor: Any, resource: Resource) -> None:
+def resource_delete(*, actor: Actor, resource: Resource) -> None:
     owner = resource.establishment or resource.group or resource.region
     resource_owner_check(actor=actor, level=resource.level, owner=owner)
     with transaction.atomic():
@@ -258,7 +258,7 @@ def _active_crisis(establishment: Establishment | None, *, is_exercise: bool) ->
 
 
 def _log_step(*, request: HelpRequest, text: str, author: str, other: Establishment | None = None,
-              actor: Any = None) -> None:
+              actor: Actor | None = None) -> None:
     """The step in the requester's crisis logbook, the other establishment's (if in
     crisis) and the regional crisis cell's."""
     line = _("Mutual aid — %(what)s (%(qty)d), %(requester)s: %(text)s") % {
@@ -286,7 +286,7 @@ def _log_step(*, request: HelpRequest, text: str, author: str, other: Establishm
 
 
 def help_request_create(
-    *, actor: Any, requester: Establishment, data: dict[str, Any], crisis: Crisis | None = None,
+    *, actor: Actor, requester: Establishment, data: dict[str, Any], crisis: Crisis | None = None,
     message_id: str | None = None,
 ) -> HelpRequest:
     """A help request from an establishment's crisis cell, alerted to the addressee's on-call."""
@@ -295,7 +295,7 @@ def help_request_create(
 
 
 def _help_request_create(
-    *, actor: Any, requester: Establishment, data: dict[str, Any], crisis: Crisis | None = None,
+    *, actor: Actor, requester: Establishment, data: dict[str, Any], crisis: Crisis | None = None,
     message_id: str | None = None,
 ) -> HelpRequest:
     errors: dict[str, list[str]] = {}
@@ -374,7 +374,7 @@ def _help_request_create(
     return request
 
 
-def edxl_import(*, actor: Any, content: bytes) -> HelpRequest | AidOffer:
+def edxl_import(*, actor: Actor, content: bytes) -> HelpRequest | AidOffer:
     """Record an EDXL-RM message received by other means (mail, USB key): a
     RequestResource becomes a help request of the establishment it names (FINESS), if
     the user acts for it, its group or its region; a ResponseToRequestResource becomes
@@ -418,11 +418,11 @@ def edxl_import(*, actor: Any, content: bytes) -> HelpRequest | AidOffer:
         raise ValidationError({"file": [f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items()]}) from None
 
 
-def _require_requester(actor: Any, request: HelpRequest) -> None:
+def _require_requester(actor: Actor, request: HelpRequest) -> None:
     _require(may_request_for(actor=actor, establishment=request.requester))
 
 
-def help_request_cancel(*, actor: Any, request: HelpRequest) -> HelpRequest:
+def help_request_cancel(*, actor: Actor, request: HelpRequest) -> HelpRequest:
     _require_requester(actor, request)
     if request.status not in (RequestStatus.OPEN, RequestStatus.OFFERED):
         raise ValidationError(_("Only a request that nobody committed to can be cancelled."))
@@ -436,7 +436,7 @@ def help_request_cancel(*, actor: Any, request: HelpRequest) -> HelpRequest:
 
 
 def aid_offer_create(
-    *, actor: Any, request: HelpRequest, level: str, data: dict[str, Any], resource: Resource | None = None,
+    *, actor: Actor, request: HelpRequest, level: str, data: dict[str, Any], resource: Resource | None = None,
     message_id: str | None = None,
 ) -> AidOffer:
     """An offer for the group, the region or the establishment asked."""
@@ -497,7 +497,7 @@ def aid_offer_create(
     return offer
 
 
-def aid_offer_accept(*, actor: Any, offer: AidOffer) -> AidOffer:
+def aid_offer_accept(*, actor: Actor, offer: AidOffer) -> AidOffer:
     """The requester's choice: this offer is accepted (EDXL-RM CommitResource follows)."""
     request = offer.request
     _require_requester(actor, request)
@@ -536,7 +536,7 @@ def aid_offer_accept(*, actor: Any, offer: AidOffer) -> AidOffer:
     return offer
 
 
-def aid_offer_decline(*, actor: Any, offer: AidOffer) -> AidOffer:
+def aid_offer_decline(*, actor: Actor, offer: AidOffer) -> AidOffer:
     request = offer.request
     _require_requester(actor, request)
     if offer.status != OfferStatus.OFFERED:
@@ -550,7 +550,7 @@ def aid_offer_decline(*, actor: Any, offer: AidOffer) -> AidOffer:
     return offer
 
 
-def may_mark(actor: Any, offer: AidOffer) -> bool:
+def may_mark(actor: Actor, offer: AidOffer) -> bool:
     if may_request_for(actor=actor, establishment=offer.request.requester):
         return True
     owner = offer.offerer_establishment or offer.offerer_group or offer.offerer_region
@@ -574,7 +574,7 @@ def _refresh_request_status(request: HelpRequest) -> None:
     request.status = status
 
 
-def aid_offer_mark_delivered(*, actor: Any, offer: AidOffer) -> AidOffer:
+def aid_offer_mark_delivered(*, actor: Actor, offer: AidOffer) -> AidOffer:
     """Delivery status (EDXL-RM ReportResourceDeploymentStatus): either side marks it."""
     _require(may_mark(actor, offer))
     if offer.status != OfferStatus.ACCEPTED:
@@ -592,7 +592,7 @@ def aid_offer_mark_delivered(*, actor: Any, offer: AidOffer) -> AidOffer:
     return offer
 
 
-def aid_offer_mark_returned(*, actor: Any, offer: AidOffer) -> AidOffer:
+def aid_offer_mark_returned(*, actor: Actor, offer: AidOffer) -> AidOffer:
     """The resource went back to its owner (EDXL-RM RequestReturn)."""
     _require(may_mark(actor, offer))
     if offer.status != OfferStatus.DELIVERED:
@@ -694,7 +694,7 @@ def help_requests_next_due_at() -> datetime.datetime | None:
 SITREP_INT_FIELDS = ("beds_deprogrammed", "surgeries_deprogrammed", "patients_transferred")
 
 
-def situation_report_create(*, actor: Any, crisis: Crisis, data: dict[str, Any]) -> SituationReport:
+def situation_report_create(*, actor: Actor, crisis: Crisis, data: dict[str, Any]) -> SituationReport:
     """A point de situation of the establishment in crisis (its crisis cell writes it)."""
     establishment = crisis.establishment
     _require(establishment is not None and may_request_for(actor=actor, establishment=establishment))
@@ -754,17 +754,17 @@ def situation_report_create(*, actor: Any, crisis: Crisis, data: dict[str, Any])
 # Regional crisis cell -------------------------------------------------------------------
 
 
-def _cell_log(crisis: Crisis, actor: Any, kind: str, text: str) -> None:
+def _cell_log(crisis: Crisis, actor: Actor, kind: str, text: str) -> None:
     logbook_record_event(crisis=crisis, author_label=_label(actor), text=text, kind=kind,
                          actor=actor if getattr(actor, "is_authenticated", False) else SYSTEM_ACTOR)
 
 
-def _require_regional(actor: Any, region: Region) -> None:
+def _require_regional(actor: Actor, region: Region) -> None:
     _require(rights.may_run_regional_cell(actor, region.pk))
 
 
 def regional_crisis_open(
-    *, actor: Any, region: Region, title: str, is_exercise: bool = False, report_every_hours: int = 4,
+    *, actor: Actor, region: Region, title: str, is_exercise: bool = False, report_every_hours: int = 4,
     link: Iterable[Crisis] = (),
 ) -> RegionalCrisis:
     """Open the regional crisis cell: a region-owned crisis whose logbook, decisions and
@@ -802,7 +802,7 @@ def regional_crisis_open(
     return regional
 
 
-def regional_crisis_link(*, actor: Any, regional: RegionalCrisis, crisis: Crisis) -> bool:
+def regional_crisis_link(*, actor: Actor, regional: RegionalCrisis, crisis: Crisis) -> bool:
     """Link an establishment crisis of the region (exercises stay with exercises)."""
     _require_regional(actor, regional.region)
     if crisis.establishment_id is None or crisis.establishment.region_id != regional.region_id:
@@ -820,7 +820,7 @@ def regional_crisis_link(*, actor: Any, regional: RegionalCrisis, crisis: Crisis
     return created
 
 
-def regional_crisis_link_all(*, actor: Any, regional: RegionalCrisis) -> int:
+def regional_crisis_link_all(*, actor: Actor, regional: RegionalCrisis) -> int:
     crises = Crisis.objects.filter(
         establishment__region=regional.region, status=CrisisStatus.ACTIVE, is_exercise=regional.is_exercise
     ).exclude(pk__in=RegionalLink.objects.filter(regional_crisis=regional).values("crisis_id")).select_related(
@@ -828,7 +828,7 @@ def regional_crisis_link_all(*, actor: Any, regional: RegionalCrisis) -> int:
     return sum(regional_crisis_link(actor=actor, regional=regional, crisis=crisis) for crisis in crises)
 
 
-def regional_alert_send(*, actor: Any, regional: RegionalCrisis, message: str) -> AidAlert:
+def regional_alert_send(*, actor: Actor, regional: RegionalCrisis, message: str) -> AidAlert:
     """A regional alert from the board to the crisis cells of the linked establishments."""
     _require_regional(actor, regional.region)
     message = (message or "").strip()
@@ -851,7 +851,7 @@ def regional_alert_send(*, actor: Any, regional: RegionalCrisis, message: str) -
     return alert
 
 
-def responder_route_save(*, actor: Any, region: Region, group: Group | None, rotation: Any,
+def responder_route_save(*, actor: Actor, region: Region, group: Group | None, rotation: Any,
                          answer_within_minutes: int) -> ResponderRoute:
     """Which on-call rotation answers for the group or the region, and how fast."""
     if group is not None:

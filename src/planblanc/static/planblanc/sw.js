@@ -8,7 +8,7 @@
    network, and on demand ("refresh" message, sent by pwa.js while online). Logging out
    empties the cache ("clear" message, and the logout response's Clear-Site-Data).
 
-   Sections: constants · install/activate · fetch · messages · (push: added later). */
+   Sections: constants · install/activate · fetch · messages · push (push-sw.js). */
 
 const CACHE = "pb-offline-v1";
 const OFFLINE_PREFIX = "/plan/hors-ligne/";
@@ -88,4 +88,6 @@ self.addEventListener("message", (event) => {
 });
 
 // --------------------------------------------------------------- push
-// (Web Push notifications plug in here: self.addEventListener("push", …).)
+// Web Push: the "push" and "notificationclick" handlers (alerting's channel), kept in
+// their own file and loaded here, at the worker's first evaluation as importScripts asks.
+importScripts("/static/planblanc/push-sw.js");
