@@ -14,8 +14,7 @@ from django.utils import translation
 
 from planblanc.exercises import report
 from planblanc.exercises import run as run_services
-from planblanc.exercises.models import ExpectedReaction
-from planblanc.exercises.models import InjectRun, InjectState
+from planblanc.exercises.models import ExpectedReaction, InjectRun, InjectState
 from tests.conftest import verified_client
 from tests.exercises.runkit import exercise_with_people, now
 
