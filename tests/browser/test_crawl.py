@@ -43,6 +43,8 @@ EXCLUDED_NAMESPACES = {
 }
 EXCLUDED = {
     "core:healthz": "a plain-text probe for load balancers, not a page",
+    "core:service_worker": "the service worker script, registered by pwa.js (tests/plans/test_installable.py, "
+                           "tests/browser/test_offline_app.py)",
     # Pages that exist only in a state the demo does not reach; each has its own page test.
     "accounts:api_token_revoke": "the revoke button shows once a token exists (tests/accounts, test_smoke)",
     "directory:import_preview": "a directory import in progress (tests/directory/test_import*)",
@@ -85,6 +87,7 @@ NOT_FOLLOWED = re.compile(r"^/(admin|api)/|^/compte/deconnexion/|^/i18n/")
 # Route kwargs that make different pages of one route (each is visited).
 DISTINCT_KWARGS = ("part", "kind")
 
+HREFS = re.compile(r'<a\b[^>]*\bhref="([^"#][^"]*)"')
 FRAGMENT_TARGETS = re.compile(r'(?:action|hx-post|hx-get|href)="(/[^"]*)"')
 PLACEHOLDERS = re.compile(r"%\(\w+\)[sd]|\{\{|\}\}|\{%|%\}")
 PYTHON_VALUES = re.compile(r"\bNone\b|\bnan\b|\bTrue\b|\bFalse\b")  # English words, French pages only
@@ -251,8 +254,10 @@ def _links(page: Any) -> tuple[list[str], list[str], list[str]]:
 
 
 def _crawl_persona(chromium: Any, base_url: str, username: str, crawl: Crawl, english_msgids: list[str],
-                   seen_files: set[str], start: list[str]) -> list[str]:
-    """Visit every route this persona reaches, once; return the URLs visited (in order)."""
+                   seen_files: set[str], start: list[str], shared: set[str]) -> list[str]:
+    """Visit every route this persona reaches, once; return the URLs visited (in order).
+    `shared`: the routes already visited by another persona of the same establishment
+    (same pages, same data): skipped, and what this persona visits is added to it."""
     context = chromium.new_context(locale="fr-FR", timezone_id="Europe/Paris", **PHONE_360)
     context.set_default_timeout(20_000)
     if username:
@@ -276,6 +281,24 @@ def _crawl_persona(chromium: Any, base_url: str, username: str, crawl: Crawl, en
                 continue
             forced.discard(path)
             done.add(key)
+            if key in shared and view_name not in FILE_ROUTES:
+                # Checked in the browser for another persona of this establishment: only
+                # its status, and its links to find what this persona alone reaches.
+                answer = page.request.get(base_url + path)
+                crawl.visits += 1
+                if answer.status >= 400:
+                    crawl.problems.append(f"{who} {path}: HTTP {answer.status} for a link shown to this persona")
+                    continue
+                for href in HREFS.findall(answer.text()):
+                    parts = urlsplit(urljoin(base_url + path, href.replace("&amp;", "&")))
+                    if parts.netloc == origin and not NOT_FOLLOWED.search(parts.path):
+                        queue.append(parts.path + (f"?{parts.query}" if parts.query else ""))
+                for target in FRAGMENT_TARGETS.findall(answer.text()):
+                    target_route = _route(urlsplit(target.replace("&amp;", "&")).path)
+                    if target_route:
+                        crawl.targets.add(target_route[0])
+                continue
+            shared.add(key)
             if view_name in FILE_ROUTES or urlsplit(path).path.endswith(FILE_SUFFIXES):
                 if view_name not in seen_files:
                     seen_files.add(view_name)
@@ -363,10 +386,16 @@ def test_it_crawls_every_page_of_every_persona_on_a_phone_in_both_languages(craw
     english_msgids = _english_msgids()
     seen_files: set[str] = set()
     english_routes: set[str] = set()
+    # Personas of one establishment share their routes (same pages, same data): a route
+    # one of them reaches alone (the director's approval, the animator's console) is
+    # still visited by that one.
+    shared_by_scope: dict[str, set[str]] = {}
     only = [name for name in os.environ.get("PLANBLANC_CRAWL_ONLY", "").split(",") if name]
     for username in [name for name in PERSONAS if not only or name in only]:
         site, starts = crawl_site
-        visited = _crawl_persona(chromium, site, username, crawl, english_msgids, seen_files, starts.get(username, []))
+        scope = username.split(".")[-1] if username.endswith(".chu") else username
+        visited = _crawl_persona(chromium, site, username, crawl, english_msgids, seen_files, starts.get(username, []),
+                                 shared_by_scope.setdefault(scope, set()))
         # English: each route once, as the first persona that reached it.
         fresh = []
         for path in visited:
