@@ -132,6 +132,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "planblanc.core.middleware.FrenchFirstLocaleMiddleware",
+    "planblanc.core.middleware.BodySizeLimitMiddleware",
+    "planblanc.api.middleware.ApiJsonMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -306,8 +308,23 @@ LOGGING = {
     "loggers": {"axes": {"level": "WARNING"}},
 }
 
+# Logbook anchoring (crisis/anchoring.py): RFC 3161 timestamps of the head while a crisis
+# is active (PLANBLANC_TSA_URL, at most every PLANBLANC_TSA_INTERVAL_SECONDS when new
+# entries exist, tokens checked against PLANBLANC_TSA_CA_FILE), and the digest of the
+# head sent to the cell every PLANBLANC_CRISIS_DIGEST_SECONDS (0: never).
+PLANBLANC_TSA_URL = env_str("PLANBLANC_TSA_URL")
+LOGBOOK_ANCHOR_SECONDS = env_int("PLANBLANC_TSA_INTERVAL_SECONDS", 300)
+LOGBOOK_TSA_CA_FILE = env_str("PLANBLANC_TSA_CA_FILE")
+CRISIS_DIGEST_SECONDS = env_int("PLANBLANC_CRISIS_DIGEST_SECONDS", 3600)
+
+# Backups (planblanc backup --to-dir): where scheduled archives go and how many to keep.
+BACKUP_DIR = env_str("PLANBLANC_BACKUP_DIR")
+BACKUP_KEEP = env_int("PLANBLANC_BACKUP_KEEP", 7)
+
 # How stale the worker heartbeat may be before the UI warns that background work stalls.
 WORKER_STALE_AFTER_SECONDS = env_int("PLANBLANC_WORKER_STALE_SECONDS", 60)
+# Workers touch their heartbeat row this often (a thread of their own).
+WORKER_HEARTBEAT_SECONDS = env_int("PLANBLANC_WORKER_HEARTBEAT_SECONDS", 1)
 
 # Alerting. Providers per channel, tried in this order (see alerting/channels/base.py):
 # PLANBLANC_CHANNELS='{"email": [{"name": "relay", "kind": "smtp", "host": "smtp.example",
@@ -326,7 +343,18 @@ ALERTING_MAX_ATTEMPTS = env_int("PLANBLANC_ALERT_MAX_ATTEMPTS", 5)
 ALERTING_RETRY_BASE_SECONDS = env_int("PLANBLANC_ALERT_RETRY_BASE_SECONDS", 10)
 ALERTING_RETRY_MAX_SECONDS = env_int("PLANBLANC_ALERT_RETRY_MAX_SECONDS", 600)
 ALERTING_LEASE_SECONDS = env_int("PLANBLANC_ALERT_LEASE_SECONDS", 60)
+# Deliveries claimed by a worker whose heartbeat is older than this are taken over
+# before their lease ends (a worker that died mid-campaign).
+ALERTING_DEAD_WORKER_SECONDS = env_int("PLANBLANC_ALERT_DEAD_WORKER_SECONDS", 5)
 ALERTING_ACK_MAX_AGE_HOURS = env_int("PLANBLANC_ACK_LINK_HOURS", 72)
+# A deputy of the crisis cell is alerted when the holder of their seat declines, or
+# has not acknowledged this many minutes after the alert.
+ALERTING_STANDBY_AFTER_MINUTES = env_int("PLANBLANC_DEPUTY_AFTER_MINUTES", 10)
+# How the crisis cell alert uses channels: "parallel" (email, SMS and voice at once, the
+# default: the hospital's mail may be down) or "email_first" (email, then SMS and voice
+# to whoever has not acknowledged after PLANBLANC_CELL_ALERT_FOLLOWUP_MINUTES).
+CRISIS_CELL_ALERT_MODE = env_str("PLANBLANC_CELL_ALERT_MODE", "parallel")
+CRISIS_CELL_ALERT_FOLLOWUP_MINUTES = env_int("PLANBLANC_CELL_ALERT_FOLLOWUP_MINUTES", 5)
 
 # RFC 3161 timestamping authority for the heads of crisis logbooks (empty: none).
 PLANBLANC_TSA_URL = env_str("PLANBLANC_TSA_URL")

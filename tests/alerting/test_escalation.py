@@ -56,9 +56,9 @@ def _policy(world: Any, smtp: Any, settings: Any) -> tuple[Any, dict[str, Any]]:
     policy = policy_create(
         actor=world.establishment_admin, establishment=world.chu, name="Cyber", channels=["email"],
         levels=[
-            LevelInput(kind="person", person=a, wait_minutes=5, repeats=1),
-            LevelInput(kind="rotation", rotation=rotation, wait_minutes=10),
-            LevelInput(kind="group", people=[c, d], wait_minutes=5),
+            LevelInput(kind="person", person=a, wait_seconds=300, repeats=1),
+            LevelInput(kind="rotation", rotation=rotation, wait_seconds=600),
+            LevelInput(kind="group", people=[c, d], wait_seconds=300),
         ],
     )
     return policy, {"a": a, "b": b, "c": c, "d": d}
@@ -100,6 +100,49 @@ def test_it_calls_each_level_in_turn_with_its_waits_and_repeats(world, smtp, set
 
 
 @pytest.mark.django_db
+def test_it_counts_every_level_from_the_alert_start_so_a_late_one_delays_none_after_it(world, smtp, settings):
+    settings.ALERTING_CHANNELS = {"email": [smtp.provider("relay")]}
+    a, b, c = _people(world, ["Alpha", "Bravo", "Charlie"])
+    policy = policy_create(
+        actor=world.establishment_admin, establishment=world.chu, name="Rapide", channels=["email"],
+        levels=[
+            LevelInput(kind="person", person=a, wait_seconds=60),
+            LevelInput(kind="person", person=b, wait_seconds=45),
+            LevelInput(kind="person", person=c, wait_seconds=30),
+        ],
+    )
+    escalation = escalation_start(actor=world.establishment_admin, policy=policy, title="Alerte", message="Venez.")
+    t0 = escalation.next_step_due_at
+    assert _run(t0) == 1
+    # The workers are down until +92 s: level 2 (due at +60 s) goes out late…
+    assert _run(t0 + timedelta(seconds=59)) == 0
+    assert _run(t0 + timedelta(seconds=92)) == 1
+    escalation.refresh_from_db()
+    # …but level 3 stays due at +60 + 45 = +105 s, not 92 + 45.
+    assert escalation.next_step_due_at == t0 + timedelta(seconds=105)
+    assert _run(t0 + timedelta(seconds=104)) == 0
+    assert _run(t0 + timedelta(seconds=105)) == 1
+    assert _received(smtp) == {"alpha@chu.example": 1, "bravo@chu.example": 1, "charlie@chu.example": 1}
+    steps = list(escalation.steps.order_by("seq").values_list("due_at", "taken_at"))
+    assert [due - t0 for due, _taken in steps] == [timedelta(0), timedelta(seconds=60), timedelta(seconds=105)]
+    assert steps[1][1] - t0 == timedelta(seconds=92)
+
+
+@pytest.mark.django_db
+def test_it_reads_waits_in_minutes_from_alerts_started_before_waits_were_seconds(world, smtp, settings):
+    policy, _p = _policy(world, smtp, settings)
+    escalation = escalation_start(actor=world.establishment_admin, policy=policy, title="Alerte", message="Venez.")
+    snapshot = escalation.policy_snapshot
+    for level in snapshot["levels"]:
+        level["wait_minutes"] = level.pop("wait_seconds") // 60
+    Escalation.objects.filter(pk=escalation.pk).update(policy_snapshot=snapshot)
+    t0 = escalation.next_step_due_at
+    assert _run(t0) == 1
+    assert _run(t0 + 4 * MINUTE) == 0
+    assert _run(t0 + 5 * MINUTE) == 1
+
+
+@pytest.mark.django_db
 def test_it_stops_when_someone_acknowledges(world, smtp, settings):
     policy, _p = _policy(world, smtp, settings)
     escalation = escalation_start(actor=world.establishment_admin, policy=policy, title="Alerte", message="Venez.")
@@ -119,7 +162,7 @@ def test_it_keeps_the_policy_as_it_was_when_the_alert_started(world, smtp, setti
     policy, people = _policy(world, smtp, settings)
     escalation = escalation_start(actor=world.establishment_admin, policy=policy, title="Alerte", message="Venez.")
     assert escalation.policy_snapshot["levels"][0] == {
-        "kind": "person", "person": people["a"].pk, "rotation": None, "people": [], "wait_minutes": 5, "repeats": 1,
+        "kind": "person", "person": people["a"].pk, "rotation": None, "people": [], "wait_seconds": 300, "repeats": 1,
     }
     EscalationLevel.objects.filter(policy=policy, position=0).update(person=people["d"], repeats=0)
     _run(escalation.next_step_due_at)
@@ -216,10 +259,11 @@ def test_it_creates_a_policy_starts_an_alert_and_shows_its_state(world, smtp, se
     client = client_for("establishment_admin")
     response = client.post(reverse("alerting:policy_new"), {
         "establishment": world.chu.pk, "name": "Direction", "channels": ["email"],
-        "level1_kind": "person", "level1_person": a.pk, "level1_wait": 5, "level1_repeats": 0,
+        "level1_kind": "person", "level1_person": a.pk, "level1_wait": 45, "level1_repeats": 0,
     })
     assert response.status_code == 302, response.content.decode()[:2000]
     policy = world.chu.escalation_policies.get()
+    assert policy.levels.get().wait_seconds == 45
     response = client.post(reverse("alerting:escalation_new"), {
         "policy": policy.pk, "title": "Panne du SIH", "message": "Rejoignez la cellule.", "is_exercise": "on",
     })

@@ -112,9 +112,48 @@ def test_it_swaps_two_whole_shifts(world):
     assert oncall_at(rotation, utc(2026, 3, 27, 12, 0)) == b
     assert oncall_at(rotation, utc(2026, 3, 28, 12, 0)) == a
     assert oncall_at(rotation, utc(2026, 3, 29, 12, 0)) == a  # the turn after is untouched
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError):  # Alpha holds both, after the swap
         oncall_swap(actor=world.establishment_admin, rotation=rotation,
-                    first=utc(2026, 3, 27, 12, 0), second=utc(2026, 3, 29, 12, 0))
+                    first=utc(2026, 3, 28, 12, 0), second=utc(2026, 3, 29, 12, 0))
+
+
+@pytest.mark.django_db
+def test_it_keeps_an_override_made_before_a_swap_of_its_shift(world):
+    a, b, c = _people(world, ["Alpha", "Bravo", "Charlie"])
+    rotation = _rotation(world, [a, b])
+    override_create(actor=world.establishment_admin, rotation=rotation, person=c,
+                    starts_at=utc(2026, 3, 27, 12, 0), ends_at=utc(2026, 3, 27, 18, 0))
+    oncall_swap(actor=world.establishment_admin, rotation=rotation,
+                first=utc(2026, 3, 27, 8, 0), second=utc(2026, 3, 28, 8, 0))
+    # Alpha's day went to Bravo, except the afternoon Charlie had already taken.
+    assert oncall_at(rotation, utc(2026, 3, 27, 8, 0)) == b
+    assert oncall_at(rotation, utc(2026, 3, 27, 12, 0)) == c
+    assert oncall_at(rotation, utc(2026, 3, 27, 18, 0)) == b
+    assert oncall_at(rotation, utc(2026, 3, 28, 8, 0)) == a
+    shifts = shifts_between(rotation, utc(2026, 3, 27, 7, 0), utc(2026, 3, 28, 7, 0))
+    assert [(s.person, s.starts_at, s.ends_at) for s in shifts] == [
+        (b, utc(2026, 3, 27, 7, 0), utc(2026, 3, 27, 12, 0)),
+        (c, utc(2026, 3, 27, 12, 0), utc(2026, 3, 27, 18, 0)),
+        (b, utc(2026, 3, 27, 18, 0), utc(2026, 3, 28, 7, 0)),
+    ]
+
+
+@pytest.mark.django_db
+def test_it_swaps_the_shift_as_an_earlier_override_left_it_and_lets_a_later_override_win(world):
+    a, b, c, d = _people(world, ["Alpha", "Bravo", "Charlie", "Delta"])
+    rotation = _rotation(world, [a, b])
+    # Charlie covers Alpha's whole day, then trades it for Bravo's next day.
+    override_create(actor=world.establishment_admin, rotation=rotation, person=c,
+                    starts_at=utc(2026, 3, 27, 7, 0), ends_at=utc(2026, 3, 28, 7, 0))
+    oncall_swap(actor=world.establishment_admin, rotation=rotation,
+                first=utc(2026, 3, 27, 8, 0), second=utc(2026, 3, 28, 8, 0))
+    assert oncall_at(rotation, utc(2026, 3, 27, 8, 0)) == b
+    assert oncall_at(rotation, utc(2026, 3, 28, 8, 0)) == c
+    # An override made after the swap takes its span, whoever held it.
+    override_create(actor=world.establishment_admin, rotation=rotation, person=d,
+                    starts_at=utc(2026, 3, 28, 10, 0), ends_at=utc(2026, 3, 28, 11, 0))
+    assert oncall_at(rotation, utc(2026, 3, 28, 10, 30)) == d
+    assert oncall_at(rotation, utc(2026, 3, 28, 11, 0)) == c
 
 
 @pytest.mark.django_db

@@ -1,6 +1,8 @@
 """Nothing lost, nothing twice: the worker is killed (SIGKILL) in the middle of a
 2,000-recipient email campaign to a real SMTP server, restarted, and every recipient
-has exactly one message.
+has exactly one message, all within 15 seconds of the kill although the rows' lease
+is 60 seconds: the killed worker's heartbeat stops, and its claims are taken over a few
+seconds later.
 
 SMTP has one window that no client can close: the relay has taken the message (its
 250 is on the way) and the worker dies before committing "sent". The engine keeps it
@@ -25,13 +27,14 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 from django.db import connection
 
-from tests.alerting.smtp import Recorder, SmtpServer
+from tests.support.smtp import Recorder, SmtpServer
 
 RECIPIENTS = 2000
 KILL_AFTER = 700
@@ -43,7 +46,10 @@ def _env(tmp_path: Path, smtp: SmtpServer, database_url: str | None) -> dict[str
         **os.environ,
         "PLANBLANC_DATA_DIR": str(tmp_path),
         "PLANBLANC_CHANNELS": json.dumps({"email": [smtp.provider("relay", batch_size=100)]}),
-        "PLANBLANC_ALERT_LEASE_SECONDS": "2",
+        # The default lease (60 s): the rows of the killed worker must go on long before
+        # it ends, because its heartbeat stopped.
+        "PLANBLANC_ALERT_LEASE_SECONDS": "60",
+        "PLANBLANC_ALERT_DEAD_WORKER_SECONDS": "5",
         "PLANBLANC_ALERT_RETRY_BASE_SECONDS": "0",
         "PLANBLANC_LOG_LEVEL": "WARNING",
     }
@@ -74,6 +80,7 @@ class Killer:
     def __init__(self) -> None:
         self.worker: subprocess.Popen[bytes] | None = None
         self.killed_at: int | None = None
+        self.killed_time: float | None = None
         self.lock = threading.Lock()
 
     def kill(self, count: int) -> bool:
@@ -81,6 +88,7 @@ class Killer:
             if self.killed_at is not None or self.worker is None or count < KILL_AFTER:
                 return False
             os.kill(self.worker.pid, signal.SIGKILL)
+            self.killed_time = time.monotonic()
             self.killed_at = count
             return True
 
@@ -187,6 +195,8 @@ def test_it_sends_exactly_once_when_the_worker_is_killed_mid_campaign(tmp_path, 
     assert {rcpt: n for rcpt, n in counts.items() if n != 1} == {}
     assert len(smtp.recorder.received) == RECIPIENTS
     assert dict(statuses) == {"sent": RECIPIENTS}
+    assert killer.killed_time is not None
+    assert smtp.recorder.last_received_at - killer.killed_time < 15
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -201,3 +211,5 @@ def test_it_resends_with_the_same_message_id_when_killed_inside_the_smtp_window(
     assert Counter(counts.values()) == {1: RECIPIENTS - 1, 2: 1}
     assert all(len(message_ids) == 1 for message_ids in ids.values())
     assert dict(statuses) == {"sent": RECIPIENTS}
+    assert killer.killed_time is not None
+    assert smtp.recorder.last_received_at - killer.killed_time < 15

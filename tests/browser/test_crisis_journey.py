@@ -14,17 +14,28 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
+from playwright.sync_api import expect
 
 from planblanc.core.demo import DEMO_PASSWORD
 from planblanc.crisis.chain import logbook_verify
 from planblanc.crisis.models import Crisis, CrisisTask, DepartmentStatus, LogbookEntry
-from tests.alerting.smtp import SmtpServer
 from tests.browser.support import PHONE, Watched, fr
+from tests.support.smtp import SmtpServer
 
 pytestmark = pytest.mark.browser
-expect = pytest.importorskip("playwright.sync_api").expect
 
 LOGIN_PATH = "/compte/connexion/"
+
+
+def crisis_site_screens() -> Any:
+    """Where the screenshots of the phone pages go (the data directory of the run)."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    path = Path(settings.DATA_DIR) / "screens"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 @pytest.fixture
@@ -95,10 +106,30 @@ def test_it_walks_the_crisis_path_on_a_phone(crisis_site: str, browse: Any, smtp
     member_phone = browse(crisis_site, **PHONE)
     member_phone.page.goto(link.group(0))
     member_phone.settle()
-    member_phone.page.get_by_role("button", name=fr("I have received this alert")).click()
+    # The light acknowledgement page repeats the meeting place and asks who is coming.
+    assert "Salle de crise" in member_phone.page.content()
+    member_phone.page.set_viewport_size({"width": 360, "height": 780})
+    assert member_phone.page.evaluate("document.documentElement.scrollWidth") <= 360 + 1
+    member_phone.page.screenshot(path=str(crisis_site_screens() / "ack-360.png"), full_page=True)
+    member_phone.page.fill("input[name=minutes]", "15")
+    member_phone.page.get_by_role("button", name=fr("I am coming")).click()
     member_phone.settle()
     expect(member_phone.heading()).to_have_text(fr("Acknowledged, thank you"))
     member_phone.assert_clean("the acknowledgement")
+
+    # The director sees it on the cell board, on a phone, with a call button per person.
+    crisis = Crisis.objects.order_by("-id").first()
+    director.goto(reverse("crisis:cell_board", args=[crisis.pk]))
+    director.settle()
+    director.assert_clean("the cell board")
+    expect(page.locator('#cell-board [data-state="coming"]').first).to_be_visible()
+    assert page.locator('#cell-board a[href^="tel:"]').count() >= 2
+    page.set_viewport_size({"width": 360, "height": 780})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360 + 1, "the cell board scrolls sideways"
+    page.screenshot(path=str(crisis_site_screens() / "cell-board-360.png"), full_page=True)
+    page.set_viewport_size(PHONE["viewport"])
+    director.goto(reverse("crisis:console", args=[crisis.pk]))
+    director.settle()
 
     # Another member of the cell follows the console live.
     member = browse(crisis_site)

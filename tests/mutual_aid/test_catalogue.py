@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.exceptions import PermissionDenied
+from django.utils import translation
 
 from planblanc.mutual_aid import catalogue_io, services
 from planblanc.mutual_aid.models import Resource
@@ -60,7 +61,10 @@ def test_the_import_previews_then_confirms_all_or_nothing(world):
     assert response.status_code == 302
     preview = client.get(response["Location"])
     body = preview.content.decode()
-    assert "Line 3" in body and "Line 4" in body and "Imprimantes" in body
+    # The page speaks French (the users' language) whatever the test's active language.
+    with translation.override("fr"):
+        line = translation.gettext("Line %(line)s")
+    assert line % {"line": 3} in body and line % {"line": 4} in body and "Imprimantes" in body
     assert not Resource.objects.exists()
     client.post(response["Location"])
     assert list(Resource.objects.values_list("name", "group_id")) == [("Imprimantes", world.group_a.pk)]

@@ -47,11 +47,30 @@ def parse_coming(text: str) -> tuple[bool, int | None]:
     return False, None
 
 
+def _answered(*, delivery: Delivery, kind: str, via: str, minutes: int | None = None) -> bool:
+    """When the campaign asks a question that has this kind of answer ("coming",
+    "cannot"): recorded through services.recipient_answer (counts, cell board, deputies);
+    False otherwise, or when the campaign no longer takes answers."""
+    from planblanc.alerting.answers import choices_of
+    from planblanc.alerting.services import recipient_answer
+
+    number = next((c.number for c in choices_of(delivery.campaign.answers) if c.kind == kind), None)
+    if number is None:
+        return False
+    try:
+        recipient_answer(recipient=delivery.recipient, answer=number, minutes=minutes, via=via, delivery=delivery)
+    except ValidationError:
+        return False
+    return True
+
+
 def answer_record(*, delivery: Delivery, via: str, minutes: int | None = None) -> None:
     """The recipient says they are coming (in `minutes`). Acknowledges the alert; the
     arrival time goes with it."""
     from planblanc.alerting.services import acknowledgement_record
 
+    if _answered(delivery=delivery, kind="coming", via=via, minutes=minutes):
+        return
     acknowledgement_record(delivery=delivery, via=via)
     if minutes is not None:
         audit_record(
@@ -64,6 +83,8 @@ def answer_record(*, delivery: Delivery, via: str, minutes: int | None = None) -
 def decline_record(*, delivery: Delivery, via: str) -> None:
     """The recipient says they cannot come. Recorded in the audit log; the alert stays
     open for the others (and for their later channels)."""
+    if _answered(delivery=delivery, kind="cannot", via=via):
+        return
     audit_record(
         actor=f"recipient:{delivery.recipient.name}", action="alerting.answer", obj=delivery.recipient,
         establishment=delivery.campaign.establishment,

@@ -51,7 +51,7 @@ class LevelInput:
     person: Person | None = None
     rotation: OnCallRotation | None = None
     people: Sequence[Person] = field(default_factory=tuple)
-    wait_minutes: int = 5
+    wait_seconds: int = 300
     repeats: int = 0
 
 
@@ -88,8 +88,8 @@ def policy_create(
             problem = _("choose the people of the group")
         elif level.kind not in LevelKind.values:
             problem = _("unknown kind of level")
-        elif not 0 <= level.wait_minutes <= 24 * 60:
-            problem = _("the wait must be between 0 and 1,440 minutes")
+        elif not 0 <= level.wait_seconds <= 24 * 3600:
+            problem = _("the wait must be between 0 and 86,400 seconds")
         elif not 0 <= level.repeats <= 20:
             problem = _("repeats must be between 0 and 20")
         if problem:
@@ -105,7 +105,7 @@ def policy_create(
         for position, level in enumerate(levels):
             row = EscalationLevel.objects.create(
                 policy=policy, position=position, kind=level.kind, person=level.person, rotation=level.rotation,
-                wait_minutes=level.wait_minutes, repeats=level.repeats,
+                wait_seconds=level.wait_seconds, repeats=level.repeats,
             )
             if level.people:
                 row.people.set(level.people)
@@ -123,11 +123,18 @@ def policy_snapshot(policy: EscalationPolicy) -> dict[str, Any]:
             {
                 "kind": level.kind, "person": level.person_id, "rotation": level.rotation_id,
                 "people": sorted(p.pk for p in level.people.all()),
-                "wait_minutes": level.wait_minutes, "repeats": level.repeats,
+                "wait_seconds": level.wait_seconds, "repeats": level.repeats,
             }
             for level in policy.levels.order_by("position", "id").prefetch_related("people")
         ],
     }
+
+
+def level_wait(level: dict[str, Any]) -> timedelta:
+    """A level's wait as recorded in a snapshot (in minutes before waits were seconds)."""
+    if "wait_seconds" in level:
+        return timedelta(seconds=int(level["wait_seconds"]))
+    return timedelta(minutes=int(level.get("wait_minutes", 5)))
 
 
 def policy_list(*, user: Any) -> QuerySet[EscalationPolicy]:
@@ -242,9 +249,12 @@ def escalation_step(*, escalation_id: int, worker_id: str, now: datetime | None 
             next_level, next_repeat = row.level, row.repeat + 1
         else:
             next_level, next_repeat = row.level + 1, 0
-        wait = timedelta(minutes=int(level.get("wait_minutes", 5)))
-        # The conditional UPDATE is the claim: of two workers, one changes the row.
-        if mine.update(step_seq=seq + 1, level=next_level, repeat=next_repeat, next_step_due_at=now + wait) != 1:
+        # Counted from when this step was due, not from when it was taken: every step
+        # falls at the alert's start plus the waits before it, so one late step (a
+        # worker outage) does not push back the ones after it.
+        if mine.update(
+            step_seq=seq + 1, level=next_level, repeat=next_repeat, next_step_due_at=due_at + level_wait(level),
+        ) != 1:
             return False
         people = _targets(level, due_at)
         campaign = None

@@ -92,46 +92,75 @@ def scheduled_shift(rotation: OnCallRotation, when: datetime) -> Shift:
 
 
 def oncall_at(rotation: OnCallRotation, when: datetime) -> Person | None:
-    """Who is on call in `rotation` at `when` (an aware datetime): the latest override
-    covering that instant, else the rotation's turn."""
+    """Who is on call in `rotation` at `when` (an aware datetime): the rotation's turn,
+    changed by its overrides and swaps in the order they were made."""
     return shift_at(rotation, when).person
 
 
 def shift_at(rotation: OnCallRotation, when: datetime) -> Shift:
-    override = (
-        OnCallOverride.objects.filter(rotation=rotation, starts_at__lte=when, ends_at__gt=when)
-        .select_related("person").order_by("-created_at", "-id").first()
-    )
-    if override is not None:
-        return Shift(person=override.person, starts_at=override.starts_at, ends_at=override.ends_at, override=override)
+    for shift in shifts_between(rotation, when, when + timedelta(microseconds=1)):
+        if shift.starts_at <= when < shift.ends_at:
+            return shift
     return scheduled_shift(rotation, when)
 
 
+def _applies(override: OnCallOverride, shift: Shift) -> bool:
+    """An override takes the duty whoever held it; a swap half hands over only the
+    duty of the person it replaces (an override recorded before the swap, of someone
+    else, stays)."""
+    if override.kind != OverrideKind.SWAP or override.replaces_id is None:
+        return True
+    return shift.person is not None and shift.person.pk == override.replaces_id
+
+
 def shifts_between(rotation: OnCallRotation, start: datetime, end: datetime) -> list[Shift]:
-    """Every scheduled shift overlapping [start, end), with overrides cut in."""
+    """Every shift overlapping [start, end): the scheduled turns, then each override or
+    swap applied on top in the order it was made, cutting the shifts it covers."""
     shifts: list[Shift] = []
     cursor = start
     while cursor < end:
         shift = scheduled_shift(rotation, cursor)
         shifts.append(shift)
         cursor = shift.ends_at
+    if not shifts:
+        return shifts
+    # Every override touching the scheduled shifts found, so that the bounds of each
+    # shift returned are its real ones.
     overrides = list(
-        OnCallOverride.objects.filter(rotation=rotation, starts_at__lt=end, ends_at__gt=start)
-        .select_related("person").order_by("created_at", "id")
+        OnCallOverride.objects.filter(
+            rotation=rotation, starts_at__lt=shifts[-1].ends_at, ends_at__gt=shifts[0].starts_at
+        ).select_related("person").order_by("created_at", "id")
     )
     for override in overrides:
         cut: list[Shift] = []
         for shift in shifts:
-            if shift.ends_at <= override.starts_at or shift.starts_at >= override.ends_at:
+            if shift.ends_at <= override.starts_at or shift.starts_at >= override.ends_at or not _applies(
+                override, shift
+            ):
                 cut.append(shift)
                 continue
             if shift.starts_at < override.starts_at:
                 cut.append(Shift(shift.person, shift.starts_at, override.starts_at, shift.override))
             if shift.ends_at > override.ends_at:
                 cut.append(Shift(shift.person, override.ends_at, shift.ends_at, shift.override))
-        cut.append(Shift(override.person, override.starts_at, override.ends_at, override))
+            cut.append(Shift(
+                override.person, max(shift.starts_at, override.starts_at), min(shift.ends_at, override.ends_at),
+                override,
+            ))
         shifts = sorted(cut, key=lambda s: s.starts_at)
-    return shifts
+    # Keep whole the stretches of one override (or of the schedule) cut only for the
+    # bookkeeping above.
+    merged: list[Shift] = []
+    for shift in shifts:
+        last = merged[-1] if merged else None
+        if (
+            last is not None and last.ends_at == shift.starts_at and last.override is not None
+            and last.override == shift.override and last.person == shift.person
+        ):
+            merged[-1] = Shift(last.person, last.starts_at, shift.ends_at, last.override)
+        else:
+            merged.append(shift)
+    return [s for s in merged if s.ends_at > start and s.starts_at < end]
 
 
 def rotation_list(*, user: Any) -> QuerySet[OnCallRotation]:
@@ -292,12 +321,20 @@ def override_create(
     return override
 
 
+def _effective(rotation: OnCallRotation, when: datetime) -> Shift:
+    """The scheduled shift around `when`, held by whoever is on call at `when`."""
+    scheduled = scheduled_shift(rotation, when)
+    return Shift(shift_at(rotation, when).person, scheduled.starts_at, scheduled.ends_at)
+
+
 def oncall_swap(
     *, actor: Actor, rotation: OnCallRotation, first: datetime, second: datetime
 ) -> tuple[OnCallOverride, OnCallOverride]:
-    """The people on call at `first` and at `second` exchange those two whole shifts."""
+    """The people on call at `first` and at `second` exchange those two whole shifts.
+    Who is on call counts the overrides and swaps made before; overrides of someone
+    else inside either shift stay as they are (see `_applies`)."""
     _check(actor, rotation.establishment)
-    a, b = scheduled_shift(rotation, first), scheduled_shift(rotation, second)
+    a, b = _effective(rotation, first), _effective(rotation, second)
     if a.person is None or b.person is None or a.starts_at == b.starts_at:
         raise ValidationError(_("Choose two different shifts of the rotation."))
     if a.person.pk == b.person.pk:

@@ -15,7 +15,10 @@ from planblanc.alerting import escalation, followup, services
 def deliveries_process() -> int:
     """Send every due delivery; if some fall due later (retries, leases of a dead
     worker), queue another wake-up for then."""
-    worker_id = f"task-{socket.gethostname()[:40]}-{os.getpid()}"
+    from planblanc.core.heartbeat import current_worker_id
+
+    # The process's heartbeat id, so that the rows it claims go on at once if it dies.
+    worker_id = current_worker_id() or f"task-{socket.gethostname()[:40]}-{os.getpid()}"
     escalation.escalations_process(worker_id=worker_id)
     followup.followups_process(worker_id=worker_id)
     sent = services.deliveries_process(worker_id=worker_id)

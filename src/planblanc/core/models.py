@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class WorkerHeartbeat(models.Model):
@@ -15,6 +16,34 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hostname}:{self.pid}"
+
+
+class BackupKind(models.TextChoices):
+    BACKUP = "backup", _("Backup")
+    RESTORE_DRILL = "restore_drill", _("Restore drill")
+
+
+class BackupRecord(models.Model):
+    """A backup written, or a restore drill run (the archive restored elsewhere and
+    checked), so that administrators see when each last happened and whether it
+    worked. Written by planblanc.core.backup only."""
+
+    kind = models.CharField(_("kind"), max_length=20, choices=BackupKind.choices)
+    ok = models.BooleanField(_("succeeded"), default=True)
+    archive = models.CharField(_("archive"), max_length=500, blank=True)
+    size_bytes = models.BigIntegerField(_("size"), default=0)
+    started_at = models.DateTimeField(_("started"))
+    finished_at = models.DateTimeField(_("finished"))
+    # Row counts per table in the snapshot (backup) or found after restoring (drill).
+    tables = models.JSONField(default=dict)
+    detail = models.TextField(_("detail"), blank=True)
+
+    class Meta:
+        ordering = ["-finished_at", "-id"]
+        indexes = [models.Index(fields=["kind", "ok", "finished_at"], name="backup_last")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.finished_at:%Y-%m-%d %H:%M}"
 
 
 class StagedUpload(models.Model):

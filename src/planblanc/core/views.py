@@ -16,8 +16,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from planblanc.alerting.selectors import alerts_to_acknowledge
+from planblanc.core.backup import backup_status
 from planblanc.core.selectors import worker_status
 from planblanc.directory.selectors import directory_summary, establishment_list
+from planblanc.tenancy import Perm, has_perm_somewhere
 
 
 @login_required
@@ -27,6 +29,8 @@ def home(request: HttpRequest) -> HttpResponse:
         "establishments": establishment_list(user=request.user)[:12],
         "worker": worker_status(),
         "alerts_pending": alerts_to_acknowledge(user=request.user).count(),
+        # National and establishment administrators answer for the platform's backups.
+        "backups": backup_status() if has_perm_somewhere(request.user, Perm.MANAGE_ACCESS) else None,
     })
 
 

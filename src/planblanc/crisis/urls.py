@@ -8,6 +8,7 @@ urlpatterns = [
     path("etablissement/<int:establishment_id>/", views.establishment_home, name="establishment"),
     path("<int:crisis_id>/", views.console, name="console"),
     path("<int:crisis_id>/live/", views.live, name="live"),
+    path("<int:crisis_id>/cellule/", views.cell_board, name="cell_board"),
     path("<int:crisis_id>/v/<slug:slug>/", views.section, name="section"),
     path("<int:crisis_id>/journal/", views.entry_add, name="entry_add"),
     path("<int:crisis_id>/decisions/", views.decision_add, name="decision_add"),

@@ -520,3 +520,15 @@ def attachment(request: HttpRequest, crisis_id: int, attachment_id: int) -> File
                             content_type="application/octet-stream")
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+@login_required
+@require_GET
+def cell_board(request: HttpRequest, crisis_id: int) -> HttpResponse:
+    """The crisis cell board: a page of its own, and its partial (HTMX or ?partial=1)
+    for the console's "alert and cell" section, refreshed every few seconds."""
+    crisis = selectors.crisis_for_user(user=request.user, crisis_id=crisis_id)
+    board = selectors.crisis_cell_board(crisis=crisis)
+    partial = request.headers.get("HX-Request") == "true" or request.GET.get("partial") == "1"
+    template = "crisis/_cell_board.html" if partial else "crisis/cell_board.html"
+    return render(request, template, {"crisis": crisis, "board": board})

@@ -111,3 +111,14 @@ class EdxlImportForm(BootstrapFormMixin, forms.Form):
 
 def next_report_default(hours: int = 4) -> datetime.datetime:
     return timezone.localtime(timezone.now() + datetime.timedelta(hours=hours)).replace(second=0, microsecond=0)
+
+
+class ResponderRouteForm(BootstrapFormMixin, forms.Form):
+    rotation = forms.ModelChoiceField(label=_("On-call rotation alerted"), queryset=None, required=False,
+                                      help_text=_("Empty: the holders of the role are alerted."))
+    answer_within_minutes = forms.IntegerField(label=_("Escalate when nobody answers within (minutes)"),
+                                               min_value=5, max_value=24 * 60, initial=30)
+
+    def __init__(self, *args: Any, rotations: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["rotation"].queryset = rotations

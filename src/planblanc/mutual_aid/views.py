@@ -29,6 +29,7 @@ from planblanc.mutual_aid.forms import (
     RegionalAlertForm,
     RegionalOpenForm,
     ResourceForm,
+    ResponderRouteForm,
     SituationReportForm,
     next_report_default,
 )
@@ -39,6 +40,7 @@ from planblanc.mutual_aid.models import (
     Resource,
     ResourceImport,
     ResourceKind,
+    ResponderRoute,
     SituationReport,
 )
 from planblanc.tenancy import Perm, get_for_user, has_perm_somewhere, scope_for
@@ -99,7 +101,7 @@ def catalogue(request: HttpRequest) -> HttpResponse:
         row.may_edit = key in writable
     return render(request, "mutual_aid/catalogue.html", {
         "rows": rows, "kinds": ResourceKind.choices, "kind": kind, "q": request.GET.get("q", ""),
-        "may_add": bool(writable),
+        "may_add": bool(writable), "may_route": any(not o.startswith("establishment:") for o in writable),
     })
 
 
@@ -518,3 +520,45 @@ def _due(minutes: int | None) -> Any:
     import datetime
 
     return timezone.now() + datetime.timedelta(minutes=minutes) if minutes else None
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def responder_routes(request: HttpRequest) -> HttpResponse:
+    """Which on-call rotation answers help requests for each group and region the user
+    acts for, and after how long an unanswered request escalates."""
+    from planblanc.alerting.models import OnCallRotation
+
+    sides = [(value, label) for value, label in _owners(request.user) if not value.startswith("establishment:")]
+    if not sides:
+        raise Http404
+    if request.method == "POST":
+        level, owner = _owner_from(request.POST.get("owner", ""), request.user)
+        region = owner if level == "region" else owner.region
+        rotations = OnCallRotation.objects.visible_to(request.user).filter(establishment__region=region)
+        form = ResponderRouteForm(request.POST, rotations=rotations, prefix=_route_prefix(request.POST["owner"]))
+        if form.is_valid() and run_service(form, lambda: services.responder_route_save(
+                actor=request.user, region=region, group=owner if level == "group" else None,
+                rotation=form.cleaned_data["rotation"],
+                answer_within_minutes=form.cleaned_data["answer_within_minutes"])):
+            messages.success(request, _("On-call route saved."))
+            return redirect("mutual_aid:responder_routes")
+        failed = (request.POST.get("owner"), form)
+    else:
+        failed = None
+    rows = []
+    for value, label in sides:
+        level, owner = _owner_from(value, request.user)
+        region = owner if level == "region" else owner.region
+        route = ResponderRoute.objects.filter(region=region, group=owner if level == "group" else None).first()
+        rotations = OnCallRotation.objects.visible_to(request.user).filter(establishment__region=region)
+        form = failed[1] if failed and failed[0] == value else ResponderRouteForm(
+            rotations=rotations, initial={"rotation": route.rotation_id if route else None,
+                                          "answer_within_minutes": route.answer_within_minutes if route else 30},
+            prefix=_route_prefix(value))
+        rows.append((value, label, form))
+    return render(request, "mutual_aid/routes.html", {"rows": rows})
+
+
+def _route_prefix(value: str) -> str:
+    return value.replace(":", "-")

@@ -99,6 +99,8 @@ class Crisis(models.Model):
     # entries is detected too.
     head_seq = models.PositiveIntegerField(default=0)
     head_hash = models.CharField(max_length=64, default=GENESIS_HASH)
+    # When the cell last got the periodic logbook digest (crisis/anchoring.py).
+    digest_sent_at = models.DateTimeField(null=True, blank=True)
     # Bumped by every change of the console: live pages poll it (ETag) to stay cheap.
     revision = models.PositiveIntegerField(default=0)
     # One stamp per section of the console, so that a poller showing the tasks pays

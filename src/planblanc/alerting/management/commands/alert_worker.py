@@ -1,23 +1,23 @@
 """`planblanc alert_worker`: claim and send due deliveries in a loop. Any number may run
-on one or many machines; a worker killed mid-campaign leaves leased rows that the next
-one takes over when the lease runs out (PLANBLANC_ALERT_LEASE_SECONDS). SIGTERM and
+on one or many machines. Each writes a heartbeat every second: a worker killed
+mid-campaign leaves claimed rows that the others take over once its heartbeat is
+PLANBLANC_ALERT_DEAD_WORKER_SECONDS old (or at the end of their lease,
+PLANBLANC_ALERT_LEASE_SECONDS, for a claimer without a heartbeat). SIGTERM and
 SIGINT stop it between two messages, so that a restart repeats none."""
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import threading
 from typing import Any
 
 from django.core.management import BaseCommand
-from django.utils.crypto import get_random_string
 
 from planblanc.alerting.escalation import escalations_process
 from planblanc.alerting.followup import followups_process
 from planblanc.alerting.models import Delivery, DeliveryStatus
 from planblanc.alerting.services import deliveries_process
+from planblanc.core.heartbeat import heartbeat_start
 
 
 class Command(BaseCommand):
@@ -33,7 +33,15 @@ class Command(BaseCommand):
         parser.add_argument("--once", action="store_true", help="Send what is due now, then exit.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        worker_id = f"alert-{socket.gethostname()[:30]}-{os.getpid()}-{get_random_string(6)}"
+        beat = heartbeat_start(kind="alert", on_error=lambda exc: self.stderr.write(f"heartbeat failed: {exc}"))
+        try:
+            total = self._loop(beat.worker_id, options)
+        finally:
+            beat.stop()
+        if options["verbosity"] > 0:
+            self.stdout.write(f"{total} deliveries handled")
+
+    def _loop(self, worker_id: str, options: dict[str, Any]) -> int:
         total = 0
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -53,5 +61,4 @@ class Command(BaseCommand):
             ).exists():
                 break
             stop.wait(options["interval"])
-        if options["verbosity"] > 0:
-            self.stdout.write(f"{total} deliveries handled")
+        return total

@@ -3,19 +3,11 @@ interface reads to warn when background work has stopped."""
 
 from __future__ import annotations
 
-import os
-import socket
-import threading
 from typing import Any
 
 from django.core.management import BaseCommand, call_command
-from django.db import close_old_connections, connection
-from django.utils import timezone
-from django.utils.crypto import get_random_string
 
-from planblanc.core.models import WorkerHeartbeat
-
-HEARTBEAT_SECONDS = 5
+from planblanc.core.heartbeat import heartbeat_start
 
 
 class Command(BaseCommand):
@@ -28,15 +20,16 @@ class Command(BaseCommand):
         parser.add_argument("--queue-name", default="*")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        worker_id = f"{socket.gethostname()[:40]}-{os.getpid()}-{get_random_string(6)}"
-        stop = threading.Event()
-        beat = threading.Thread(target=self._heartbeat, args=(worker_id, stop), daemon=True)
-        self._beat_once(worker_id, started=True)
-        beat.start()
+        beat = heartbeat_start(kind="task", on_error=lambda exc: self.stderr.write(f"heartbeat failed: {exc}"))
+        worker_id = beat.worker_id
         # Exercises left running by a worker that died: queue their worker step again.
         from planblanc.exercises.run import wake_run_worker_if_live
 
         wake_run_worker_if_live()
+        # Crises left active: their logbook timestamps and digests go on.
+        from planblanc.crisis.tasks import logbook_anchor_schedule
+
+        logbook_anchor_schedule()
         try:
             worker_options: dict[str, Any] = {
                 "queue_name": options["queue_name"], "interval": options["interval"], "batch": options["batch"],
@@ -47,25 +40,4 @@ class Command(BaseCommand):
                 worker_options["max_tasks"] = options["max_tasks"]
             call_command("db_worker", **worker_options)
         finally:
-            stop.set()
-            beat.join(timeout=2)
-            WorkerHeartbeat.objects.filter(worker_id=worker_id).delete()
-
-    def _beat_once(self, worker_id: str, *, started: bool = False) -> None:
-        now = timezone.now()
-        defaults: dict[str, Any] = {"last_seen_at": now, "hostname": socket.gethostname()[:200], "pid": os.getpid()}
-        if started:
-            defaults["started_at"] = now
-        WorkerHeartbeat.objects.update_or_create(
-            worker_id=worker_id, defaults=defaults, create_defaults={**defaults, "started_at": now}
-        )
-
-    def _heartbeat(self, worker_id: str, stop: threading.Event) -> None:
-        while not stop.wait(HEARTBEAT_SECONDS):
-            try:
-                self._beat_once(worker_id)
-            except Exception as exc:  # a missed beat is shown in the UI; never kill the worker
-                self.stderr.write(f"heartbeat failed: {exc}")
-            finally:
-                close_old_connections()
-        connection.close()
+            beat.stop()

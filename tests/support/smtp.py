@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -42,6 +43,8 @@ class Recorder:
     on_message: Callable[[int], None] | None = None
     # Awaited at each RCPT TO with the number of messages recorded so far.
     on_rcpt: Callable[[int], Awaitable[None]] | None = None
+    # time.monotonic() of the last message recorded.
+    last_received_at: float = 0.0
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any) -> str:
         if self.on_rcpt:
@@ -60,6 +63,7 @@ class Recorder:
             for rcpt in envelope.rcpt_tos:
                 self.received.append(Received(rcpt, str(message["Message-ID"]), str(message["Subject"]), text))
             count = len(self.received)
+            self.last_received_at = time.monotonic()
         if self.on_message:
             self.on_message(count)
         return "250 Message accepted for delivery"
