@@ -81,6 +81,10 @@ EXCLUDED = {
     "mutual_aid:offer_action": "an offer answering a help request (tests/mutual_aid)",
     "mutual_aid:offer_edxl": "an offer's EDXL-RM file (tests/mutual_aid)",
     "mutual_aid:hospital_status": "an EDXL-HAVE file for other systems (tests/mutual_aid)",
+    "mutual_aid:regional_board": "a regional crisis cell: the demo has none (tests/mutual_aid)",
+    "mutual_aid:regional_link": "a regional crisis cell: the demo has none (tests/mutual_aid)",
+    "mutual_aid:regional_alert": "a regional crisis cell: the demo has none (tests/mutual_aid)",
+    "mutual_aid:regional_logbook": "a regional crisis cell: the demo has none (tests/mutual_aid)",
     "alerting:sms_receipt": "called by the SMS gateway (Kannel) on loopback, not a page",
     "alerting:sms_reply": "called by the SMS gateway (Kannel) on loopback, not a page",
     "alerting:voice_callback": "called by the voice provider, not a page",
@@ -95,7 +99,7 @@ FILE_ROUTES = {"plans:paper_kit", "plans:offline_bundle", "readiness:evidence_fi
 # Query strings that only re-sort or page a list: the page itself is already crawled.
 NOT_FOLLOWED = re.compile(r"^/(admin|api)/|^/compte/deconnexion/|^/i18n/")
 # Route kwargs that make different pages of one route (each is visited).
-DISTINCT_KWARGS = ("part", "kind")
+DISTINCT_KWARGS = ("part", "kind", "slug")
 
 HREFS = re.compile(r'<a\b[^>]*\bhref="([^"#][^"]*)"')
 FRAGMENT_TARGETS = re.compile(r'(?:action|hx-post|hx-get|href)="(/[^"]*)"')
