@@ -39,10 +39,10 @@ from planblanc.alerting.services import (
     recipient_answer,
 )
 from tests.alerting.conftest import needs_server_database
-from tests.alerting.kannel import kannel_fixture, needs_kannel  # noqa: F401 - the `kannel` fixture
 from tests.alerting.sendsms import SendSms
 from tests.conftest import verified_client
 from tests.factories import PersonFactory
+from tests.support.kannel import kannel_fixture, needs_kannel  # noqa: F401 - the `kannel` fixture
 
 pytestmark = pytest.mark.django_db
 
@@ -295,7 +295,8 @@ def test_plain_text_is_never_html_escaped_in_the_sms_or_the_email(world, smtp, s
 
     call = Delivery.objects.select_related("recipient", "campaign").get(channel="voice")
     spoken = providers_for("voice")[0].call_payload(outgoing_message(call))["text"].encode()
-    assert "l'accueil \"B\" <porte 2> & café".encode() in spoken
+    # (said as words: "&" is read "et")
+    assert "l'accueil \"B\" <porte 2> et café".encode() in spoken
     assert spoken.endswith("Tapez 1 pour : je viens. Tapez 2 pour : je ne peux pas. Tapez 3 pour : à distance.".encode())
     for escaped in (b"&#x27;", b"&#39;", b"&quot;", b"&lt;", b"&gt;", b"&amp;"):
         assert escaped not in sent and escaped not in body and escaped not in spoken

@@ -102,6 +102,11 @@ def test_the_cell_board_shows_who_is_coming_and_when_with_tap_to_call(world, dir
     assert "Not acknowledged yet" in html and "Conference bridge" in html
     partial = verified_client(director).get(url, headers={"HX-Request": "true"}).content.decode()
     assert partial.lstrip().startswith('<div id="cell-board"') and "<html" not in partial
+    # The console's "alert and cell" section shows the same board, without repeating the bridge.
+    section = verified_client(director).get(reverse("crisis:section", args=[crisis.pk, "alerte"])).content.decode()
+    assert 'id="cell-board"' in section and f"{url}?bare=1" in section
+    bare = client.get(url + "?bare=1", headers={"HX-Request": "true"}).content.decode()
+    assert 'data-state="coming"' in bare and "Conference bridge" not in bare and "?bare=1" in bare
     # Outside the establishment: 404.
     assert verified_client(world.outsider_admin).get(url).status_code == 404
 

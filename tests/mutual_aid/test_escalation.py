@@ -83,3 +83,19 @@ def test_parallel_workers_take_each_step_once(logbook_guards_allow_flush, aid):
     assert errors == [] and sum(taken) == len(requests)
     assert AidAlert.objects.filter(purpose="escalation").count() == len(requests)
     assert set(HelpRequest.objects.values_list("escalation_level", flat=True)) == {1}
+
+
+def test_a_request_from_the_page_queues_its_escalation_for_when_the_answer_is_due(aid):
+    from django.urls import reverse
+    from django_tasks_db.models import DBTaskResult
+
+    from tests.conftest import verified_client
+
+    response = verified_client(aid.world.crisis_member).post(
+        reverse("mutual_aid:request_create", args=[aid.crisis.pk]),
+        {"target_kind": "group", "kind": "equipment", "what": "PC autonomes", "quantity": "20", "urgency": "urgent",
+         "deliver_to": "CHU A"})
+    assert response.status_code == 302
+    request = HelpRequest.objects.get()
+    queued = DBTaskResult.objects.filter(task_path__endswith="help_requests_escalate")
+    assert [task.run_after for task in queued] == [request.answer_due_at]

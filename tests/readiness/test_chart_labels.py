@@ -15,7 +15,7 @@ NAMES = ["Centre hospitalier de Rivemont", "Centre hospitalier de Belleval", "CH
 
 
 def _visible_lines(markup: str) -> list[list[str]]:
-    root = ET.fromstring(markup)  # noqa: S314 - markup built by our own chart code
+    root = ET.fromstring(markup)  # noqa: S314 (our own chart markup)
     rows = []
     for text in root.iter("{http://www.w3.org/2000/svg}text"):
         if text.get("text-anchor") != "end" or text.get("x") != "142":

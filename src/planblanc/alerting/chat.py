@@ -64,12 +64,25 @@ def _answered(*, delivery: Delivery, kind: str, via: str, minutes: int | None = 
     return True
 
 
-def answer_record(*, delivery: Delivery, via: str, minutes: int | None = None) -> None:
-    """The recipient says they are coming (in `minutes`). Acknowledges the alert; the
-    arrival time goes with it."""
-    from planblanc.alerting.services import acknowledgement_record
+def _answer_number(delivery: Delivery, kind: str) -> int | None:
+    from planblanc.alerting import answers as answer_set
 
-    if _answered(delivery=delivery, kind="coming", via=via, minutes=minutes):
+    for choice in answer_set.choices_of(delivery.campaign.answers):
+        if choice.kind == kind:
+            return choice.number
+    return None
+
+
+def answer_record(*, delivery: Delivery, via: str, minutes: int | None = None) -> None:
+    """The recipient says they are coming (in `minutes`): their campaign's "coming"
+    answer when it asks the question (services.recipient_answer, which acknowledges
+    too), a plain acknowledgement otherwise."""
+    from planblanc.alerting.answers import COMING
+    from planblanc.alerting.services import acknowledgement_record, recipient_answer
+
+    number = _answer_number(delivery, COMING)
+    if number is not None:
+        recipient_answer(recipient=delivery.recipient, answer=number, via=via, minutes=minutes, delivery=delivery)
         return
     acknowledgement_record(delivery=delivery, via=via)
     if minutes is not None:
@@ -81,9 +94,15 @@ def answer_record(*, delivery: Delivery, via: str, minutes: int | None = None) -
 
 
 def decline_record(*, delivery: Delivery, via: str) -> None:
-    """The recipient says they cannot come. Recorded in the audit log; the alert stays
-    open for the others (and for their later channels)."""
-    if _answered(delivery=delivery, kind="cannot", via=via):
+    """The recipient says they cannot come: their campaign's "cannot" answer when it
+    asks the question; otherwise only recorded in the audit log (the alert stays open
+    for their later channels)."""
+    from planblanc.alerting.answers import CANNOT
+    from planblanc.alerting.services import recipient_answer
+
+    number = _answer_number(delivery, CANNOT)
+    if number is not None:
+        recipient_answer(recipient=delivery.recipient, answer=number, via=via, delivery=delivery)
         return
     audit_record(
         actor=f"recipient:{delivery.recipient.name}", action="alerting.answer", obj=delivery.recipient,

@@ -301,3 +301,11 @@ def campaign_seats(*, campaign: Campaign) -> list[SeatState]:
             SeatMemberState(recipient=recipient, rank=member.rank, state=state, arrives_at=arrives_at)
         )
     return [SeatState(title=seat.title, group=seat.group, members=by_seat.get(seat.pk, [])) for seat in seats]
+
+
+def person_on_call(*, rotation: Any, when: Any) -> Person | None:
+    """Who holds this on-call rotation at `when` (overrides and swaps included), for the
+    capabilities that alert an on-call duty (mutual aid)."""
+    from planblanc.alerting.oncall import oncall_at
+
+    return oncall_at(rotation, when)

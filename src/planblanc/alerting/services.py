@@ -36,7 +36,7 @@ from django.utils.translation import gettext as _
 
 from planblanc import rights
 from planblanc.accounts.audit import audit_record
-from planblanc.actors import Actor, actor_label, is_system
+from planblanc.actors import Actor
 from planblanc.alerting import answers as answer_set
 from planblanc.alerting.channels.base import (
     PERMANENT,
@@ -71,6 +71,7 @@ from planblanc.alerting.models import (
 from planblanc.alerting.templating import render, template_check, template_fill
 from planblanc.core.heartbeat import dead_worker_ids
 from planblanc.directory.models import Establishment, Person, Region
+from planblanc.tenancy import user_label
 
 logger = logging.getLogger(__name__)
 
@@ -169,7 +170,7 @@ def campaign_create(
     region: Region | None = None,
     is_exercise: bool = False,
     wake_workers: bool = True,
-    mode: str = CampaignMode.FALLBACK,
+    mode: str = str(CampaignMode.FALLBACK),
     keep_open: bool = False,
     answers: Sequence[Any] = (),
     rendezvous: dict[str, str] | None = None,
@@ -482,7 +483,7 @@ def campaign_close(*, actor: Actor, campaign: Campaign) -> int:
 
 
 def _label(actor: Actor) -> str:
-    return (actor.get_full_name() or actor.get_username()) if not is_system(actor) else actor_label(actor)
+    return user_label(actor)
 
 
 # Claiming --------------------------------------------------------------------------------
@@ -617,7 +618,12 @@ def delivery_send_batch(*, claimed: Claimed, worker_id: str, stop: threading.Eve
         groups: dict[int, list[Delivery]] = {}
         for delivery in rows:
             groups.setdefault(delivery.provider_index % len(providers), []).append(delivery)
-        jobs += [(providers[index], providers, deliveries) for index, deliveries in groups.items()]
+        for index, deliveries in groups.items():
+            # A provider may take several messages at once (`connections`): its share is
+            # cut into that many parts sent side by side, still at its one rate.
+            provider = providers[index]
+            parts = max(1, min(int(provider.options.get("connections", 1) or 1), 16, len(deliveries)))
+            jobs += [(provider, providers, deliveries[i::parts]) for i in range(parts)]
 
     def run(job: tuple[Provider, list[Provider], list[Delivery]]) -> int:
         provider, providers, deliveries = job

@@ -473,8 +473,9 @@ class Workbook:
             return from_ISO8601(raw[:64])
         if len(raw) > 64:
             raise _damaged()
-        number: int | float = float(raw)
-        if number.is_integer() and "." not in raw and "E" not in raw.upper():
+        parsed = float(raw)
+        number: int | float = parsed
+        if parsed.is_integer() and "." not in raw and "E" not in raw.upper():
             number = int(raw)
         style = int(element.get("s", "0") or 0)
         if style in self._date_styles:

@@ -47,6 +47,8 @@ def crisis_revision(*, user: Any, crisis_id: int) -> int | None:
 SECTION_STAMPS = {
     "logbook": "head_seq", "tasks": "tasks_rev", "mytasks": "tasks_rev", "board": "board_rev",
     "decisions": "decisions_rev", "damage": "damage_rev",
+    # Sections without a live list: their pollers only notice the end of the crisis.
+    "alert": "status", "notifications": "status",
 }
 
 

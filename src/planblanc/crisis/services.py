@@ -16,7 +16,7 @@ import os
 import re
 import secrets
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -128,7 +128,7 @@ def _validate_entry(kind: str, text: str, attachments: Sequence[AttachmentInput]
 
 
 def _append(
-    *, crisis: Crisis, actor: Actor, kind: str, text: str, corrects: LogbookEntry | None = None,
+    *, crisis: Crisis, actor: Actor | str, kind: str, text: str, corrects: LogbookEntry | None = None,
     files: Iterable[dict[str, Any]] = (), at: datetime.datetime | None = None, author_label: str | None = None,
 ) -> LogbookEntry:
     """Append one entry to the chain. Must run inside a transaction."""
@@ -136,7 +136,7 @@ def _append(
     files = list(files)
     seq = locked.head_seq + 1
     moment = at or timezone.now()
-    label = author_label if author_label is not None else (user_label(actor) if hasattr(actor, "pk") else str(actor))
+    label = author_label if author_label is not None else (actor if isinstance(actor, str) else user_label(actor))
     entry_hash = entry_digest(
         crisis_id=crisis.pk, seq=seq, at=moment, author=label[:200], kind=kind, text=text,
         corrects_seq=corrects.seq if corrects else None, attachments=files, prev_hash=locked.head_hash,
@@ -190,7 +190,7 @@ def logbook_append(
 
 
 def logbook_record_event(
-    *, crisis: Crisis, author_label: str, text: str, kind: str = EntryKind.EVENT, actor: Any = None,
+    *, crisis: Crisis, actor: Actor, author_label: str, text: str, kind: str = str(EntryKind.EVENT),
 ) -> LogbookEntry | None:
     """An entry written by another capability of the platform about this crisis (a help
     request answered by the group, a situation report…), after that capability checked
@@ -466,10 +466,21 @@ def crisis_declare(
     return crisis
 
 
-def _anchor_schedule() -> None:
-    from planblanc.crisis.tasks import logbook_anchor_schedule
+# The anchoring task (crisis/tasks.py) registers its scheduler here from
+# CrisisConfig.ready: this module never imports the tasks, they import it.
+_anchor_scheduler: Callable[[], object] | None = None
 
-    logbook_anchor_schedule()
+
+def anchor_scheduler_register(scheduler: Callable[[], object]) -> None:
+    global _anchor_scheduler
+    _anchor_scheduler = scheduler
+
+
+def _anchor_schedule() -> None:
+    if _anchor_scheduler is None:
+        logger.warning("no logbook anchoring scheduler registered: `planblanc worker` will anchor")
+        return
+    _anchor_scheduler()
 
 
 # Decisions, tasks, status board, damage assessment -------------------------------------

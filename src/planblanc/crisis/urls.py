@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from planblanc.crisis import views
+from planblanc.crisis import views, views_situation
 
 app_name = "crisis"
 urlpatterns = [
@@ -22,5 +22,7 @@ urlpatterns = [
     path("<int:crisis_id>/verifier/", views.verify, name="verify"),
     path("<int:crisis_id>/main-courante.<str:fmt>", views.export, name="export"),
     path("<int:crisis_id>/pieces/<int:attachment_id>/", views.attachment, name="attachment"),
+    path("<int:crisis_id>/situation/", views_situation.situation_edit, name="situation"),
+    path("<int:crisis_id>/situation/revoquer/", views_situation.situation_revoke, name="situation_revoke"),
     path("", include("planblanc.crisis.urls_reporting")),
 ]

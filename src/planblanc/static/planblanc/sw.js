@@ -8,7 +8,7 @@
    network, and on demand ("refresh" message, sent by pwa.js while online). Logging out
    empties the cache ("clear" message, and the logout response's Clear-Site-Data).
 
-   Sections: constants · install/activate · fetch · messages · push. */
+   Sections: constants · install/activate · fetch · messages · push (push-sw.js). */
 
 const CACHE = "pb-offline-v1";
 const OFFLINE_PREFIX = "/plan/hors-ligne/";
@@ -88,11 +88,6 @@ self.addEventListener("message", (event) => {
 });
 
 // --------------------------------------------------------------- push
-// Web Push notifications: the handlers live in push-sw.js (alerting's Web Push channel),
-// imported here so that one worker serves the whole site. Its URL is rewritten by the
-// view that serves this file when static files have another prefix.
-try {
-  importScripts("/static/planblanc/push-sw.js");
-} catch (error) {
-  // Without it the offline copy still works; notifications wait for the next update.
-}
+// Web Push: the "push" and "notificationclick" handlers (alerting's channel), kept in
+// their own file and loaded here, at the worker's first evaluation as importScripts asks.
+importScripts("/static/planblanc/push-sw.js");
