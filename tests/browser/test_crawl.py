@@ -167,11 +167,10 @@ def crawl_site(site: str, transactional_db: Any) -> Any:
     """The demo, with what makes every page exist: a crisis at the CHU, an exercise being
     run with a player (cellule.chu) and an observer (auditeur.chu), an assessment."""
     from django.db import connection
+    from django.utils import translation
 
     from planblanc.crisis.db_guards import purge_logbook_for_tests
     from planblanc.exercises.models import ExerciseRun
-
-    from django.utils import translation
 
     try:
         # As a request would: stored texts (the cell alert's title) in the site's language.
