@@ -432,7 +432,6 @@ def test_it_crawls_every_page_of_every_persona_on_a_phone_in_both_languages(craw
         if view_name not in crawl.reached and view_name not in crawl.targets:
             missing.append(f"{view_name} ({route})")
     elapsed = time.monotonic() - started
-    print(f"cell board reached: {crawl.reached.get('crisis:cell_board')}")
     print(f"crawl: {crawl.visits} requests, {len(crawl.reached)} routes reached as pages, "
           f"{len(crawl.targets)} as form targets, in {elapsed:.0f} s")
     report = []
