@@ -14,7 +14,6 @@ from planblanc.alerting.capacity import Pacer, reach_estimate
 from planblanc.alerting.channels.base import build_providers
 from planblanc.alerting.models import Delivery, DeliveryStatus
 from planblanc.alerting.services import RecipientInput, campaign_create, deliveries_process
-from tests.alerting.conftest import needs_server_database
 from tests.support.kannel import needs_kannel
 from tests.support.kannel_pair import running_kannel_pair
 
