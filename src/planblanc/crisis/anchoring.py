@@ -31,10 +31,12 @@ from django.db.models import Max
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from planblanc.actors import SystemActor
 from planblanc.crisis.models import Crisis, CrisisStatus, LogbookEntry, LogbookTimestamp
 
 logger = logging.getLogger(__name__)
-SYSTEM_ACTOR = "system:logbook-digest"
+# The digest goes out on behalf of the crisis already declared.
+SYSTEM_ACTOR = SystemActor("logbook-digest", sends_alerts=True)
 
 
 # Timestamping -------------------------------------------------------------------------------
