@@ -233,20 +233,24 @@ def main() -> None:
             data = setup(smtp.port)
             print(f"set-up: {time.perf_counter() - started:.1f} s "
                   f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
+            server_log = Path(data_dir) / "server.log"
             processes.append(subprocess.Popen(
                 [sys.executable, "-m", "planblanc", "serve", "--bind", f"127.0.0.1:{args.port}", "--workers", "2",
-                 "--threads", "8"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                 "--threads", "4"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                stderr=server_log.open("wb")))
             for _ in range(2):
                 processes.append(subprocess.Popen(
                     [sys.executable, "-m", "planblanc", "worker", "--interval", "0.2", "-v", "0"],
                     env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + 120
             while time.monotonic() < deadline:
                 try:
-                    http.client.HTTPConnection("127.0.0.1", args.port, timeout=1).request("GET", "/healthz")
+                    probe = http.client.HTTPConnection("127.0.0.1", args.port, timeout=10)
+                    probe.request("GET", "/healthz")
+                    probe.getresponse().read()
                     break
-                except OSError:
-                    time.sleep(0.2)
+                except (OSError, http.client.HTTPException):
+                    time.sleep(0.5)
             stats, stop = Stats(), threading.Event()
             sessions = data["sessions"]
             threads = [threading.Thread(target=poller, args=(i, Client(args.port, sessions[i]), data["crisis"],
@@ -274,6 +278,10 @@ def main() -> None:
                 thread.join(timeout=35)
             received = len(smtp.recorder.received)
         report(stats, args.seconds, received, campaign_done, campaign.pk)
+        if stats.errors:
+            errors = [line for line in server_log.read_text(errors="replace").splitlines()
+                      if "Error" in line or "error" in line]
+            print("server errors (last 5 distinct):", *list(dict.fromkeys(errors))[-5:], sep="\n  ")
     finally:
         for process in processes:
             process.terminate()
