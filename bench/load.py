@@ -185,7 +185,8 @@ def setup(smtp_port: int) -> dict[str, object]:
         RoleAssignmentFactory(user=user, role=Role.CRISIS_MEMBER, establishment=chu)
         store = SessionStore()
         store[SESSION_KEY] = str(user.pk)
-        store[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
+        # The backend that logs people in (the first one only counts failures).
+        store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
         store[HASH_SESSION_KEY] = user.get_session_auth_hash()
         store.create()
         sessions.append(store.session_key)
