@@ -36,7 +36,7 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "planblanc.settings")
     os.environ["PLANBLANC_LOG_LEVEL"] = "WARNING"
 
-    from tests.alerting.kannel import running_kannel
+    from tests.support.kannel import running_kannel
 
     # Delivery reports would go to a platform web server, which this bench does not
     # run: none is asked for (dlr_mask 0); the tests cover them.

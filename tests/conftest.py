@@ -11,11 +11,13 @@ outsider_admin (administrator of the clinic in region B).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import translation
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -32,6 +34,14 @@ from tests.factories import (
 )
 
 PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def english_messages() -> Iterator[None]:
+    """Messages in English (the msgids, which the assertions read); the platform's
+    default language is French and its catalogue is checked on its own."""
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -20,7 +20,6 @@ from django.urls import reverse
 
 from planblanc.accounts.audit import audit_record
 from planblanc.accounts.models import AuditEntry, RoleAssignment, User
-from planblanc.accounts.services import api_token_create
 from planblanc.directory.models import (
     Department,
     Establishment,
@@ -41,6 +40,7 @@ from tests.factories import (
     RoleAssignmentFactory,
     UserFactory,
 )
+from tests.support.api import token_client
 
 ESTABLISHMENTS = ("chu", "ch", "ehpad", "clinic")
 ALL = frozenset(ESTABLISHMENTS)
@@ -295,8 +295,7 @@ def fingerprint() -> list[Any]:
 
 
 def api_client(user: Any) -> Client:
-    _token, key = api_token_create(actor=user, name="matrix")
-    return Client(HTTP_AUTHORIZATION=f"Bearer {key}")
+    return token_client(user, language=None)
 
 
 def client_of(route: Route, user: Any) -> Client:

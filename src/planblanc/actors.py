@@ -45,6 +45,8 @@ Actor: TypeAlias = "User | SystemActor"
 ESCALATION_WORKER = SystemActor("escalation", sends_alerts=True)
 CRISIS_PROCESS = SystemActor("crisis", sends_alerts=True)
 EXERCISE_RUNNER = SystemActor("exercise", sends_alerts=True)
+# Mutual aid alerts the responders of a help request the establishment's crisis cell sent.
+MUTUAL_AID = SystemActor("mutual_aid", sends_alerts=True)
 SYSTEM = SystemActor("platform")
 
 

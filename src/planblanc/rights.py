@@ -215,6 +215,44 @@ def may_edit_contact_preference(actor: Actor, person: Person) -> bool:
     return Person.objects.visible_to(actor, Perm.MANAGE_PEOPLE).filter(pk=person.pk).exists()
 
 
+# Mutual aid -------------------------------------------------------------------------------
+
+
+def may_request_aid(actor: Actor, establishment: Establishment) -> bool:
+    """The establishment's crisis cell asks for help and writes its situation reports
+    (RUN_CRISIS there)."""
+    return can(actor, Perm.RUN_CRISIS, establishment)
+
+
+def may_act_for(actor: Actor, *, level: str, establishment: Establishment | None = None, group: Any = None,
+                region: Region | None = None) -> bool:
+    """Whether `actor` keeps the pooled resources of, and answers help requests for, this
+    establishment, group or region (OFFER_AID: its administrator, the group CISO, the
+    regional officer)."""
+    scope = scope_for(actor, Perm.OFFER_AID)
+    if scope.national:
+        return True
+    if level == "establishment":
+        return establishment is not None and scope.covers(establishment)
+    if level == "group":
+        return group is not None and (group.pk in scope.group_ids or group.region_id in scope.region_ids)
+    return region is not None and region.pk in scope.region_ids
+
+
+def require_act_for(actor: Actor, **owner: Any) -> None:
+    if not may_act_for(actor, **owner):
+        raise PermissionDenied(_("You are not allowed to do this here."))
+
+
+def may_run_regional_cell(actor: Actor, region_id: int | None) -> bool:
+    """The regional officers of the region run its crisis cell; the national level reads."""
+    return region_id is not None and region_id in scope_for(actor, Perm.RUN_REGIONAL_CELL).region_ids
+
+
+def may_run_a_regional_cell(actor: Actor) -> bool:
+    return has_perm_somewhere(actor, Perm.RUN_REGIONAL_CELL)
+
+
 # Menu and templates -----------------------------------------------------------------------
 
 # The rights a template may ask through `{% may "name" obj %}`: name → predicate.
@@ -226,6 +264,7 @@ TEMPLATE_RIGHTS: dict[str, Callable[..., bool]] = {
     "approve_plan": may_approve_plan,
     "run_crisis": may_run_crisis,
     "edit_exercise": may_edit_exercise,
+    "request_aid": may_request_aid,
 }
 
 

@@ -4,6 +4,7 @@ from django.views.generic import RedirectView
 from django.views.i18n import set_language
 
 from planblanc.api.urls import api
+from planblanc.crisis.views_situation import situation_public
 
 urlpatterns = [
     path("", include("planblanc.core.urls")),
@@ -14,6 +15,8 @@ urlpatterns = [
     path("exercices/", include("planblanc.exercises.urls")),
     path("", include("planblanc.alerting.urls")),
     path("crise/", include("planblanc.crisis.urls")),
+    # The staff situation page: readable without an account through its secret link.
+    path("situation/<str:token>/", situation_public, name="situation_public"),
     path("entraide/", include("planblanc.mutual_aid.urls")),
     path("api/v1/", api.urls),
     path("i18n/setlang/", set_language, name="set_language"),

@@ -14,11 +14,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from planblanc.accounts.models import ApiToken, AuditEntry, RoleAssignment, User
-from planblanc.accounts.services import api_token_create
 from planblanc.directory.models import Department, Establishment, Person
 from planblanc.directory.validators import finess_with_check_digit
 from planblanc.tenancy import Role
 from tests.conftest import PASSWORD, verified_client
+from tests.support.api import token_client
 
 IP = "198.51.100.23"
 AGENT = "Mozilla/5.0 (Linux; Android 14) PlanBlancTest/1.0"
@@ -34,8 +34,7 @@ def web(user: Any) -> Client:
 
 
 def api(user: Any) -> Client:
-    _token, key = api_token_create(actor=user, name="audit tests")
-    return from_phone(Client(HTTP_AUTHORIZATION=f"Bearer {key}"))
+    return from_phone(token_client(user, language=None))
 
 
 class Since:

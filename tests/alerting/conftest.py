@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.alerting.smtp import SmtpServer
+from tests.support.smtp import SmtpServer
 
 
 @pytest.fixture

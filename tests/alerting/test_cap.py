@@ -4,7 +4,6 @@ upload page and the API."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import capvalidator
@@ -16,15 +15,12 @@ from lxml import etree
 from planblanc.alerting.cap import CAP_NS, cap_export, cap_parse, cap_receive
 from planblanc.alerting.models import Campaign, Delivery, Recipient
 from planblanc.alerting.services import RecipientInput, campaign_cancel, campaign_create
+from tests.support.api import token_client
+
+pytestmark = pytest.mark.usefixtures("english_messages")
+
 
 NS = {"cap": CAP_NS}
-
-
-@pytest.fixture(autouse=True)
-def _english() -> Iterator[None]:
-    # The assertions read the English messages (the French catalogue translates them).
-    with translation.override("en"):
-        yield
 
 
 @pytest.fixture
@@ -169,12 +165,8 @@ def test_it_refuses_a_region_outside_the_officers_scope(world, email_channel):
 
 
 def _token_client(user: Any) -> Any:
-    from django.test import Client
 
-    from planblanc.accounts.services import api_token_create
-
-    _token, key = api_token_create(actor=user, name="cap tests")
-    return Client(HTTP_AUTHORIZATION=f"Bearer {key}", HTTP_ACCEPT_LANGUAGE="en")
+    return token_client(user)
 
 
 @pytest.mark.django_db

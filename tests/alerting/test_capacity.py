@@ -4,6 +4,7 @@ estimated from the declared capacities."""
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -13,9 +14,8 @@ from planblanc.alerting.capacity import Pacer, reach_estimate
 from planblanc.alerting.channels.base import build_providers
 from planblanc.alerting.models import Delivery, DeliveryStatus
 from planblanc.alerting.services import RecipientInput, campaign_create, deliveries_process
-from tests.alerting.conftest import needs_server_database
-from tests.alerting.kannel import needs_kannel
-from tests.alerting.kannel_pair import running_kannel_pair
+from tests.support.kannel import needs_kannel
+from tests.support.kannel_pair import running_kannel_pair
 
 
 def test_it_estimates_the_time_to_reach_everyone(settings):
@@ -49,6 +49,14 @@ def test_it_shares_one_schedule_between_workers():
     elapsed = time.monotonic() - start
     assert 1.8 <= elapsed <= 3.0
     assert max(sum(1 for t in times if s <= t < s + 1.0) for s in times) <= 21
+
+
+# The providers of a channel send in parallel threads, each with its own database
+# connection: on a server database (the in-memory SQLite test database is one connection).
+needs_server_database = pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL", "").startswith("postgres"),
+    reason="parallel providers need a server database (run with DATABASE_URL=postgres://…)",
+)
 
 
 @needs_kannel

@@ -31,7 +31,7 @@ from planblanc.alerting.services import (
     recipients_from_people,
 )
 from planblanc.directory.models import Person
-from tests.alerting.smtp import Recorder, SmtpServer, free_port
+from tests.support.smtp import Recorder, SmtpServer, free_port
 
 
 def _people(n: int, prefix: str = "agent") -> list[RecipientInput]:
@@ -263,7 +263,7 @@ def test_it_falls_back_to_the_next_provider_when_the_relay_is_down(world, smtp, 
 
 @pytest.mark.django_db
 def test_it_moves_to_the_next_channel_when_a_channel_is_exhausted(world, fast_retries):
-    from tests.alerting.test_webhook import HookServer
+    from tests.support.webhook import HookServer
 
     with SmtpServer(Recorder(rcpt_answer=lambda a: "550 5.1.1 User unknown")) as smtp, HookServer() as hook:
         fast_retries.ALERTING_CHANNELS = {

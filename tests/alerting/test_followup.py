@@ -4,14 +4,13 @@ its delay, every recipient still unacknowledged — and nobody else."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
-from django.utils import timezone, translation
+from django.utils import timezone
 
 from planblanc.alerting.followup import (
     campaign_create_with_followup,
@@ -20,16 +19,12 @@ from planblanc.alerting.followup import (
 )
 from planblanc.alerting.models import Campaign, Delivery, DeliveryStatus, FollowUp, FollowUpStatus
 from planblanc.alerting.services import RecipientInput, deliveries_process, sms_reply_record
-from tests.alerting.test_sms_smpp import TinySmsc
+from tests.support.smpp import TinySmsc
+
+pytestmark = pytest.mark.usefixtures("english_messages")
+
 
 PHONES = {"Alice": "+33612345671", "Bruno": "+33612345672", "Chloé": "+33612345673"}
-
-
-@pytest.fixture(autouse=True)
-def _english() -> Iterator[None]:
-    # The assertions read the English messages (the French catalogue translates them).
-    with translation.override("en"):
-        yield
 
 
 def _channels(settings: Any, smsc: TinySmsc) -> None:

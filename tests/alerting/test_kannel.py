@@ -24,8 +24,8 @@ from planblanc.alerting.channels.sms_kannel import (
 from planblanc.alerting.models import Acknowledgement, Delivery, DeliveryStatus
 from planblanc.alerting.services import RecipientInput, campaign_create, deliveries_process
 from tests.alerting.conftest import needs_server_database
-from tests.alerting.kannel import SECRET, kannel_fixture, needs_kannel  # noqa: F401 - the `kannel` fixture
-from tests.alerting.smtp import free_port
+from tests.support.kannel import SECRET, kannel_fixture, needs_kannel  # noqa: F401 - the `kannel` fixture
+from tests.support.smtp import free_port
 
 
 def _message(**kwargs: Any) -> OutgoingMessage:

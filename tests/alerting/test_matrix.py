@@ -10,15 +10,20 @@ from typing import Any
 
 import pytest
 
-from planblanc.accounts.models import AuditEntry
 from planblanc.alerting.matrix_bot import MatrixListener, crisis_room_open
-from planblanc.alerting.models import Acknowledgement, ChatRoom, Delivery, DeliveryStatus
+from planblanc.alerting.models import (
+    Acknowledgement,
+    ChatRoom,
+    Delivery,
+    DeliveryStatus,
+    RecipientAnswer,
+)
 from planblanc.alerting.services import RecipientInput, campaign_create, deliveries_process
 from planblanc.crisis.models import LogbookEntry
 from planblanc.crisis.services import crisis_declare
-from tests.alerting.synapse import Synapse, start_synapse
 from tests.crisis.conftest import approved_plan, logbook_guards_allow_flush  # noqa: F401 (fixtures)
 from tests.plans.conftest import complete_plan, director  # noqa: F401 (fixtures)
+from tests.support.synapse import Synapse, start_synapse
 
 
 @pytest.fixture(scope="session")
@@ -89,8 +94,10 @@ def test_it_runs_the_crisis_room_both_ways(world, director, approved_plan, synap
     _sync_until(listener, 1)
     ack = Acknowledgement.objects.get(recipient__campaign=crisis.campaign, recipient__person=rita)
     assert ack.via == "matrix"
-    eta = AuditEntry.objects.get(action="alerting.answer")
-    assert eta.changes["minutes"] == 15 and eta.changes["answer"] == "coming"
+    # The cell's alert asks the question: the answer "coming in 15 min" is on the cell board.
+    assert crisis.campaign.answers
+    answer = RecipientAnswer.objects.get(recipient__campaign=crisis.campaign, recipient__person=rita)
+    assert (answer.kind, answer.minutes, answer.via) == ("coming", 15, "matrix")
     assert any("15 min" in body for body in _bot_said(synapse, matrix["alice_token"], room_id, matrix["bot"], "15 min"))
 
     head = LogbookEntry.objects.filter(crisis=crisis).count()

@@ -22,7 +22,7 @@ from planblanc.alerting.channels.sms_kannel import KannelProvider
 from planblanc.alerting.models import Campaign, Delivery, DeliveryStatus, PendingReceipt
 from planblanc.alerting.services import RecipientInput, campaign_create, deliveries_process
 from tests.alerting.conftest import needs_server_database
-from tests.alerting.kannel import kannel_fixture, needs_kannel  # noqa: F401 - the `kannel` fixture
+from tests.support.kannel import kannel_fixture, needs_kannel  # noqa: F401 - the `kannel` fixture
 
 
 class SendSms(BaseHTTPRequestHandler):

@@ -35,7 +35,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from tests.alerting.smtp import Recorder, SmtpServer
+from tests.support.smtp import Recorder, SmtpServer
 
 RECIPIENTS = 2000
 KILL_AFTER = 700

@@ -18,8 +18,8 @@ from planblanc.alerting.channels.base import build_providers
 from planblanc.alerting.models import Acknowledgement, Delivery, DeliveryStatus
 from planblanc.alerting.services import RecipientInput, campaign_create, deliveries_process
 from planblanc.alerting.smpp_bind import SmppBind
-from tests.alerting.smtp import free_port
-from tests.alerting.test_sms_smpp import _Sequence, make_pdu
+from tests.support.smpp import _Sequence, make_pdu
+from tests.support.smtp import free_port
 
 
 class PushingSmsc:

@@ -11,8 +11,8 @@ from django.urls import reverse
 from planblanc.accounts.models import AuditEntry
 from planblanc.alerting.models import Acknowledgement, Delivery, DeliveryStatus, PushSubscription
 from planblanc.alerting.services import RecipientInput, campaign_create, deliveries_process
-from tests.alerting.pushservice import PushService
 from tests.conftest import verified_client
+from tests.support.pushservice import PushService
 
 
 @pytest.fixture
@@ -70,7 +70,7 @@ def test_it_pushes_an_encrypted_notification_to_every_device(world, push_setting
 
 @pytest.mark.django_db
 def test_it_removes_a_gone_device_and_uses_the_next_channel(world, push_settings):
-    from tests.alerting.test_webhook import HookServer
+    from tests.support.webhook import HookServer
 
     person = world.chu_person
     with PushService() as service, HookServer() as hook:

@@ -14,7 +14,7 @@ from django.db import connection
 
 from planblanc.alerting.models import Delivery, DeliveryAttempt
 from tests.alerting.campaign_script import create
-from tests.alerting.smtp import SmtpServer
+from tests.support.smtp import SmtpServer
 
 ROOT = Path(__file__).resolve().parents[2]
 

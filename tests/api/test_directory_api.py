@@ -13,18 +13,13 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from planblanc.accounts.models import AuditEntry
-from planblanc.accounts.services import api_token_create
 from planblanc.directory.models import Department, Establishment, Membership, Person
 from planblanc.directory.validators import finess_with_check_digit
 from tests.conftest import verified_client
 from tests.factories import MembershipFactory, PersonFactory
+from tests.support.api import token_client
 
 BASE = "/api/v1/directory"
-
-
-def token_client(user: Any) -> Client:
-    _token, key = api_token_create(actor=user, name="api tests")
-    return Client(HTTP_AUTHORIZATION=f"Bearer {key}", HTTP_ACCEPT_LANGUAGE="en")
 
 
 def send(client: Client, method: str, path: str, payload: Any = None) -> Any:

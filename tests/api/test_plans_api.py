@@ -8,11 +8,9 @@ import json
 from typing import Any
 
 import pytest
-from django.test import Client
 from django.utils.translation import gettext, override
 
 from planblanc.accounts.models import AuditEntry
-from planblanc.accounts.services import api_token_create
 from planblanc.plans.models import (
     CriticalProcess,
     ExternalContact,
@@ -27,6 +25,7 @@ from tests.factories import PersonFactory
 
 # The plan fixtures of tests/plans/conftest.py, reused here.
 from tests.plans.conftest import complete_plan, director  # noqa: F401
+from tests.support.api import token_client
 
 BASE = "/api/v1/plans"
 
@@ -39,8 +38,7 @@ def fr(msgid: str, **params: Any) -> str:
 
 class Api:
     def __init__(self, user: Any) -> None:
-        _token, key = api_token_create(actor=user, name="tests")
-        self.client = Client(HTTP_AUTHORIZATION=f"Bearer {key}")
+        self.client = token_client(user, language=None)
 
     def get(self, path: str, **params: Any) -> Any:
         return self.client.get(BASE + path, params)

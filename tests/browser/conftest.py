@@ -14,24 +14,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright import sync_api
 
 from tests.browser.support import CHROMIUM_ARGS, Watched
 
 CHROMIUM = Path(os.environ.get("PLANBLANC_CHROMIUM", "/usr/bin/chromium"))
 
 
-def _ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
-
-
 @pytest.fixture(scope="session")
 def chromium() -> Iterator[Any]:
+    # Chromium and Playwright are declared test dependencies: missing, the run fails.
     if not CHROMIUM.exists():
-        reason = f"no Chromium at {CHROMIUM} (apt-get install chromium): real-browser journeys not run"
-        if _ci():
-            pytest.fail(reason)
-        pytest.skip(reason)
-    sync_api = pytest.importorskip("playwright.sync_api")
+        pytest.fail(f"no Chromium at {CHROMIUM} (apt-get install chromium): real-browser journeys cannot run")
     # Playwright's sync API keeps an event loop in this thread, which Django's
     # async-safety check takes for async code: the test's own ORM calls are sync.
     with pytest.MonkeyPatch.context() as patch:

@@ -8,13 +8,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from planblanc.actors import SystemActor
 from planblanc.core.demo import DEMO_PASSWORD
 from tests.browser.support import PHONE, Watched
 
 pytestmark = pytest.mark.browser
-expect = pytest.importorskip("playwright.sync_api").expect
 
 LOGIN_PATH = "/compte/connexion/"
 

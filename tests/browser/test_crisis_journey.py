@@ -14,17 +14,28 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
+from playwright.sync_api import expect
 
 from planblanc.core.demo import DEMO_PASSWORD
 from planblanc.crisis.chain import logbook_verify
 from planblanc.crisis.models import Crisis, CrisisTask, DepartmentStatus, LogbookEntry
-from tests.alerting.smtp import SmtpServer
 from tests.browser.support import PHONE, Watched, fr
+from tests.support.smtp import SmtpServer
 
 pytestmark = pytest.mark.browser
-expect = pytest.importorskip("playwright.sync_api").expect
 
 LOGIN_PATH = "/compte/connexion/"
+
+
+def crisis_site_screens() -> Any:
+    """Where the screenshots of the phone pages go (the data directory of the run)."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    path = Path(settings.DATA_DIR) / "screens"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 @pytest.fixture
@@ -81,7 +92,7 @@ def test_it_walks_the_crisis_path_on_a_phone(crisis_site: str, browse: Any, smtp
     crisis = Crisis.objects.get()
     assert page.url.rstrip("/").endswith(f"/crise/{crisis.pk}")
     expect(page.locator("#crisis-head code")).to_have_text(crisis.head_hash)
-    expect(page.locator("#crisis-tasks li").first).to_be_visible()
+    expect(page.locator(".pb-console-nav a").first).to_be_visible()
     director.assert_clean("the console after the declaration")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390 + 1, "the console scrolls sideways"
 
@@ -95,10 +106,30 @@ def test_it_walks_the_crisis_path_on_a_phone(crisis_site: str, browse: Any, smtp
     member_phone = browse(crisis_site, **PHONE)
     member_phone.page.goto(link.group(0))
     member_phone.settle()
-    member_phone.page.get_by_role("button", name=fr("I have received this alert")).click()
+    # The light acknowledgement page repeats the meeting place and asks who is coming.
+    assert "Salle de crise" in member_phone.page.content()
+    member_phone.page.set_viewport_size({"width": 360, "height": 780})
+    assert member_phone.page.evaluate("document.documentElement.scrollWidth") <= 360 + 1
+    member_phone.page.screenshot(path=str(crisis_site_screens() / "ack-360.png"), full_page=True)
+    member_phone.page.fill("input[name=minutes]", "15")
+    member_phone.page.get_by_role("button", name=fr("I am coming")).click()
     member_phone.settle()
     expect(member_phone.heading()).to_have_text(fr("Acknowledged, thank you"))
     member_phone.assert_clean("the acknowledgement")
+
+    # The director sees it on the cell board, on a phone, with a call button per person.
+    crisis = Crisis.objects.order_by("-id").first()
+    director.goto(reverse("crisis:cell_board", args=[crisis.pk]))
+    director.settle()
+    director.assert_clean("the cell board")
+    expect(page.locator('#cell-board [data-state="coming"]').first).to_be_visible()
+    assert page.locator('#cell-board a[href^="tel:"]').count() >= 2
+    page.set_viewport_size({"width": 360, "height": 780})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360 + 1, "the cell board scrolls sideways"
+    page.screenshot(path=str(crisis_site_screens() / "cell-board-360.png"), full_page=True)
+    page.set_viewport_size(PHONE["viewport"])
+    director.goto(reverse("crisis:console", args=[crisis.pk]))
+    director.settle()
 
     # Another member of the cell follows the console live.
     member = browse(crisis_site)
@@ -115,22 +146,26 @@ def test_it_walks_the_crisis_path_on_a_phone(crisis_site: str, browse: Any, smtp
     expect(member.page.locator("#crisis-logbook")).to_contain_text("Appel au CERT Santé passé.", timeout=6_000)
     director.assert_clean("the console after two entries")
 
-    # Complete a task.
+    # Complete a task, from the tasks section.
+    page.locator(".pb-console-nav").get_by_role("link", name=fr("All tasks")).click()
+    expect(page.locator("#crisis-tasks")).to_be_visible()
     task = CrisisTask.objects.filter(crisis=crisis).order_by("due_at", "order", "id").first()
     page.locator(f"#task-{task.pk}").get_by_role("button", name=fr("Done")).click()
-    director.settle()
+    expect(page.locator("#pb-toast")).to_have_text(fr("Task done."))
     task.refresh_from_db()
     assert task.status == "done"
-    expect(page.locator("#crisis-logbook")).to_contain_text(task.title)
+    expect(member.page.locator("#crisis-logbook")).to_contain_text(task.title, timeout=6_000)
 
-    # A department goes to degraded mode.
+    # A department goes to degraded mode, from the status board.
+    page.locator(".pb-console-nav").get_by_role("link", name=fr("Status board")).click()
+    expect(page.locator("#crisis-status")).to_be_visible()
     row = DepartmentStatus.objects.filter(crisis=crisis).first()
-    page.select_option(f"#dep-{row.pk}", "degraded")
-    page.locator(f"#department-{row.pk}").get_by_role("button", name=fr("Set")).click()
-    director.settle()
+    page.locator(f"#department-{row.pk}").get_by_role("button", name=fr("Degraded mode")).click()
+    expect(page.locator("#pb-toast")).to_contain_text(row.name)
     row.refresh_from_db()
     assert row.status == "degraded" and row.history.count() == 1
-    expect(member.page.locator(f"#department-{row.pk}")).to_contain_text(fr("Degraded mode"), timeout=6_000)
+    expect(page.locator(f"#department-{row.pk}")).to_contain_text(fr("Degraded mode"))
+    expect(member.page.locator("#crisis-logbook")).to_contain_text(row.name, timeout=6_000)
     # Live updates add only the new entries: each once, newest first.
     crisis.refresh_from_db()
     expect(member.page.locator("#crisis-logbook-list > li")).to_have_count(crisis.head_seq)
@@ -139,6 +174,8 @@ def test_it_walks_the_crisis_path_on_a_phone(crisis_site: str, browse: Any, smtp
     director.assert_clean("the console after the status change")
 
     # Export the logbook: the PDF and the JSON carry the head hash shown on screen.
+    page.locator(".pb-console-nav").get_by_role("link", name=fr("Logbook")).click()
+    expect(page.locator("#crisis-logbook")).to_be_visible()
     crisis.refresh_from_db()
     expect(page.locator("#crisis-head code")).to_have_text(crisis.head_hash)
     with page.expect_download() as download_info:
@@ -151,6 +188,8 @@ def test_it_walks_the_crisis_path_on_a_phone(crisis_site: str, browse: Any, smtp
     director.assert_clean("the exports")
 
     # The CNIL notification, pre-filled from the crisis, from its clock on the console.
+    page.locator(".pb-console-nav").get_by_role("link", name=fr("Notifications")).click()
+    expect(page.locator("#crisis-notifications")).to_be_visible()
     form_url = reverse("crisis:notification_form", args=[crisis.pk, "cnil"])
     follow = page.locator(f"#crisis-notifications a[href='{form_url}']").first
     follow.click()

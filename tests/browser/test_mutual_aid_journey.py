@@ -18,8 +18,8 @@ from planblanc.core.demo import DEMO_PASSWORD
 from planblanc.crisis.models import Crisis, LogbookEntry
 from planblanc.directory.models import Establishment, Person
 from planblanc.mutual_aid.models import AidOffer, HelpRequest, RegionalCrisis, SituationReport
-from tests.alerting.smtp import SmtpServer
 from tests.browser.support import PHONE, Watched, fr, totp_code
+from tests.support.smtp import SmtpServer
 
 pytestmark = pytest.mark.browser
 expect = pytest.importorskip("playwright.sync_api").expect
@@ -146,7 +146,7 @@ def test_the_chu_gets_help_from_its_group_and_region_on_phones(aid_site: str, br
     cell.goto(f"/crise/{crisis.pk}/")
     cell.page.get_by_role("link", name=fr("Situation report")).click()
     cell.settle()
-    cell.page.locator("input[name=ed_status][value=diverted]").check()
+    cell.page.locator("label[for=id_ed_status_2]").click()  # diverted
     cell.page.fill("#id_beds_deprogrammed", "40")
     cell.page.fill("#id_surgeries_deprogrammed", "12")
     cell.page.check("#id_lab_on_paper")

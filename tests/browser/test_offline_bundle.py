@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from planblanc.directory.validators import phone_display
 from planblanc.plans.exports import kit_meta, offline_bundle_zip
@@ -21,7 +22,6 @@ pytestmark = pytest.mark.browser
 # The complete plan of the plan tests (its conftest is not above this folder).
 director = plan_fixtures.director
 complete_plan = plan_fixtures.complete_plan
-expect = pytest.importorskip("playwright.sync_api").expect
 
 SECTIONS = {
     "cellule": "Cellule de crise",

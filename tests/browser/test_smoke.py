@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from planblanc.core.demo import DEMO_PASSWORD
 from tests.browser.support import PHONE, Watched, fr, totp_code
 
 pytestmark = pytest.mark.browser
-expect = pytest.importorskip("playwright.sync_api").expect
 
 LOGIN_PATH = "/compte/connexion/"
 # Menu entries (message ids; pages are in French by default). Each page's heading is

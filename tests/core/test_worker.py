@@ -55,7 +55,26 @@ def test_it_fails_the_platform_check_when_no_worker_answers():
     assert DBTaskResult.objects.filter(status="READY").count() == 1
 
 
-def test_it_exposes_health_for_monitoring(client, db):
-    payload = client.get("/healthz").json()
+def test_it_exposes_health_for_monitoring(client, db, settings):
+    # Without the token: only ok or degraded (no worker here, so degraded), nothing else.
+    response = client.get("/healthz")
+    assert (response.status_code, response.json()) == (503, {"status": "degraded"})
+    settings.PLANBLANC_HEALTHZ_TOKEN = "jeton-de-supervision"
+    assert client.get("/healthz?token=mauvais").json() == {"status": "degraded"}
+    assert client.get("/healthz", HTTP_AUTHORIZATION="Bearer mauvais").json() == {"status": "degraded"}
+    payload = client.get("/healthz", HTTP_AUTHORIZATION="Bearer jeton-de-supervision").json()
+    assert payload["status"] == "degraded"
     assert payload["database"] == "ok"
     assert payload["workers_alive"] == 0
+    assert client.get("/healthz?token=jeton-de-supervision").json()["workers_alive"] == 0
+
+
+def test_health_is_ok_with_a_live_worker_and_an_empty_queue(client, db):
+    from django.utils import timezone
+
+    from planblanc.core.models import WorkerHeartbeat
+
+    now = timezone.now()
+    WorkerHeartbeat.objects.create(worker_id="w", hostname="h", pid=1, started_at=now, last_seen_at=now)
+    response = client.get("/healthz")
+    assert (response.status_code, response.json()) == (200, {"status": "ok"})

@@ -30,13 +30,8 @@ def logbook_guards_allow_flush(transactional_db: Any) -> Any:
 
 
 @pytest.fixture(autouse=True)
-def _english() -> Any:
-    # Messages are checked in English; the French catalogue is filled separately.
-    from django.utils import translation
-
-    with translation.override("en"):
-        yield
-
+def _english(english_messages: None) -> None:
+    """Every test here reads the English messages."""
 
 @pytest.fixture
 def crisis(world: Any, director: Any, approved_plan: PlanVersion) -> Any:  # noqa: F811

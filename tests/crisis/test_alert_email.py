@@ -22,10 +22,12 @@ def test_the_cell_receives_the_bridge_details_and_acknowledges_by_link(world, di
                             first_facts="Rançongiciel sur les serveurs de fichiers.")
     call_command("alert_worker", "--once", "-v", "0")
     received = smtp.recorder.received
-    # Seat holders and deputies with an email address (factory people all have one).
+    # Seat holders with an email address (factory people all have one); the deputy waits
+    # on standby until the holder of their seat declines or stays silent.
     assert {r.rcpt for r in received} == set(
-        crisis.campaign.recipients.exclude(email="").values_list("email", flat=True)
-    ) and len(received) == 3
+        crisis.campaign.recipients.filter(standby=False).exclude(email="").values_list("email", flat=True)
+    ) and len(received) == 2
+    assert crisis.campaign.recipients.filter(standby=True).count() == 1
     mail = received[0]
     assert "Crise cyber déclarée" in mail.subject and "CHU A" in mail.subject
     assert "+33199000123" in mail.body and "code 4242" in mail.body

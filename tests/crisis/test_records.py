@@ -31,7 +31,8 @@ def _overflowing(content: bytes) -> list[str]:
     for page in PdfReader(io.BytesIO(content)).pages:
         width = float(page.mediabox.width)
 
-        def visit(text: str, cm: list[float], tm: list[float], font: object, size: float) -> None:
+        def visit(text: str, cm: list[float], tm: list[float], font: object, size: float,
+                  width: float = width) -> None:
             x = tm[4] * cm[0] + tm[5] * cm[2] + cm[4]
             scale = (tm[0] * cm[0]) or 1.0
             if text.strip() and x + 0.45 * size * scale * len(text.strip()) > width:

@@ -85,7 +85,7 @@ def test_the_console_forms_write_the_logbook(world, crisis, director_client):
     page = director_client.get(base).content.decode()
     assert "Couper Internet" in page and "Degraded mode" in page
     board = director_client.get(reverse("crisis:section", args=[crisis.pk, "tableau"])).content.decode()
-    assert 'id="department-%d"' % row.pk in board and "Degraded mode" in board
+    assert f'id="department-{row.pk}"' in board and "Degraded mode" in board
     decisions = director_client.get(reverse("crisis:section", args=[crisis.pk, "decisions"])).content.decode()
     assert "Couper Internet" in decisions and "Limiter la propagation" in decisions
 

@@ -11,7 +11,6 @@ from django.core.exceptions import ValidationError
 from django.utils import translation
 
 from planblanc.accounts.models import AuditEntry
-from planblanc.accounts.services import api_token_create
 from planblanc.directory import services
 from planblanc.directory.forms import EstablishmentForm
 from planblanc.directory.models import Establishment
@@ -20,6 +19,7 @@ from planblanc.directory.validators import (
     finess_validate,
     finess_with_check_digit,
 )
+from tests.support.api import token_client
 
 
 def luhn_valid(digits: str) -> bool:
@@ -188,10 +188,7 @@ def test_the_service_refuses_a_duplicate_number(world):
 
 @pytest.fixture
 def api(world: Any) -> Any:
-    from django.test import Client
-
-    _token, key = api_token_create(actor=world.national_admin, name="finess tests")
-    return Client(HTTP_AUTHORIZATION=f"Bearer {key}", HTTP_ACCEPT_LANGUAGE="en")
+    return token_client(world.national_admin)
 
 
 def test_the_api_refuses_a_bad_number_with_the_reason(world, api):

@@ -8,14 +8,13 @@ import json
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.test import Client
 from django.utils import translation
 
-from planblanc.accounts.services import api_token_create
 from planblanc.directory import services
 from planblanc.directory.forms import DepartmentForm, PersonForm
 from planblanc.directory.models import Person
 from planblanc.directory.validators import phone_display, phone_is_mobile, phone_normalize
+from tests.support.api import token_client
 
 
 @pytest.mark.parametrize(
@@ -159,8 +158,7 @@ def test_the_service_refuses_and_saves_nothing(world):
 
 
 def test_the_api_normalises_and_refuses(world):
-    _token, key = api_token_create(actor=world.establishment_admin, name="phones")
-    client = Client(HTTP_AUTHORIZATION=f"Bearer {key}", HTTP_ACCEPT_LANGUAGE="en")
+    client = token_client(world.establishment_admin)
     url = f"/api/v1/directory/people/{world.chu_person.pk}"
     response = client.patch(url, json.dumps({"landline_phone": "04.72.11.22.33"}), content_type="application/json")
     assert response.status_code == 200

@@ -7,18 +7,16 @@ import json
 from typing import Any
 
 import pytest
-from django.test import Client
 
-from planblanc.accounts.services import api_token_create
 from planblanc.exercises.models import Exercise
+from tests.support.api import token_client
 
 BASE = "/api/v1/exercises"
 
 
 class Api:
     def __init__(self, user: Any) -> None:
-        _token, key = api_token_create(actor=user, name="tests")
-        self.client = Client(HTTP_AUTHORIZATION=f"Bearer {key}")
+        self.client = token_client(user, language=None)
 
     def get(self, path: str) -> Any:
         return self.client.get(BASE + path)

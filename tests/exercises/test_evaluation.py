@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,15 +12,10 @@ from planblanc.exercises.models import InjectRun, ReactionCheck
 from tests.exercises.runkit import person_in
 from tests.factories import UserFactory
 
+pytestmark = pytest.mark.usefixtures("english_messages")
+
+
 T = datetime.timedelta
-
-
-@pytest.fixture(autouse=True)
-def _english() -> Iterator[None]:
-    from django.utils import translation
-
-    with translation.override("en"):
-        yield
 
 
 def _scenario(world: Any) -> dict[str, Any]:

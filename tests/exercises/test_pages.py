@@ -199,9 +199,10 @@ def test_it_refuses_a_file_that_is_not_a_chronogramme(client_for: Any, exercise:
     client = client_for("establishment_admin")
     upload = io.BytesIO(b"not a workbook")
     upload.name = "chrono.xlsx"
-    client.post(reverse("exercises:import_upload", args=[exercise.pk]), {"file": upload})
-    preview = client.get(reverse("exercises:import_preview", args=[exercise.pk]))
-    assert preview.status_code == 422 and "alert-danger" in preview.content.decode()
+    # Refused at the upload, beside the field; nothing is staged, so there is no preview.
+    response = client.post(reverse("exercises:import_upload", args=[exercise.pk]), {"file": upload})
+    assert response.status_code == 422 and "invalid-feedback" in response.content.decode()
+    assert client.get(reverse("exercises:import_preview", args=[exercise.pk])).status_code == 404
     assert exercise.injects.count() == 12
 
 

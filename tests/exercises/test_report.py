@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterator
 from io import BytesIO
 from typing import Any
 
@@ -19,15 +18,10 @@ from planblanc.exercises.models import InjectRun, InjectState, QuestionnaireAnsw
 from tests.conftest import verified_client
 from tests.exercises.runkit import exercise_with_people, now, play
 
+pytestmark = pytest.mark.usefixtures("english_messages")
+
+
 T = datetime.timedelta
-
-
-@pytest.fixture(autouse=True)
-def _english() -> Iterator[None]:
-    from django.utils import translation
-
-    with translation.override("en"):
-        yield
 
 
 def _finished(world: Any) -> Any:

@@ -23,20 +23,14 @@ from planblanc.exercises.models import (
     InjectState,
     RunStatus,
 )
-from tests.alerting.smtp import SmtpServer
 from tests.exercises.runkit import exercise_with_people, now, play
+from tests.support.smtp import SmtpServer
 from tests.support.tsa import LocalTimestampAuthority
 
+pytestmark = pytest.mark.usefixtures("english_messages")
+
+
 T = datetime.timedelta
-
-
-@pytest.fixture(autouse=True)
-def _english() -> Iterator[None]:
-    # Messages are checked in English; the French catalogue is filled separately.
-    from django.utils import translation
-
-    with translation.override("en"):
-        yield
 
 
 @pytest.fixture

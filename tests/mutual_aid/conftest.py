@@ -57,3 +57,14 @@ def request_data(**overrides: Any) -> dict[str, Any]:
             "urgency": "urgent", "deliver_to": "CHU A, hall des urgences", "details": "Postes hors domaine"}
     data.update(overrides)
     return data
+
+
+@pytest.fixture
+def logbook_guards_allow_flush(transactional_db: Any) -> Any:
+    """Request it in transactional tests that write crisis rows."""
+    from django.db import connection
+
+    from planblanc.crisis.db_guards import purge_logbook_for_tests
+
+    yield
+    purge_logbook_for_tests(connection)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.exceptions import PermissionDenied
+from django.utils import translation
 
 from planblanc.mutual_aid import catalogue_io, services
 from planblanc.mutual_aid.models import Resource
@@ -38,9 +39,12 @@ def test_an_exported_file_imports_back_the_same(world):
     make(world.group_ciso, "group", world.group_a, "PC autonomes", location="Site CH A", contact="Astreinte DSI",
          contact_phone="+33639980001", delay="2 h", cost="gratuit", agreement="CONV-GHT-12",
          description="=formule piégée")
+    from planblanc.core import tabular
+
     rows = list(catalogue_io.export_rows(Resource.objects.all()))
-    csv_bytes = "".join(catalogue_io.export_csv(rows)).encode("utf-8")
-    xlsx_bytes = catalogue_io.export_xlsx(rows)
+    csv_bytes = tabular.csv_bytes(rows)
+    xlsx_bytes = tabular.xlsx_bytes([("Ressources", rows)])
+    assert "'=formule piégée" in csv_bytes.decode("utf-8")  # a spreadsheet would run it
     for name, content in (("r.csv", csv_bytes), ("r.xlsx", xlsx_bytes)):
         good, errors = catalogue_io.parse(filename=name, content=content)
         assert not errors
@@ -60,7 +64,10 @@ def test_the_import_previews_then_confirms_all_or_nothing(world):
     assert response.status_code == 302
     preview = client.get(response["Location"])
     body = preview.content.decode()
-    assert "Line 3" in body and "Line 4" in body and "Imprimantes" in body
+    # The page speaks French (the users' language) whatever the test's active language.
+    with translation.override("fr"):
+        line = translation.gettext("Line %(line)s")
+    assert line % {"line": 3} in body and line % {"line": 4} in body and "Imprimantes" in body
     assert not Resource.objects.exists()
     client.post(response["Location"])
     assert list(Resource.objects.values_list("name", "group_id")) == [("Imprimantes", world.group_a.pk)]

@@ -4,7 +4,10 @@ answered one is not; two workers never take the same step twice."""
 from __future__ import annotations
 
 import datetime
+import threading
 
+import pytest
+from django.db import connection, connections
 from django.utils import timezone
 
 from planblanc.crisis.models import LogbookEntry
@@ -51,3 +54,48 @@ def test_the_worker_task_escalates(aid):
     request = services.help_request_create(actor=w.crisis_member, requester=w.chu, data=request_data())
     HelpRequest.objects.filter(pk=request.pk).update(answer_due_at=timezone.now() - datetime.timedelta(minutes=1))
     assert help_requests_escalate.call() == 1
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrent workers need PostgreSQL's row locks")
+def test_parallel_workers_take_each_step_once(logbook_guards_allow_flush, aid):
+    w = aid.world
+    requests = [services.help_request_create(actor=w.crisis_member, requester=w.chu,
+                                             data=request_data(what=f"Ressource {i}")) for i in range(10)]
+    later = timezone.now() + datetime.timedelta(hours=1)
+    start = threading.Barrier(4)
+    taken: list[int] = []
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            start.wait()
+            taken.append(services.help_requests_escalate(now=later))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and sum(taken) == len(requests)
+    assert AidAlert.objects.filter(purpose="escalation").count() == len(requests)
+    assert set(HelpRequest.objects.values_list("escalation_level", flat=True)) == {1}
+
+
+def test_a_request_from_the_page_queues_its_escalation_for_when_the_answer_is_due(aid):
+    from django.urls import reverse
+    from django_tasks_db.models import DBTaskResult
+
+    from tests.conftest import verified_client
+
+    response = verified_client(aid.world.crisis_member).post(
+        reverse("mutual_aid:request_create", args=[aid.crisis.pk]),
+        {"target_kind": "group", "kind": "equipment", "what": "PC autonomes", "quantity": "20", "urgency": "urgent",
+         "deliver_to": "CHU A"})
+    assert response.status_code == 302
+    request = HelpRequest.objects.get()
+    queued = DBTaskResult.objects.filter(task_path__endswith="help_requests_escalate")
+    assert [task.run_after for task in queued] == [request.answer_due_at]

@@ -51,10 +51,10 @@ def state():
 
 def test_every_route_is_a_404_for_an_outsider(aid):
     w = aid.world
-    request = services.help_request_create(actor=w.crisis_member, requester=w.chu, data=request_data())
+    request = services.help_request_create(actor=w.crisis_member, requester=w.chu, data=request_data(what="Postes autonomes CHU"))
     offer = services.aid_offer_create(actor=w.group_ciso, request=request, level="group", data={"quantity": 5})
     resource = services.resource_create(actor=w.establishment_admin, level="establishment", owner=w.chu,
-                                        data={"kind": "equipment", "name": "Routeur 4G", "quantity": 2})
+                                        data={"kind": "equipment", "name": "Routeur 4G CHU", "quantity": 2})
     batch = ResourceImport.objects.create(region=w.region_a, establishment=w.chu, uploaded_by=w.establishment_admin,
                                           filename="x.csv")
     services.situation_report_create(actor=w.crisis_member, crisis=aid.crisis, data={
@@ -62,7 +62,9 @@ def test_every_route_is_a_404_for_an_outsider(aid):
     urls = object_urls(aid, request, offer, resource, batch)
     names = {p.name for p in get_resolver().url_patterns if getattr(p, "namespace", "") == "mutual_aid"
              for p in p.url_patterns}
-    assert names == set(urls) | OWN_PAGES, "a new route must be added to this test"
+    assert names == set(urls) | OWN_PAGES | {"responder_routes"}, "a new route must be added to this test"
+    # Only a group or a region has an on-call route: an establishment's administrator has none.
+    assert verified_client(w.outsider_admin).get(reverse("mutual_aid:responder_routes")).status_code == 404
     outsider = verified_client(w.outsider_admin)
     before = state()
     for name, url in urls.items():
@@ -72,14 +74,14 @@ def test_every_route_is_a_404_for_an_outsider(aid):
             post_only = name in ("request_cancel", "offer_action", "regional_link", "regional_alert")
             allowed = {404, 405} if method == "get" and post_only else {404}
             assert response.status_code in allowed, f"{method} {name}"
-            assert "Routeur 4G" not in response.content.decode() and "PC autonomes" not in response.content.decode()
+            assert "Routeur 4G CHU" not in response.content.decode() and "Postes autonomes CHU" not in response.content.decode()
     assert state() == before
     for name in OWN_PAGES:
         url = reverse(f"mutual_aid:{name}", args=["csv"] if name == "catalogue_export" else [])
         response = outsider.get(url)
         assert response.status_code == 200, name
         body = response.content.decode() if name != "catalogue_export" else b"".join(response.streaming_content).decode()
-        assert "Routeur 4G" not in body and "PC autonomes" not in body, name
+        assert "Routeur 4G CHU" not in body and "Postes autonomes CHU" not in body, name
 
 
 def test_the_pages_answer_for_their_users(aid):
@@ -111,3 +113,32 @@ def test_the_pages_answer_for_their_users(aid):
                             {"message": "Point à 14 h", "confirm": "on"})
     assert response.status_code == 302
     assert edxl.MAX_IMPORT_BYTES == 256 * 1024
+
+
+def test_the_group_chooses_its_on_call_rotation_and_the_request_reaches_it(aid):
+    import datetime as dt
+
+    from planblanc.alerting.oncall import rotation_create
+    from planblanc.mutual_aid.models import AidAlert, ResponderRoute
+    from tests.factories import MembershipFactory, PersonFactory
+
+    w = aid.world
+    on_call = MembershipFactory(establishment=w.ch, person=PersonFactory(last_name="Astreinte")).person
+    rotation = rotation_create(actor=w.group_ciso, establishment=w.ch, name="Astreinte DSI GHT", period="weekly",
+                               handoff_time=dt.time(8, 0), starts_on=timezone.localdate() - dt.timedelta(days=3),
+                               members=[on_call])
+    ciso = verified_client(w.group_ciso)
+    page = ciso.get(reverse("mutual_aid:responder_routes"))
+    assert page.status_code == 200 and "Astreinte DSI GHT" in page.content.decode()
+    prefix = f"group-{w.group_a.pk}"
+    bad = ciso.post(reverse("mutual_aid:responder_routes"), {
+        "owner": f"group:{w.group_a.pk}", f"{prefix}-rotation": rotation.pk, f"{prefix}-answer_within_minutes": "1"})
+    assert bad.status_code == 200 and not ResponderRoute.objects.exists()
+    ok = ciso.post(reverse("mutual_aid:responder_routes"), {
+        "owner": f"group:{w.group_a.pk}", f"{prefix}-rotation": rotation.pk, f"{prefix}-answer_within_minutes": "15"})
+    assert ok.status_code == 302
+    request = services.help_request_create(actor=w.crisis_member, requester=w.chu, data=request_data())
+    alert = AidAlert.objects.get(request=request)
+    assert list(alert.campaign.recipients.values_list("person_id", flat=True)) == [on_call.pk]
+    assert "Astreinte DSI GHT" in alert.audience
+    assert (request.answer_due_at - request.created_at) == dt.timedelta(minutes=15)

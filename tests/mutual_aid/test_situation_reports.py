@@ -7,7 +7,7 @@ import datetime
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from planblanc.crisis.models import LogbookEntry
 from planblanc.mutual_aid import selectors, services
@@ -44,7 +44,8 @@ def test_a_late_report_is_flagged_on_the_board(aid):
     board = selectors.regional_board(regional=aid.regional)
     assert board.late_reports == 1 and board.rows[0].late
     page = verified_client(w.regional_officer).get(f"/entraide/region/{aid.regional.pk}/")
-    assert "Report late" in page.content.decode()
+    with translation.override("fr"):
+        assert translation.gettext("Report late") in page.content.decode()
 
 
 def test_a_crisis_without_any_report_is_late_after_the_rhythm(aid):

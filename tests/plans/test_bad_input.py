@@ -14,7 +14,6 @@ from django.utils.html import escape
 from django.utils.translation import gettext, override
 
 from planblanc.accounts.models import AuditEntry
-from planblanc.accounts.services import api_token_create
 from planblanc.directory.validators import phone_normalize
 from planblanc.plans.durations import duration_parse
 from planblanc.plans.models import (
@@ -26,6 +25,7 @@ from planblanc.plans.models import (
 )
 from planblanc.plans.services import plan_approve
 from tests.conftest import verified_client
+from tests.support.api import token_client
 
 
 def fr(msgid: str, **params: Any) -> str:
@@ -42,8 +42,7 @@ def fr_error(call: Any, raw: str) -> str:
 
 
 def api(user: Any) -> Client:
-    _token, key = api_token_create(actor=user, name="tests")
-    return Client(HTTP_AUTHORIZATION=f"Bearer {key}")
+    return token_client(user, language=None)
 
 
 def send(client: Client, method: str, path: str, body: Any) -> Any:

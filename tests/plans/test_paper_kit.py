@@ -10,6 +10,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import pypdf
 import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
@@ -26,8 +27,6 @@ from planblanc.plans.exports import (
 from planblanc.plans.models import DegradedProcedure, Plan, PlanExport, PlanVersion, Resource, Seat
 from planblanc.plans.services import plan_approve
 from planblanc.plans.snapshot import plan_snapshot
-
-pypdf = pytest.importorskip("pypdf")
 
 A4 = (595.28, 841.89)  # points
 PRINTED_AT = datetime.datetime(2026, 3, 2, 8, 30, tzinfo=datetime.UTC)

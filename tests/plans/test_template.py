@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 import yaml
 from django.core.exceptions import ValidationError
-from django.utils import translation
 
 from planblanc.accounts.models import AuditEntry
 from planblanc.directory.models import DepartmentKind, Function
@@ -40,12 +39,7 @@ from planblanc.plans.template_data import (
 )
 from tests.factories import DepartmentFactory
 
-
-@pytest.fixture(autouse=True)
-def _english_messages() -> Any:
-    # The assertions read the English msgids; the platform's default language is French.
-    with translation.override("en"):
-        yield
+pytestmark = pytest.mark.usefixtures("english_messages")
 
 
 @pytest.fixture

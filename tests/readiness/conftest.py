@@ -7,7 +7,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.utils import translation
 
 from planblanc.actors import SystemActor
 from planblanc.readiness import services
@@ -23,11 +22,8 @@ from planblanc.readiness.models import Referential
 
 
 @pytest.fixture(autouse=True)
-def _english_messages() -> Any:
-    """Messages are checked in English (the msgids); the pages default to French."""
-    with translation.override("en"):
-        yield
-
+def _english(english_messages: None) -> None:
+    """Every test here reads the English messages."""
 
 @pytest.fixture
 def bundled(db: Any) -> dict[str, Referential]:

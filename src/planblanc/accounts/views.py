@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import segno
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
@@ -154,3 +156,13 @@ def access_revoke(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, " ".join(exc.messages))
     return redirect("accounts:access_list")
 
+
+
+class LogoutView(auth_views.LogoutView):
+    """Logging out also empties what the installed app kept offline on this device
+    (plan pages with phone numbers): the browser clears its caches and storage."""
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = super().post(request, *args, **kwargs)
+        response["Clear-Site-Data"] = '"cache", "storage"'
+        return response

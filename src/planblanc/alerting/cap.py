@@ -153,10 +153,16 @@ def _parse_xml(xml: bytes) -> etree._Element:
     return etree.fromstring(xml, parser)
 
 
+# One CAP message is a few KB; the same cap on the page, the API and the receiving endpoint.
+MAX_CAP_BYTES = 1_000_000
+
+
 def cap_validate(xml: bytes) -> etree._Element:
     """The parsed message, or ValidationError listing what is wrong."""
     if not xml or not xml.strip():
         raise ValidationError(_("The CAP message is empty."))
+    if len(xml) > MAX_CAP_BYTES:
+        raise ValidationError(_("The CAP file is too large (1 MB at most)."))
     try:
         root = _parse_xml(xml)
     except etree.XMLSyntaxError as exc:

@@ -4,7 +4,10 @@ the time it takes to reach everyone.
 Each provider declares its capacity in PLANBLANC_CHANNELS: `rate` (messages per
 second; an SMS link does 10–30/s), or for voice `lines` (concurrent calls) and
 `call_seconds` (expected length of a call, 60 by default): its rate is lines /
-call_seconds. A provider without a declared capacity is not paced.
+call_seconds. A provider without a declared capacity is not paced. `connections`
+(default 1, at most 16) lets a worker send to one provider over that many connections
+side by side, when one request at a time cannot reach the rate (an HTTP round trip of
+50 ms caps one connection at 20/s); the rate stays the provider's.
 
 Pacing is shared by all workers of all machines through the database, as a virtual
 schedule (the generic cell rate algorithm): one row per provider holds the next free
@@ -181,7 +184,7 @@ def reach_text(item: ReachEstimate) -> str:
             "%(count)s voice calls on %(lines)d line: %(time)s", "%(count)s voice calls on %(lines)d lines: %(time)s",
             item.lines,
         ) % {"count": _number(item.messages), "lines": item.lines, "time": duration_text(item.seconds)}
-    per_provider = item.rate / item.providers if item.providers else item.rate
+    per_provider = (item.rate or 0) / item.providers if item.providers else item.rate
     return ngettext(
         "%(count)s × %(channel)s at %(rate)s/s on %(providers)d provider: %(time)s",
         "%(count)s × %(channel)s at %(rate)s/s on %(providers)d providers: %(time)s",

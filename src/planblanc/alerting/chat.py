@@ -47,11 +47,43 @@ def parse_coming(text: str) -> tuple[bool, int | None]:
     return False, None
 
 
-def answer_record(*, delivery: Delivery, via: str, minutes: int | None = None) -> None:
-    """The recipient says they are coming (in `minutes`). Acknowledges the alert; the
-    arrival time goes with it."""
-    from planblanc.alerting.services import acknowledgement_record
+def _answered(*, delivery: Delivery, kind: str, via: str, minutes: int | None = None) -> bool:
+    """When the campaign asks a question that has this kind of answer ("coming",
+    "cannot"): recorded through services.recipient_answer (counts, cell board, deputies);
+    False otherwise, or when the campaign no longer takes answers."""
+    from planblanc.alerting.answers import choices_of
+    from planblanc.alerting.services import recipient_answer
 
+    number = next((c.number for c in choices_of(delivery.campaign.answers) if c.kind == kind), None)
+    if number is None:
+        return False
+    try:
+        recipient_answer(recipient=delivery.recipient, answer=number, minutes=minutes, via=via, delivery=delivery)
+    except ValidationError:
+        return False
+    return True
+
+
+def _answer_number(delivery: Delivery, kind: str) -> int | None:
+    from planblanc.alerting import answers as answer_set
+
+    for choice in answer_set.choices_of(delivery.campaign.answers):
+        if choice.kind == kind:
+            return choice.number
+    return None
+
+
+def answer_record(*, delivery: Delivery, via: str, minutes: int | None = None) -> None:
+    """The recipient says they are coming (in `minutes`): their campaign's "coming"
+    answer when it asks the question (services.recipient_answer, which acknowledges
+    too), a plain acknowledgement otherwise."""
+    from planblanc.alerting.answers import COMING
+    from planblanc.alerting.services import acknowledgement_record, recipient_answer
+
+    number = _answer_number(delivery, COMING)
+    if number is not None:
+        recipient_answer(recipient=delivery.recipient, answer=number, via=via, minutes=minutes, delivery=delivery)
+        return
     acknowledgement_record(delivery=delivery, via=via)
     if minutes is not None:
         audit_record(
@@ -62,8 +94,16 @@ def answer_record(*, delivery: Delivery, via: str, minutes: int | None = None) -
 
 
 def decline_record(*, delivery: Delivery, via: str) -> None:
-    """The recipient says they cannot come. Recorded in the audit log; the alert stays
-    open for the others (and for their later channels)."""
+    """The recipient says they cannot come: their campaign's "cannot" answer when it
+    asks the question; otherwise only recorded in the audit log (the alert stays open
+    for their later channels)."""
+    from planblanc.alerting.answers import CANNOT
+    from planblanc.alerting.services import recipient_answer
+
+    number = _answer_number(delivery, CANNOT)
+    if number is not None:
+        recipient_answer(recipient=delivery.recipient, answer=number, via=via, delivery=delivery)
+        return
     audit_record(
         actor=f"recipient:{delivery.recipient.name}", action="alerting.answer", obj=delivery.recipient,
         establishment=delivery.campaign.establishment,

@@ -16,21 +16,24 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from planblanc import rights
 from planblanc.accounts.audit import audit_record
 from planblanc.actors import Actor, alert_worker
-from planblanc.alerting import services
+from planblanc.alerting import answers, services
 from planblanc.alerting.channels.base import providers_for
 from planblanc.alerting.models import (
     Campaign,
+    CampaignSeatMember,
     CampaignStatus,
     Channel,
     Delivery,
     DeliveryStatus,
     FollowUp,
+    FollowUpKind,
     FollowUpStatus,
     Recipient,
 )
@@ -60,7 +63,7 @@ def followup_schedule(*, actor: Actor, campaign: Campaign, channel: str = "voice
         ]
     if Campaign.objects.filter(pk=campaign.pk, status=CampaignStatus.CANCELLED).exists():
         errors["campaign"] = [_("This campaign was cancelled.")]
-    elif FollowUp.objects.filter(campaign=campaign, channel=channel).exists():
+    elif FollowUp.objects.filter(campaign=campaign, kind=FollowUpKind.CHANNEL, channel=channel).exists():
         errors["channel"] = [_("This campaign already has a follow-up on this channel.")]
     if errors:
         raise ValidationError(errors)
@@ -91,9 +94,13 @@ def _recipients_to_follow(followup: FollowUp) -> list[Recipient]:
     tried = Delivery.objects.filter(
         campaign_id=followup.campaign_id, channel=followup.channel, status__in=_ALREADY_TRIED
     ).values("recipient_id")
+    # Deputies on standby are alerted by their seat's own follow-up, not by this one.
+    standby = Delivery.objects.filter(
+        campaign_id=followup.campaign_id, status=DeliveryStatus.HELD, reason=services.STANDBY
+    ).values("recipient_id")
     candidates = Recipient.objects.filter(
         campaign_id=followup.campaign_id, acknowledged_at__isnull=True
-    ).exclude(pk__in=tried).order_by("id")
+    ).exclude(pk__in=tried).exclude(pk__in=standby).order_by("id")
     return [r for r in candidates if services._usable(followup.channel, r.address_for(followup.channel))]
 
 
@@ -108,9 +115,11 @@ def followup_take(*, followup: FollowUp, worker_id: str, now: datetime | None = 
         if not taken:
             return None
         campaign = Campaign.objects.select_for_update().get(pk=followup.campaign_id)
-        if campaign.status == CampaignStatus.CANCELLED:
+        if campaign.status == CampaignStatus.CANCELLED or campaign.closed_at is not None:
             FollowUp.objects.filter(pk=followup.pk).update(status=FollowUpStatus.CANCELLED)
             return 0
+        if followup.kind == FollowUpKind.STANDBY:
+            return _standby_take(followup=followup, campaign=campaign, worker_id=worker_id, now=now)
         recipients = _recipients_to_follow(followup)
         rows = []
         for recipient in recipients:
@@ -131,6 +140,49 @@ def followup_take(*, followup: FollowUp, worker_id: str, now: datetime | None = 
             establishment=campaign.establishment, changes={"channel": followup.channel, "recipients": len(rows)},
         )
     return len(rows)
+
+
+# The holder answered "coming", "remote" (or any other answer but "cannot"), or simply
+# acknowledged: the deputies stay on standby.
+_HOLDER_COVERS = ~Q(answer_kind=answers.CANNOT)
+
+
+def _standby_take(*, followup: FollowUp, campaign: Campaign, worker_id: str, now: datetime) -> int:
+    """A seat's standby follow-up, taken (its row already marked done, in this
+    transaction): if the holder declined or has not acknowledged, the deputies' held
+    deliveries go into the outbox (every channel at once: the seat is empty); returns
+    how many. If the holder is coming, nothing is sent and the deputies stay on standby
+    (a later "cannot" brings this follow-up back, see services.recipient_answer)."""
+    members = list(CampaignSeatMember.objects.filter(seat_id=followup.seat_id).select_related("recipient"))
+    holder = next((m.recipient for m in members if m.rank == 0), None)
+    deputies = [m.recipient_id for m in members if m.rank > 0]
+    covered = holder is not None and Recipient.objects.filter(
+        Q(pk=holder.pk, acknowledged_at__isnull=False) & _HOLDER_COVERS
+    ).exists()
+    count = 0
+    if not covered and deputies:
+        # One deputy may stand in for several seats: released once, by the first.
+        count = Delivery.objects.filter(
+            recipient_id__in=deputies, status=DeliveryStatus.HELD, reason=services.STANDBY,
+            recipient__acknowledged_at__isnull=True,
+        ).update(status=DeliveryStatus.QUEUED, reason="", next_attempt_at=timezone.now(), updated_at=now)
+    FollowUp.objects.filter(pk=followup.pk).update(recipients_count=count)
+    if count:
+        Campaign.objects.filter(pk=campaign.pk, status__in=(CampaignStatus.SENDING, CampaignStatus.OPEN)).update(
+            status=CampaignStatus.SENDING, finished_at=None
+        )
+    audit_record(
+        actor=alert_worker(worker_id), action="alerting.standby_release" if count else "alerting.standby_keep",
+        obj=campaign, establishment=campaign.establishment,
+        changes={
+            "seat": followup.seat.title if followup.seat_id else "", "deliveries": count,
+            "holder_answer": holder.answer_kind if holder else "",
+            "holder_acknowledged": bool(holder and holder.acknowledged_at),
+        },
+    )
+    if not count:
+        services._finish_if_done(campaign.pk)
+    return count
 
 
 def followups_process(*, worker_id: str, now: datetime | None = None, limit: int = 50) -> int:

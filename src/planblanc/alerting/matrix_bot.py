@@ -17,6 +17,7 @@ from typing import Any
 from django.conf import settings
 from nio import InviteMemberEvent, RoomMessageText, SyncResponse
 
+from planblanc.actors import CRISIS_PROCESS, SystemActor
 from planblanc.alerting.channels.base import TransientError, providers_for
 from planblanc.alerting.channels.matrix import MatrixSession, session_from_options
 
@@ -149,14 +150,14 @@ def crisis_room_open(*, crisis_id: int) -> str | None:
     with transaction.atomic():
         room = ChatRoom.objects.create(room_id=created.room_id, crisis=crisis)
         audit_record(
-            actor="system:matrix", action="alerting.chat_room_open", obj=room, establishment=crisis.establishment,
+            actor=SystemActor("matrix"), action="alerting.chat_room_open", obj=room, establishment=crisis.establishment,
             changes={"crisis": crisis.pk, "invited": len(invite)},
         )
         alert = crisis.campaign
         if alert is not None:
             # The cell's alert, posted in the room through the outbox (retried like any other).
             campaign_create(
-                actor="system:crisis", title=alert.title, message_fr=alert.message_fr, message_en=alert.message_en,
+                actor=CRISIS_PROCESS, title=alert.title, message_fr=alert.message_fr, message_en=alert.message_en,
                 recipients=[RecipientInput(name="Salon de crise", matrix_id=room.room_id)], channels=["matrix"],
                 establishment=crisis.establishment, is_exercise=crisis.is_exercise,
             )

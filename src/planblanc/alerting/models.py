@@ -39,8 +39,19 @@ class CampaignQuerySet(TenantQuerySet):
 
 class CampaignStatus(models.TextChoices):
     SENDING = "sending", _("Sending")
+    # Everything was handed over, but some people have not acknowledged yet: a campaign
+    # that waits for acknowledgements stays open until they do, or until a user closes it.
+    OPEN = "open", _("Open: waiting for acknowledgements")
     DONE = "done", _("Done")
     CANCELLED = "cancelled", _("Cancelled")
+
+
+class CampaignMode(models.TextChoices):
+    # The next channel only when the previous one failed (a send cancels the later ones).
+    FALLBACK = "fallback", _("Next channel when one fails")
+    # Every channel of the person at once: a message handed to a relay is not an
+    # acknowledgement, so email going out does not stop the SMS and the call.
+    PARALLEL = "parallel", _("Every channel at once")
 
 
 class Campaign(models.Model):
@@ -62,11 +73,24 @@ class Campaign(models.Model):
     # The channels tried in order for each recipient who has no preference of their own.
     channels = models.JSONField(_("channels"), default=list)
     status = models.CharField(_("status"), max_length=20, choices=CampaignStatus.choices, default=CampaignStatus.SENDING)
+    mode = models.CharField(_("channels used"), max_length=10, choices=CampaignMode.choices, default=CampaignMode.FALLBACK)
+    # Stays "open" (not "done") until every person alerted has acknowledged, or a user
+    # closes it (campaign_close).
+    keep_open = models.BooleanField(_("open until acknowledged"), default=False)
+    # The question asked (see alerting/answers.py): [] = acknowledgement only; else 2 to 6
+    # answers, numbered from 1 in this order ({"kind": "coming"|"cannot"|"remote"|"custom",
+    # "label": "…" for a custom one}).
+    answers = models.JSONField(_("answers"), default=list, blank=True)
+    # Where to go, repeated on the acknowledgement page: {"meeting_place", "fallback_place",
+    # "bridge_phone", "bridge_code", "bridge_notes"}.
+    rendezvous = models.JSONField(_("meeting point"), default=dict, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    closed_by = models.CharField(_("closed by"), max_length=200, blank=True)
 
     objects = CampaignQuerySet.as_manager()
 
@@ -104,6 +128,13 @@ class Recipient(models.Model):
     # The channel steps planned for this recipient, in order (one Delivery per step).
     channels = models.JSONField(default=list)
     acknowledged_at = models.DateTimeField(_("acknowledged"), null=True, blank=True)
+    # The latest answer to the campaign's question (history in RecipientAnswer).
+    answer = models.PositiveSmallIntegerField(_("answer"), null=True, blank=True)
+    answer_kind = models.CharField(_("answer"), max_length=10, blank=True)
+    answer_minutes = models.PositiveIntegerField(_("arrives in (minutes)"), null=True, blank=True)
+    answered_at = models.DateTimeField(_("answered"), null=True, blank=True)
+    # A deputy: alerted only when the holder of their seat declines or stays silent.
+    standby = models.BooleanField(_("on standby"), default=False)
 
     class Meta:
         ordering = ["name", "id"]
@@ -251,6 +282,57 @@ class Acknowledgement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.recipient} ({self.via})"
+
+
+class RecipientAnswer(models.Model):
+    """Every answer given, in order (a person may change their mind: "je viens" then
+    "je ne peux pas"); Recipient keeps the latest. Written by services.recipient_answer."""
+
+    recipient = models.ForeignKey(Recipient, on_delete=models.CASCADE, related_name="answer_log")
+    delivery = models.ForeignKey(Delivery, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    answer = models.PositiveSmallIntegerField(_("answer"))
+    kind = models.CharField(max_length=10)
+    minutes = models.PositiveIntegerField(null=True, blank=True)
+    via = models.CharField(_("by"), max_length=10, choices=AckChannel.choices)
+    answered_at = models.DateTimeField(_("answered"))
+
+    class Meta:
+        ordering = ["answered_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.recipient_id}: {self.answer} ({self.via})"
+
+
+class CampaignSeat(models.Model):
+    """A seat to fill (a crisis cell seat): its holder and deputies among the campaign's
+    recipients. The deputies are on standby; a FollowUp of kind "standby" alerts them
+    when the holder declines or stays silent."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="seats")
+    position = models.PositiveSmallIntegerField(default=0)
+    key = models.CharField(max_length=100, blank=True)
+    title = models.CharField(_("seat"), max_length=200)
+    group = models.CharField(_("cell"), max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class CampaignSeatMember(models.Model):
+    seat = models.ForeignKey(CampaignSeat, on_delete=models.CASCADE, related_name="members")
+    recipient = models.ForeignKey(Recipient, on_delete=models.CASCADE, related_name="seat_memberships")
+    # 0 = holder, 1 = first deputy, …
+    rank = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["rank", "id"]
+        constraints = [models.UniqueConstraint(fields=["seat", "rank"], name="seat_member_rank")]
+
+    def __str__(self) -> str:
+        return f"{self.seat_id}#{self.rank}"
 
 
 
@@ -460,13 +542,22 @@ class FollowUpStatus(models.TextChoices):
     CANCELLED = "cancelled", _("Cancelled")
 
 
+class FollowUpKind(models.TextChoices):
+    CHANNEL = "channel", _("Another channel")
+    STANDBY = "standby", _("Deputies")
+
+
 class FollowUp(models.Model):
-    """A later step of a campaign on another channel, for the recipients who have not
-    acknowledged by `due_at`; taken once by a worker (conditional UPDATE). See
-    alerting/followup.py."""
+    """A later step of a campaign, taken once by a worker (conditional UPDATE) at
+    `due_at`; see alerting/followup.py. Kind "channel": another channel, for the
+    recipients who have not acknowledged by then. Kind "standby": the deputies of
+    `seat`, if its holder has declined or not acknowledged by then (a decline brings
+    `due_at` forward to the moment of the answer)."""
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="followups")
-    channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices)
+    kind = models.CharField(max_length=10, choices=FollowUpKind.choices, default=FollowUpKind.CHANNEL)
+    seat = models.OneToOneField(CampaignSeat, on_delete=models.CASCADE, null=True, blank=True, related_name="standby")
+    channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices, blank=True)
     due_at = models.DateTimeField(_("due at"))
     status = models.CharField(_("status"), max_length=20, choices=FollowUpStatus.choices, default=FollowUpStatus.PENDING)
     taken_at = models.DateTimeField(null=True, blank=True)
@@ -479,7 +570,11 @@ class FollowUp(models.Model):
         verbose_name = _("follow-up")
         verbose_name_plural = _("follow-ups")
         indexes = [models.Index(fields=["status", "due_at"], name="followup_due")]
-        constraints = [models.UniqueConstraint(fields=["campaign", "channel"], name="followup_once_per_channel")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "channel"], condition=Q(kind="channel"), name="followup_once_per_channel",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.campaign_id} {self.channel} {self.due_at:%H:%M}"

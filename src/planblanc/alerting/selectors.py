@@ -161,3 +161,151 @@ def alerts_to_acknowledge(*, user: Any) -> QuerySet[Recipient]:
         .select_related("campaign")
         .order_by("-campaign__created_at", "-id")
     )
+
+
+# Answers, who has not acknowledged, seats -------------------------------------------------
+
+
+def recipient_phone(recipient: Recipient) -> str:
+    """The number to tap to call someone back (mobile first)."""
+    return recipient.mobile_phone or recipient.landline_phone
+
+
+@dataclass
+class AnswerCount:
+    number: int | None
+    label: str
+    kind: str
+    recipients: list[Recipient]
+
+    @property
+    def count(self) -> int:
+        return len(self.recipients)
+
+
+def campaign_answers(*, campaign: Campaign) -> list[AnswerCount]:
+    """Live counts per answer of the campaign's question, each with its people (arrival
+    delay for "coming", earliest first), then those who have not answered yet."""
+    from planblanc.alerting.answers import choices_of
+
+    choices = choices_of(campaign.answers)
+    if not choices:
+        return []
+    rows = {choice.number: AnswerCount(choice.number, choice.label, choice.kind, []) for choice in choices}
+    silent = AnswerCount(None, "", "", [])
+    from planblanc.alerting.services import waiting_recipients
+
+    waiting = set(waiting_recipients(campaign_id=campaign.pk).values_list("pk", flat=True))
+    for recipient in Recipient.objects.filter(campaign=campaign).order_by("name", "id"):
+        if recipient.answer in rows:
+            rows[recipient.answer].recipients.append(recipient)
+        elif recipient.pk in waiting or recipient.acknowledged_at:
+            silent.recipients.append(recipient)
+    for row in rows.values():
+        row.recipients.sort(key=lambda r: (r.answer_minutes is None, r.answer_minutes or 0, r.name))
+    return [*rows.values(), silent]
+
+
+def campaign_waiting(*, campaign: Campaign) -> QuerySet[Recipient]:
+    """The people alerted who have not acknowledged yet (deputies on standby left out)."""
+    from planblanc.alerting.services import waiting_recipients
+
+    return waiting_recipients(campaign_id=campaign.pk).order_by("name", "id")
+
+
+# One person's place on the board, from their deliveries and answer.
+STATE_COMING = "coming"
+STATE_CANNOT = "cannot"
+STATE_REMOTE = "remote"
+STATE_ANSWERED = "answered"
+STATE_ACKNOWLEDGED = "acknowledged"
+STATE_REACHED = "reached"
+STATE_TRYING = "trying"
+STATE_STANDBY = "standby"
+STATE_NOT_REACHED = "not_reached"
+
+
+@dataclass
+class SeatMemberState:
+    recipient: Recipient
+    rank: int
+    state: str
+    arrives_at: Any = None
+
+    @property
+    def is_holder(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def phone(self) -> str:
+        return recipient_phone(self.recipient)
+
+
+@dataclass
+class SeatState:
+    title: str
+    group: str
+    members: list[SeatMemberState]
+
+    @property
+    def filled(self) -> bool:
+        """Someone of the seat is coming or available remotely."""
+        return any(m.state in (STATE_COMING, STATE_REMOTE) for m in self.members)
+
+
+def _member_state(recipient: Recipient, statuses: set[str], standby: bool) -> str:
+    if recipient.answer_kind in (STATE_COMING, STATE_CANNOT, STATE_REMOTE):
+        return recipient.answer_kind
+    if recipient.answer:
+        return STATE_ANSWERED
+    if recipient.acknowledged_at:
+        return STATE_ACKNOWLEDGED
+    if statuses & {DeliveryStatus.SENT, DeliveryStatus.DELIVERED}:
+        return STATE_REACHED
+    if statuses & {DeliveryStatus.QUEUED, DeliveryStatus.SENDING} or (statuses & {DeliveryStatus.HELD} and not standby):
+        return STATE_TRYING
+    if standby:
+        return STATE_STANDBY
+    return STATE_NOT_REACHED
+
+
+def campaign_seats(*, campaign: Campaign) -> list[SeatState]:
+    """Each seat with its holder then deputies, and where each of them stands:
+    coming (with the arrival time), cannot, remote, acknowledged, reached (a message was
+    handed over), being tried, on standby (a deputy not alerted yet), not reached."""
+    from datetime import timedelta
+
+    from planblanc.alerting.models import CampaignSeat, CampaignSeatMember
+    from planblanc.alerting.services import STANDBY
+
+    seats = list(CampaignSeat.objects.filter(campaign=campaign).order_by("position", "id"))
+    members = list(
+        CampaignSeatMember.objects.filter(seat__campaign=campaign).select_related("recipient").order_by("rank", "id")
+    )
+    statuses: dict[int, set[str]] = {}
+    standby: set[int] = set()
+    for recipient_id, status, reason in Delivery.objects.filter(campaign=campaign).values_list(
+        "recipient_id", "status", "reason"
+    ):
+        statuses.setdefault(recipient_id, set()).add(status)
+        if status == DeliveryStatus.HELD and reason == STANDBY:
+            standby.add(recipient_id)
+    by_seat: dict[int, list[SeatMemberState]] = {}
+    for member in members:
+        recipient = member.recipient
+        state = _member_state(recipient, statuses.get(recipient.pk, set()), recipient.pk in standby)
+        arrives_at = None
+        if state == STATE_COMING and recipient.answer_minutes is not None and recipient.answered_at:
+            arrives_at = recipient.answered_at + timedelta(minutes=recipient.answer_minutes)
+        by_seat.setdefault(member.seat_id, []).append(
+            SeatMemberState(recipient=recipient, rank=member.rank, state=state, arrives_at=arrives_at)
+        )
+    return [SeatState(title=seat.title, group=seat.group, members=by_seat.get(seat.pk, [])) for seat in seats]
+
+
+def person_on_call(*, rotation: Any, when: Any) -> Person | None:
+    """Who holds this on-call rotation at `when` (overrides and swaps included), for the
+    capabilities that alert an on-call duty (mutual aid)."""
+    from planblanc.alerting.oncall import oncall_at
+
+    return oncall_at(rotation, when)

@@ -31,12 +31,13 @@ from django.core.validators import validate_email
 from django.db import connection, models, transaction
 from django.db.models import F, Q
 from django.http import Http404
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from planblanc import rights
 from planblanc.accounts.audit import audit_record
 from planblanc.actors import Actor
+from planblanc.alerting import answers as answer_set
 from planblanc.alerting.channels.base import (
     PERMANENT,
     SENT,
@@ -49,24 +50,35 @@ from planblanc.alerting.channels.base import (
     providers_for,
 )
 from planblanc.alerting.models import (
+    AckChannel,
     Acknowledgement,
     Campaign,
+    CampaignMode,
+    CampaignSeat,
+    CampaignSeatMember,
     CampaignStatus,
     Channel,
     Delivery,
     DeliveryAttempt,
     DeliveryStatus,
+    FollowUp,
+    FollowUpKind,
+    FollowUpStatus,
     PendingReceipt,
     Recipient,
+    RecipientAnswer,
 )
 from planblanc.alerting.templating import render, template_check, template_fill
 from planblanc.core.heartbeat import dead_worker_ids
 from planblanc.directory.models import Establishment, Person, Region
+from planblanc.tenancy import user_label
 
 logger = logging.getLogger(__name__)
 
 ACTIVE_STATUSES = (DeliveryStatus.HELD, DeliveryStatus.QUEUED, DeliveryStatus.SENDING)
 NO_CHANNEL = "no channel"
+# The reason of a deputy's deliveries while they wait for their holder's answer.
+STANDBY = "standby"
 
 
 # Campaigns -----------------------------------------------------------------------------
@@ -87,6 +99,22 @@ class RecipientInput:
     establishment_name: str = ""
     person: Person | None = None
     channels: tuple[str, ...] = field(default_factory=tuple)
+    # A deputy: their deliveries wait (held) until the holder of their seat declines or
+    # stays silent (see SeatInput).
+    standby: bool = False
+
+
+@dataclass(frozen=True)
+class SeatInput:
+    """A seat to fill (a crisis cell seat). `members` are positions in the campaign's
+    `recipients`: the holder first, then the deputies in order. Deputies marked
+    `standby` are alerted only if the holder declines, or has not acknowledged
+    `standby_after_minutes` after the send."""
+
+    title: str
+    members: tuple[int, ...]
+    key: str = ""
+    group: str = ""
 
 
 def recipients_from_people(people: Iterable[Person], *, establishment_name: str = "") -> list[RecipientInput]:
@@ -142,10 +170,23 @@ def campaign_create(
     region: Region | None = None,
     is_exercise: bool = False,
     wake_workers: bool = True,
+    mode: str = str(CampaignMode.FALLBACK),
+    keep_open: bool = False,
+    answers: Sequence[Any] = (),
+    rendezvous: dict[str, str] | None = None,
+    seats: Sequence[SeatInput] = (),
+    standby_after_minutes: int | None = None,
 ) -> Campaign:
     """Write the campaign, its recipients and one delivery per recipient × channel step,
     all or nothing, then wake the workers (unless the caller is a worker that sends
-    the outbox next anyway, as the escalation step does)."""
+    the outbox next anyway, as the escalation step does).
+
+    `mode`: "fallback" (the next channel only if the previous failed) or "parallel"
+    (every channel of the person at once). `keep_open`: the campaign stays open until
+    every person alerted acknowledges or a user closes it. `answers`: the question's
+    answers (alerting/answers.py; [] = acknowledgement only). `rendezvous`: meeting
+    place and bridge, repeated on the acknowledgement page. `seats`: holders and
+    deputies; standby deputies are alerted by a follow-up of kind "standby"."""
     if (establishment is None) == (region is None):
         raise ValidationError(_("A campaign is sent either for one establishment or for a whole region."))
     if not rights.may_send_alerts(actor, establishment=establishment, region=region):
@@ -171,15 +212,28 @@ def campaign_create(
         )
     if not recipients:
         errors.setdefault("recipients", []).append(_("Choose at least one recipient."))
+    if mode not in CampaignMode.values:
+        errors.setdefault("mode", []).append(_("Unknown sending mode."))
+    try:
+        cleaned_answers = answer_set.answers_clean(list(answers))
+    except ValidationError as exc:
+        errors.setdefault("answers", []).extend(exc.messages)
+        cleaned_answers = []
+    if any(not seat.members or any(not 0 <= i < len(recipients) for i in seat.members) for seat in seats):
+        errors.setdefault("recipients", []).append(_("A seat names a recipient that is not in the list."))
     if errors:
         raise ValidationError(errors)
     scope_name = str(establishment or region)
+    if standby_after_minutes is None:
+        standby_after_minutes = settings.ALERTING_STANDBY_AFTER_MINUTES
 
     with transaction.atomic():
         campaign = Campaign.objects.create(
             establishment=establishment, region=region, title=title, message_fr=message_fr,
             message_en=message_en, is_exercise=is_exercise, channels=list(dict.fromkeys(channels)),
-            created_by=actor if getattr(actor, "is_authenticated", False) else None,
+            created_by=actor if getattr(actor, "is_authenticated", False) else None, mode=mode,
+            keep_open=keep_open, answers=cleaned_answers,
+            rendezvous={k: str(v)[:300] for k, v in (rendezvous or {}).items() if v},
         )
         configured = {channel for channel in Channel.values if providers_for(channel)}
         push_people: set[int] = set()
@@ -194,6 +248,7 @@ def campaign_create(
                 campaign=campaign, person=item.person, name=item.name[:200], language=item.language or "fr",
                 establishment_name=(item.establishment_name or scope_name)[:200], email=item.email.strip(),
                 mobile_phone=item.mobile_phone, landline_phone=item.landline_phone, webhook_url=item.webhook_url,
+                standby=item.standby,
                 matrix_id=item.matrix_id[:255],
             )
             steps = [
@@ -216,24 +271,52 @@ def campaign_create(
                 continue
             for step, channel in enumerate(steps):
                 key = f"{campaign.pk}:{recipient.pk}:{channel}:{step}"
+                go = (step == 0 or mode == CampaignMode.PARALLEL) and not recipient.standby
                 deliveries.append({
                     "recipient_id": recipient.pk, "channel": channel, "step": step,
-                    "status": "queued" if step == 0 else "held", "address": recipient.address_for(channel),
+                    "status": "queued" if go else "held", "address": recipient.address_for(channel),
                     "idempotency_key": key, "message_id": message_id_for(key),
-                    "next_attempt_at": now if step == 0 else None,
+                    "next_attempt_at": now if go else None, "reason": STANDBY if recipient.standby else "",
                 })
         _insert_deliveries(campaign_id=campaign.pk, rows=deliveries, now=now)
+        _seats_write(campaign=campaign, seats=seats, recipients=rows, now=now, after_minutes=standby_after_minutes)
         audit_record(
             actor=actor, action="alerting.campaign_create", obj=campaign, establishment=establishment,
             changes={
                 "title": title, "recipients": len(rows), "channels": campaign.channels,
                 "is_exercise": is_exercise, "region": region.pk if region else None,
+                "mode": mode, "keep_open": keep_open, "answers": len(cleaned_answers), "seats": len(seats),
             },
         )
         _finish_if_done(campaign.pk)
         if wake_workers:
             transaction.on_commit(workers_wake)
     return campaign
+
+
+def _seats_write(
+    *, campaign: Campaign, seats: Sequence[SeatInput], recipients: list[Recipient], now: datetime, after_minutes: int,
+) -> None:
+    """The seats, their members, and for each seat with a standby deputy the follow-up
+    that alerts them when the holder declines or is silent `after_minutes`."""
+    if not seats:
+        return
+    due_at = now + timedelta(minutes=max(0, after_minutes))
+    for position, seat_input in enumerate(seats):
+        seat = CampaignSeat.objects.create(
+            campaign=campaign, position=position, key=seat_input.key[:100], title=seat_input.title[:200],
+            group=seat_input.group[:100],
+        )
+        members = list(dict.fromkeys(seat_input.members))
+        CampaignSeatMember.objects.bulk_create([
+            CampaignSeatMember(seat=seat, recipient=recipients[index], rank=rank) for rank, index in enumerate(members)
+        ])
+        if any(recipients[index].standby for index in members[1:]):
+            FollowUp.objects.create(
+                campaign=campaign, kind=FollowUpKind.STANDBY, seat=seat, channel="", due_at=due_at,
+            )
+    if campaign.pk and FollowUp.objects.filter(campaign=campaign, kind=FollowUpKind.STANDBY).exists():
+        transaction.on_commit(lambda: workers_wake(run_after=due_at))
 
 
 _DELIVERY_DEFAULTS: dict[str, Any] = {
@@ -326,10 +409,81 @@ def campaign_cancel(*, actor: Actor, campaign: Campaign) -> int:
 
 
 def _finish_if_done(campaign_id: int) -> None:
-    if not Delivery.objects.filter(campaign_id=campaign_id, status__in=ACTIVE_STATUSES).exists():
-        Campaign.objects.filter(pk=campaign_id, status=CampaignStatus.SENDING).update(
-            status=CampaignStatus.DONE, finished_at=timezone.now()
+    """A campaign is done when nothing is left to send; one that waits for
+    acknowledgements (keep_open) is "open" until every person alerted has
+    acknowledged (deputies left on standby do not count), then done."""
+    campaign = Campaign.objects.filter(pk=campaign_id).values("status", "keep_open").first()
+    if campaign is None or campaign["status"] not in (CampaignStatus.SENDING, CampaignStatus.OPEN):
+        return
+    deliveries = Delivery.objects.filter(campaign_id=campaign_id)
+    if not campaign["keep_open"]:
+        if not deliveries.filter(status__in=ACTIVE_STATUSES).exists():
+            Campaign.objects.filter(pk=campaign_id, status=CampaignStatus.SENDING).update(
+                status=CampaignStatus.DONE, finished_at=timezone.now()
+            )
+        return
+    sending = deliveries.filter(
+        Q(status__in=(DeliveryStatus.QUEUED, DeliveryStatus.SENDING))
+        | Q(status=DeliveryStatus.HELD) & ~Q(reason=STANDBY)
+    ).exists()
+    if sending:
+        status = CampaignStatus.SENDING
+    elif (
+        waiting_recipients(campaign_id=campaign_id).exists()
+        or FollowUp.objects.filter(campaign_id=campaign_id, status=FollowUpStatus.PENDING).exists()
+    ):
+        status = CampaignStatus.OPEN
+    else:
+        status = CampaignStatus.DONE
+    Campaign.objects.filter(pk=campaign_id, status__in=(CampaignStatus.SENDING, CampaignStatus.OPEN)).exclude(
+        status=status
+    ).update(status=status, finished_at=timezone.now() if status == CampaignStatus.DONE else None)
+
+
+def waiting_recipients(*, campaign_id: int) -> models.QuerySet[Recipient]:
+    """The people alerted who have not acknowledged: some message was meant for them
+    (a deputy still on standby, or no longer needed, was not)."""
+    alerted = Delivery.objects.filter(recipient=models.OuterRef("pk")).exclude(
+        Q(status=DeliveryStatus.CANCELLED) | Q(status=DeliveryStatus.HELD, reason=STANDBY)
+    )
+    return Recipient.objects.filter(campaign_id=campaign_id, acknowledged_at__isnull=True).filter(
+        models.Exists(alerted)
+    )
+
+
+def campaign_close(*, actor: Actor, campaign: Campaign) -> int:
+    """A user closes a campaign that waits for acknowledgements: nothing more is sent
+    (what is not yet sent, later follow-ups and standby deputies are cancelled; a message
+    being sent right now finishes), and it shows as done, closed by whom. Returns how
+    many deliveries were cancelled."""
+    if not rights.may_send_alerts(actor, establishment=campaign.establishment, region=campaign.region):
+        raise PermissionDenied(_("You are not allowed to send alerts here."))
+    now = timezone.now()
+    with transaction.atomic():
+        closed = Campaign.objects.filter(
+            pk=campaign.pk, status__in=(CampaignStatus.SENDING, CampaignStatus.OPEN)
+        ).update(status=CampaignStatus.DONE, finished_at=now, closed_at=now, closed_by=_label(actor)[:200])
+        if not closed:
+            raise ValidationError(_("This campaign is already finished."))
+        count = Delivery.objects.filter(
+            campaign=campaign, status__in=(DeliveryStatus.HELD, DeliveryStatus.QUEUED)
+        ).update(status=DeliveryStatus.CANCELLED, reason="closed", updated_at=now)
+        followups = FollowUp.objects.filter(campaign=campaign, status=FollowUpStatus.PENDING).update(
+            status=FollowUpStatus.CANCELLED
         )
+        audit_record(
+            actor=actor, action="alerting.campaign_close", obj=campaign, establishment=campaign.establishment,
+            changes={
+                "cancelled_deliveries": count, "cancelled_followups": followups,
+                "not_acknowledged": waiting_recipients(campaign_id=campaign.pk).count(),
+            },
+        )
+    campaign.refresh_from_db()
+    return count
+
+
+def _label(actor: Actor) -> str:
+    return user_label(actor)
 
 
 # Claiming --------------------------------------------------------------------------------
@@ -402,6 +556,9 @@ def outgoing_message(delivery: Delivery) -> OutgoingMessage:
     scope = str(campaign.establishment or campaign.region)
     values = {"name": recipient.name, "establishment": recipient.establishment_name or scope, "title": campaign.title}
     ack_url = ack_link_make(delivery=delivery)
+    answers = campaign.answers or []
+    with translation.override(language):
+        choices = tuple((choice.number, choice.label) for choice in answer_set.choices_of(answers))
     rendered = render(
         title=template_fill(campaign.title, **values), text=template_fill(template, **values),
         language=recipient.language, is_exercise=campaign.is_exercise, ack_url=ack_url, scope=scope,
@@ -416,6 +573,9 @@ def outgoing_message(delivery: Delivery) -> OutgoingMessage:
         delivery_id=delivery.pk, idempotency_key=delivery.idempotency_key, message_id=delivery.message_id,
         address=delivery.address, name=recipient.name, language=recipient.language, subject=rendered.subject,
         body=rendered.body, short_text=rendered.short_text, ack_url=ack_url, is_exercise=campaign.is_exercise,
+        answers=choices,
+        reply_hint=answer_set.sms_hint(answers, language=language) if answers else "",
+        keypad_prompt=answer_set.voice_prompt(answers, language=language) if answers else "",
         push_subscriptions=subscriptions,
     )
 
@@ -458,7 +618,12 @@ def delivery_send_batch(*, claimed: Claimed, worker_id: str, stop: threading.Eve
         groups: dict[int, list[Delivery]] = {}
         for delivery in rows:
             groups.setdefault(delivery.provider_index % len(providers), []).append(delivery)
-        jobs += [(providers[index], providers, deliveries) for index, deliveries in groups.items()]
+        for index, deliveries in groups.items():
+            # A provider may take several messages at once (`connections`): its share is
+            # cut into that many parts sent side by side, still at its one rate.
+            provider = providers[index]
+            parts = max(1, min(int(provider.options.get("connections", 1) or 1), 16, len(deliveries)))
+            jobs += [(provider, providers, deliveries[i::parts]) for i in range(parts)]
 
     def run(job: tuple[Provider, list[Provider], list[Delivery]]) -> int:
         provider, providers, deliveries = job
@@ -775,7 +940,10 @@ def receipts_apply(*, channel: str, provider_message_id: str) -> int:
                 Delivery.objects.filter(
                     recipient_id=delivery.recipient_id, step=delivery.step + 1,
                     status__in=(DeliveryStatus.HELD, DeliveryStatus.CANCELLED),
-                ).update(status=DeliveryStatus.QUEUED, next_attempt_at=now, reason="", updated_at=now)
+                    recipient__acknowledged_at__isnull=True,
+                ).exclude(reason__in=(STANDBY, "closed")).update(
+                    status=DeliveryStatus.QUEUED, next_attempt_at=now, reason="", updated_at=now
+                )
             changed += bounced
         PendingReceipt.objects.filter(pk__in=[p.pk for p in pending]).delete()
     return changed
@@ -865,19 +1033,123 @@ def acknowledgement_record(*, delivery: Delivery, via: str = "link") -> Acknowle
     return ack
 
 
+# Answers ----------------------------------------------------------------------------------
+
+
+def recipient_answer(
+    *, recipient: Recipient, answer: int, via: str, minutes: int | None = None, delivery: Delivery | None = None,
+) -> RecipientAnswer:
+    """Record a person's answer to their campaign's question. THE entry point for every
+    channel that carries answers (signed link, SMS keyword, voice keypad, the app, Web
+    Push actions, chat room replies); the caller has already established who answers.
+
+    - `recipient`: the Recipient row answering (the channel resolved it: signed token,
+      sender number, logged-in user…);
+    - `answer`: the answer's number, from 1, in `recipient.campaign.answers` order
+      (default set: 1 coming, 2 cannot, 3 remote; see alerting/answers.py);
+    - `via`: an AckChannel value ("link", "sms", "voice", "app", "push", "matrix");
+    - `minutes`: the arrival delay, kept only for a "coming" answer (0 to 1440);
+    - `delivery`: the message answered, if known (else the latest one sent to them).
+
+    An answer is also an acknowledgement (the first one acknowledges: later channel
+    steps are cancelled). A person may answer again: the latest answer counts, every one
+    is kept in RecipientAnswer and the audit log. A "cannot" from a seat holder alerts
+    the seat's deputies at once (their standby follow-up falls due now). Raises
+    ValidationError for an answer the campaign does not have, or a campaign that was
+    cancelled or closed."""
+    campaign = recipient.campaign
+    choices = answer_set.choices_of(campaign.answers)
+    if not choices:
+        raise ValidationError({"answer": [_("This alert asks for no answer.")]})
+    if not isinstance(answer, int) or not 1 <= answer <= len(choices):
+        raise ValidationError({"answer": [_("Choose one of the answers.")]})
+    if via not in AckChannel.values:
+        raise ValidationError({"via": [_("Unknown channel: %(names)s.") % {"names": via}]})
+    choice = choices[answer - 1]
+    if choice.asks_minutes and minutes is not None:
+        if not 0 <= minutes <= answer_set.MAX_MINUTES:
+            raise ValidationError({"minutes": [
+                _("The arrival delay is between 0 and %(max)d minutes.") % {"max": answer_set.MAX_MINUTES}
+            ]})
+    else:
+        minutes = None
+    if campaign.status == CampaignStatus.CANCELLED or campaign.closed_at is not None:
+        raise ValidationError({"answer": [_("This alert is closed: tell the crisis cell by another way.")]})
+    now = timezone.now()
+    if delivery is None:
+        delivery = _latest_delivery(recipient)
+    with transaction.atomic():
+        row = RecipientAnswer.objects.create(
+            recipient=recipient, delivery=delivery, answer=answer, kind=choice.kind, minutes=minutes, via=via,
+            answered_at=now,
+        )
+        Recipient.objects.filter(pk=recipient.pk).update(
+            answer=answer, answer_kind=choice.kind, answer_minutes=minutes, answered_at=now
+        )
+        audit_record(
+            actor=f"recipient:{recipient.name}"[:100], action="alerting.answer", obj=recipient,
+            establishment=campaign.establishment,
+            changes={"campaign": campaign.pk, "answer": answer, "kind": choice.kind, "minutes": minutes, "via": via},
+        )
+        if delivery is not None:
+            acknowledgement_record(delivery=delivery, via=via)
+        if choice.kind == answer_set.CANNOT:
+            _standby_call_now(recipient=recipient, now=now)
+        _finish_if_done(campaign.pk)
+    recipient.answer, recipient.answer_kind, recipient.answer_minutes, recipient.answered_at = (
+        answer, choice.kind, minutes, now
+    )
+    return row
+
+
+def _latest_delivery(recipient: Recipient) -> Delivery | None:
+    """The message a person most likely read: the latest one sent to them."""
+    return (
+        Delivery.objects.filter(recipient=recipient)
+        .order_by(
+            models.Case(
+                models.When(
+                    status__in=(DeliveryStatus.SENT, DeliveryStatus.DELIVERED, DeliveryStatus.ACKNOWLEDGED), then=0,
+                ),
+                default=1,
+            ),
+            "-sent_at", "-id",
+        )
+        .select_related("campaign", "recipient")
+        .first()
+    )
+
+
+def _standby_call_now(*, recipient: Recipient, now: datetime) -> None:
+    """The holder declined: the standby follow-up of each seat they hold falls due now
+    (again, if it ran earlier while they had said they were coming)."""
+    seats = CampaignSeatMember.objects.filter(recipient=recipient, rank=0).values("seat_id")
+    due = FollowUp.objects.filter(kind=FollowUpKind.STANDBY, seat_id__in=seats)
+    changed = due.filter(status=FollowUpStatus.PENDING, due_at__gt=now).update(due_at=now)
+    # Taken earlier without alerting anyone (the holder was coming then): once more.
+    changed += due.filter(status=FollowUpStatus.DONE, recipients_count=0).update(
+        status=FollowUpStatus.PENDING, due_at=now, taken_at=None
+    )
+    if changed:
+        transaction.on_commit(workers_wake)
+
+
 # SMS callbacks (Kannel delivery reports and replies) -------------------------------------
 
 ACK_KEYWORDS = frozenset({"OK", "1", "ACK"})
 
 
 def sms_reply_record(*, sender: str, text: str) -> Acknowledgement | None:
-    """A reply by SMS: "OK", "1" or "ACK", optionally followed by the campaign's short
-    code (its number, given in the SMS), acknowledges the sender's latest delivery still
-    open (of that campaign). Anything else is ignored."""
+    """A reply by SMS. To a campaign that asks a question (the latest one sent to this
+    number that is still open): an answer, "1 20" (coming in 20 minutes), "OUI 20",
+    "2", "NON", "3"… (alerting/answers.py). Otherwise "OK", "1" or "ACK", optionally
+    followed by the campaign's short code (its number, given in the SMS), acknowledges
+    the sender's latest delivery still open (of that campaign). Anything else is
+    ignored."""
     from planblanc.directory.validators import phone_normalize
 
     words = (text or "").strip().upper().replace(".", " ").split()
-    if not words or words[0] not in ACK_KEYWORDS:
+    if not words:
         return None
     try:
         number = phone_normalize(sender)
@@ -885,6 +1157,27 @@ def sms_reply_record(*, sender: str, text: str) -> Acknowledgement | None:
         number = sender.strip()
     if number and not number.startswith("+") and number.isdigit() and len(number) > 10:
         number = "+" + number
+    recent = (
+        Delivery.objects.filter(
+            channel=Channel.SMS, address__in={number, sender.strip()},
+            status__in=(DeliveryStatus.SENT, DeliveryStatus.DELIVERED, DeliveryStatus.ACKNOWLEDGED),
+            campaign__status__in=(CampaignStatus.SENDING, CampaignStatus.OPEN),
+        )
+        .select_related("recipient", "campaign").order_by("-sent_at", "-id")[:10]
+    )
+    asked = next((d for d in recent if d.campaign.answers), None)
+    if asked is not None:
+        parsed = answer_set.answer_parse(text, asked.campaign.answers)
+        if parsed is not None:
+            try:
+                recipient_answer(
+                    recipient=asked.recipient, answer=parsed[0], minutes=parsed[1], via="sms", delivery=asked
+                )
+            except ValidationError:
+                return None
+            return Acknowledgement.objects.filter(recipient=asked.recipient).first()
+    if words[0] not in ACK_KEYWORDS:
+        return None
     deliveries = Delivery.objects.filter(
         channel=Channel.SMS, address__in={number, sender.strip()},
         status__in=(DeliveryStatus.SENT, DeliveryStatus.DELIVERED), recipient__acknowledged_at__isnull=True,
@@ -900,21 +1193,24 @@ def sms_reply_record(*, sender: str, text: str) -> Acknowledgement | None:
 def acknowledgement_in_app(*, user: Any, recipient_id: int) -> Acknowledgement:
     """The logged-in recipient acknowledges from the application. Only their own alerts:
     anyone else's is a 404, like everything outside one's scope."""
-    recipient = Recipient.objects.filter(pk=recipient_id, person__user=user).select_related("campaign").first()
-    if recipient is None or not getattr(user, "is_authenticated", False):
-        raise Http404
+    recipient = _own_recipient(user=user, recipient_id=recipient_id)
     # Tie the acknowledgement to the message they most likely read: the latest one sent.
-    delivery = (
-        Delivery.objects.filter(recipient=recipient)
-        .order_by(
-            models.Case(
-                models.When(status__in=(DeliveryStatus.SENT, DeliveryStatus.DELIVERED), then=0), default=1,
-            ),
-            "-sent_at", "-id",
-        )
-        .select_related("campaign", "recipient")
-        .first()
-    )
+    delivery = _latest_delivery(recipient)
     if delivery is None:
         raise Http404
     return acknowledgement_record(delivery=delivery, via="app")
+
+
+def _own_recipient(*, user: Any, recipient_id: int) -> Recipient:
+    if not getattr(user, "is_authenticated", False):
+        raise Http404
+    recipient = Recipient.objects.filter(pk=recipient_id, person__user=user).select_related("campaign").first()
+    if recipient is None:
+        raise Http404
+    return recipient
+
+
+def answer_in_app(*, user: Any, recipient_id: int, answer: int, minutes: int | None = None) -> RecipientAnswer:
+    """The logged-in recipient answers from the application (their own alerts only)."""
+    recipient = _own_recipient(user=user, recipient_id=recipient_id)
+    return recipient_answer(recipient=recipient, answer=answer, minutes=minutes, via="app")

@@ -17,6 +17,7 @@ urlpatterns = [
     path("alertes/<int:pk>/etablissements/", views_targeting.campaign_establishments, name="campaign_establishments"),
     path("alertes/preferences/<int:person_id>/", views_targeting.contact_preference_edit, name="contact_preference"),
     path("alertes/<int:pk>/", views.campaign_detail, name="campaign_detail"),
+    path("alertes/<int:pk>/cloturer/", views.campaign_close, name="campaign_close"),
     path("alertes/<int:pk>/progression/", views.campaign_progress, name="campaign_progress"),
     path("alertes/<int:pk>/export.csv", views.campaign_export, name="campaign_export"),
     path("sms/<str:provider>/dlr/", views.sms_receipt, name="sms_receipt"),

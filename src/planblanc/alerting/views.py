@@ -13,7 +13,7 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -25,11 +25,13 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from planblanc import rights
+from planblanc.alerting import answers as answer_set
 from planblanc.alerting import escalation, oncall, selectors, services
 from planblanc.alerting.capacity import campaign_pace
 from planblanc.alerting.forms import CampaignForm
 from planblanc.alerting.models import (
     Acknowledgement,
+    CampaignStatus,
     Channel,
     Escalation,
     EscalationPolicy,
@@ -86,12 +88,36 @@ def campaign_progress(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "alerting/_progress.html", {"campaign": campaign, **_progress_context(campaign)})
 
 
-def _progress_context(campaign: object) -> dict[str, object]:
+def _progress_context(campaign: Any) -> dict[str, object]:
     return {
-        "progress": selectors.campaign_progress(campaign=campaign),  # type: ignore[arg-type]
-        "not_reached": selectors.not_reached(campaign=campaign)[:200],  # type: ignore[arg-type]
+        "progress": selectors.campaign_progress(campaign=campaign),
+        "not_reached": selectors.not_reached(campaign=campaign)[:200],
+        "answers": selectors.campaign_answers(campaign=campaign),
+        "waiting": selectors.campaign_waiting(campaign=campaign)[:200],
+        "seats": selectors.campaign_seats(campaign=campaign),
         "pace": campaign_pace(campaign=campaign),
     }
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def campaign_close(request: HttpRequest, pk: int) -> HttpResponse:
+    """Close a campaign that waits for acknowledgements: a confirmation page that says
+    what it does, then the audited close."""
+    campaign = selectors.get_campaign_for_user(user=request.user, campaign_id=pk)
+    if not rights.may_send_alerts(request.user, establishment=campaign.establishment, region=campaign.region):
+        raise PermissionDenied
+    if request.method == "POST":
+        try:
+            services.campaign_close(actor=request.user, campaign=campaign)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, _("Campaign closed: nothing more will be sent."))
+        return redirect("alerting:campaign_detail", pk=campaign.pk)
+    return render(request, "alerting/campaign_close.html", {
+        "campaign": campaign, "waiting": selectors.campaign_waiting(campaign=campaign).count(),
+    })
 
 
 @login_required
@@ -117,22 +143,64 @@ def campaign_export(request: HttpRequest, pk: int) -> HttpResponse:
     return tabular.csv_response(rows(), filename=f"campagne-{campaign.pk}-{stamp}.csv")
 
 
+def _minutes_from(raw: str | None) -> tuple[int | None, list[str]]:
+    """The arrival delay typed on a page: empty = not given."""
+    raw = (raw or "").strip()[:10]
+    if not raw:
+        return None, []
+    if not raw.isdigit() or int(raw) > answer_set.MAX_MINUTES:
+        return None, [str(_("Give the arrival delay in minutes, between 0 and %(max)d.") % {"max": answer_set.MAX_MINUTES})]
+    return int(raw), []
+
+
+def _answer_from(raw: str | None, count: int = answer_set.MAX_ANSWERS) -> int | None:
+    raw = (raw or "").strip()[:3]
+    return int(raw) if raw.isdigit() and 1 <= int(raw) <= count else None
+
+
 @never_cache
 @require_http_methods(["GET", "POST"])
 def acknowledge(request: HttpRequest, token: str) -> HttpResponse:
+    """One light page (no framework, one small stylesheet) that works on a bad 3G link:
+    the meeting place and the bridge, and the answers (or one acknowledge button)."""
     try:
         delivery = services.ack_link_verify(token)
     except services.AckLinkExpired:
         return render(request, "alerting/ack.html", {"state": "expired"}, status=410)
     except services.AckLinkInvalid:
         return render(request, "alerting/ack.html", {"state": "invalid"}, status=400)
+    campaign = delivery.campaign
+    recipient = delivery.recipient
+    choices = answer_set.choices_of(campaign.answers)
+    errors: dict[str, list[str]] = {}
+    minutes_value = request.POST.get("minutes", "")[:10] if request.method == "POST" else ""
+    status = 200
     if request.method == "POST":
-        ack = services.acknowledgement_record(delivery=delivery)
-        return render(request, "alerting/ack.html", {"state": "done", "delivery": delivery, "ack": ack})
-    ack = Acknowledgement.objects.filter(recipient_id=delivery.recipient_id).first()
+        if choices and "answer" in request.POST:
+            answer = _answer_from(request.POST.get("answer"), len(choices))
+            minutes, errors["minutes"] = _minutes_from(request.POST.get("minutes"))
+            if answer is None:
+                errors["answer"] = [str(_("Choose one of the answers."))]
+            if answer is not None and not errors["minutes"]:
+                try:
+                    services.recipient_answer(
+                        recipient=recipient, answer=answer, minutes=minutes, via="link", delivery=delivery,
+                    )
+                except ValidationError as exc:
+                    errors.update({key: [str(m) for m in value] for key, value in exc.message_dict.items()})
+            status = 400 if any(errors.values()) else 200
+        elif not (campaign.status == CampaignStatus.CANCELLED or campaign.closed_at):
+            services.acknowledgement_record(delivery=delivery)
+        recipient.refresh_from_db()
+    ack = Acknowledgement.objects.filter(recipient_id=recipient.pk).first()
+    closed = campaign.status == CampaignStatus.CANCELLED or campaign.closed_at is not None
+    state = "done" if ack else ("closed" if closed else "ask")
+    answer_label = next((c.label for c in choices if c.number == recipient.answer), "")
     return render(request, "alerting/ack.html", {
-        "state": "done" if ack else "ask", "delivery": delivery, "ack": ack,
-    })
+        "state": state, "delivery": delivery, "campaign": campaign, "recipient": recipient, "ack": ack,
+        "choices": [] if closed else choices, "rendezvous": campaign.rendezvous, "errors": errors,
+        "answer_label": answer_label, "minutes_value": minutes_value,
+    }, status=status)
 
 
 # SMS callbacks (Kannel calls them on loopback) ---------------------------------------------
@@ -321,7 +389,7 @@ class PolicyForm(BootstrapFormMixin, forms.Form):
                     "class", "form-select" if name in ("kind", "person", "rotation", "people") else "form-control"
                 )
 
-    def levels(self) -> list[escalation.LevelInput]:
+    def level_inputs(self) -> list[escalation.LevelInput]:
         data = self.cleaned_data
         levels = []
         for i in range(1, self.LEVELS + 1):
@@ -373,7 +441,7 @@ def policy_new(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         policy = run_service(form, lambda: escalation.policy_create(
             actor=request.user, establishment=data["establishment"], name=data["name"],
-            channels=data["channels"], levels=form.levels(),
+            channels=data["channels"], levels=form.level_inputs(),
         ))
         if policy is not None:
             return redirect("alerting:escalation_list")
@@ -429,15 +497,37 @@ def escalation_state(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def alerts_to_acknowledge(request: HttpRequest) -> HttpResponse:
     """My alerts: those sent to me that I have not acknowledged, one button each."""
+    errors: dict[str, list[str]] = {}
+    failed_id = None
     if request.method == "POST":
         try:
             recipient_id = int(request.POST.get("recipient", ""))
         except ValueError:
             raise Http404 from None
-        services.acknowledgement_in_app(user=request.user, recipient_id=recipient_id)
-        messages.success(request, _("Received: thank you, the crisis cell can see it."))
-        return redirect("alerting:to_acknowledge")
+        if "answer" in request.POST:
+            answer = _answer_from(request.POST.get("answer"))
+            minutes, errors["minutes"] = _minutes_from(request.POST.get("minutes"))
+            if answer is None:
+                errors["answer"] = [str(_("Choose one of the answers."))]
+            if not any(errors.values()):
+                try:
+                    services.answer_in_app(
+                        user=request.user, recipient_id=recipient_id, answer=answer or 0, minutes=minutes,
+                    )
+                except ValidationError as exc:
+                    errors.update({key: [str(m) for m in value] for key, value in exc.message_dict.items()})
+            if any(errors.values()):
+                failed_id = recipient_id
+        else:
+            services.acknowledgement_in_app(user=request.user, recipient_id=recipient_id)
+        if failed_id is None:
+            messages.success(request, _("Received: thank you, the crisis cell can see it."))
+            return redirect("alerting:to_acknowledge")
     pending = list(selectors.alerts_to_acknowledge(user=request.user)[:50])
     for recipient in pending:
         recipient.text = selectors.alert_text_for(recipient)
-    return render(request, "alerting/to_acknowledge.html", {"pending": pending})
+        recipient.choices = answer_set.choices_of(recipient.campaign.answers)
+        recipient.errors = errors if recipient.pk == failed_id else {}
+        recipient.field_id = f"minutes-{recipient.pk}"
+        recipient.minutes_value = request.POST.get("minutes", "")[:10] if recipient.pk == failed_id else ""
+    return render(request, "alerting/to_acknowledge.html", {"pending": pending}, status=400 if failed_id else 200)

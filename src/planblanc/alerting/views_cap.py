@@ -17,7 +17,7 @@ from planblanc import rights
 from planblanc.alerting import cap, selectors
 from planblanc.core.forms import BootstrapFormMixin, run_service
 
-MAX_CAP_BYTES = 1_000_000
+MAX_CAP_BYTES = cap.MAX_CAP_BYTES
 
 
 class CapReceiveForm(BootstrapFormMixin, forms.Form):

@@ -67,10 +67,13 @@ def push_action(request: HttpRequest, token: str, action: str) -> HttpResponse:
         return JsonResponse({"state": "expired"}, status=410)
     except services.AckLinkInvalid:
         return JsonResponse({"state": "invalid"}, status=400)
-    from planblanc.alerting.chat import decline_record
+    from planblanc.alerting.chat import answer_record, decline_record
 
-    if action == "ack":
-        services.acknowledgement_record(delivery=delivery, via="push")
-    else:
-        decline_record(delivery=delivery, via="push")
+    try:
+        if action == "ack":
+            answer_record(delivery=delivery, via="push")
+        else:
+            decline_record(delivery=delivery, via="push")
+    except ValidationError as exc:  # a campaign closed or cancelled since
+        return JsonResponse({"state": "refused", "error": " ".join(exc.messages)}, status=409)
     return JsonResponse({"state": "done", "action": action})

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.cache import never_cache
@@ -14,6 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from planblanc.alerting import services
+from planblanc.alerting.answers import answer_parse
 from planblanc.alerting.channels.base import Receipt, Reply, providers_for
 from planblanc.alerting.channels.voice import ACK_DIGIT, VoiceProvider, callback_delivery_id
 from planblanc.alerting.models import Channel, Delivery, DeliveryStatus
@@ -35,7 +36,16 @@ def voice_callback_record(
     ).first()
     if delivery is None:
         return 0, False
-    acknowledged = any(reply.text.strip().startswith(ACK_DIGIT) for reply in replies)
+    # A campaign that asks a question: the digit is the answer (1 coming, 2 cannot,
+    # 3 remote for the default set; "1" then more digits: coming, in that many minutes).
+    answer = None
+    if delivery.campaign.answers:
+        answer = next(
+            (parsed for reply in replies
+             if (parsed := answer_parse(reply.text.strip(), delivery.campaign.answers)) is not None),
+            None,
+        )
+    acknowledged = answer is not None or any(reply.text.strip().startswith(ACK_DIGIT) for reply in replies)
     applied = 0
     with transaction.atomic():
         for receipt in receipts:
@@ -44,7 +54,16 @@ def voice_callback_record(
                 channel=str(Channel.VOICE), provider_message_id=delivery.provider_message_id,
                 delivered=receipt.delivered or acknowledged, error=receipt.error,
             ) if delivery.provider_message_id else 0
-        if acknowledged:
+        if answer is not None:
+            delivery.refresh_from_db()
+            try:
+                services.recipient_answer(
+                    recipient=delivery.recipient, answer=answer[0], minutes=answer[1], via="voice",
+                    delivery=delivery,
+                )
+            except ValidationError:  # the campaign was closed meanwhile: nothing to record
+                acknowledged = False
+        elif acknowledged:
             delivery.refresh_from_db()
             services.acknowledgement_record(delivery=delivery, via="voice")
     return applied, acknowledged

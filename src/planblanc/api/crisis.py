@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from ninja import Router, Schema
 
 from planblanc import rights
+from planblanc.api.types import InputDateTime
 from planblanc.crisis import selectors, services
 from planblanc.crisis.chain import logbook_verify
 from planblanc.crisis.models import Crisis, CrisisTask, DepartmentStatus, LogbookEntry, SystemStatus
@@ -71,7 +72,7 @@ class TaskOut(Schema):
 class TaskIn(Schema):
     title: str
     owner: str = ""
-    due_at: datetime.datetime | None = None
+    due_at: InputDateTime | None = None
 
 
 class TaskStatusIn(Schema):

@@ -13,6 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from ninja import Router, Schema, Status
 
+from planblanc.api.types import InputDateTime
 from planblanc.crisis import iocs, notifications, selectors
 from planblanc.crisis.models import Indicator, NotificationKind
 
@@ -34,7 +35,7 @@ class ClockOut(Schema):
 
 class SentIn(Schema):
     reference: str = ""
-    sent_at: datetime.datetime | None = None
+    sent_at: InputDateTime | None = None
 
 
 class IndicatorIn(Schema):

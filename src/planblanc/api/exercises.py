@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from ninja import Body, Router, Schema, Status
 
 from planblanc import rights
+from planblanc.api.types import InputDateTime
 from planblanc.directory.models import Establishment, Person
 from planblanc.exercises import chronogramme as chrono
 from planblanc.exercises import selectors, services
@@ -50,7 +51,7 @@ class ExerciseIn(Schema):
     establishment_id: int
     kit_slug: str = ""
     title: str = ""
-    planned_start: datetime.datetime | None = None
+    planned_start: InputDateTime | None = None
 
 
 class ReactionOut(Schema):
@@ -84,7 +85,7 @@ class InjectIn(Schema):
     number: int | None = None
     phase: str = ""
     offset_minutes: int | None = None
-    at: datetime.datetime | None = None
+    at: InputDateTime | None = None
     channel: str = "email"
     kind: str = "structuring"
     sender: str = ""

@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import Router, Schema
 
-from planblanc.mutual_aid import edxl, selectors, services
+from planblanc.mutual_aid import edxl, selectors, services, tasks
 from planblanc.mutual_aid.models import AidOffer, HelpRequest
 
 router = Router(tags=["mutual aid"])
@@ -139,6 +139,7 @@ def request_create(request: HttpRequest, crisis_id: int, payload: RequestIn) -> 
             pk=payload.target_establishment_id).first()
     made = _as_404(lambda: services.help_request_create(
         actor=request.user, requester=crisis.establishment, crisis=crisis, data=data))
+    tasks.wake_escalation(run_after=made.answer_due_at)
     return 201, _request(made)
 
 
@@ -152,10 +153,8 @@ def offer_create(request: HttpRequest, request_id: int, payload: OfferIn) -> tup
 
 @router.post("/offers/{offer_id}/{action}", response=OfferOut)
 def offer_action(request: HttpRequest, offer_id: int, action: str) -> dict[str, Any]:
-    from planblanc.mutual_aid.views import OFFER_ACTIONS
-
     offer = selectors.offer_for_user(user=request.user, pk=offer_id)
-    step = OFFER_ACTIONS.get(action)
+    step = services.offer_step(action)
     if step is None:
         raise Http404
     return _offer(_as_404(lambda: step(actor=request.user, offer=offer)))

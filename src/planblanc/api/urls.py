@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI
+from ninja.errors import ValidationError as NinjaValidationError
 
 from planblanc.api.alerting_cap import router as alerting_cap_router
 from planblanc.api.auth import TokenAuth, VerifiedSessionAuth
@@ -15,7 +18,39 @@ from planblanc.api.mutual_aid import router as mutual_aid_router
 from planblanc.api.plans import router as plans_router
 from planblanc.api.readiness import router as readiness_router
 
-api = NinjaAPI(
+# Every status an operation can answer besides its own, each with the same JSON body.
+ERROR_STATUSES = {
+    "400": "Bad request.", "401": "Authentication is required.", "403": "Not allowed.", "404": "Not found.",
+    "405": "Method not allowed.", "409": "Conflicts with recorded data.", "413": "Request body too large.", "422": "Invalid data.",
+    "500": "Server error (recorded).",
+}
+ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "detail": {"anyOf": [{"type": "string"}, {"type": "array", "items": {}}]},
+        "errors": {"anyOf": [{"type": "object"}, {"type": "array", "items": {}}]},
+    },
+    "required": ["detail"],
+}
+
+
+class PlanBlancAPI(NinjaAPI):
+    def get_openapi_schema(self, *args: Any, **kwargs: Any) -> Any:
+        schema = super().get_openapi_schema(*args, **kwargs)
+        schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                if not isinstance(operation, dict) or "responses" not in operation:
+                    continue
+                for status, description in ERROR_STATUSES.items():
+                    operation["responses"].setdefault(status, {
+                        "description": description,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                    })
+        return schema
+
+
+api = PlanBlancAPI(
     title="Plan Blanc Numérique",
     version="1",
     description="Directory and platform API. Authenticate with `Authorization: Bearer <token>`.",
@@ -33,6 +68,16 @@ def _validation_messages(exc: ValidationError) -> dict:
 @api.exception_handler(ValidationError)
 def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     return api.create_response(request, {"detail": _("Invalid data."), "errors": _validation_messages(exc)}, status=422)
+
+
+@api.exception_handler(NinjaValidationError)
+def on_schema_error(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
+    errors = [
+        {"loc": [str(part) for part in error.get("loc", ())], "msg": str(error.get("msg", "")),
+         "type": str(error.get("type", ""))}
+        for error in exc.errors
+    ]
+    return api.create_response(request, {"detail": _("Invalid data."), "errors": errors}, status=422)
 
 
 @api.exception_handler(PermissionDenied)

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.locale import LocaleMiddleware
 from django.utils import translation
+from django.utils.translation import gettext as _
 
 
 class FrenchFirstLocaleMiddleware(LocaleMiddleware):
@@ -22,3 +25,28 @@ class FrenchFirstLocaleMiddleware(LocaleMiddleware):
             language = settings.LANGUAGE_CODE
         translation.activate(language)
         request.LANGUAGE_CODE = translation.get_language()
+
+
+class BodySizeLimitMiddleware:
+    """Refuse a request whose declared body is larger than the upload cap
+    (settings.PLANBLANC_MAX_UPLOAD_BYTES, plus room for a form's other fields) before
+    anything reads it: the same cap on the pages and in the API."""
+
+    MARGIN = 256 * 1024
+
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        limit = settings.PLANBLANC_MAX_UPLOAD_BYTES + self.MARGIN
+        if length > limit:
+            message = _("The request is larger than %(size)s MB: send a smaller file.") % {
+                "size": settings.PLANBLANC_MAX_UPLOAD_BYTES // 2**20}
+            if request.path.startswith("/api/"):
+                return JsonResponse({"detail": message}, status=413)
+            return HttpResponse(message, status=413, content_type="text/plain; charset=utf-8")
+        return self.get_response(request)

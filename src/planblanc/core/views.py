@@ -1,12 +1,19 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.templatetags.static import static
+from django.urls import reverse
 from django.utils.crypto import constant_time_compare
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
 
 from planblanc.alerting.selectors import alerts_to_acknowledge
 from planblanc.core.backup import backup_status
@@ -67,3 +74,39 @@ def healthz(request: HttpRequest) -> JsonResponse:
             "oldest_queued_age_seconds": status.oldest_queued_age_seconds if status else None,
         }
     return JsonResponse(payload, status=200 if healthy else 503)
+
+
+# The installable app ----------------------------------------------------------------------
+
+_SERVICE_WORKER = Path(__file__).resolve().parent.parent / "static" / "planblanc" / "sw.js"
+
+
+@require_GET
+def service_worker(request: HttpRequest) -> HttpResponse:
+    """The service worker, from the site root so that its scope is the whole site."""
+    response = HttpResponse(_SERVICE_WORKER.read_bytes(), content_type="text/javascript; charset=utf-8")
+    response["Service-Worker-Allowed"] = "/"
+    # A new version of the worker is picked up at the next visit.
+    response["Cache-Control"] = "no-cache"
+    return response
+
+
+@require_GET
+def manifest(request: HttpRequest) -> JsonResponse:
+    """The web app manifest: the platform installs on a phone's home screen."""
+    response = JsonResponse({
+        "name": "Plan Blanc Numérique",
+        "short_name": "Plan Blanc",
+        "description": str(_("Prepare for, rehearse and live through a cyberattack.")),
+        "lang": get_language() or "fr",
+        "start_url": reverse("core:home"),
+        "scope": "/",
+        "display": "standalone",
+        "background_color": "#ffffff",
+        "theme_color": "#12325a",
+        "icons": [{"src": static("planblanc/favicon.svg"), "sizes": "any", "type": "image/svg+xml",
+                   "purpose": "any"}],
+        "shortcuts": [{"name": str(_("Offline copy")), "url": reverse("plans:offline_index")}],
+    }, json_dumps_params={"ensure_ascii": False})
+    response["Content-Type"] = "application/manifest+json"
+    return response

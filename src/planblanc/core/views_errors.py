@@ -63,6 +63,8 @@ def server_error(request: HttpRequest) -> HttpResponse:
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
-    return _page(request, 403, _("Form expired"), _(
+    response = _page(request, 403, _("Form expired"), _(
         "This form has expired (security check). Go back, reload the page and send again: copy your text "
         "first if it is long."))
+    response["X-PB-Reason"] = "csrf"  # the page's script says "expired", and keeps the text
+    return response

@@ -35,7 +35,7 @@ from planblanc.actors import SystemActor
 from planblanc.crisis.models import Crisis, CrisisStatus, LogbookEntry, LogbookTimestamp
 
 logger = logging.getLogger(__name__)
-# The digest goes out on behalf of the crisis already declared.
+# The process that sends the cell its logbook digests.
 SYSTEM_ACTOR = SystemActor("logbook-digest", sends_alerts=True)
 
 

@@ -13,3 +13,8 @@ class CrisisConfig(AppConfig):
         from planblanc.plans.selectors import improvement_action_source_register
 
         improvement_action_source_register(open_improvement_actions)
+
+        # The services schedule the logbook's anchoring through this registration.
+        from planblanc.crisis import services, tasks
+
+        services.anchor_scheduler_register(tasks.logbook_anchor_schedule)

@@ -47,6 +47,8 @@ def crisis_revision(*, user: Any, crisis_id: int) -> int | None:
 SECTION_STAMPS = {
     "logbook": "head_seq", "tasks": "tasks_rev", "mytasks": "tasks_rev", "board": "board_rev",
     "decisions": "decisions_rev", "damage": "damage_rev",
+    # Sections without a live list: their pollers only notice the end of the crisis.
+    "alert": "status", "notifications": "status",
 }
 
 
@@ -232,3 +234,36 @@ def status_board_summary(*, crisis: Crisis) -> str:
     open_tasks = CrisisTask.objects.filter(crisis=crisis, status__in=(TaskStatus.TODO, TaskStatus.DOING)).count()
     lines.append(_("Open tasks: %(count)d") % {"count": open_tasks})
     return "\n".join(lines)
+# The crisis cell board ------------------------------------------------------------------
+
+
+@dataclass
+class CellBoard:
+    """The "alert and cell" section of the console: each seat of the approved plan's
+    crisis cell with its holder and deputies, and where each stands (alerting tables);
+    who has not acknowledged; counts per answer; the meeting point."""
+
+    crisis: Crisis
+    campaign: Any
+    seats: list[Any]
+    answers: list[Any]
+    waiting: list[Any]
+    rendezvous: dict[str, Any]
+
+    @property
+    def filled(self) -> int:
+        return sum(1 for seat in self.seats if seat.filled)
+
+
+def crisis_cell_board(*, crisis: Crisis) -> CellBoard:
+    from planblanc.alerting import selectors as alerting
+
+    campaign = crisis.campaign
+    rendezvous = {key: value for key, value in (crisis.bridge or {}).items() if value}
+    if campaign is None:
+        return CellBoard(crisis=crisis, campaign=None, seats=[], answers=[], waiting=[], rendezvous=rendezvous)
+    return CellBoard(
+        crisis=crisis, campaign=campaign, seats=alerting.campaign_seats(campaign=campaign),
+        answers=alerting.campaign_answers(campaign=campaign),
+        waiting=list(alerting.campaign_waiting(campaign=campaign)[:200]), rendezvous=rendezvous,
+    )

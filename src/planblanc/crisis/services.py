@@ -8,6 +8,7 @@ writers never fork the chain; the unique (crisis, seq) constraint is the last gu
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import hashlib
 import logging
@@ -15,7 +16,7 @@ import os
 import re
 import secrets
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,7 @@ logger = logging.getLogger(__name__)
 
 MAX_TEXT = 20_000
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+MAX_ATTACHMENTS = 10
 
 
 # Rights ----------------------------------------------------------------------------------
@@ -112,6 +114,9 @@ def _validate_entry(kind: str, text: str, attachments: Sequence[AttachmentInput]
         errors["text"] = [_("Write what happened.")]
     elif len(text) > MAX_TEXT:
         errors["text"] = [_("An entry holds at most %(max)d characters.") % {"max": MAX_TEXT}]
+    if len(attachments) > MAX_ATTACHMENTS:
+        errors.setdefault("attachments", []).append(
+            _("An entry holds at most %(max)d files.") % {"max": MAX_ATTACHMENTS})
     for item in attachments:
         if len(item.content) > MAX_ATTACHMENT_BYTES:
             errors.setdefault("attachments", []).append(
@@ -123,7 +128,7 @@ def _validate_entry(kind: str, text: str, attachments: Sequence[AttachmentInput]
 
 
 def _append(
-    *, crisis: Crisis, actor: Actor, kind: str, text: str, corrects: LogbookEntry | None = None,
+    *, crisis: Crisis, actor: Actor | str, kind: str, text: str, corrects: LogbookEntry | None = None,
     files: Iterable[dict[str, Any]] = (), at: datetime.datetime | None = None, author_label: str | None = None,
 ) -> LogbookEntry:
     """Append one entry to the chain. Must run inside a transaction."""
@@ -131,7 +136,7 @@ def _append(
     files = list(files)
     seq = locked.head_seq + 1
     moment = at or timezone.now()
-    label = author_label if author_label is not None else (user_label(actor) if hasattr(actor, "pk") else str(actor))
+    label = author_label if author_label is not None else (actor if isinstance(actor, str) else user_label(actor))
     entry_hash = entry_digest(
         crisis_id=crisis.pk, seq=seq, at=moment, author=label[:200], kind=kind, text=text,
         corrects_seq=corrects.seq if corrects else None, attachments=files, prev_hash=locked.head_hash,
@@ -185,7 +190,7 @@ def logbook_append(
 
 
 def logbook_record_event(
-    *, crisis: Crisis, author_label: str, text: str, kind: str = EntryKind.EVENT, actor: Any = None,
+    *, crisis: Crisis, actor: Actor, author_label: str, text: str, kind: str = str(EntryKind.EVENT),
 ) -> LogbookEntry | None:
     """An entry written by another capability of the platform about this crisis (a help
     request answered by the group, a situation report…), after that capability checked
@@ -227,23 +232,71 @@ def _snapshot_people(snapshot: dict[str, Any]) -> list[dict[str, Any]]:
     return people
 
 
-def _cell_recipients(snapshot: dict[str, Any], establishment: Establishment) -> list[Any]:
-    from planblanc.alerting.services import RecipientInput, recipients_from_people
+def _cell_recipients(snapshot: dict[str, Any], establishment: Establishment) -> tuple[list[Any], list[Any]]:
+    """The people of the cell (today's contact details where they still exist) and the
+    seats: holders are alerted at once; a deputy who holds no seat waits on standby
+    until the holder of their seat declines or stays silent."""
+    from planblanc.alerting.services import RecipientInput, SeatInput, recipients_from_people
 
     people = _snapshot_people(snapshot)
     current = Person.objects.in_bulk([p["id"] for p in people if p.get("id")])
-    recipients = []
+
+    def key_of(person: dict[str, Any]) -> Any:
+        return person.get("id") or person.get("email") or person.get("name")
+
+    holders = {key_of(seat["holder"]) for seat in snapshot.get("seats", []) if seat.get("holder")}
+    recipients: list[Any] = []
+    index: dict[Any, int] = {}
     for person in people:
         row = current.get(person.get("id"))
+        standby = key_of(person) not in holders
         if row is not None:  # today's contact details, not those of the approval day
-            recipients += recipients_from_people([row], establishment_name=establishment.name)
+            item = recipients_from_people([row], establishment_name=establishment.name)[0]
+            item = dataclasses.replace(item, standby=standby)
         else:
-            recipients.append(RecipientInput(
+            item = RecipientInput(
                 name=person.get("name", ""), email=person.get("email") or "",
                 mobile_phone=person.get("mobile_phone") or "", landline_phone=person.get("landline_phone") or "",
-                establishment_name=establishment.name,
+                establishment_name=establishment.name, standby=standby,
+            )
+        index[key_of(person)] = len(recipients)
+        recipients.append(item)
+    seats = []
+    for seat in snapshot.get("seats", []):
+        members = [index[key_of(p)] for p in [seat.get("holder"), *seat.get("deputies", [])] if p]
+        if members:
+            seats.append(SeatInput(
+                title=seat.get("title", "")[:200] or str(seat.get("key", "")), members=tuple(members),
+                key=str(seat.get("key", "")), group=str(seat.get("cell", "")),
             ))
-    return recipients
+    return recipients, seats
+
+
+def _cell_alert_options(snapshot: dict[str, Any], bridge: dict[str, Any]) -> dict[str, Any]:
+    """How the cell alert goes out: every channel at once by default (the hospital's
+    mail may be down), or email first then SMS and voice to whoever has not acknowledged
+    (setting or the plan's `alert_mode`); open until acknowledged, with the default
+    answers and the meeting point."""
+    from planblanc.alerting.answers import DEFAULT_ANSWERS
+    from planblanc.alerting.models import CampaignMode
+
+    cell = snapshot.get("cell") or {}
+    mode = cell.get("alert_mode") or settings.CRISIS_CELL_ALERT_MODE
+    options: dict[str, Any] = {
+        "keep_open": True, "answers": DEFAULT_ANSWERS,
+        "rendezvous": {key: bridge.get(key) or "" for key in (
+            "meeting_place", "fallback_place", "bridge_phone", "bridge_code", "bridge_notes",
+        )},
+        "standby_after_minutes": int(cell.get("deputy_after_minutes") or settings.ALERTING_STANDBY_AFTER_MINUTES),
+    }
+    if mode == "email_first":
+        options.update(mode=CampaignMode.FALLBACK, channels=("email", "sms", "voice"))
+        options["followup_minutes"] = int(
+            cell.get("alert_followup_minutes") or settings.CRISIS_CELL_ALERT_FOLLOWUP_MINUTES
+        )
+    else:
+        options.update(mode=CampaignMode.PARALLEL, channels=("email", "sms", "voice"))
+    return options
 
 
 def _alert_texts(crisis: Crisis, bridge: dict[str, Any]) -> tuple[str, str, str]:
@@ -369,16 +422,28 @@ def crisis_declare(
         ])
         DamageAssessment.objects.create(crisis=crisis, updated_at=now)
 
-        recipients = _cell_recipients(snapshot, establishment)
+        recipients, seats = _cell_recipients(snapshot, establishment)
         if recipients:
+            from planblanc.alerting.followup import followup_schedule
             from planblanc.alerting.services import campaign_create
 
             title, message_fr, message_en = _alert_texts(crisis, bridge)
+            options = _cell_alert_options(snapshot, bridge)
+            followup_minutes = options.pop("followup_minutes", None)
             campaign = campaign_create(
                 actor=CRISIS_PROCESS, title=title, message_fr=message_fr, message_en=message_en,
-                recipients=recipients, channels=("email", "sms", "voice"), establishment=establishment,
-                is_exercise=is_exercise,
+                recipients=recipients, establishment=establishment, is_exercise=is_exercise, seats=seats,
+                **options,
             )
+            if followup_minutes is not None:
+                # Email first: SMS, then voice, to whoever has not acknowledged by then.
+                from planblanc.alerting.channels.base import providers_for
+
+                for channel in ("sms", "voice"):
+                    if providers_for(channel):
+                        followup_schedule(
+                            actor=CRISIS_PROCESS, campaign=campaign, channel=channel, after_minutes=followup_minutes,
+                        )
             crisis.campaign = campaign
             crisis.save(update_fields=["campaign"])
             from planblanc.alerting.tasks import crisis_room_requested
@@ -401,10 +466,21 @@ def crisis_declare(
     return crisis
 
 
-def _anchor_schedule() -> None:
-    from planblanc.crisis.tasks import logbook_anchor_schedule
+# The anchoring task (crisis/tasks.py) registers its scheduler here from
+# CrisisConfig.ready: this module never imports the tasks, they import it.
+_anchor_scheduler: Callable[[], object] | None = None
 
-    logbook_anchor_schedule()
+
+def anchor_scheduler_register(scheduler: Callable[[], object]) -> None:
+    global _anchor_scheduler
+    _anchor_scheduler = scheduler
+
+
+def _anchor_schedule() -> None:
+    if _anchor_scheduler is None:
+        logger.warning("no logbook anchoring scheduler registered: `planblanc worker` will anchor")
+        return
+    _anchor_scheduler()
 
 
 # Decisions, tasks, status board, damage assessment -------------------------------------

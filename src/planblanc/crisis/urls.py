@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from planblanc.crisis import views
+from planblanc.crisis import views, views_situation
 
 app_name = "crisis"
 urlpatterns = [
@@ -8,6 +8,7 @@ urlpatterns = [
     path("etablissement/<int:establishment_id>/", views.establishment_home, name="establishment"),
     path("<int:crisis_id>/", views.console, name="console"),
     path("<int:crisis_id>/live/", views.live, name="live"),
+    path("<int:crisis_id>/cellule/", views.cell_board, name="cell_board"),
     path("<int:crisis_id>/v/<slug:slug>/", views.section, name="section"),
     path("<int:crisis_id>/journal/", views.entry_add, name="entry_add"),
     path("<int:crisis_id>/decisions/", views.decision_add, name="decision_add"),
@@ -21,5 +22,7 @@ urlpatterns = [
     path("<int:crisis_id>/verifier/", views.verify, name="verify"),
     path("<int:crisis_id>/main-courante.<str:fmt>", views.export, name="export"),
     path("<int:crisis_id>/pieces/<int:attachment_id>/", views.attachment, name="attachment"),
+    path("<int:crisis_id>/situation/", views_situation.situation_edit, name="situation"),
+    path("<int:crisis_id>/situation/revoquer/", views_situation.situation_revoke, name="situation_revoke"),
     path("", include("planblanc.crisis.urls_reporting")),
 ]

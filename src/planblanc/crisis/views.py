@@ -132,6 +132,7 @@ SECTIONS: dict[str, tuple[str, Any]] = {
     "alerte": ("alert", gettext_lazy("Alert and cell")),
     "echeances": ("notifications", gettext_lazy("Notifications")),
 }
+LOGBOOK_SHOWN = 50  # the latest entries on a phone; the PDF and CSV hold them all
 SLUG_OF = {name: slug for slug, (name, _label) in SECTIONS.items()}
 
 
@@ -168,7 +169,7 @@ def _section_data(request: HttpRequest, crisis: Crisis, name: str) -> dict[str, 
     """What one section's list shows, and its stamp for the poller."""
     data: dict[str, Any] = {"section": name, "slug": SLUG_OF[name]}
     if name == "logbook":
-        data["entries"] = list(selectors.logbook_entries(crisis=crisis).order_by("-seq")[:200])
+        data["entries"] = list(selectors.logbook_entries(crisis=crisis).order_by("-seq")[:LOGBOOK_SHOWN])
         data["stamp"] = crisis.head_seq
     elif name in ("tasks", "mytasks"):
         which = _task_filter(request)
@@ -185,7 +186,9 @@ def _section_data(request: HttpRequest, crisis: Crisis, name: str) -> dict[str, 
         damage = DamageAssessment.objects.filter(crisis=crisis).first()
         data.update(damage=damage, damage_rows=_damage_rows(damage), stamp=crisis.damage_rev)
     elif name == "notifications":
-        data["notifications"] = notification_summaries(crises=[crisis])[crisis.pk]
+        data.update(notifications=notification_summaries(crises=[crisis])[crisis.pk], stamp=crisis.status)
+    elif name == "alert":
+        data["stamp"] = crisis.status
     return data
 
 
@@ -258,7 +261,7 @@ def live(request: HttpRequest, crisis_id: int) -> HttpResponse:
             since = 0
         since = since if since <= crisis.head_seq else 0
         context.update(section=name, slug=SLUG_OF[name], stamp=crisis.head_seq, since=since,
-                       entries=list(selectors.logbook_entries(crisis=crisis, since_seq=since).order_by("-seq")[:200]))
+                       entries=list(selectors.logbook_entries(crisis=crisis, since_seq=since).order_by("-seq")[:LOGBOOK_SHOWN]))
     else:
         context.update(_section_data(request, crisis, name))
     response = render(request, "crisis/_live.html", context)
@@ -304,7 +307,8 @@ def _form_action(
     fresh = _forms(crisis, DamageAssessment.objects.filter(crisis=crisis).first() if key == "damage_form" else None)
     context = {**_base_context(request, crisis), "form": fresh[key] if ok else form,
                "slug": SLUG_OF[section_name], "form_key": key}
-    response = render(request, f"crisis/forms/{key}.html", context, status=200 if ok else 422)
+    # HTMX swaps 2xx answers only: the form with its errors comes back 200 (422 without JS).
+    response = render(request, f"crisis/forms/{key}.html", context)
     if ok:
         response.content += _toast(request, done).encode()
         response["HX-Trigger"] = "pb-refresh"
@@ -405,8 +409,7 @@ def _item_action(
             messages.success(request, done)
         return _back(request, crisis)
     crisis.refresh_from_db()
-    response = render(request, template, {**_base_context(request, crisis), **context(), "error": error},
-                      status=422 if error else 200)
+    response = render(request, template, {**_base_context(request, crisis), **context(), "error": error})
     if not error:
         response.content += _toast(request, done).encode()
     return response
@@ -520,3 +523,17 @@ def attachment(request: HttpRequest, crisis_id: int, attachment_id: int) -> File
                             content_type="application/octet-stream")
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+@login_required
+@require_GET
+def cell_board(request: HttpRequest, crisis_id: int) -> HttpResponse:
+    """The crisis cell board: a page of its own, and its partial (HTMX or ?partial=1)
+    for the console's "alert and cell" section, refreshed every few seconds."""
+    crisis = selectors.crisis_for_user(user=request.user, crisis_id=crisis_id)
+    board = selectors.crisis_cell_board(crisis=crisis)
+    partial = request.headers.get("HX-Request") == "true" or request.GET.get("partial") == "1"
+    template = "crisis/_cell_board.html" if partial else "crisis/cell_board.html"
+    return render(request, template, {
+        "crisis": crisis, "board": board, "hide_rendezvous": request.GET.get("bare") == "1",
+    })

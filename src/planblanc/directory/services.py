@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils.translation import gettext as _
 
 from planblanc.accounts.audit import audit_record, diff, snapshot
@@ -32,9 +32,19 @@ def _require(allowed: bool) -> None:
 
 
 def _assign(instance: Any, data: dict[str, Any], fields: Iterable[str]) -> None:
+    """Set the given fields. An explicit null empties a text field and is refused on any
+    other field that cannot be empty (never a database error)."""
     for name in fields:
-        if name in data:
-            setattr(instance, name, data[name])
+        if name not in data:
+            continue
+        value = data[name]
+        if value is None:
+            field = instance._meta.get_field(name)
+            if isinstance(field, models.CharField | models.TextField) and not field.null:
+                value = ""
+            elif not field.null:
+                raise ValidationError({name: _("This field cannot be empty.")})
+        setattr(instance, name, value)
 
 
 def _validate(instance: Any) -> None:

@@ -18,6 +18,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
+from django.utils.formats import number_format
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
@@ -46,16 +47,37 @@ STRENGTH_FROM = 75.0
 # ---------------------------------------------------------------------------- radar chart
 
 
-def radar_svg(*, labels: list[str], values: list[float | None], size: int = 360) -> SafeString:
+def _wrap(label: str, width: int = 18, lines: int = 3) -> list[str]:
+    """A label on a few short lines, so that it never runs past the chart's edge."""
+    words, out, line = label.split(), [], ""
+    for word in words:
+        word = word if len(word) <= width else word[: width - 1] + "…"
+        if line and len(line) + 1 + len(word) > width:
+            out.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    if line:
+        out.append(line)
+    if len(out) > lines:
+        out = out[:lines]
+        out[-1] = out[-1][: width - 1].rstrip() + "…"
+    return out or [""]
+
+
+def radar_svg(*, labels: list[str], values: list[float | None], width: int = 560, height: int = 420) -> SafeString:
     """An accessible SVG radar chart of scores from 0 to 100 (None drawn as 0, labelled
-    "not assessed"). Presentation attributes only: no style attribute (strict CSP)."""
+    "not assessed"). The viewBox keeps room around the chart for labels wrapped on up to
+    three lines, and the chart scales down to the screen (CSS .radar). Numbers follow the
+    language (87,5 in French). Presentation attributes only: no style attribute (strict CSP)."""
     n = len(labels)
-    centre = size / 2
-    radius = size / 2 - 70
+    cx, cy = width / 2, height / 2
+    radius = min(cx - 150, cy - 70)
+    line_height = 13
     title = escape(_("Scores by criterion (0 to 100)"))
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size} {size}" width="{size}" height="{size}" '
-        f'role="img" aria-labelledby="radar-title" class="radar">',
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+        f'role="img" aria-labelledby="radar-title" class="radar" preserveAspectRatio="xMidYMid meet">',
         f'<title id="radar-title">{title}</title>',
     ]
     if n < 3:
@@ -66,22 +88,30 @@ def radar_svg(*, labels: list[str], values: list[float | None], size: int = 360)
     def point(index: int, value: float) -> tuple[float, float]:
         angle = -math.pi / 2 + 2 * math.pi * index / n
         r = radius * value / 100
-        return centre + r * math.cos(angle), centre + r * math.sin(angle)
+        return cx + r * math.cos(angle), cy + r * math.sin(angle)
 
     for ring in (25, 50, 75, 100):
         ring_points = " ".join(f"{x:.1f},{y:.1f}" for x, y in (point(i, ring) for i in range(n)))
         parts.append(f'<polygon points="{ring_points}" fill="none" stroke="#bbbbbb" stroke-width="0.8"/>')
     for index, label in enumerate(labels):
         x, y = point(index, 100)
-        parts.append(f'<line x1="{centre}" y1="{centre}" x2="{x:.1f}" y2="{y:.1f}" stroke="#cccccc"/>')
-        lx, ly = point(index, 118)
-        anchor = "middle" if abs(lx - centre) < 10 else ("start" if lx > centre else "end")
+        parts.append(f'<line x1="{cx}" y1="{cy}" x2="{x:.1f}" y2="{y:.1f}" stroke="#cccccc"/>')
+        lx, ly = point(index, 112)
+        anchor = "middle" if abs(lx - cx) < 10 else ("start" if lx > cx else "end")
         value = values[index]
-        shown = f"{value:g}" if value is not None else _("not assessed")
-        parts.append(
-            f'<text x="{lx:.1f}" y="{ly:.1f}" font-size="9" text-anchor="{anchor}">'
-            f'{escape(label[:32])} ({escape(shown)})</text>'
+        shown = number_format(value, decimal_pos=None, use_l10n=True) if value is not None else _("not assessed")
+        lines = [*_wrap(label), f"({shown})"]
+        # Above the centre the block grows upwards, below it downwards, level with it: centred.
+        if ly < cy - 10:
+            first = ly - (len(lines) - 1) * line_height
+        elif ly > cy + 10:
+            first = ly + line_height * 0.8
+        else:
+            first = ly - (len(lines) - 1) * line_height / 2
+        tspans = "".join(
+            f'<tspan x="{lx:.1f}" y="{first + i * line_height:.1f}">{escape(text)}</tspan>' for i, text in enumerate(lines)
         )
+        parts.append(f'<text font-size="11" text-anchor="{anchor}">{tspans}</text>')
     shape = " ".join(f"{x:.1f},{y:.1f}" for x, y in (point(i, v or 0) for i, v in enumerate(values)))
     parts.append(f'<polygon points="{shape}" fill="#0d6efd" fill-opacity="0.25" stroke="#0d6efd" stroke-width="2"/>')
     parts.append("</svg>")

@@ -12,6 +12,7 @@ urlpatterns = [
     path("<int:pk>/deroule/<str:action>/", views_run.run_control, name="run_control"),
     path("<int:pk>/deroule/injects/<int:row_pk>/<str:action>/", views_run.inject_action, name="run_inject"),
     path("<int:pk>/joueur/", views_run.player, name="run_player"),
+    path("<int:pk>/joueur/boite/", views_run.player_inbox, name="run_player_inbox"),
     path("<int:pk>/observateur/", views_run.observer, name="run_observer"),
     path("<int:pk>/evaluation/", views_run.evaluation_page, name="run_evaluation"),
     path("<int:pk>/retex/", views_run.report_page, name="run_report"),

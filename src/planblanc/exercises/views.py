@@ -361,13 +361,33 @@ def import_upload(request: HttpRequest, pk: int) -> HttpResponse:
     form = ImportUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
-        staging.staged_upload_create(
-            owner=request.user, purpose=_staging_purpose(exercise), filename=upload.name, content=upload.read(),
-            payload={"replace": form.cleaned_data["replace"],
-                     "kind": "json" if upload.name.lower().endswith(".json") else "xlsx"},
-        )
-        return redirect("exercises:import_preview", exercise.pk)
-    return render(request, "exercises/import_upload.html", {"exercise": exercise, "form": form})
+        data = upload.read()
+        kind = "json" if upload.name.lower().endswith(".json") else "xlsx"
+        refusal = _workbook_refusal(data) if kind == "xlsx" else ""
+        if refusal:
+            form.add_error("file", refusal)  # a file that cannot be read is not staged
+        else:
+            staging.staged_upload_create(
+                owner=request.user, purpose=_staging_purpose(exercise), filename=upload.name, content=data,
+                payload={"replace": form.cleaned_data["replace"], "kind": kind},
+            )
+            return redirect("exercises:import_preview", exercise.pk)
+    return render(request, "exercises/import_upload.html", {"exercise": exercise, "form": form},
+                  status=422 if form.errors else 200)
+
+
+def _workbook_refusal(data: bytes) -> str:
+    """Why a workbook is refused by the bounded reader (every sheet read once), or ""."""
+    try:
+        workbook = chrono.read_workbook(data)
+        try:
+            for name in workbook.sheetnames:
+                chrono.sheet_rows(workbook, name)
+        finally:
+            workbook.close()
+    except chrono.ChronogrammeFileError as exc:
+        return str(exc)
+    return ""
 
 
 def _read_staged(staged: dict[str, Any], data: bytes, exercise: Exercise, *, sheet: str | None = None,

@@ -161,6 +161,14 @@ def inject_action(request: HttpRequest, pk: int, row_pk: int, action: str) -> Ht
     if action not in calls:
         raise Http404
     call, done = calls[action]
+    if action == "take" and request.headers.get("HX-Request"):
+        # From the player's inbox: answer with the inbox itself, updated in place.
+        notice = done
+        try:
+            call()
+        except ValidationError as exc:
+            notice = " ".join(exc.messages)
+        return render(request, "exercises/run/_inbox.html", {**_player_context(request, exercise), "notice": notice})
     response = _act(request, exercise, call, done)
     if action == "take" and not rights.may_animate_run(request.user, exercise):
         return redirect("exercises:run_player", pk=exercise.pk)
@@ -170,17 +178,26 @@ def inject_action(request: HttpRequest, pk: int, row_pk: int, action: str) -> Ht
 # ---------------------------------------------------------------------------- players
 
 
-@login_required
-def player(request: HttpRequest, pk: int) -> HttpResponse:
-    exercise = _exercise(request, pk)
+def _player_context(request: HttpRequest, exercise: Exercise) -> dict[str, Any]:
     _refuse_unless(rights.may_play_run(request.user, exercise))
     run = run_services.run_of(exercise=exercise)
     participant = rights.exercise_participant(request.user, exercise)
     cell = participant.cell if participant is not None and participant.role == "player" else ""
-    return render(request, "exercises/run/player.html", {
+    return {
         "exercise": exercise, "run": run, "inbox": run_services.inbox(run=run, cell=cell) if run else [],
         "participant": participant,
-    })
+    }
+
+
+@login_required
+def player(request: HttpRequest, pk: int) -> HttpResponse:
+    return render(request, "exercises/run/player.html", _player_context(request, _exercise(request, pk)))
+
+
+@login_required
+def player_inbox(request: HttpRequest, pk: int) -> HttpResponse:
+    """The inbox alone, polled every few seconds by the player space (HTMX)."""
+    return render(request, "exercises/run/_inbox.html", _player_context(request, _exercise(request, pk)))
 
 
 # ---------------------------------------------------------------------------- observers
@@ -233,19 +250,41 @@ def evaluation_page(request: HttpRequest, pk: int) -> HttpResponse:
                 pk=request.POST.get("reaction"), inject__exercise=exercise)
         except (ExpectedReaction.DoesNotExist, ValueError) as exc:
             raise Http404 from exc
+        error = ""
         try:
             evaluation.reaction_tick(actor=request.user, run=run, reaction=reaction,
                                      outcome=request.POST.get("outcome", ""), note=request.POST.get("note", ""))
         except ValidationError as exc:
-            for message in exc.messages:
-                messages.error(request, message)
+            error = " ".join(exc.messages)
+        if request.headers.get("HX-Request"):
+            # Update the reaction's card and the overall score in place (the scroll stays).
+            scores = evaluation.evaluation_scores(run=run, with_previous=False)
+            row = next((r for r in _evaluation_rows(scores) if r["reaction"].pk == reaction.pk), None)
+            if row is None:
+                raise Http404
+            return render(request, "exercises/evaluation/_row.html", {
+                **row, "exercise": exercise, "may_tick": may_tick, "outcomes": Outcome.choices, "scores": scores,
+                "oob": True, "saved": not error, "error": error,
+            })
+        if error:
+            messages.error(request, error)
         return redirect("exercises:run_evaluation", pk=exercise.pk)
     if may_tick:
         evaluation.evaluation_compute(run=run)
+    scores = evaluation.evaluation_scores(run=run)
     return render(request, "exercises/evaluation/page.html", {
-        "exercise": exercise, "run": run, "scores": evaluation.evaluation_scores(run=run), "may_tick": may_tick,
-        "outcomes": Outcome.choices,
+        "exercise": exercise, "run": run, "scores": scores, "may_tick": may_tick,
+        "outcomes": Outcome.choices, "rows": _evaluation_rows(scores),
     })
+
+
+def _evaluation_rows(scores: Any) -> list[dict[str, Any]]:
+    """Each expected reaction with its outcome and that outcome's label in the user's language."""
+    labels = dict(Outcome.choices)
+    return [
+        {"reaction": reaction, "outcome": outcome, "check": check, "label": labels.get(outcome, outcome)}
+        for reaction, outcome, check in scores.rows
+    ]
 
 
 # ---------------------------------------------------------------------------- report

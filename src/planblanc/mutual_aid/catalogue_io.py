@@ -1,12 +1,11 @@
 """CSV/XLSX import and export of the pooled-resource catalogue, in the same columns both
-ways (an exported file imports back unchanged). Files are read by the directory's
-bounded reader (directory.importing.read_table: size, rows and columns capped) and
-imported in two steps like the directory: upload and preview, then confirm."""
+ways (an exported file imports back unchanged). Files are read and written by the
+platform's bounded spreadsheet module (core.tabular: size, rows, cells and time capped;
+formulas neutralised on export) and imported in two steps like the directory: upload and
+preview, then confirm."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -16,7 +15,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from planblanc.accounts.audit import audit_record
-from planblanc.directory.importing import norm, read_table
+from planblanc.actors import Actor
+from planblanc.core import tabular
 from planblanc.mutual_aid import services
 from planblanc.mutual_aid.models import OwnerLevel, Resource, ResourceImport, ResourceKind
 
@@ -41,73 +41,54 @@ KIND_WORDS = {
 }
 KIND_EXPORT = {ResourceKind.PEOPLE: "personnes", ResourceKind.EQUIPMENT: "matériel", ResourceKind.SERVICE: "service"}
 FORMATS = ("csv", "xlsx")
-CONTENT_TYPES = {"csv": "text/csv; charset=utf-8",
-                 "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+HEADER = [header for _key, header, _aliases in COLUMNS]
 
 
-def _safe(value: str) -> str:
-    # A cell starting with = + - @ is run as a formula by spreadsheets; the import strips the quote.
-    return "'" + value if value[:1] in {"=", "+", "-", "@"} else value
-
-
-def export_rows(resources: Iterable[Resource]) -> Iterator[list[str]]:
+def export_rows(resources: Iterable[Resource]) -> Iterator[list[Any]]:
+    """The header, then one row per resource (core.tabular neutralises formulas)."""
+    yield HEADER
     for resource in resources:
-        yield [_safe(str(v)) for v in (
+        yield [
             KIND_EXPORT.get(resource.kind, resource.kind), resource.name, resource.quantity, resource.description,
             resource.location, resource.contact, resource.contact_phone, resource.delay, resource.cost,
             resource.agreement,
-        )]
+        ]
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def export_csv(rows: Iterable[list[str]]) -> Iterator[str]:
-    writer = csv.writer(_Echo(), delimiter=";", lineterminator="\r\n")
-    yield "\ufeff" + writer.writerow([header for _key, header, _aliases in COLUMNS])
-    for row in rows:
-        yield writer.writerow(row)
-
-
-def export_xlsx(rows: Iterable[list[str]]) -> bytes:
-    from openpyxl import Workbook
-
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(title="Ressources")
-    sheet.append([header for _key, header, _aliases in COLUMNS])
-    for row in rows:
-        sheet.append(row)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+def export_response(resources: Iterable[Resource], *, fmt: str, filename: str) -> Any:
+    rows = export_rows(resources)
+    if fmt == "csv":
+        return tabular.csv_response(rows, filename=filename, streaming=True)
+    return tabular.xlsx_response([("Ressources", rows)], filename=filename)
 
 
 def _index() -> dict[str, str]:
     index: dict[str, str] = {}
     for key, header, aliases in COLUMNS:
         for word in (key, header, *aliases):
-            index[norm(word)] = key
+            index[tabular.norm(word)] = key
     return index
 
 
 def parse(*, filename: str, content: bytes) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(good rows, errors by line) of a catalogue file; a ValidationError for a bad file."""
-    table = read_table(filename=filename, content=content)
+    table = tabular.read_table(filename=filename, content=content)
+    if not table.rows:
+        raise ValidationError(_("The file is empty."), code="bad_file")
     index = _index()
-    keys = {position: index.get(norm(text)) for position, text in enumerate(table.header)}
+    (_line, header), *rows = table.rows
+    keys = {position: index.get(tabular.norm(text)) for position, text in enumerate(header)}
     if "name" not in keys.values() or "kind" not in keys.values():
         raise ValidationError(_("The first line must name the columns, at least: %(columns)s.")
                               % {"columns": "Type, Ressource"}, code="bad_file")
     good: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []
-    for line, cells in table.rows:
-        data = {key: (cells[position].lstrip("'") if position < len(cells) else "")
+    for line, cells in rows:
+        data = {key: (tabular.unquote(cells[position]) if position < len(cells) else "")
                 for position, key in keys.items() if key}
         if not any(data.values()):
             continue
-        data["kind"] = KIND_WORDS.get(norm(data.get("kind", "")), data.get("kind", ""))
+        data["kind"] = KIND_WORDS.get(tabular.norm(data.get("kind", "")), data.get("kind", ""))
         data["quantity"] = data.get("quantity") or "1"
         try:
             good.append({"line": line, **services.resource_clean(data)})
@@ -117,17 +98,17 @@ def parse(*, filename: str, content: bytes) -> tuple[list[dict[str, Any]], list[
     return good, errors
 
 
-def import_upload(*, actor: Any, level: str, owner: Any, filename: str, content: bytes) -> ResourceImport:
+def import_upload(*, actor: Actor, level: str, owner: Any, filename: str, content: bytes) -> ResourceImport:
     services.resource_owner_check(actor=actor, level=level, owner=owner)
     good, errors = parse(filename=filename, content=content)
-    fields = services._owner_fields(level, owner)
+    fields = services.owner_fields(level, owner)
     return ResourceImport.objects.create(
         region=fields["region"], group=fields["group"], establishment=fields["establishment"], uploaded_by=actor,
         filename=filename[:255], rows=good, errors=errors,
     )
 
 
-def import_apply(*, actor: Any, batch: ResourceImport) -> int:
+def import_apply(*, actor: Actor, batch: ResourceImport) -> int:
     """Add every good row of the previewed file to the owner's catalogue, all or nothing."""
     level = (OwnerLevel.ESTABLISHMENT if batch.establishment_id else
              OwnerLevel.GROUP if batch.group_id else OwnerLevel.REGION)
@@ -135,7 +116,7 @@ def import_apply(*, actor: Any, batch: ResourceImport) -> int:
     services.resource_owner_check(actor=actor, level=level, owner=owner)
     if batch.applied_at is not None:
         raise ValidationError(_("This file was already imported."))
-    fields = services._owner_fields(level, owner)
+    fields = services.owner_fields(level, owner)
     with transaction.atomic():
         if ResourceImport.objects.filter(pk=batch.pk, applied_at=None).update(applied_at=timezone.now()) != 1:
             raise ValidationError(_("This file was already imported."))

@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from planblanc.core.forms import BootstrapFormMixin
+from planblanc.crisis.models import EntryKind
 from planblanc.mutual_aid.models import EdStatus, ResourceKind, TargetKind, Urgency
 
 DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
@@ -70,7 +71,7 @@ class OfferForm(BootstrapFormMixin, forms.Form):
 
 class SituationReportForm(BootstrapFormMixin, forms.Form):
     ed_status = forms.ChoiceField(label=_("Emergency department"), choices=EdStatus.choices,
-                                  widget=forms.RadioSelect)
+                                  widget=forms.RadioSelect(attrs={"class": "btn-check"}))
     beds_deprogrammed = forms.IntegerField(label=_("Beds deprogrammed"), min_value=0, max_value=100_000, initial=0)
     surgeries_deprogrammed = forms.IntegerField(label=_("Surgeries deprogrammed"), min_value=0, max_value=100_000,
                                                 initial=0)
@@ -80,10 +81,6 @@ class SituationReportForm(BootstrapFormMixin, forms.Form):
                                               initial=0)
     needs = forms.CharField(label=_("Needs"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
     next_report_at = forms.DateTimeField(label=_("Next report at"), widget=DATETIME_WIDGET)
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["ed_status"].widget.attrs["class"] = "form-check-input"
 
 
 class RegionalOpenForm(BootstrapFormMixin, forms.Form):
@@ -111,3 +108,39 @@ class EdxlImportForm(BootstrapFormMixin, forms.Form):
 
 def next_report_default(hours: int = 4) -> datetime.datetime:
     return timezone.localtime(timezone.now() + datetime.timedelta(hours=hours)).replace(second=0, microsecond=0)
+
+
+class ResponderRouteForm(BootstrapFormMixin, forms.Form):
+    rotation = forms.ModelChoiceField(label=_("On-call rotation alerted"), queryset=None, required=False,
+                                      help_text=_("Empty: the holders of the role are alerted."))
+    answer_within_minutes = forms.IntegerField(label=_("Escalate when nobody answers within (minutes)"),
+                                               min_value=5, max_value=24 * 60, initial=30)
+
+    def __init__(self, *args: Any, rotations: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["rotation"].queryset = rotations
+
+
+# The regional cell's logbook, decisions and tasks (written by the crisis console's services).
+class CellEntryForm(BootstrapFormMixin, forms.Form):
+    kind = forms.ChoiceField(label=_("Kind"), choices=EntryKind.choices, initial=EntryKind.EVENT)
+    text = forms.CharField(label=_("What happened"), widget=forms.Textarea(attrs={"rows": 3}), max_length=20_000)
+
+
+class CellDecisionForm(BootstrapFormMixin, forms.Form):
+    text = forms.CharField(label=_("Decision"), widget=forms.Textarea(attrs={"rows": 2}))
+    rationale = forms.CharField(label=_("Rationale"), widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    decided_by = forms.CharField(label=_("Decided by"), max_length=200, required=False)
+
+
+class CellTaskForm(BootstrapFormMixin, forms.Form):
+    title = forms.CharField(label=_("Task"), max_length=500)
+    owner_label = forms.CharField(label=_("Owner"), max_length=200, required=False)
+    due_in_minutes = forms.IntegerField(label=_("Due in (minutes)"), required=False, min_value=0,
+                                        max_value=60 * 24 * 30)
+
+
+class CellCloseForm(BootstrapFormMixin, forms.Form):
+    summary = forms.CharField(label=_("Closing entry: how the regional crisis ends"),
+                              widget=forms.Textarea(attrs={"rows": 2}), max_length=20_000)
+    confirm = forms.BooleanField(label=_("I confirm the end of the regional crisis"), required=True)

@@ -24,7 +24,7 @@ from planblanc.mutual_aid.models import (
     Resource,
     SituationReport,
 )
-from planblanc.tenancy import Perm, get_for_user, scope_for
+from planblanc.tenancy import Perm, get_for_user
 
 BOARD_REQUESTS_SHOWN = 200
 
@@ -86,7 +86,9 @@ def regional_crisis_for_user(*, user: Any, pk: int) -> RegionalCrisis:
 
 
 def may_run_regional(*, user: Any, regional: RegionalCrisis) -> bool:
-    return regional.region_id in scope_for(user, Perm.RUN_REGIONAL_CELL).region_ids
+    from planblanc.rights import may_run_regional_cell
+
+    return may_run_regional_cell(user, regional.region_id)
 
 
 @dataclass

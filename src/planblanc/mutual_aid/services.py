@@ -15,7 +15,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from planblanc import rights
 from planblanc.accounts.audit import audit_record
+from planblanc.actors import MUTUAL_AID, Actor
 from planblanc.crisis.models import Crisis, CrisisKind, CrisisStatus, EntryKind, Severity
 from planblanc.crisis.services import logbook_record_event
 from planblanc.directory.models import Establishment, Group, Person, Region
@@ -38,11 +40,11 @@ from planblanc.mutual_aid.models import (
     TargetKind,
     Urgency,
 )
-from planblanc.tenancy import Perm, Role, can, scope_for, user_label
+from planblanc.tenancy import Role, user_label
 
 logger = logging.getLogger(__name__)
 
-SYSTEM_ACTOR = "system:mutual_aid"
+SYSTEM_ACTOR = MUTUAL_AID
 MAX_QUANTITY = 100_000
 DEFAULT_ANSWER_MINUTES = 30
 # Escalation levels: 0 = the addressee's on-call; 1 = the region's (ARS) on-call; then
@@ -53,20 +55,13 @@ LAST_LEVEL = 1
 # Rights ---------------------------------------------------------------------------------
 
 
-def may_offer_for(*, actor: Any, level: str, establishment: Establishment | None = None,
+def may_offer_for(*, actor: Actor, level: str, establishment: Establishment | None = None,
                   group: Group | None = None, region: Region | None = None) -> bool:
-    """Whether `actor` acts for this establishment, group or region (OFFER_AID)."""
-    scope = scope_for(actor, Perm.OFFER_AID)
-    if scope.national:
-        return True
-    if level == OwnerLevel.ESTABLISHMENT:
-        return establishment is not None and scope.covers(establishment)
-    if level == OwnerLevel.GROUP:
-        return group is not None and (group.pk in scope.group_ids or group.region_id in scope.region_ids)
-    return region is not None and region.pk in scope.region_ids
+    """Whether `actor` acts for this establishment, group or region (rights.may_act_for)."""
+    return rights.may_act_for(actor, level=level, establishment=establishment, group=group, region=region)
 
 
-def acting_levels(*, actor: Any, request: HelpRequest) -> list[tuple[str, Any]]:
+def acting_levels(*, actor: Actor, request: HelpRequest) -> list[tuple[str, Any]]:
     """The sides `actor` may answer a request for: (level, owner) pairs."""
     sides: list[tuple[str, Any]] = []
     requester = request.requester
@@ -80,9 +75,9 @@ def acting_levels(*, actor: Any, request: HelpRequest) -> list[tuple[str, Any]]:
     return sides
 
 
-def may_request_for(*, actor: Any, establishment: Establishment) -> bool:
-    """The establishment's crisis cell asks for help (RUN_CRISIS there)."""
-    return can(actor, Perm.RUN_CRISIS, establishment)
+def may_request_for(*, actor: Actor, establishment: Establishment) -> bool:
+    """The establishment's crisis cell asks for help (rights.may_request_aid)."""
+    return rights.may_request_aid(actor, establishment)
 
 
 def _require(condition: bool) -> None:
@@ -90,7 +85,7 @@ def _require(condition: bool) -> None:
         raise PermissionDenied(_("You are not allowed to do this here."))
 
 
-def _label(actor: Any) -> str:
+def _label(actor: Actor) -> str:
     return (user_label(actor) if hasattr(actor, "pk") else str(actor))[:200]
 
 
@@ -140,7 +135,7 @@ def resource_clean(data: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def _owner_fields(level: str, owner: Any) -> dict[str, Any]:
+def owner_fields(level: str, owner: Any) -> dict[str, Any]:
     if level == OwnerLevel.ESTABLISHMENT:
         return {"establishment": owner, "group": owner.group, "region": owner.region}
     if level == OwnerLevel.GROUP:
@@ -148,22 +143,22 @@ def _owner_fields(level: str, owner: Any) -> dict[str, Any]:
     return {"establishment": None, "group": None, "region": owner}
 
 
-def resource_owner_check(*, actor: Any, level: str, owner: Any) -> None:
+def resource_owner_check(*, actor: Actor, level: str, owner: Any) -> None:
     kwargs = {{OwnerLevel.ESTABLISHMENT: "establishment", OwnerLevel.GROUP: "group"}.get(level, "region"): owner}
     _require(owner is not None and may_offer_for(actor=actor, level=level, **kwargs))
 
 
-def resource_create(*, actor: Any, level: str, owner: Any, data: dict[str, Any]) -> Resource:
+def resource_create(*, actor: Actor, level: str, owner: Any, data: dict[str, Any]) -> Resource:
     resource_owner_check(actor=actor, level=level, owner=owner)
     values = resource_clean(data)
     with transaction.atomic():
-        resource = Resource.objects.create(**_owner_fields(level, owner), **values)
+        resource = Resource.objects.create(**owner_fields(level, owner), **values)
         audit_record(actor=actor, action="mutual_aid.resource_create", obj=resource,
                      establishment=resource.establishment, changes={"name": resource.name, "level": level})
     return resource
 
 
-def resource_update(*, actor: Any, resource: Resource, data: dict[str, Any]) -> Resource:
+def resource_update(*, actor: Actor, resource: Resource, data: dict[str, Any]) -> Resource:
     owner = resource.establishment or resource.group or resource.region
     resource_owner_check(actor=actor, level=resource.level, owner=owner)
     values = resource_clean(data)
@@ -177,7 +172,7 @@ def resource_update(*, actor: Any, resource: Resource, data: dict[str, Any]) -> 
     return resource
 
 
-def resource_delete(*, actor: Any, resource: Resource) -> None:
+def resource_delete(*, actor: Actor, resource: Resource) -> None:
     owner = resource.establishment or resource.group or resource.region
     resource_owner_check(actor=actor, level=resource.level, owner=owner)
     with transaction.atomic():
@@ -203,12 +198,12 @@ def responders(*, region: Region, group: Group | None, when: datetime.datetime |
     """Who is alerted for a group (its CISO on call) or a region (the ARS on call): the
     person on call in the route's rotation, or else the holders of the role. Returns the
     people, the answer delay in minutes and a label of the audience."""
-    from planblanc.alerting.oncall import oncall_at
+    from planblanc.alerting.selectors import person_on_call
 
     route = ResponderRoute.objects.filter(region=region, group=group).select_related("rotation").first()
     minutes = route.answer_within_minutes if route else DEFAULT_ANSWER_MINUTES
     if route and route.rotation_id:
-        person = oncall_at(route.rotation, when or timezone.now())
+        person = person_on_call(rotation=route.rotation, when=when or timezone.now())
         if person is not None:
             return [person], minutes, _("on call: %(rotation)s") % {"rotation": route.rotation.name}
     if group is not None:
@@ -263,7 +258,7 @@ def _active_crisis(establishment: Establishment | None, *, is_exercise: bool) ->
 
 
 def _log_step(*, request: HelpRequest, text: str, author: str, other: Establishment | None = None,
-              actor: Any = None) -> None:
+              actor: Actor | None = None) -> None:
     """The step in the requester's crisis logbook, the other establishment's (if in
     crisis) and the regional crisis cell's."""
     line = _("Mutual aid — %(what)s (%(qty)d), %(requester)s: %(text)s") % {
@@ -282,7 +277,7 @@ def _log_step(*, request: HelpRequest, text: str, author: str, other: Establishm
     regional = open_regional_crisis(region_id=request.region_id, is_exercise=request.is_exercise)
     if regional:
         crises.append(regional.crisis)
-    actor_user = actor if getattr(actor, "is_authenticated", False) else None
+    actor_user = actor if getattr(actor, "is_authenticated", False) else SYSTEM_ACTOR
     for crisis in crises:
         logbook_record_event(crisis=crisis, author_label=author, text=line, kind=EntryKind.EVENT, actor=actor_user)
 
@@ -291,7 +286,7 @@ def _log_step(*, request: HelpRequest, text: str, author: str, other: Establishm
 
 
 def help_request_create(
-    *, actor: Any, requester: Establishment, data: dict[str, Any], crisis: Crisis | None = None,
+    *, actor: Actor, requester: Establishment, data: dict[str, Any], crisis: Crisis | None = None,
     message_id: str | None = None,
 ) -> HelpRequest:
     """A help request from an establishment's crisis cell, alerted to the addressee's on-call."""
@@ -300,7 +295,7 @@ def help_request_create(
 
 
 def _help_request_create(
-    *, actor: Any, requester: Establishment, data: dict[str, Any], crisis: Crisis | None = None,
+    *, actor: Actor, requester: Establishment, data: dict[str, Any], crisis: Crisis | None = None,
     message_id: str | None = None,
 ) -> HelpRequest:
     errors: dict[str, list[str]] = {}
@@ -360,8 +355,6 @@ def _help_request_create(
             created_by_label=_label(actor), answer_due_at=now + datetime.timedelta(minutes=minutes),
             **({"message_id": message_id} if message_id else {}), **target,
         )
-        due = request.answer_due_at
-        transaction.on_commit(lambda: wake_escalation(run_after=due))
         audit_record(actor=actor, action="mutual_aid.request_create", obj=request, establishment=requester,
                      changes={"what": what, "quantity": quantity, "to": target_kind})
         _log_step(request=request, author=_label(actor), actor=actor,
@@ -381,7 +374,7 @@ def _help_request_create(
     return request
 
 
-def edxl_import(*, actor: Any, content: bytes) -> HelpRequest | AidOffer:
+def edxl_import(*, actor: Actor, content: bytes) -> HelpRequest | AidOffer:
     """Record an EDXL-RM message received by other means (mail, USB key): a
     RequestResource becomes a help request of the establishment it names (FINESS), if
     the user acts for it, its group or its region; a ResponseToRequestResource becomes
@@ -425,11 +418,11 @@ def edxl_import(*, actor: Any, content: bytes) -> HelpRequest | AidOffer:
         raise ValidationError({"file": [f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items()]}) from None
 
 
-def _require_requester(actor: Any, request: HelpRequest) -> None:
+def _require_requester(actor: Actor, request: HelpRequest) -> None:
     _require(may_request_for(actor=actor, establishment=request.requester))
 
 
-def help_request_cancel(*, actor: Any, request: HelpRequest) -> HelpRequest:
+def help_request_cancel(*, actor: Actor, request: HelpRequest) -> HelpRequest:
     _require_requester(actor, request)
     if request.status not in (RequestStatus.OPEN, RequestStatus.OFFERED):
         raise ValidationError(_("Only a request that nobody committed to can be cancelled."))
@@ -443,7 +436,7 @@ def help_request_cancel(*, actor: Any, request: HelpRequest) -> HelpRequest:
 
 
 def aid_offer_create(
-    *, actor: Any, request: HelpRequest, level: str, data: dict[str, Any], resource: Resource | None = None,
+    *, actor: Actor, request: HelpRequest, level: str, data: dict[str, Any], resource: Resource | None = None,
     message_id: str | None = None,
 ) -> AidOffer:
     """An offer for the group, the region or the establishment asked."""
@@ -504,7 +497,7 @@ def aid_offer_create(
     return offer
 
 
-def aid_offer_accept(*, actor: Any, offer: AidOffer) -> AidOffer:
+def aid_offer_accept(*, actor: Actor, offer: AidOffer) -> AidOffer:
     """The requester's choice: this offer is accepted (EDXL-RM CommitResource follows)."""
     request = offer.request
     _require_requester(actor, request)
@@ -527,7 +520,7 @@ def aid_offer_accept(*, actor: Any, offer: AidOffer) -> AidOffer:
     return offer
 
 
-def aid_offer_decline(*, actor: Any, offer: AidOffer) -> AidOffer:
+def aid_offer_decline(*, actor: Actor, offer: AidOffer) -> AidOffer:
     request = offer.request
     _require_requester(actor, request)
     if offer.status != OfferStatus.OFFERED:
@@ -541,7 +534,7 @@ def aid_offer_decline(*, actor: Any, offer: AidOffer) -> AidOffer:
     return offer
 
 
-def _may_mark(actor: Any, offer: AidOffer) -> bool:
+def may_mark(actor: Actor, offer: AidOffer) -> bool:
     if may_request_for(actor=actor, establishment=offer.request.requester):
         return True
     owner = offer.offerer_establishment or offer.offerer_group or offer.offerer_region
@@ -565,9 +558,9 @@ def _refresh_request_status(request: HelpRequest) -> None:
     request.status = status
 
 
-def aid_offer_mark_delivered(*, actor: Any, offer: AidOffer) -> AidOffer:
+def aid_offer_mark_delivered(*, actor: Actor, offer: AidOffer) -> AidOffer:
     """Delivery status (EDXL-RM ReportResourceDeploymentStatus): either side marks it."""
-    _require(_may_mark(actor, offer))
+    _require(may_mark(actor, offer))
     if offer.status != OfferStatus.ACCEPTED:
         raise ValidationError(_("Only an accepted offer can be delivered."))
     with transaction.atomic():
@@ -583,9 +576,9 @@ def aid_offer_mark_delivered(*, actor: Any, offer: AidOffer) -> AidOffer:
     return offer
 
 
-def aid_offer_mark_returned(*, actor: Any, offer: AidOffer) -> AidOffer:
+def aid_offer_mark_returned(*, actor: Actor, offer: AidOffer) -> AidOffer:
     """The resource went back to its owner (EDXL-RM RequestReturn)."""
-    _require(_may_mark(actor, offer))
+    _require(may_mark(actor, offer))
     if offer.status != OfferStatus.DELIVERED:
         raise ValidationError(_("Only a delivered resource can be returned."))
     with transaction.atomic():
@@ -621,7 +614,7 @@ def help_request_escalate(*, request_id: int, now: datetime.datetime | None = No
             claimed = HelpRequest.objects.filter(pk=request.pk, escalation_level=level, escalation_exhausted=False).update(
                 escalation_exhausted=True, answer_due_at=None) == 1
             if claimed:
-                _log_step(request=request, author=SYSTEM_ACTOR,
+                _log_step(request=request, author=SYSTEM_ACTOR.label,
                           text=_("still no answer after every escalation: flagged to the regional board."))
             return claimed
         people, minutes, audience = responders(region=request.region, group=None, when=now)
@@ -642,9 +635,17 @@ def help_request_escalate(*, request_id: int, now: datetime.datetime | None = No
         )
         audit_record(actor=SYSTEM_ACTOR, action="mutual_aid.request_escalate", obj=request,
                      establishment=request.requester, changes={"level": level + 1})
-        _log_step(request=request, author=SYSTEM_ACTOR,
+        _log_step(request=request, author=SYSTEM_ACTOR.label,
                   text=_("no answer in time: escalated to %(audience)s.") % {"audience": audience})
     return True
+
+
+# The steps of an offer, by the name the pages and the API use.
+def offer_step(name: str) -> Any:
+    return {
+        "accept": aid_offer_accept, "decline": aid_offer_decline,
+        "delivered": aid_offer_mark_delivered, "returned": aid_offer_mark_returned,
+    }.get(name)
 
 
 def help_requests_escalate(*, now: datetime.datetime | None = None, limit: int = 200) -> int:
@@ -664,17 +665,6 @@ def help_requests_escalate(*, now: datetime.datetime | None = None, limit: int =
     return taken
 
 
-def wake_escalation(run_after: datetime.datetime | None = None) -> None:
-    """Queue the escalation task for when the next answer is due. The requests stay in
-    our table: a lost wake-up is caught by the next one, or by `planblanc worker`."""
-    from planblanc.mutual_aid.tasks import help_requests_escalate as escalate_task
-
-    try:
-        escalate_task.using(run_after=run_after).enqueue() if run_after else escalate_task.enqueue()
-    except Exception:
-        logger.exception("could not enqueue the help-request escalation task")
-
-
 def help_requests_next_due_at() -> datetime.datetime | None:
     return (
         HelpRequest.objects.filter(status=RequestStatus.OPEN, first_offer_at=None, escalation_exhausted=False)
@@ -688,7 +678,7 @@ def help_requests_next_due_at() -> datetime.datetime | None:
 SITREP_INT_FIELDS = ("beds_deprogrammed", "surgeries_deprogrammed", "patients_transferred")
 
 
-def situation_report_create(*, actor: Any, crisis: Crisis, data: dict[str, Any]) -> SituationReport:
+def situation_report_create(*, actor: Actor, crisis: Crisis, data: dict[str, Any]) -> SituationReport:
     """A point de situation of the establishment in crisis (its crisis cell writes it)."""
     establishment = crisis.establishment
     _require(establishment is not None and may_request_for(actor=actor, establishment=establishment))
@@ -734,7 +724,7 @@ def situation_report_create(*, actor: Any, crisis: Crisis, data: dict[str, Any])
         }
         if needs:
             summary += " " + _("Needs: %(needs)s") % {"needs": needs}
-        actor_user = actor if getattr(actor, "is_authenticated", False) else None
+        actor_user = actor if getattr(actor, "is_authenticated", False) else SYSTEM_ACTOR
         logbook_record_event(crisis=crisis, author_label=_label(actor), text=summary,
                              kind=EntryKind.INFORMATION, actor=actor_user)
         regional = open_regional_crisis(region_id=establishment.region_id, is_exercise=crisis.is_exercise)
@@ -748,17 +738,17 @@ def situation_report_create(*, actor: Any, crisis: Crisis, data: dict[str, Any])
 # Regional crisis cell -------------------------------------------------------------------
 
 
-def _cell_log(crisis: Crisis, actor: Any, kind: str, text: str) -> None:
+def _cell_log(crisis: Crisis, actor: Actor, kind: str, text: str) -> None:
     logbook_record_event(crisis=crisis, author_label=_label(actor), text=text, kind=kind,
-                         actor=actor if getattr(actor, "is_authenticated", False) else None)
+                         actor=actor if getattr(actor, "is_authenticated", False) else SYSTEM_ACTOR)
 
 
-def _require_regional(actor: Any, region: Region) -> None:
-    _require(region.pk in scope_for(actor, Perm.RUN_REGIONAL_CELL).region_ids)
+def _require_regional(actor: Actor, region: Region) -> None:
+    _require(rights.may_run_regional_cell(actor, region.pk))
 
 
 def regional_crisis_open(
-    *, actor: Any, region: Region, title: str, is_exercise: bool = False, report_every_hours: int = 4,
+    *, actor: Actor, region: Region, title: str, is_exercise: bool = False, report_every_hours: int = 4,
     link: Iterable[Crisis] = (),
 ) -> RegionalCrisis:
     """Open the regional crisis cell: a region-owned crisis whose logbook, decisions and
@@ -796,7 +786,7 @@ def regional_crisis_open(
     return regional
 
 
-def regional_crisis_link(*, actor: Any, regional: RegionalCrisis, crisis: Crisis) -> bool:
+def regional_crisis_link(*, actor: Actor, regional: RegionalCrisis, crisis: Crisis) -> bool:
     """Link an establishment crisis of the region (exercises stay with exercises)."""
     _require_regional(actor, regional.region)
     if crisis.establishment_id is None or crisis.establishment.region_id != regional.region_id:
@@ -814,7 +804,7 @@ def regional_crisis_link(*, actor: Any, regional: RegionalCrisis, crisis: Crisis
     return created
 
 
-def regional_crisis_link_all(*, actor: Any, regional: RegionalCrisis) -> int:
+def regional_crisis_link_all(*, actor: Actor, regional: RegionalCrisis) -> int:
     crises = Crisis.objects.filter(
         establishment__region=regional.region, status=CrisisStatus.ACTIVE, is_exercise=regional.is_exercise
     ).exclude(pk__in=RegionalLink.objects.filter(regional_crisis=regional).values("crisis_id")).select_related(
@@ -822,7 +812,7 @@ def regional_crisis_link_all(*, actor: Any, regional: RegionalCrisis) -> int:
     return sum(regional_crisis_link(actor=actor, regional=regional, crisis=crisis) for crisis in crises)
 
 
-def regional_alert_send(*, actor: Any, regional: RegionalCrisis, message: str) -> AidAlert:
+def regional_alert_send(*, actor: Actor, regional: RegionalCrisis, message: str) -> AidAlert:
     """A regional alert from the board to the crisis cells of the linked establishments."""
     _require_regional(actor, regional.region)
     message = (message or "").strip()
@@ -845,7 +835,7 @@ def regional_alert_send(*, actor: Any, regional: RegionalCrisis, message: str) -
     return alert
 
 
-def responder_route_save(*, actor: Any, region: Region, group: Group | None, rotation: Any,
+def responder_route_save(*, actor: Actor, region: Region, group: Group | None, rotation: Any,
                          answer_within_minutes: int) -> ResponderRoute:
     """Which on-call rotation answers for the group or the region, and how fast."""
     if group is not None:

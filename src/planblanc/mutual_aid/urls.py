@@ -20,6 +20,7 @@ urlpatterns = [
     path("demandes/<int:pk>/edxl-rm.xml", views.request_edxl, name="request_edxl"),
     path("offres/<int:pk>/<str:action>/", views.offer_action, name="offer_action"),
     path("offres/<int:pk>/edxl/<str:message_type>.xml", views.offer_edxl, name="offer_edxl"),
+    path("astreintes/", views.responder_routes, name="responder_routes"),
     path("edxl/import/", views.edxl_import, name="edxl_import"),
     path("region/", views.regional_list, name="regional_list"),
     path("region/<int:pk>/", views.regional_board, name="regional_board"),

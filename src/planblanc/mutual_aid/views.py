@@ -8,19 +8,24 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from planblanc import rights
+from planblanc.core import tabular
 from planblanc.core.forms import run_service
 from planblanc.crisis import services as crisis_services
-from planblanc.crisis.forms import DecisionForm, EntryForm, TaskForm
 from planblanc.crisis.models import CrisisStatus, CrisisTask
 from planblanc.directory.models import Establishment, Group, Region
-from planblanc.mutual_aid import catalogue_io, edxl, selectors, services
+from planblanc.mutual_aid import catalogue_io, edxl, selectors, services, tasks
 from planblanc.mutual_aid.forms import (
+    CellCloseForm,
+    CellDecisionForm,
+    CellEntryForm,
+    CellTaskForm,
     EdxlImportForm,
     HelpRequestForm,
     ImportForm,
@@ -29,6 +34,7 @@ from planblanc.mutual_aid.forms import (
     RegionalAlertForm,
     RegionalOpenForm,
     ResourceForm,
+    ResponderRouteForm,
     SituationReportForm,
     next_report_default,
 )
@@ -39,9 +45,10 @@ from planblanc.mutual_aid.models import (
     Resource,
     ResourceImport,
     ResourceKind,
+    ResponderRoute,
     SituationReport,
 )
-from planblanc.tenancy import Perm, get_for_user, has_perm_somewhere, scope_for
+from planblanc.tenancy import Perm, get_for_user, scope_for
 
 
 def _owners(user: Any) -> list[tuple[str, str]]:
@@ -79,7 +86,7 @@ def index(request: HttpRequest) -> HttpResponse:
         "requests": list(selectors.request_list(user=user)[:100]),
         "mine": [(e, active.get(e.pk)) for e in mine],
         "regionals": list(selectors.regional_crisis_list(user=user).filter(crisis__status=CrisisStatus.ACTIVE)[:20]),
-        "may_run_region": has_perm_somewhere(user, Perm.RUN_REGIONAL_CELL),
+        "may_run_region": rights.may_run_a_regional_cell(user),
     })
 
 
@@ -99,7 +106,7 @@ def catalogue(request: HttpRequest) -> HttpResponse:
         row.may_edit = key in writable
     return render(request, "mutual_aid/catalogue.html", {
         "rows": rows, "kinds": ResourceKind.choices, "kind": kind, "q": request.GET.get("q", ""),
-        "may_add": bool(writable),
+        "may_add": bool(writable), "may_route": any(not o.startswith("establishment:") for o in writable),
     })
 
 
@@ -107,14 +114,9 @@ def catalogue(request: HttpRequest) -> HttpResponse:
 def catalogue_export(request: HttpRequest, fmt: str) -> HttpResponse:
     if fmt not in catalogue_io.FORMATS:
         raise Http404
-    rows = catalogue_io.export_rows(selectors.resource_list(user=request.user).iterator())
-    filename = f"planblanc-ressources-{timezone.localdate():%Y-%m-%d}.{fmt}"
-    response: HttpResponse
-    if fmt == "csv":
-        response = StreamingHttpResponse(catalogue_io.export_csv(rows), content_type=catalogue_io.CONTENT_TYPES["csv"])
-    else:
-        response = HttpResponse(catalogue_io.export_xlsx(rows), content_type=catalogue_io.CONTENT_TYPES["xlsx"])
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response = catalogue_io.export_response(
+        selectors.resource_list(user=request.user).iterator(), fmt=fmt,
+        filename=f"planblanc-ressources-{timezone.localdate():%Y-%m-%d}.{fmt}")
     response["Cache-Control"] = "no-store"
     return response
 
@@ -173,8 +175,9 @@ def catalogue_import(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and owner_form.is_valid() and form.is_valid():
         level, owner = _owner_from(owner_form.cleaned_data["owner"], request.user)
         upload = form.cleaned_data["file"]
-        if upload.size > 5 * 1024 * 1024:
-            form.add_error("file", _("The file is larger than 5 MB."))
+        if upload.size > tabular.max_upload_bytes():
+            form.add_error("file", _("The file is larger than %(size)d MB.") % {
+                "size": tabular.max_upload_bytes() // 2**20})
         else:
             batch = run_service(form, lambda: catalogue_io.import_upload(
                 actor=request.user, level=level, owner=owner, filename=upload.name, content=upload.read()))
@@ -219,6 +222,7 @@ def request_create(request: HttpRequest, crisis_id: int) -> HttpResponse:
         made = run_service(form, lambda: services.help_request_create(
             actor=request.user, requester=requester, crisis=crisis, data=form.cleaned_data))
         if made:
+            tasks.wake_escalation(run_after=made.answer_due_at)
             messages.success(request, _("Help request sent; the on-call responders are alerted."))
             return redirect("mutual_aid:request_detail", pk=made.pk)
     return render(request, "mutual_aid/request_form.html", {"form": form, "crisis": crisis})
@@ -256,24 +260,16 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "mutual_aid/request_detail.html", {
         "req": help_request, "offers": offers, "offer_form": offer_form,
         "is_requester": services.may_request_for(actor=request.user, establishment=help_request.requester),
-        "may_mark": {o.pk for o in offers if services._may_mark(request.user, o)},
+        "may_mark": {o.pk for o in offers if services.may_mark(request.user, o)},
         "alerts": list(help_request.alerts.select_related("campaign")[:20]),
     })
-
-
-OFFER_ACTIONS = {
-    "accept": services.aid_offer_accept,
-    "decline": services.aid_offer_decline,
-    "delivered": services.aid_offer_mark_delivered,
-    "returned": services.aid_offer_mark_returned,
-}
 
 
 @login_required
 @require_POST
 def offer_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     offer = selectors.offer_for_user(user=request.user, pk=pk)
-    step = OFFER_ACTIONS.get(action)
+    step = services.offer_step(action)
     if step is None:
         raise Http404
     try:
@@ -334,6 +330,8 @@ def edxl_import(request: HttpRequest) -> HttpResponse:
                 form.add_error("file", _("You do not act for this establishment, its group or its region."))
                 made = None
             if made:
+                if not isinstance(made, AidOffer):
+                    tasks.wake_escalation(run_after=made.answer_due_at)
                 pk = made.request_id if isinstance(made, AidOffer) else made.pk
                 messages.success(request, _("EDXL-RM message recorded."))
                 return redirect("mutual_aid:request_detail", pk=pk)
@@ -475,9 +473,10 @@ def regional_logbook(request: HttpRequest, pk: int) -> HttpResponse:
     regional = selectors.regional_crisis_for_user(user=request.user, pk=pk)
     crisis = regional.crisis
     may_run = selectors.may_run_regional(user=request.user, regional=regional) and crisis.is_active
-    entry_form = EntryForm(request.POST if "entry" in request.POST else None, prefix="entry")
-    decision_form = DecisionForm(request.POST if "decision" in request.POST else None, prefix="decision")
-    task_form = TaskForm(request.POST if "task" in request.POST else None, prefix="task")
+    entry_form = CellEntryForm(request.POST if "entry" in request.POST else None, prefix="entry")
+    decision_form = CellDecisionForm(request.POST if "decision" in request.POST else None, prefix="decision")
+    task_form = CellTaskForm(request.POST if "task" in request.POST else None, prefix="task")
+    close_form = CellCloseForm(request.POST if "close" in request.POST else None, prefix="close")
     if request.method == "POST":
         if not may_run:
             raise Http404
@@ -496,6 +495,11 @@ def regional_logbook(request: HttpRequest, pk: int) -> HttpResponse:
                 actor=request.user, crisis=crisis, title=task_form.cleaned_data["title"],
                 owner_label=task_form.cleaned_data.get("owner_label", ""),
                 due_at=_due(task_form.cleaned_data.get("due_in_minutes"))))
+        elif "close" in request.POST and close_form.is_valid():
+            done = run_service(close_form, lambda: crisis_services.crisis_close(
+                actor=request.user, crisis=crisis, summary=close_form.cleaned_data["summary"]))
+            if done:
+                return redirect("mutual_aid:regional_board", pk=regional.pk)
         elif "task_done" in request.POST:
             task = CrisisTask.objects.filter(crisis=crisis, pk=request.POST.get("task_done") or 0).first()
             if task is None:
@@ -509,7 +513,7 @@ def regional_logbook(request: HttpRequest, pk: int) -> HttpResponse:
         "regional": regional, "crisis": crisis, "may_run": may_run,
         "entries": list(crisis.entries.order_by("-seq")[:200]),
         "decisions": list(crisis.decisions.all()[:100]), "tasks": list(crisis.tasks.all()[:100]),
-        "entry_form": entry_form, "decision_form": decision_form, "task_form": task_form,
+        "entry_form": entry_form, "decision_form": decision_form, "task_form": task_form, "close_form": close_form,
         "verify": logbook_verify(crisis, check_files=False),
     })
 
@@ -518,3 +522,45 @@ def _due(minutes: int | None) -> Any:
     import datetime
 
     return timezone.now() + datetime.timedelta(minutes=minutes) if minutes else None
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def responder_routes(request: HttpRequest) -> HttpResponse:
+    """Which on-call rotation answers help requests for each group and region the user
+    acts for, and after how long an unanswered request escalates."""
+    from planblanc.alerting.models import OnCallRotation
+
+    sides = [(value, label) for value, label in _owners(request.user) if not value.startswith("establishment:")]
+    if not sides:
+        raise Http404
+    if request.method == "POST":
+        level, owner = _owner_from(request.POST.get("owner", ""), request.user)
+        region = owner if level == "region" else owner.region
+        rotations = OnCallRotation.objects.visible_to(request.user).filter(establishment__region=region)
+        form = ResponderRouteForm(request.POST, rotations=rotations, prefix=_route_prefix(request.POST["owner"]))
+        if form.is_valid() and run_service(form, lambda: services.responder_route_save(
+                actor=request.user, region=region, group=owner if level == "group" else None,
+                rotation=form.cleaned_data["rotation"],
+                answer_within_minutes=form.cleaned_data["answer_within_minutes"])):
+            messages.success(request, _("On-call route saved."))
+            return redirect("mutual_aid:responder_routes")
+        failed = (request.POST.get("owner"), form)
+    else:
+        failed = None
+    rows = []
+    for value, label in sides:
+        level, owner = _owner_from(value, request.user)
+        region = owner if level == "region" else owner.region
+        route = ResponderRoute.objects.filter(region=region, group=owner if level == "group" else None).first()
+        rotations = OnCallRotation.objects.visible_to(request.user).filter(establishment__region=region)
+        form = failed[1] if failed and failed[0] == value else ResponderRouteForm(
+            rotations=rotations, initial={"rotation": route.rotation_id if route else None,
+                                          "answer_within_minutes": route.answer_within_minutes if route else 30},
+            prefix=_route_prefix(value))
+        rows.append((value, label, form))
+    return render(request, "mutual_aid/routes.html", {"rows": rows})
+
+
+def _route_prefix(value: str) -> str:
+    return value.replace(":", "-")

@@ -305,6 +305,11 @@ def _kit_context(document: dict[str, Any], meta: KitMeta) -> dict[str, Any]:
     }
 
 
+def kit_context(document: dict[str, Any], meta: KitMeta) -> dict[str, Any]:
+    """What the kit's templates (plans/kit/*.html) show, for pages that reuse them."""
+    return _kit_context(document, meta)
+
+
 # Paper kit ----------------------------------------------------------------------------
 
 

@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from planblanc.plans import export_views, views
+from planblanc.plans import export_views, offline_views, views
 from planblanc.plans.forms import PARTS_BY_SLUG
 
 app_name = "plans"
@@ -32,4 +32,10 @@ urlpatterns += [
     path("<int:establishment_id>/kit-papier/", export_views.paper_kit, name="paper_kit"),
     path("<int:establishment_id>/cle-usb/", export_views.offline_bundle, name="offline_bundle"),
     path("<int:establishment_id>/impressions/", export_views.exports, name="exports"),
+]
+
+# Pages kept by the installed app for reading offline (plans/offline_views.py)
+urlpatterns += [
+    path("hors-ligne/", offline_views.offline_index, name="offline_index"),
+    path("hors-ligne/<int:establishment_id>/", offline_views.offline_plan, name="offline_plan"),
 ]

@@ -20,6 +20,7 @@ import itertools
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
+from django.utils.formats import number_format
 from django.utils.safestring import SafeString, mark_safe
 
 SVG_NS = "http://www.w3.org/2000/svg"
@@ -51,12 +52,43 @@ def contrast(a: str, b: str = "#ffffff") -> float:
     return (la + 0.05) / (lb + 0.05)
 
 
-def _short(label: str, size: int = 20) -> str:
-    return label if len(label) <= size else label[: size - 1] + "…"
+def _label_lines(label: str, size: int = 22) -> list[str]:
+    """A row label on at most two lines that fit the label column. A longer label keeps
+    its end (“Centre hospitalier de Rivemont” → “Centre hospitalier” / “de Rivemont”;
+    “…Belleval-Rivemont”), which is what tells similar establishments apart."""
+    if len(label) <= size:
+        return [label]
+    words, first = label.split(), ""
+    while words and len(f"{first} {words[0]}".strip()) <= size:
+        first = f"{first} {words.pop(0)}".strip()
+    if not first:  # one very long word
+        first, rest = label[: size - 1] + "-", label[size - 1:]
+    else:
+        rest = " ".join(words)
+    if len(rest) > size:
+        rest = "…" + rest[-(size - 1):]
+    return [first, rest]
+
+
+def _row_label(svg: _Svg, label: str, *, x: float, y: float) -> None:
+    """The label of a row of height 28 starting at y, right-aligned at x, with the full
+    label as its tooltip."""
+    lines = _label_lines(label)
+    text = svg.add("text", None, x=x, y=y + 17, text_anchor="end")
+    if len(lines) == 1:
+        text.text = lines[0]
+    else:
+        text.set("font-size", "11")
+        for index, line in enumerate(lines):
+            svg.add("tspan", line, parent=text, x=x, y=y + 12 + index * 12)
+    if lines != [label]:
+        svg.add("title", label, parent=text)
 
 
 def _fmt(value: float) -> str:
-    return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
+    """A figure as the page's language writes it (12,5 in French, 12.5 in English)."""
+    return number_format(round(float(value)) if float(value).is_integer() else round(float(value), 1),
+                         decimal_pos=0 if float(value).is_integer() else 1, use_l10n=True)
 
 
 class _Svg:
@@ -106,7 +138,7 @@ def bar_chart(*, title: str, desc: str, labels: Sequence[str], values: Sequence[
     scale = plot_w / (max_value or 1)
     for index, (label, value) in enumerate(zip(labels, values, strict=True)):
         y = 10 + index * row_h
-        svg.add("text", _short(label), x=label_w - 8, y=y + 17, text_anchor="end")
+        _row_label(svg, label, x=label_w - 8, y=y)
         svg.add("rect", x=label_w, y=y + 4, width=plot_w, height=row_h - 8, fill="#f1f3f5")
         if value is not None:
             svg.add("rect", x=label_w, y=y + 4, width=round(min(value, max_value) * scale, 1), height=row_h - 8,
@@ -137,7 +169,7 @@ def stacked_bar_chart(*, title: str, desc: str, labels: Sequence[str], series: S
     largest = max(totals, default=0) or 1
     for index, label in enumerate(labels):
         y = top + index * row_h
-        svg.add("text", _short(label), x=label_w - 8, y=y + 17, text_anchor="end")
+        _row_label(svg, label, x=label_w - 8, y=y)
         total = totals[index]
         scale = plot_w / (total if normalise else largest) if total else 0
         x = float(label_w)

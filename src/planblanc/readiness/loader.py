@@ -137,10 +137,36 @@ class _Problems:
         )
 
 
+# A referential library is a few hundred KB; CISO Assistant's largest is under 5 MB.
+MAX_LIBRARY_BYTES = 20 * 1024 * 1024
+# Aliases let a small YAML file describe an exponentially large tree ("billion laughs"):
+# libraries use none, a few are tolerated.
+MAX_YAML_ALIASES = 100
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self.aliases = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            self.aliases += 1
+            if self.aliases > MAX_YAML_ALIASES:
+                raise yaml.YAMLError(f"more than {MAX_YAML_ALIASES} aliases")
+        return super().compose_node(parent, index)
+
+
 def read_yaml(path: Path) -> Any:
     try:
+        if path.stat().st_size > MAX_LIBRARY_BYTES:
+            raise ReferentialFileError(
+                _("%(file)s: larger than %(size)d MB, refused.") % {"file": path, "size": MAX_LIBRARY_BYTES // 2**20}
+            )
         with path.open(encoding="utf-8") as handle:
-            return yaml.safe_load(handle)
+            return yaml.load(handle, Loader=_BoundedLoader)  # noqa: S506 - a SafeLoader, bounded
+    except UnicodeDecodeError as exc:
+        raise ReferentialFileError(_("%(file)s: not valid YAML (%(error)s).") % {"file": path, "error": exc}) from exc
     except OSError as exc:
         raise ReferentialFileError(
             _("%(file)s: cannot be read (%(error)s).") % {"file": path, "error": exc.strerror or exc}

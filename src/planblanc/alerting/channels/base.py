@@ -33,6 +33,14 @@ A provider MAY raise, from `send`, for everything it has not yet answered for:
   when none is left the delivery ends "failed" with the reason.
 Per-message errors are yielded as SendResult(outcome=TRANSIENT or PERMANENT, error=…).
 
+Answers: when the campaign asks a question, `OutgoingMessage.answers` lists its
+answers as (number, label) in the recipient's language, `reply_hint` says how to answer
+by SMS and `keypad_prompt` by phone keypad. A channel that brings answers back (an SMS
+keyword, a keypad digit, a push notification's action, a chat room reply) resolves who
+answers (signed token, sender, subscription…) and calls
+`services.recipient_answer(recipient=…, answer=<number>, via=<AckChannel>, minutes=…,
+delivery=…)` — the one writer of answers, which also acknowledges.
+
 `parse_receipt(request)` and `parse_reply(request)` turn a provider's callback (delivery
 report, incoming SMS, keypad digit) into Receipt and Reply values; the default is
 "this provider sends none".
@@ -78,6 +86,14 @@ class OutgoingMessage:
     short_text: str
     ack_url: str
     is_exercise: bool
+    # The campaign's question, if it asks one (alerting/answers.py): (number, label in
+    # the recipient's language) — for buttons and actions (push, chat) that call
+    # services.recipient_answer with that number.
+    answers: tuple[tuple[int, str], ...] = ()
+    # How to answer by SMS ("Repondez: 1 je viens (ex. 1 20 = dans 20 min), 2 …"), to be
+    # sent instead of the plain "reply OK" hint; and the keypad menu of a call.
+    reply_hint: str = ""
+    keypad_prompt: str = ""
     # Web Push: every device of the person ({"endpoint", "keys": {"p256dh", "auth"}}),
     # looked up by the engine so that the provider stays away from the database.
     push_subscriptions: tuple[dict[str, Any], ...] = ()

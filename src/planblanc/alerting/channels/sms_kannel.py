@@ -172,7 +172,10 @@ class KannelProvider(Provider):
     def text(self, message: OutgoingMessage) -> str:
         """The SMS as sent: plain GSM where possible, the reply hint, within max_parts."""
         code = message.idempotency_key.split(":", 1)[0]
-        hint = f" Reply OK {code}" if message.language == "en" else f" Repondez OK {code}"
+        if message.reply_hint:  # the campaign asks a question: how to answer it
+            hint = " " + sms_clean(message.reply_hint)
+        else:
+            hint = f" Reply OK {code}" if message.language == "en" else f" Repondez OK {code}"
         text = sms_clean(message.short_text) + hint
         keep = len(hint)
         if message.ack_url and message.ack_url in text:

@@ -113,7 +113,11 @@ class SmppProvider(Provider):
 
     def text(self, message: OutgoingMessage) -> str:
         keep = len(message.ack_url) + 1 if message.ack_url and message.short_text.endswith(message.ack_url) else 0
-        return sms_fit(sms_clean(message.short_text), max_parts=self.max_parts, keep_end=keep)
+        text = sms_clean(message.short_text)
+        if message.reply_hint:  # the campaign asks a question: how to answer it, kept whole
+            hint = " " + sms_clean(message.reply_hint)
+            text, keep = text + hint, keep + len(hint)
+        return sms_fit(text, max_parts=self.max_parts, keep_end=keep)
 
     def send(self, messages: Iterable[OutgoingMessage]) -> Iterator[SendResult]:
         import smpplib.consts

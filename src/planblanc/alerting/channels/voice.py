@@ -71,7 +71,7 @@ def _digits_spoken(number: str, *, pairs: bool) -> str:
     return " ".join(digits)
 
 
-def speech_text(*, text: str, language: str, is_exercise: bool) -> str:
+def speech_text(*, text: str, language: str, is_exercise: bool, prompt: str = "") -> str:
     """The campaign text as it should be read out: no web addresses, times and phone
     numbers in the words a speaker would use, said twice, exercises announced first,
     then the keypad prompt."""
@@ -89,7 +89,7 @@ def speech_text(*, text: str, language: str, is_exercise: bool) -> str:
         text += "."
     mark = f"{EXERCISE_MARK}. " if is_exercise else ""
     again = "Je répète. " if language == "fr" else "I repeat. "
-    return f"{mark}{text} {again}{mark}{text} {PROMPT[language]}"
+    return f"{mark}{text} {again}{mark}{text} {prompt or PROMPT[language]}"
 
 
 def callback_token(delivery_id: int) -> str:
@@ -121,7 +121,10 @@ class VoiceProvider(Provider):
             "call_id": message.idempotency_key,
             "to": message.address,
             "language": LANGUAGE_TAGS[language],
-            "text": speech_text(text=message.short_text, language=language, is_exercise=message.is_exercise),
+            "text": speech_text(
+                text=message.short_text, language=language, is_exercise=message.is_exercise,
+                prompt=message.keypad_prompt,
+            ),
             "ack_digit": ACK_DIGIT,
             "callback_url": self.callback_url(message),
         }

@@ -39,6 +39,7 @@ from planblanc.crisis.models.reporting import (
     RegulatoryNotification,
     Tlp,
 )
+from planblanc.crisis.models.situation import SituationSubscriber, StaffSituation
 
 __all__ = [
     "DAMAGE_QUESTIONS", "GENESIS_HASH", "OPEN_TASK_STATUSES", "Answer", "CommunicationDraft", "CommunicationStatus", "Crisis",
@@ -46,5 +47,5 @@ __all__ = [
     "DepartmentState", "DepartmentStatus", "EntryKind", "ImprovementAction", "ImprovementStatus", "Indicator",
     "IndicatorKind", "LogbookAttachment", "LogbookEntry", "LogbookTimestamp", "NotificationKind",
     "RegulatoryNotification", "Severity", "StatusChange", "SystemState", "SystemStatus", "TaskSource",
-    "TaskStatus", "Tlp",
+    "TaskStatus", "Tlp", "StaffSituation", "SituationSubscriber",
 ]

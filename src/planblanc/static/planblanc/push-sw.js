@@ -1,5 +1,5 @@
-// Web Push handlers of the app's service worker (importScripts("…/push-sw.js") from
-// sw.js, or registered on its own from "Mes appareils").
+// Web Push handlers of the app's service worker: sw.js loads this file with
+// importScripts("/static/planblanc/push-sw.js").
 // The payload (channels/webpush.py): {title, body, url, tag, exercise, actions: [{action, title, url}]}.
 /* eslint-env serviceworker */
 "use strict";

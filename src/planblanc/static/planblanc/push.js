@@ -1,6 +1,6 @@
 // "Mes appareils": subscribe this device to Web Push (VAPID key from the page) and
-// send the subscription to the server. Uses the app's service worker if one is
-// registered (it imports push-sw.js), or registers push-sw.js on its own.
+// send the subscription to the server. Uses the app's service worker (/sw.js, which
+// imports push-sw.js), registering it if the app has not yet.
 (function () {
   "use strict";
   var box = document.getElementById("pb-push");
@@ -16,9 +16,8 @@
     return out;
   }
   function csrf() {
-    var match = document.cookie.match(/(?:^|; )csrftoken=([^;]+)/);
-    if (match) { return decodeURIComponent(match[1]); }
-    var input = document.querySelector("input[name=csrfmiddlewaretoken]");
+    // The CSRF cookie is HttpOnly: the token comes from the form field of the page.
+    var input = box.querySelector("input[name=csrfmiddlewaretoken]");
     return input ? input.value : "";
   }
   if (!("serviceWorker" in navigator) || !("PushManager" in window) || !("Notification" in window)) {

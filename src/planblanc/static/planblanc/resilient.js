@@ -113,6 +113,10 @@
     var xhr = evt.detail.xhr;
     // A form with its errors beside the fields comes back as 422: show it.
     if (xhr.status === 422) { evt.detail.shouldSwap = true; evt.detail.isError = false; return; }
+    var sent = formOf(evt.detail.requestConfig && evt.detail.requestConfig.elt || evt.detail.elt);
+    if (xhr.status === 200 && sent && sent.hasAttribute("data-pb-keep") && !(xhr.responseURL || "").match(/\/compte\/connexion\//)) {
+      forget(sent);  // sent and accepted: the draft is no longer needed
+    }
     // A login page instead of the answer: the session has expired; swap nothing.
     if (xhr.status === 200 && xhr.responseURL && xhr.responseURL.indexOf("/compte/connexion/") !== -1) {
       evt.detail.shouldSwap = false;
@@ -128,7 +132,8 @@
   });
   document.addEventListener("htmx:responseError", function (evt) {
     var status = evt.detail.xhr.status;
-    var text = status === 401 ? T.expired : status === 413 ? T.tooLarge : status === 403 ? T.denied
+    var csrf = evt.detail.xhr.getResponseHeader("X-PB-Reason") === "csrf";
+    var text = status === 401 || csrf ? T.expired : status === 413 ? T.tooLarge : status === 403 ? T.denied
       : T.failed.replace("{code}", status);
     if (evt.detail.elt && evt.detail.elt.id === "crisis-live") { return; }
     showError(formOf(evt.detail.elt), text);

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.alerting.kannel import BEARERBOX, FAKESMSC, SECRET, SMSBOX, _answers
-from tests.alerting.smtp import free_port
+from tests.support.kannel import BEARERBOX, FAKESMSC, SECRET, SMSBOX, _answers
+from tests.support.smtp import free_port
 
 CONFIG = """
 group = core

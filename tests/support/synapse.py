@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from tests.alerting.smtp import free_port
+from tests.support.smtp import free_port
 
 SERVER_NAME = "hopital.test"
 STARTUP_SECONDS = 120  # a loaded machine: the imports alone take seconds

@@ -1,0 +1,160 @@
+"""Time to reach everyone, against the providers' declared capacity.
+
+N recipients, each by email AND SMS at once (campaign mode "parallel"), on PostgreSQL
+with two `planblanc alert_worker` processes as deployed. Email goes to an aiosmtpd sink;
+SMS go through a real Kannel to TWO fake SMSCs, each limited to 30 messages/s by
+Kannel's own `throughput` setting, and declared in PLANBLANC_CHANNELS at 30/s each.
+
+Printed: the physical limit computed from the declared capacities, the preview's
+estimate (alerting/capacity.py, what the target preview shows), the measured time from
+"send" (campaign_create) to the last message accepted by a provider, their ratio (goal:
+within 10 %), and the most messages each fake SMSC received within any one second
+(goal: never above its declared 30).
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres python bench/reach.py
+    DATABASE_URL=… python bench/reach.py --recipients 10000     # ~3 min of SMS at 60/s
+
+A throwaway database `pb_reach_bench` is created on that server and dropped at the end.
+Kannel must be installed (apt-get install kannel kannel-extras).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT))
+
+DB_NAME = "pb_reach_bench"
+
+
+def _admin(url: str, sql: str) -> None:
+    import psycopg
+
+    parts = urlsplit(url)
+    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--recipients", type=int, default=1800)
+    parser.add_argument("--sms-rate", type=float, default=30.0, help="declared and Kannel throughput, per link")
+    parser.add_argument("--email-rate", type=float, default=200.0, help="declared capacity of the SMTP relay")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=4, help="connections per SMS link and worker")
+    args = parser.parse_args()
+    n = args.recipients
+    base_url = os.environ.get("DATABASE_URL", "")
+    if not base_url.startswith("postgres"):
+        sys.exit("DATABASE_URL=postgres://… is required (a throwaway database is created on that server)")
+    _admin(base_url, f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+    _admin(base_url, f"CREATE DATABASE {DB_NAME}")
+    os.environ["DATABASE_URL"] = urlunsplit(urlsplit(base_url)._replace(path=f"/{DB_NAME}"))
+    os.environ.setdefault("PLANBLANC_DATA_DIR", tempfile.mkdtemp(prefix="pb-bench-reach-"))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "planblanc.settings")
+    os.environ["PLANBLANC_LOG_LEVEL"] = "WARNING"
+
+    from tests.support.kannel_pair import running_kannel_pair
+    from tests.support.smtp import SmtpServer
+
+    workers: list[subprocess.Popen[bytes]] = []
+    try:
+        with running_kannel_pair((args.sms_rate, args.sms_rate)) as kannel, SmtpServer() as smtp:
+            sms = [{**kannel.provider(link), "dlr_mask": 0, "connections": args.connections} for link in kannel.links]
+            os.environ["PLANBLANC_CHANNELS"] = json.dumps({
+                "email": [smtp.provider("relay", rate=args.email_rate)], "sms": sms,
+            })
+            import django
+
+            django.setup()
+            from django.core.management import call_command
+            from django.db import connection
+
+            call_command("migrate", verbosity=0)
+            connection.close()
+            for _ in range(args.workers):
+                workers.append(subprocess.Popen(
+                    [sys.executable, "-m", "planblanc", "alert_worker", "--interval", "0.1", "-v", "0"],
+                    env={**os.environ}, cwd=ROOT,
+                ))
+            time.sleep(3)
+
+            from planblanc.actors import SystemActor
+            from planblanc.alerting.capacity import reach_estimate
+            from planblanc.alerting.models import Delivery
+            from planblanc.alerting.services import RecipientInput, campaign_create
+            from planblanc.directory.models import Establishment, Region
+            from planblanc.directory.validators import finess_with_check_digit
+
+            region, _ = Region.objects.get_or_create(code="BEN", defaults={"name": "Région de banc d'essai"})
+            establishment, _ = Establishment.objects.get_or_create(
+                finess=finess_with_check_digit("69666667"),
+                defaults={"name": "CH de la portée", "category": "ch", "region": region},
+            )
+            recipients = [
+                RecipientInput(name=f"Agent {i}", email=f"agent{i}@example.org", mobile_phone=f"+336{i:08d}")
+                for i in range(n)
+            ]
+            estimate = reach_estimate({"email": n, "sms": n})
+            start_wall = time.time()
+            start = time.monotonic()
+            campaign = campaign_create(
+                actor=SystemActor("bench", sends_alerts=True), establishment=establishment, title="Cyberattaque",
+                message_fr="Rejoignez la cellule.", recipients=recipients, channels=["email", "sms"],
+                mode="parallel",
+            )
+            created = time.monotonic() - start
+            deadline = time.monotonic() + n / (2 * args.sms_rate) * 3 + 60
+            while time.monotonic() < deadline:
+                if kannel.received() >= n and len(smtp.recorder.received) >= n:
+                    break
+                time.sleep(0.2)
+            loads = os.getloadavg()
+    finally:
+        for worker in workers:
+            worker.send_signal(signal.SIGTERM)
+        for worker in workers:
+            try:
+                worker.wait(15)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+
+    rows = Delivery.objects.filter(campaign=campaign)
+    statuses = dict(Counter(rows.values_list("channel", "status")))
+    last_sms = max(rows.filter(channel="sms").values_list("sent_at", flat=True))
+    last_email = max(rows.filter(channel="email").values_list("sent_at", flat=True))
+    measured = max(last_sms.timestamp(), last_email.timestamp()) - start_wall
+    limit = max(n / (2 * args.sms_rate), n / args.email_rate)
+    preview = max(e.seconds or 0 for e in estimate)
+    per_provider = dict(Counter(rows.filter(channel="sms").values_list("provider", flat=True)))
+    print(f"recipients: {n} (each by email and SMS at once), {args.workers} workers, PostgreSQL")
+    print(f"machine load (1/5/15 min) at the end: {loads[0]:.1f} / {loads[1]:.1f} / {loads[2]:.1f} on {os.cpu_count()} CPUs")
+    print(f"declared: email {args.email_rate:g}/s; SMS {args.sms_rate:g}/s on each of 2 Kannel links")
+    print(f"physical limit from the declared capacities: {limit:.1f} s")
+    print("preview's estimate: " + "; ".join(e.text for e in estimate) + f" → {preview:.1f} s")
+    print(f"measured, send → last message accepted: {measured:.1f} s "
+          f"(last email {last_email.timestamp() - start_wall:.1f} s, last SMS {last_sms.timestamp() - start_wall:.1f} s; "
+          f"writing the campaign {created:.1f} s)")
+    print(f"ratio measured / limit: {measured / limit:.3f} (goal ≤ 1.10)")
+    for link in kannel.links:
+        print(f"fake SMSC {link.name}: {len(link.arrivals)} SMS, most in any 1 s: {link.max_in_window(1.0)} "
+              f"(declared {link.throughput:g}/s)")
+    print(f"SMS per provider: {per_provider}")
+    print(f"emails received by the sink: {len(smtp.recorder.received)}; delivery states: {statuses}")
+    _admin(base_url, f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+
+
+if __name__ == "__main__":
+    main()
