@@ -50,7 +50,7 @@ def _env(tmp_path: Path, smtp: SmtpServer, database_url: str | None) -> dict[str
         # The default lease (60 s): the rows of the killed worker must go on long before
         # it ends, because its heartbeat stopped.
         "PLANBLANC_ALERT_LEASE_SECONDS": "60",
-        "PLANBLANC_ALERT_DEAD_WORKER_SECONDS": "5",
+        "PLANBLANC_ALERT_DEAD_WORKER_SECONDS": "8",
         "PLANBLANC_ALERT_RETRY_BASE_SECONDS": "0",
         "PLANBLANC_LOG_LEVEL": "WARNING",
     }
