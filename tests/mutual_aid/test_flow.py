@@ -33,6 +33,10 @@ def test_it_runs_a_request_from_ask_to_return(aid):
 
     services.aid_offer_accept(actor=w.crisis_member, offer=ghtoffer)
     services.aid_offer_accept(actor=w.crisis_member, offer=arsoffer)
+    accepted = AidAlert.objects.filter(request=request, purpose="accepted").order_by("pk")
+    # Each offering side is told: the group's CISO, the region's officer.
+    assert [list(a.campaign.recipients.values_list("person_id", flat=True)) for a in accepted] == [
+        [aid.ciso_person.pk], [aid.officer_person.pk]]
     services.aid_offer_mark_delivered(actor=w.group_ciso, offer=ghtoffer)
     request.refresh_from_db()
     assert request.status == RequestStatus.COMMITTED  # the region's 8 are still on the way

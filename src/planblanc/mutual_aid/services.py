@@ -517,6 +517,22 @@ def aid_offer_accept(*, actor: Actor, offer: AidOffer) -> AidOffer:
         _log_step(request=request, author=_label(actor), actor=actor, other=offer.offerer_establishment,
                   text=_("offer of %(who)s accepted: %(qty)d × %(what)s, committed.") % {
                       "who": offer.offerer_label, "qty": offer.quantity, "what": offer.what})
+        # The offering side is told to send what it committed.
+        if offer.offerer_establishment_id:
+            people = list(Person.objects.filter(
+                memberships__establishment=offer.offerer_establishment,
+                memberships__function__in=("director", "ciso", "on_call_manager"),
+            ).distinct())
+            audience = offer.offerer_label
+        else:
+            people, _minutes, audience = responders(region=request.region, group=offer.offerer_group)
+        _alert(region=request.region, request=request, purpose=AlertPurpose.ACCEPTED, people=people,
+               audience=audience, is_exercise=request.is_exercise,
+               title=_("Accepted: %(qty)d × %(what)s for %(who)s") % {
+                   "qty": offer.quantity, "what": offer.what, "who": request.requester.name},
+               message=_("%(who)s accepts your offer of %(qty)d × %(what)s: deliver to %(where)s.") % {
+                   "who": request.requester.name, "qty": offer.quantity, "what": offer.what,
+                   "where": request.deliver_to})
     return offer
 
 
