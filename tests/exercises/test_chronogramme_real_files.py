@@ -64,7 +64,8 @@ def test_it_reads_a_regional_file_without_editing() -> None:
     assert "décalage possible" in by_number[4].comment
     # Marker rows are not phases: every inject keeps its own phase column.
     assert {i.phase for i in result.injects} == {"Alerte", "Crise"}
-    assert sum("Marker" in w.message for w in result.warnings) == 4
+    noted = {w.where for w in result.warnings}
+    assert {f"Chrono GHT!{line}" for line in (3, 6, 10, 11)} <= noted
     # Kind, state and the misspelled "Stmulis" column.
     assert [i.kind for i in result.injects] == ["structuring", "saturating", "noise", "structuring", "structuring"]
     assert [i.excluded for i in result.injects] == [False, False, True, True, False]
