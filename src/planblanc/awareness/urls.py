@@ -1,0 +1,14 @@
+from django.urls import path
+
+from planblanc.awareness import views
+
+app_name = "awareness"
+
+urlpatterns = [
+    path("etablissement/<int:pk>/", views.establishment, name="establishment"),
+    path("campagne/<int:pk>/inviter/", views.campaign_invite, name="campaign_invite"),
+    path("l/<str:token>/", views.learner_home, name="learner_home"),
+    path("l/<str:token>/attestation.pdf", views.learner_certificate, name="learner_certificate"),
+    path("l/<str:token>/<slug:slug>/", views.learner_module, name="learner_module"),
+    path("l/<str:token>/<slug:slug>/quiz/", views.learner_quiz, name="learner_quiz"),
+]
