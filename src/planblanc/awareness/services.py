@@ -222,3 +222,71 @@ def certificate_pdf(*, learner: Learner) -> bytes:
     audit_record(actor=f"{learner.person.full_name} (lien personnel)", action="awareness.certificate",
                  obj=learner.campaign, establishment=learner.campaign.establishment, changes={"bytes": len(content)})
     return content
+
+
+REFLEX_CARD_CSS = """
+@page { size: A6; margin: 6mm; }
+body { font-family: sans-serif; font-size: 7.5pt; color: #111; }
+h1 { font-size: 11pt; margin: 0 0 2mm; } h2 { font-size: 8.5pt; margin: 3mm 0 1mm; border-bottom: 1px solid #999; }
+ol, ul { margin: 0; padding-left: 4mm; } li { margin: 0 0 .6mm; }
+.muted { color: #555; font-size: 6.5pt; } .phone { font-weight: bold; white-space: nowrap; }
+"""
+
+# Seats whose holder staff call first when a screen shows a ransom note.
+CARD_FUNCTIONS = ("it_director", "ciso", "on_call_manager", "director")
+
+
+def reflex_card_context(*, snapshot: dict) -> dict:
+    """What the pocket card shows, read from an approved plan's snapshot: the staff's
+    first reflexes (a sheet of the plan owned by staff, else the platform's), the
+    numbers to call and where the crisis cell meets."""
+    staff_sheet = next((s for s in snapshot.get("reflex_sheets", []) if s.get("owner_function") == "staff"), None)
+    reflexes = [item["text"] for item in (staff_sheet or {}).get("items", []) if item.get("phase") == "15min"]
+    if not reflexes:
+        reflexes = [
+            _("Unplug the network cable and switch off Wi-Fi; do not shut the computer down."),
+            _("Call the IT support desk or the on-call team by telephone, not by email."),
+            _("Write down the time and photograph the screen."),
+            _("Tell the head of the department; do not pay, do not answer the attackers."),
+            _("Keep caring for patients on paper, following the degraded-mode procedures."),
+        ]
+    numbers: list[tuple[str, str]] = []
+    switchboard = (snapshot.get("establishment") or {}).get("switchboard_phone")
+    if switchboard:
+        numbers.append((str(_("Switchboard")), str(switchboard)))
+    for function in CARD_FUNCTIONS:
+        for seat in snapshot.get("seats", []):
+            holder = seat.get("holder") or {}
+            phone = holder.get("mobile_phone") or holder.get("landline_phone")
+            if seat.get("function") == function and phone:
+                numbers.append((seat.get("title") or function, str(phone)))
+    cell = snapshot.get("cell") or {}
+    if cell.get("bridge_phone"):
+        numbers.append((str(_("Crisis conference bridge")), f"{cell['bridge_phone']} {cell.get('bridge_code') or ''}".strip()))
+    for contact in snapshot.get("contacts", []):
+        if contact.get("kind") == "cert_sante" and (contact.get("phone_24_7") or contact.get("phone")):
+            numbers.append((contact.get("organisation") or "CERT Santé", str(contact.get("phone_24_7") or contact.get("phone"))))
+    return {"reflexes": reflexes[:8], "numbers": numbers[:8], "meeting_place": cell.get("meeting_place", ""),
+            "fallback_place": cell.get("fallback_place", ""),
+            "establishment_name": (snapshot.get("establishment") or {}).get("name", "")}
+
+
+def reflex_card_pdf(*, actor: Actor, establishment: Establishment) -> bytes:
+    """The A6 pocket reflex card from the latest approved version of the plan (French);
+    ValidationError when no version is approved yet. The export is audited."""
+    from django.template.loader import render_to_string
+    from django.utils import translation
+
+    from planblanc.core.pdf import render_pdf
+    from planblanc.plans.models import PlanVersion
+
+    version = PlanVersion.objects.filter(plan__establishment=establishment).order_by("-number").first()
+    if version is None:
+        raise ValidationError(_("The pocket card is made from the approved plan: approve a version first."))
+    with translation.override("fr"):
+        html = render_to_string("awareness/reflex_card_pdf.html", {
+            **reflex_card_context(snapshot=version.snapshot), "version": version})
+    content = render_pdf(html=html, css=REFLEX_CARD_CSS)
+    audit_record(actor=actor, action="awareness.reflex_card", obj=version, establishment=establishment,
+                 changes={"version": version.number, "bytes": len(content)})
+    return content

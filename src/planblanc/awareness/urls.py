@@ -6,6 +6,7 @@ app_name = "awareness"
 
 urlpatterns = [
     path("etablissement/<int:pk>/", views.establishment, name="establishment"),
+    path("etablissement/<int:pk>/carte-reflexe.pdf", views.reflex_card, name="reflex_card"),
     path("campagne/<int:pk>/inviter/", views.campaign_invite, name="campaign_invite"),
     path("l/<str:token>/", views.learner_home, name="learner_home"),
     path("l/<str:token>/attestation.pdf", views.learner_certificate, name="learner_certificate"),

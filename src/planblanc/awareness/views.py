@@ -159,3 +159,17 @@ def learner_certificate(request: HttpRequest, token: str) -> HttpResponse:
     response = HttpResponse(content, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="attestation-sensibilisation-{learner.campaign.year}.pdf"'
     return response
+
+
+@login_required
+def reflex_card(request: HttpRequest, pk: int) -> HttpResponse:
+    """The establishment's printable pocket card (A6), for whoever sees its directory."""
+    establishment = get_object_or_404(Establishment.objects.visible_to(request.user), pk=pk)
+    try:
+        content = services.reflex_card_pdf(actor=request.user, establishment=establishment)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("awareness:establishment", pk=establishment.pk)
+    response = HttpResponse(content, content_type="application/pdf")
+    response["Content-Disposition"] = 'attachment; filename="carte-reflexe.pdf"'
+    return response
