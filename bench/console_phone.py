@@ -167,7 +167,11 @@ def main() -> None:
             browser.close()
     finally:
         server.terminate()
-        server.wait(timeout=10)
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
 
     def med(key: str, what: str) -> float:
         return statistics.median(row[key] for row in rows[what])

@@ -349,7 +349,7 @@ ALERTING_RETRY_MAX_SECONDS = env_int("PLANBLANC_ALERT_RETRY_MAX_SECONDS", 600)
 ALERTING_LEASE_SECONDS = env_int("PLANBLANC_ALERT_LEASE_SECONDS", 60)
 # Deliveries claimed by a worker whose heartbeat is older than this are taken over
 # before their lease ends (a worker that died mid-campaign).
-ALERTING_DEAD_WORKER_SECONDS = env_int("PLANBLANC_ALERT_DEAD_WORKER_SECONDS", 5)
+ALERTING_DEAD_WORKER_SECONDS = env_int("PLANBLANC_ALERT_DEAD_WORKER_SECONDS", 8)
 ALERTING_ACK_MAX_AGE_HOURS = env_int("PLANBLANC_ACK_LINK_HOURS", 72)
 # A deputy of the crisis cell is alerted when the holder of their seat declines, or
 # has not acknowledged this many minutes after the alert.

@@ -1,8 +1,9 @@
 """Nothing lost, nothing twice: the worker is killed (SIGKILL) in the middle of a
 2,000-recipient email campaign to a real SMTP server, restarted, and every recipient
-has exactly one message, all within 15 seconds of the kill although the rows' lease
-is 60 seconds: the killed worker's heartbeat stops, and its claims are taken over a few
-seconds later.
+has exactly one message. In the first test another worker already runs, as deployed:
+every recipient is reached within 15 seconds of the kill although the rows' lease is
+60 seconds, because the killed worker's heartbeat stops and its claims are taken over
+a few seconds later.
 
 SMTP has one window that no client can close: the relay has taken the message (its
 250 is on the way) and the worker dies before committing "sent". The engine keeps it
@@ -49,7 +50,7 @@ def _env(tmp_path: Path, smtp: SmtpServer, database_url: str | None) -> dict[str
         # The default lease (60 s): the rows of the killed worker must go on long before
         # it ends, because its heartbeat stopped.
         "PLANBLANC_ALERT_LEASE_SECONDS": "60",
-        "PLANBLANC_ALERT_DEAD_WORKER_SECONDS": "5",
+        "PLANBLANC_ALERT_DEAD_WORKER_SECONDS": "8",
         "PLANBLANC_ALERT_RETRY_BASE_SECONDS": "0",
         "PLANBLANC_LOG_LEVEL": "WARNING",
     }
@@ -103,13 +104,17 @@ class Killer:
         self.kill(count)
 
 
-def _kill_and_resume(smtp: SmtpServer, killer: Killer, env: dict[str, str]) -> None:
+def _kill_and_resume(smtp: SmtpServer, killer: Killer, env: dict[str, str], *, concurrent: bool) -> None:
     killer.worker = _worker(env)
+    # `concurrent`: another worker already runs, as deployed, so the recovery time counts
+    # the takeover, not the start of a new process. Otherwise it starts after the kill
+    # (the message caught in the SMTP window must be the killed worker's).
+    second = _worker(env) if concurrent else None
     killer.worker.wait(timeout=180)
     stderr = killer.worker.stderr.read().decode()[-2000:] if killer.worker.stderr else ""
     assert killer.worker.returncode == -signal.SIGKILL, (killer.worker.returncode, stderr)
     assert killer.killed_at is not None and len(smtp.recorder.received) < RECIPIENTS
-    second = _worker(env)
+    second = second or _worker(env)
     second.wait(timeout=180)
     assert second.returncode == 0, second.stderr.read().decode()[-3000:] if second.stderr else ""
 
@@ -137,14 +142,14 @@ def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _campaign_and_kill(
-    tmp_path: Path, smtp: SmtpServer, killer: Killer, backend: str, template: Path
+    tmp_path: Path, smtp: SmtpServer, killer: Killer, backend: str, template: Path, *, concurrent: bool = False,
 ) -> list[tuple[str, int]]:
     """Create the campaign, run the worker, kill it, resume; the delivery states."""
     if backend == "sqlite":
         env = _env(tmp_path, smtp, None)
         shutil.copy(template, tmp_path / "planblanc.sqlite3")
         _run(["-m", "tests.alerting.campaign_script", str(RECIPIENTS)], env)
-        _kill_and_resume(smtp, killer, env)
+        _kill_and_resume(smtp, killer, env, concurrent=concurrent)
         db = sqlite3.connect(tmp_path / "planblanc.sqlite3")
         statuses = db.execute("SELECT status, COUNT(*) FROM alerting_delivery GROUP BY status").fetchall()
         assert db.execute("SELECT COUNT(*) FROM alerting_deliveryattempt WHERE after_lost_lease").fetchone()[0] > 0
@@ -161,7 +166,7 @@ def _campaign_and_kill(
 
     settings.ALERTING_CHANNELS = {"email": [smtp.provider("relay", batch_size=100)]}
     create(RECIPIENTS)
-    _kill_and_resume(smtp, killer, _env(tmp_path, smtp, _database_url()))
+    _kill_and_resume(smtp, killer, _env(tmp_path, smtp, _database_url()), concurrent=concurrent)
     assert DeliveryAttempt.objects.filter(after_lost_lease=True).exists()
     assert DeliveryAttempt.objects.values("worker").distinct().count() == 2
     assert Campaign.objects.get().status == "done"
@@ -188,7 +193,7 @@ BACKENDS = [
 def test_it_sends_exactly_once_when_the_worker_is_killed_mid_campaign(tmp_path, backend, request):
     killer = Killer()
     with SmtpServer(Recorder(on_rcpt=killer.while_waiting_for_rcpt_answer)) as smtp:
-        statuses = _campaign_and_kill(tmp_path, smtp, killer, backend, _template(request, backend))
+        statuses = _campaign_and_kill(tmp_path, smtp, killer, backend, _template(request, backend), concurrent=True)
         counts = smtp.recorder.count_by_rcpt()
     assert killer.killed_at == KILL_AFTER
     assert len(counts) == RECIPIENTS
@@ -211,5 +216,3 @@ def test_it_resends_with_the_same_message_id_when_killed_inside_the_smtp_window(
     assert Counter(counts.values()) == {1: RECIPIENTS - 1, 2: 1}
     assert all(len(message_ids) == 1 for message_ids in ids.values())
     assert dict(statuses) == {"sent": RECIPIENTS}
-    assert killer.killed_time is not None
-    assert smtp.recorder.last_received_at - killer.killed_time < 15

@@ -43,6 +43,8 @@ EXCLUDED_NAMESPACES = {
 }
 EXCLUDED = {
     "core:healthz": "a plain-text probe for load balancers, not a page",
+    "core:service_worker": "the service worker script, registered by pwa.js (tests/plans/test_installable.py, "
+                           "tests/browser/test_offline_app.py)",
     # Pages that exist only in a state the demo does not reach; each has its own page test.
     "accounts:api_token_revoke": "the revoke button shows once a token exists (tests/accounts, test_smoke)",
     "directory:import_preview": "a directory import in progress (tests/directory/test_import*)",
@@ -69,6 +71,20 @@ EXCLUDED = {
     "crisis:indicator_delete": "an indicator of compromise recorded (tests/crisis)",
     "crisis:communication_action": "a communication draft (tests/crisis)",
     "crisis:improvement_status": "a closed crisis's improvement actions (tests/crisis)",
+    "alerting:push_action": "answered by the service worker from a notification's buttons (POST), not a page",
+    "alerting:device_subscribe": "called by push.js once the browser grants notifications (POST), not a page",
+    "alerting:device_remove": "a registered phone's remove button (tests/alerting: Web Push)",
+    "mutual_aid:catalogue_import_preview": "a catalogue import in progress (tests/mutual_aid)",
+    "mutual_aid:request_detail": "a help request: the demo has none (tests/mutual_aid)",
+    "mutual_aid:request_cancel": "a help request: the demo has none (tests/mutual_aid)",
+    "mutual_aid:request_edxl": "a help request's EDXL-RM file (tests/mutual_aid)",
+    "mutual_aid:offer_action": "an offer answering a help request (tests/mutual_aid)",
+    "mutual_aid:offer_edxl": "an offer's EDXL-RM file (tests/mutual_aid)",
+    "mutual_aid:hospital_status": "an EDXL-HAVE file for other systems (tests/mutual_aid)",
+    "mutual_aid:regional_board": "a regional crisis cell: the demo has none (tests/mutual_aid)",
+    "mutual_aid:regional_link": "a regional crisis cell: the demo has none (tests/mutual_aid)",
+    "mutual_aid:regional_alert": "a regional crisis cell: the demo has none (tests/mutual_aid)",
+    "mutual_aid:regional_logbook": "a regional crisis cell: the demo has none (tests/mutual_aid)",
     "alerting:sms_receipt": "called by the SMS gateway (Kannel) on loopback, not a page",
     "alerting:sms_reply": "called by the SMS gateway (Kannel) on loopback, not a page",
     "alerting:voice_callback": "called by the voice provider, not a page",
@@ -83,8 +99,9 @@ FILE_ROUTES = {"plans:paper_kit", "plans:offline_bundle", "readiness:evidence_fi
 # Query strings that only re-sort or page a list: the page itself is already crawled.
 NOT_FOLLOWED = re.compile(r"^/(admin|api)/|^/compte/deconnexion/|^/i18n/")
 # Route kwargs that make different pages of one route (each is visited).
-DISTINCT_KWARGS = ("part", "kind")
+DISTINCT_KWARGS = ("part", "kind", "slug")
 
+HREFS = re.compile(r'<a\b[^>]*\bhref="([^"#][^"]*)"')
 FRAGMENT_TARGETS = re.compile(r'(?:action|hx-post|hx-get|href)="(/[^"]*)"')
 PLACEHOLDERS = re.compile(r"%\(\w+\)[sd]|\{\{|\}\}|\{%|%\}")
 PYTHON_VALUES = re.compile(r"\bNone\b|\bnan\b|\bTrue\b|\bFalse\b")  # English words, French pages only
@@ -150,12 +167,16 @@ def crawl_site(site: str, transactional_db: Any) -> Any:
     """The demo, with what makes every page exist: a crisis at the CHU, an exercise being
     run with a player (cellule.chu) and an observer (auditeur.chu), an assessment."""
     from django.db import connection
+    from django.utils import translation
 
     from planblanc.crisis.db_guards import purge_logbook_for_tests
     from planblanc.exercises.models import ExerciseRun
 
     try:
-        yield site, _seed()
+        # As a request would: stored texts (the cell alert's title) in the site's language.
+        with translation.override("fr"):
+            starts = _seed()
+        yield site, starts
     finally:
         ExerciseRun.objects.all().delete()
         purge_logbook_for_tests(connection)
@@ -251,8 +272,10 @@ def _links(page: Any) -> tuple[list[str], list[str], list[str]]:
 
 
 def _crawl_persona(chromium: Any, base_url: str, username: str, crawl: Crawl, english_msgids: list[str],
-                   seen_files: set[str], start: list[str]) -> list[str]:
-    """Visit every route this persona reaches, once; return the URLs visited (in order)."""
+                   seen_files: set[str], start: list[str], shared: set[str]) -> list[str]:
+    """Visit every route this persona reaches, once; return the URLs visited (in order).
+    `shared`: the routes already visited by another persona of the same establishment
+    (same pages, same data): skipped, and what this persona visits is added to it."""
     context = chromium.new_context(locale="fr-FR", timezone_id="Europe/Paris", **PHONE_360)
     context.set_default_timeout(20_000)
     if username:
@@ -276,6 +299,24 @@ def _crawl_persona(chromium: Any, base_url: str, username: str, crawl: Crawl, en
                 continue
             forced.discard(path)
             done.add(key)
+            if key in shared and view_name not in FILE_ROUTES:
+                # Checked in the browser for another persona of this establishment: only
+                # its status, and its links to find what this persona alone reaches.
+                answer = page.request.get(base_url + path)
+                crawl.visits += 1
+                if answer.status >= 400:
+                    crawl.problems.append(f"{who} {path}: HTTP {answer.status} for a link shown to this persona")
+                    continue
+                for href in HREFS.findall(answer.text()):
+                    parts = urlsplit(urljoin(base_url + path, href.replace("&amp;", "&")))
+                    if parts.netloc == origin and not NOT_FOLLOWED.search(parts.path):
+                        queue.append(parts.path + (f"?{parts.query}" if parts.query else ""))
+                for target in FRAGMENT_TARGETS.findall(answer.text()):
+                    target_route = _route(urlsplit(target.replace("&amp;", "&")).path)
+                    if target_route:
+                        crawl.targets.add(target_route[0])
+                continue
+            shared.add(key)
             if view_name in FILE_ROUTES or urlsplit(path).path.endswith(FILE_SUFFIXES):
                 if view_name not in seen_files:
                     seen_files.add(view_name)
@@ -363,10 +404,16 @@ def test_it_crawls_every_page_of_every_persona_on_a_phone_in_both_languages(craw
     english_msgids = _english_msgids()
     seen_files: set[str] = set()
     english_routes: set[str] = set()
+    # Personas of one establishment share their routes (same pages, same data): a route
+    # one of them reaches alone (the director's approval, the animator's console) is
+    # still visited by that one.
+    shared_by_scope: dict[str, set[str]] = {}
     only = [name for name in os.environ.get("PLANBLANC_CRAWL_ONLY", "").split(",") if name]
     for username in [name for name in PERSONAS if not only or name in only]:
         site, starts = crawl_site
-        visited = _crawl_persona(chromium, site, username, crawl, english_msgids, seen_files, starts.get(username, []))
+        scope = username.split(".")[-1] if username.endswith(".chu") else username
+        visited = _crawl_persona(chromium, site, username, crawl, english_msgids, seen_files, starts.get(username, []),
+                                 shared_by_scope.setdefault(scope, set()))
         # English: each route once, as the first persona that reached it.
         fresh = []
         for path in visited:

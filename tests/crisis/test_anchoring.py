@@ -116,7 +116,8 @@ def test_it_sends_the_head_to_the_cell_in_a_periodic_digest(crisis, director, se
     assert crisis_digest_due(now=crisis.declared_at + timedelta(seconds=3601)) == 1
     digest = Campaign.objects.order_by("-id").first()
     assert Campaign.objects.count() == before + 1
-    assert crisis.head_hash in digest.message_fr and f"#{crisis.head_seq}" in digest.message_fr
+    assert crisis.head_hash in digest.message_fr and f"entrée n° {crisis.head_seq}" in digest.message_fr
+    assert crisis.head_hash in digest.message_en and f"entry #{crisis.head_seq}" in digest.message_en
     assert digest.recipients.exists() and list(digest.channels) == ["email"]
     # Once per period.
     assert crisis_digest_due(now=crisis.declared_at + timedelta(seconds=3700)) == 0

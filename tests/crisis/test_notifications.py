@@ -54,9 +54,9 @@ def test_it_computes_the_clocks_from_the_declaration(crisis):
     assert not later["anssi"].required and not later["anssi"].overdue
 
 
-def test_it_shows_overdue_notifications_in_red_on_the_console(crisis, director):
+def test_it_shows_overdue_notifications_in_red_in_the_console_section(crisis, director):
     Crisis.objects.filter(pk=crisis.pk).update(declared_at=timezone.now() - datetime.timedelta(hours=80))
-    page = verified_client(director).get(reverse("crisis:console", args=[crisis.pk])).content.decode()
+    page = verified_client(director).get(reverse("crisis:section", args=[crisis.pk, "echeances"])).content.decode()
     section = page.split('id="crisis-notifications"')[1].split("</section>")[0]
     assert section.count("text-danger fw-bold") >= 2  # ARS/CERT Santé and CNIL, both late
     assert reverse("crisis:notification_form", args=[crisis.pk, "cnil"]) in section

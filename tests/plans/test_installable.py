@@ -20,6 +20,8 @@ def test_it_serves_the_service_worker_from_the_root_for_the_whole_site(db: Any) 
     assert response["Service-Worker-Allowed"] == "/"
     body = response.content.decode()
     assert "/plan/hors-ligne/" in body and 'addEventListener("fetch"' in body
+    # The Web Push handlers are part of the same worker.
+    assert 'importScripts("/static/planblanc/push-sw.js")' in body
 
 
 def test_it_describes_the_app_in_a_manifest_with_its_icon(db: Any) -> None:

@@ -168,7 +168,7 @@ def _handle(*, sender: str, room_id: str, text: str, via: str) -> ChatAnswer:
     coming, minutes = parse_coming(text)
     if not coming:
         return ChatAnswer(_(
-            "Reply \"OK\" or \"j'arrive 20\" (minutes) to acknowledge, \"!mc <text>\" to write to the logbook, "
+            "Reply \"OK\" or \"j'arrive 20\" (minutes) to acknowledge, \"!mc …\" followed by your text to write to the logbook, "
             "\"!etat\" for the status board."
         ), handled=False)
     open_recipients = Recipient.objects.filter(person_id__in=person_ids, acknowledged_at__isnull=True)

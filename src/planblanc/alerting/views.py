@@ -78,6 +78,8 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = selectors.get_campaign_for_user(user=request.user, campaign_id=pk)
     return render(request, "alerting/campaign_detail.html", {
         "campaign": campaign, **_progress_context(campaign),
+        # Only those who may close it see the button (others would get a 403).
+        "may_close": rights.may_send_alerts(request.user, establishment=campaign.establishment, region=campaign.region),
     })
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from django.conf import settings
@@ -84,7 +85,9 @@ _SERVICE_WORKER = Path(__file__).resolve().parent.parent / "static" / "planblanc
 @require_GET
 def service_worker(request: HttpRequest) -> HttpResponse:
     """The service worker, from the site root so that its scope is the whole site."""
-    response = HttpResponse(_SERVICE_WORKER.read_bytes(), content_type="text/javascript; charset=utf-8")
+    script = _SERVICE_WORKER.read_text(encoding="utf-8").replace(
+        '"/static/planblanc/push-sw.js"', json.dumps(static("planblanc/push-sw.js")))
+    response = HttpResponse(script, content_type="text/javascript; charset=utf-8")
     response["Service-Worker-Allowed"] = "/"
     # A new version of the worker is picked up at the next visit.
     response["Cache-Control"] = "no-cache"

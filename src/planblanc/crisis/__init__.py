@@ -3,4 +3,4 @@
 The public surface: the modules named in `__all__`. Other apps import only these
 (tests/core/test_architecture.py checks it); everything else is this app's own."""
 
-__all__ = ["models", "services", "selectors", "chain", "iocs", "notifications", "report", "urls", "forms"]
+__all__ = ["models", "services", "selectors", "chain", "iocs", "notifications", "report", "urls", "forms", "db_guards", "tasks", "views_situation"]

@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 
 from planblanc import rights
 from planblanc.accounts.audit import audit_record
-from planblanc.actors import CRISIS_PROCESS
+from planblanc.actors import CRISIS_PROCESS, Actor
 from planblanc.crisis.chain import nfc
 from planblanc.crisis.models import (
     Crisis,
@@ -72,7 +72,7 @@ def situation_of(*, crisis: Crisis) -> StaffSituation | None:
 
 
 def situation_publish(
-    *, actor: Any, crisis: Crisis, degraded_services: str, stopped_applications: str, what_to_do: str,
+    *, actor: Actor, crisis: Crisis, degraded_services: str, stopped_applications: str, what_to_do: str,
     next_update_at: datetime | None,
 ) -> StaffSituation:
     """Publish (or update) the page and tell its subscribers."""
@@ -140,7 +140,7 @@ def _notify(situation: StaffSituation) -> None:
     )
 
 
-def situation_revoke(*, actor: Any, crisis: Crisis) -> StaffSituation:
+def situation_revoke(*, actor: Actor, crisis: Crisis) -> StaffSituation:
     """The old link stops working at once; the page gets a new one."""
     rights.require_run_crisis(actor, crisis)
     with transaction.atomic():

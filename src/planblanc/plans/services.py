@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from planblanc import rights
 from planblanc.accounts.audit import audit_record, diff, snapshot
-from planblanc.actors import Actor
+from planblanc.actors import Actor, SystemActor
 from planblanc.directory.models import Establishment, Membership
 from planblanc.plans.models import (
     Plan,
@@ -259,7 +259,7 @@ def plan_export_record(*, actor: Actor, plan: Plan, version: PlanVersion | None,
     with transaction.atomic():
         export = PlanExport.objects.create(
             plan=plan, version=version, kind=kind, by=actor if getattr(actor, "is_authenticated", False) else None,
-            by_label=(getattr(actor, "username", "") or "system")[:200],
+            by_label=(actor.label if isinstance(actor, SystemActor) else getattr(actor, "username", "") or "system")[:200],
             sha256=hashlib.sha256(content).hexdigest(), size_bytes=len(content),
         )
         audit_record(
