@@ -14,7 +14,7 @@ import pytest
 from django.core import signing
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.html import escape
 
 from planblanc.alerting.models import Campaign as AlertCampaign
@@ -130,7 +130,9 @@ def test_the_quiz_refuses_an_unanswered_question_beside_it(world: Any, staff: di
     response = Client().post(url, {})
     assert response.status_code == 200
     assert response.context["result"] is None
-    assert response.content.decode().count("Choose at least one answer.") == module_get("phishing").quiz_size
+    with translation.override("fr"):
+        message = escape(translation.gettext("Choose at least one answer."))
+    assert response.content.decode().count(message) == module_get("phishing").quiz_size
     assert Assignment.objects.get(campaign=campaign, person=staff["nurse"], module="phishing").attempts == 0
 
 
