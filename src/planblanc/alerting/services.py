@@ -1218,3 +1218,13 @@ def answer_in_app(*, user: Any, recipient_id: int, answer: int, minutes: int | N
     """The logged-in recipient answers from the application (their own alerts only)."""
     recipient = _own_recipient(user=user, recipient_id=recipient_id)
     return recipient_answer(recipient=recipient, answer=answer, minutes=minutes, via="app")
+
+
+def email_send_direct(*, messages: Sequence[OutgoingMessage]) -> dict[int, bool]:
+    """Send ready-made emails through the first configured email provider, outside any
+    campaign (no acknowledgement link, no alert wording): a phishing drill's messages.
+    Returns {delivery_id of the message: sent}."""
+    providers = providers_for(Channel.EMAIL)
+    if not providers:
+        raise ValidationError(_("No email channel is configured."))
+    return {result.delivery_id: result.outcome == SENT for result in providers[0].send(messages)}

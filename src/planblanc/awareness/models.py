@@ -68,3 +68,46 @@ class Assignment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.person_id} {self.module}"
+
+
+class Drill(models.Model):
+    """A phishing drill: one template sent by email to the people of an establishment."""
+
+    establishment = models.ForeignKey(
+        Establishment, on_delete=models.CASCADE, related_name="phishing_drills", verbose_name=_("establishment")
+    )
+    template = models.CharField(_("template"), max_length=50)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantQuerySet.as_manager_for("establishment", path="establishment")
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("phishing drill")
+        verbose_name_plural = _("phishing drills")
+
+    def __str__(self) -> str:
+        return self.template
+
+
+class DrillTarget(models.Model):
+    """One person of a drill and what happened: only facts and times, never anything typed."""
+
+    drill = models.ForeignKey(Drill, on_delete=models.CASCADE, related_name="targets")
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="+")
+    department = models.ForeignKey(Department, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    clicked_at = models.DateTimeField(null=True, blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    reported_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TenantQuerySet.as_manager_for("establishment", path="drill__establishment")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["drill", "person"], name="awareness_drill_target_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.drill_id}:{self.person_id}"
