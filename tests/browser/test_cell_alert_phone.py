@@ -16,8 +16,8 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from planblanc.core.demo import DEMO_PASSWORD
-from tests.alerting.smtp import SmtpServer
 from tests.browser.support import Watched, fr
+from tests.support.smtp import SmtpServer
 
 pytestmark = pytest.mark.browser
 expect = pytest.importorskip("playwright.sync_api").expect
