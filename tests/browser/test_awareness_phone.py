@@ -1,7 +1,7 @@
 """A nurse's yearly awareness on a 360-pixel phone: she opens her personal link, reads a
 module, fails the quiz once, passes it, and downloads her certificate once her modules
 are done; the establishment's awareness page shows her department's completion rise.
-No page scrolls sideways."""
+She also goes through a phishing drill's pages. No page scrolls sideways."""
 
 from __future__ import annotations
 
@@ -104,6 +104,29 @@ def test_the_nurse_trains_on_her_phone_and_her_department_rises(
     client = verified_client(admin)
     manager.page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "url": language_site,
                                        "value": client.cookies[settings.SESSION_COOKIE_NAME].value}])
+
+    # A phishing drill's pages on the same phone: the fake sign-in, the teaching page, the report.
+    from planblanc.awareness import phishing
+    from planblanc.awareness.models import Drill, DrillTarget
+
+    drill = Drill.objects.create(establishment=chu, template="carte-cps", created_by=admin, sent_at=timezone.now())
+    target = DrillTarget.objects.create(drill=drill, person=nurse, department=emergency, delivered_at=timezone.now())
+    drill_token = phishing.target_token(target)
+    phone.goto(reverse("awareness:drill_click", args=[drill_token]))
+    _no_sideways_scroll(phone, "drill sign-in")
+    phone.page.locator("#drill-secret").fill("un secret tapé")
+    phone.page.locator("#drill-form button[type=submit]").click()
+    phone.settle()
+    assert phone.page.locator("#exercise").is_visible()
+    _no_sideways_scroll(phone, "drill lesson")
+    phone.goto(reverse("awareness:drill_report", args=[drill_token]))
+    phone.page.locator("#report-form button[type=submit]").click()
+    phone.settle()
+    assert phone.page.locator("#reported").is_visible()
+    phone.assert_clean("drill pages")
+    target.refresh_from_db()
+    assert target.clicked_at and target.submitted_at and target.reported_at
+
     manager.goto(reverse("awareness:establishment", args=[chu.pk]))
     assert "100 %" in manager.page.locator("#by-department").inner_text()
     _no_sideways_scroll(manager, "establishment page")
