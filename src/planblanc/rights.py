@@ -277,3 +277,33 @@ def menu_rights(actor: Actor) -> dict[str, bool]:
         "may_manage_establishments": has_perm_somewhere(actor, Perm.MANAGE_ESTABLISHMENTS),
         "may_manage_access": has_perm_somewhere(actor, Perm.MANAGE_ACCESS),
     }
+
+
+# Awareness ---------------------------------------------------------------------------------
+
+
+def may_manage_awareness(actor: Actor, establishment: Establishment) -> bool:
+    """Those who keep the establishment's self-assessments (CaRE axis 3 is one of its
+    measures) run its awareness campaigns and see the progress of every department."""
+    return _is_user(actor) and can(actor, Perm.ASSESS, establishment)
+
+
+def awareness_departments(actor: Actor, establishment: Establishment) -> frozenset[int] | None:
+    """Whose progress this actor may see: None for every department (who manages the
+    campaigns), or the departments the actor heads there (a login linked to a person who
+    is a department head with a department); an empty set: nothing (outside scope)."""
+    if may_manage_awareness(actor, establishment):
+        return None
+    if not _is_user(actor):
+        return frozenset()
+    return frozenset(
+        Membership.objects.filter(
+            person__user=actor, establishment=establishment, function=Function.DEPARTMENT_HEAD,
+            department__isnull=False,
+        ).values_list("department_id", flat=True)
+    )
+
+
+def require_manage_awareness(actor: Actor, establishment: Establishment) -> None:
+    if not may_manage_awareness(actor, establishment):
+        raise PermissionDenied(_("You are not allowed to run awareness campaigns here."))

@@ -125,6 +125,7 @@ INSTALLED_APPS = [
     "planblanc.exercises",
     "planblanc.crisis",
     "planblanc.mutual_aid",
+    "planblanc.awareness",
 ]
 
 MIDDLEWARE = [
@@ -368,3 +369,8 @@ WEB_BIND = env_str("PLANBLANC_BIND", "127.0.0.1:8000")
 WEB_WORKERS = env_int("PLANBLANC_WEB_WORKERS", 2)
 WEB_THREADS = env_int("PLANBLANC_WEB_THREADS", 4)
 WEB_FORWARDED_ALLOW_IPS = env_str("PLANBLANC_FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+# Awareness: how long a personal training link stays valid (days), and the share of
+# staff to train each year that the observatory compares against (percent).
+AWARENESS_LINK_DAYS = env_int("PLANBLANC_AWARENESS_LINK_DAYS", 120)
+AWARENESS_TARGET_PERCENT = env_int("PLANBLANC_AWARENESS_TARGET_PERCENT", 90)

@@ -18,6 +18,7 @@ urlpatterns = [
     # The staff situation page: readable without an account through its secret link.
     path("situation/<str:token>/", situation_public, name="situation_public"),
     path("entraide/", include("planblanc.mutual_aid.urls")),
+    path("sensibilisation/", include("planblanc.awareness.urls")),
     path("api/v1/", api.urls),
     path("i18n/setlang/", set_language, name="set_language"),
     # One login page for everyone, with throttling and two-factor.

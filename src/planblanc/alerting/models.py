@@ -127,6 +127,9 @@ class Recipient(models.Model):
     matrix_id = models.CharField(_("Matrix ID"), max_length=255, blank=True)
     # The channel steps planned for this recipient, in order (one Delivery per step).
     channels = models.JSONField(default=list)
+    # Values for this recipient's message ({"link": …}: a personal link, such as an
+    # awareness invitation's); empty for most campaigns.
+    values = models.JSONField(default=dict, blank=True)
     acknowledged_at = models.DateTimeField(_("acknowledged"), null=True, blank=True)
     # The latest answer to the campaign's question (history in RecipientAnswer).
     answer = models.PositiveSmallIntegerField(_("answer"), null=True, blank=True)

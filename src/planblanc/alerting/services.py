@@ -102,6 +102,8 @@ class RecipientInput:
     # A deputy: their deliveries wait (held) until the holder of their seat declines or
     # stays silent (see SeatInput).
     standby: bool = False
+    # Values for this recipient's message: {"link": "https://…"} fills {link}.
+    values: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -250,6 +252,7 @@ def campaign_create(
                 mobile_phone=item.mobile_phone, landline_phone=item.landline_phone, webhook_url=item.webhook_url,
                 standby=item.standby,
                 matrix_id=item.matrix_id[:255],
+                values={key: str(value)[:500] for key, value in item.values.items() if key == "link"},
             )
             steps = [
                 channel for channel in dict.fromkeys(item.channels or campaign.channels)
@@ -554,7 +557,8 @@ def outgoing_message(delivery: Delivery) -> OutgoingMessage:
     language = "en" if recipient.language == "en" and campaign.message_en else "fr"
     template = campaign.message_en if language == "en" else campaign.message_fr
     scope = str(campaign.establishment or campaign.region)
-    values = {"name": recipient.name, "establishment": recipient.establishment_name or scope, "title": campaign.title}
+    values = {"name": recipient.name, "establishment": recipient.establishment_name or scope, "title": campaign.title,
+              "link": (recipient.values or {}).get("link", "")}
     ack_url = ack_link_make(delivery=delivery)
     answers = campaign.answers or []
     with translation.override(language):
@@ -1214,3 +1218,13 @@ def answer_in_app(*, user: Any, recipient_id: int, answer: int, minutes: int | N
     """The logged-in recipient answers from the application (their own alerts only)."""
     recipient = _own_recipient(user=user, recipient_id=recipient_id)
     return recipient_answer(recipient=recipient, answer=answer, minutes=minutes, via="app")
+
+
+def email_send_direct(*, messages: Sequence[OutgoingMessage]) -> dict[int, bool]:
+    """Send ready-made emails through the first configured email provider, outside any
+    campaign (no acknowledgement link, no alert wording): a phishing drill's messages.
+    Returns {delivery_id of the message: sent}."""
+    providers = providers_for(Channel.EMAIL)
+    if not providers:
+        raise ValidationError(_("No email channel is configured."))
+    return {result.delivery_id: result.outcome == SENT for result in providers[0].send(messages)}

@@ -18,6 +18,8 @@ TEMPLATE_VARIABLES = {
     "name": "the recipient's name",
     "establishment": "the recipient's establishment",
     "title": "the campaign's title",
+    # A personal link given per recipient by the caller (an awareness invitation); empty otherwise.
+    "link": "the recipient's personal link",
 }
 EXERCISE_MARK = "EXERCICE EXERCICE EXERCICE"
 
@@ -42,8 +44,8 @@ def template_check(text: str) -> None:
         )
 
 
-def template_fill(text: str, *, name: str, establishment: str, title: str) -> str:
-    return text.format(name=name, establishment=establishment, title=title)
+def template_fill(text: str, *, name: str, establishment: str, title: str, link: str = "") -> str:
+    return text.format(name=name, establishment=establishment, title=title, link=link)
 
 
 @dataclass(frozen=True)

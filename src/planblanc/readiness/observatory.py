@@ -666,6 +666,49 @@ def degraded_share(*, establishments: QuerySet[Establishment], filters: Filters,
     return table
 
 
+def awareness_model() -> Any:
+    return _model("awareness", "Assignment", {"campaign", "person", "completed_at"})
+
+
+def staff_trained(*, establishments: QuerySet[Establishment], filters: Filters, group_by: str) -> Table:
+    """Share of the staff assigned awareness modules in the year of the period's end who
+    completed all of them (CaRE axis 3), against the yearly target."""
+    year = filters.end.year
+    target = settings.AWARENESS_TARGET_PERCENT
+    table = Table(
+        slug="awareness", title=_("Staff trained in %(year)d") % {"year": year},
+        description=_("Share of the staff assigned awareness modules in %(year)d who completed all of them; "
+                      "target: %(target)d %%.") % {"year": year, "target": target},
+        row_header=_("Region") if group_by == "region_id" else _("Category"),
+        columns=[("staff", _("Staff assigned")), ("trained", _("Trained")), ("share", _("Share (%)")),
+                 ("target", _("Target (%)"))],
+        unit="percent",
+    )
+    model = awareness_model()
+    if model is None:
+        table.unavailable = True
+        return table
+    key = f"campaign__establishment__{group_by}"
+    rows = model.objects.filter(
+        campaign__year=year, campaign__establishment__in=establishments.values("pk"),
+    ).values(key).annotate(
+        staff=Count("person", distinct=True),
+        unfinished=Count("person", distinct=True, filter=Q(completed_at__isnull=True)),
+        support=Count("campaign__establishment", distinct=True),
+    ).order_by()
+    data = {row[key]: row for row in rows}
+    labels = _labels_for(group_by, list(data))
+    for group in sorted(data, key=lambda k: str(labels.get(k, k))):
+        row = data[group]
+        trained = row["staff"] - row["unfinished"]
+        share = round(100 * trained / row["staff"], 1) if row["staff"] else None
+        table.rows.append(Row(key=str(group), label=labels.get(group, str(group)), cells=[
+            Cell(row["staff"], row["support"]), Cell(trained, row["support"]), Cell(share, row["support"]),
+            Cell(target, row["support"]),
+        ]))
+    return table
+
+
 @dataclass
 class Dashboard:
     filters: Filters
@@ -727,6 +770,7 @@ def _dashboard(*, user: Any, filters: Filters, national: bool) -> Dashboard:
     )
     tables["incidents"] = incidents_by_month(establishments=establishments, filters=filters)
     tables["degraded"] = degraded_share(establishments=establishments, filters=filters, group_by=group_by)
+    tables["awareness"] = staff_trained(establishments=establishments, filters=filters, group_by=group_by)
     tables["completeness"] = _bucket_table(
         slug="completeness", title=_("White plan completeness"),
         description=_("Establishments by the completeness score of their white plan (last computed)."),

@@ -97,6 +97,8 @@ class OutgoingMessage:
     # Web Push: every device of the person ({"endpoint", "keys": {"p256dh", "auth"}}),
     # looked up by the engine so that the provider stays away from the database.
     push_subscriptions: tuple[dict[str, Any], ...] = ()
+    # Extra email headers (name, value): a phishing drill's allow-list mark.
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

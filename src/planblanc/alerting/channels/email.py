@@ -104,6 +104,8 @@ class SmtpProvider(Provider):
             "MIME-Version: 1.0",
             'Content-Type: text/plain; charset="utf-8"',
         ]
+        headers += [f"{name}: {value}" for name, value in message.headers
+                    if name.isascii() and value.isascii() and "\n" not in value + name and "\r" not in value + name]
         body = message.body.encode("utf-8")
         # SMTP lines stop at 998 octets; quoted-printable folds longer ones.
         if eight_bit and max(map(len, body.splitlines() or [b""])) < 900:

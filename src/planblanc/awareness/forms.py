@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+import datetime
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from planblanc.awareness.models import InvitationChannel
+from planblanc.core.forms import BootstrapFormMixin
+
+
+def _default_deadline() -> datetime.date:
+    return timezone.localdate() + datetime.timedelta(days=60)
+
+
+class CampaignForm(BootstrapFormMixin, forms.Form):
+    title = forms.CharField(label=_("Title"), max_length=200)
+    year = forms.IntegerField(label=_("Year"), min_value=2020, max_value=2100)
+    deadline = forms.DateField(label=_("Deadline"), widget=forms.DateInput(attrs={"type": "date"}))
+    channel = forms.ChoiceField(label=_("Invitations by"), choices=InvitationChannel.choices)
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        today = timezone.localdate()
+        self.fields["year"].initial = today.year
+        self.fields["deadline"].initial = _default_deadline()
+        self.fields["title"].initial = _("Cybersecurity awareness %(year)s") % {"year": today.year}

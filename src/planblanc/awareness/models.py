@@ -1,0 +1,113 @@
+"""Yearly awareness campaigns: who must take which module by when, and what they scored."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from planblanc.directory.models import Department, Establishment, Person
+from planblanc.tenancy import TenantQuerySet
+
+
+class InvitationChannel(models.TextChoices):
+    EMAIL = "email", _("Email")
+    SMS = "sms", _("SMS")
+
+
+class Campaign(models.Model):
+    """One establishment's awareness campaign of a year: the modules of each audience."""
+
+    establishment = models.ForeignKey(
+        Establishment, on_delete=models.CASCADE, related_name="awareness_campaigns", verbose_name=_("establishment")
+    )
+    year = models.PositiveSmallIntegerField(_("year"))
+    title = models.CharField(_("title"), max_length=200)
+    deadline = models.DateField(_("deadline"))
+    channel = models.CharField(_("invitations by"), max_length=10, choices=InvitationChannel.choices,
+                               default=InvitationChannel.EMAIL)
+    modules = models.JSONField(_("modules"), default=list)
+    invited_at = models.DateTimeField(_("invited"), null=True, blank=True)
+    alert_campaign_id = models.PositiveIntegerField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantQuerySet.as_manager_for("establishment", path="establishment")
+
+    class Meta:
+        ordering = ["-year", "-created_at"]
+        verbose_name = _("awareness campaign")
+        verbose_name_plural = _("awareness campaigns")
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Assignment(models.Model):
+    """One person, one module of a campaign; completed once the quiz is passed."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="assignments")
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="awareness_assignments")
+    # The department and audiences when assigned: progress is counted on them.
+    department = models.ForeignKey(Department, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    audiences = models.JSONField(default=list)
+    module = models.CharField(_("module"), max_length=50)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    best_score = models.PositiveSmallIntegerField(_("score"), null=True, blank=True)
+    completed_at = models.DateTimeField(_("completed"), null=True, blank=True)
+
+    objects = TenantQuerySet.as_manager_for("establishment", path="campaign__establishment")
+
+    class Meta:
+        ordering = ["campaign", "person", "module"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "person", "module"], name="awareness_assignment_unique"),
+        ]
+        indexes = [models.Index(fields=["campaign", "department"], name="awareness_assign_dept")]
+
+    def __str__(self) -> str:
+        return f"{self.person_id} {self.module}"
+
+
+class Drill(models.Model):
+    """A phishing drill: one template sent by email to the people of an establishment."""
+
+    establishment = models.ForeignKey(
+        Establishment, on_delete=models.CASCADE, related_name="phishing_drills", verbose_name=_("establishment")
+    )
+    template = models.CharField(_("template"), max_length=50)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantQuerySet.as_manager_for("establishment", path="establishment")
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("phishing drill")
+        verbose_name_plural = _("phishing drills")
+
+    def __str__(self) -> str:
+        return self.template
+
+
+class DrillTarget(models.Model):
+    """One person of a drill and what happened: only facts and times, never anything typed."""
+
+    drill = models.ForeignKey(Drill, on_delete=models.CASCADE, related_name="targets")
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="+")
+    department = models.ForeignKey(Department, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    clicked_at = models.DateTimeField(null=True, blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    reported_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TenantQuerySet.as_manager_for("establishment", path="drill__establishment")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["drill", "person"], name="awareness_drill_target_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.drill_id}:{self.person_id}"

@@ -1,0 +1,19 @@
+from django.urls import path
+
+from planblanc.awareness import views
+
+app_name = "awareness"
+
+urlpatterns = [
+    path("etablissement/<int:pk>/", views.establishment, name="establishment"),
+    path("etablissement/<int:pk>/carte-reflexe.pdf", views.reflex_card, name="reflex_card"),
+    path("etablissement/<int:pk>/exercice-hameconnage/", views.drill_send, name="drill_send"),
+    path("x/<str:token>/", views.drill_click, name="drill_click"),
+    path("x/<str:token>/exercice/", views.drill_lesson, name="drill_lesson"),
+    path("x/<str:token>/signaler/", views.drill_report, name="drill_report"),
+    path("campagne/<int:pk>/inviter/", views.campaign_invite, name="campaign_invite"),
+    path("l/<str:token>/", views.learner_home, name="learner_home"),
+    path("l/<str:token>/attestation.pdf", views.learner_certificate, name="learner_certificate"),
+    path("l/<str:token>/<slug:slug>/", views.learner_module, name="learner_module"),
+    path("l/<str:token>/<slug:slug>/quiz/", views.learner_quiz, name="learner_quiz"),
+]
