@@ -324,6 +324,11 @@ CRISIS_DIGEST_SECONDS = env_int("PLANBLANC_CRISIS_DIGEST_SECONDS", 3600)
 # Backups (planblanc backup --to-dir): where scheduled archives go and how many to keep.
 BACKUP_DIR = env_str("PLANBLANC_BACKUP_DIR")
 BACKUP_KEEP = env_int("PLANBLANC_BACKUP_KEEP", 7)
+# What locks the archives when the command names neither: an age key file, or a
+# passphrase (in a file, or in the environment; never on the command line).
+BACKUP_KEY_FILE = env_str("PLANBLANC_BACKUP_KEY_FILE")
+BACKUP_PASSPHRASE_FILE = env_str("PLANBLANC_BACKUP_PASSPHRASE_FILE")
+BACKUP_PASSPHRASE = env_str("PLANBLANC_BACKUP_PASSPHRASE")
 
 # How stale the worker heartbeat may be before the UI warns that background work stalls.
 WORKER_STALE_AFTER_SECONDS = env_int("PLANBLANC_WORKER_STALE_SECONDS", 60)

@@ -120,7 +120,10 @@ def test_it_backs_up_during_writes_and_restores_elsewhere_with_every_row_sqlite(
     assert wrong.returncode == 1 and "cannot be decrypted" in wrong.stderr
     # An altered archive is refused.
     broken = tmp_path / "broken.pbbackup"
-    broken.write_bytes(raw[:-2000] + bytes(2000))
+    # One byte flipped in the middle, inside the encrypted payload (the end of the file
+    # is the tar's zero padding, which carries nothing).
+    middle = len(raw) // 2
+    broken.write_bytes(raw[:middle] + bytes([raw[middle] ^ 0xFF]) + raw[middle + 1:])
     assert _run(["-m", "planblanc", "backup", "--verify", str(broken)], env, ok=False).returncode == 1
 
     # A drill restores elsewhere, verifies, and is recorded in the live platform.

@@ -82,7 +82,8 @@ def test_printed_dates_are_local_and_french(crisis, director):
     from zoneinfo import ZoneInfo
 
     local = entry.at.astimezone(ZoneInfo("Indian/Reunion"))
-    pdf = _pdf_text(logbook_pdf(crisis))
+    # The date and the time may sit on two lines of the entry's narrow column.
+    pdf = " ".join(_pdf_text(logbook_pdf(crisis)).split())
     assert local.strftime("%d/%m/%Y %H:%M:%S") in pdf and not ISO_UTC.search(pdf)
     rows = list(csv.reader(io.StringIO(logbook_csv(crisis).decode("utf-8-sig")), delimiter=";"))
     body = "\n".join(";".join(row) for row in rows)

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from django.urls import reverse
+from django.utils import translation
 
 from planblanc.directory import services
 from planblanc.directory.models import Establishment
@@ -19,7 +20,7 @@ def _data(establishment: Establishment, **changes: Any) -> dict[str, Any]:
 
 
 def test_it_refuses_a_self_granted_designation_in_the_service(world: Any) -> None:
-    with pytest.raises(services.StateDesignationDenied, match="regional health agency"):
+    with translation.override("en"), pytest.raises(services.StateDesignationDenied, match="regional health agency"):
         services.establishment_update(
             actor=world.users["establishment_admin"], establishment=world.chu,
             data=_data(world.chu, is_essential_operator=True),

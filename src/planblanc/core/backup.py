@@ -74,14 +74,14 @@ def secret_from(*, passphrase_file: str | None, key_file: str | None) -> Secret:
     """From the command's options, else PLANBLANC_BACKUP_KEY_FILE,
     PLANBLANC_BACKUP_PASSPHRASE_FILE or PLANBLANC_BACKUP_PASSPHRASE. Never from the
     command line itself (it would show in the process list)."""
-    key_file = key_file or os.environ.get("PLANBLANC_BACKUP_KEY_FILE") or None
-    passphrase_file = passphrase_file or os.environ.get("PLANBLANC_BACKUP_PASSPHRASE_FILE") or None
+    key_file = key_file or settings.BACKUP_KEY_FILE or None
+    passphrase_file = passphrase_file or settings.BACKUP_PASSPHRASE_FILE or None
     if key_file:
         return Secret(key_file=Path(key_file))
     if passphrase_file:
         passphrase = Path(passphrase_file).read_text().strip()
     else:
-        passphrase = os.environ.get("PLANBLANC_BACKUP_PASSPHRASE", "")
+        passphrase = settings.BACKUP_PASSPHRASE or ""
     if len(passphrase) < 12:
         raise BackupError("The backup passphrase must have at least 12 characters.")
     return Secret(passphrase=passphrase)
