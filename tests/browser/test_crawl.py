@@ -90,6 +90,19 @@ EXCLUDED = {
     "alerting:voice_callback": "called by the voice provider, not a page",
     "alerting:cap_receive": "a CAP message endpoint for other systems (POST), not a page",
     "alerting:oncall_ical": "a calendar feed with a personal token, read by calendar apps",
+    "crisis:situation_revoke": "the staff situation page once published (tests/crisis/test_situation.py, "
+                               "tests/browser/test_channels_phone.py)",
+    "situation_public": "the staff situation page's unguessable public link, once published "
+                        "(tests/crisis/test_situation.py, tests/browser/test_channels_phone.py)",
+    # Personal signed links received by email or SMS (no account): each has its own tests
+    # (tests/awareness, tests/browser/test_awareness_phone.py at 360 px).
+    "awareness:learner_home": "a learner's personal signed link (tests/awareness)",
+    "awareness:learner_module": "a learner's personal signed link (tests/awareness)",
+    "awareness:learner_quiz": "a learner's personal signed link (tests/awareness)",
+    "awareness:learner_certificate": "a learner's personal signed link (tests/awareness)",
+    "awareness:drill_click": "a phishing drill's personal link (tests/awareness/test_phishing.py)",
+    "awareness:drill_lesson": "a phishing drill's personal link (tests/awareness/test_phishing.py)",
+    "awareness:drill_report": "a phishing drill's personal link (tests/awareness/test_phishing.py)",
 }
 # Routes reached only as the target of a form (POST) or of an HTMX request: their
 # pages are the forms that post to them, crawled above; the crawl never submits.
