@@ -69,7 +69,7 @@ from planblanc.alerting.models import (
     RecipientAnswer,
 )
 from planblanc.alerting.templating import render, template_check, template_fill
-from planblanc.core.heartbeat import dead_worker_ids
+from planblanc.core.heartbeat import dead_worker_ids, heartbeat_fresh
 from planblanc.directory.models import Establishment, Person, Region
 from planblanc.tenancy import user_label
 
@@ -674,6 +674,9 @@ def _send_group(
             if (claimed.lease_until - timezone.now()).total_seconds() < lease_margin:
                 return
             if stop is not None and stop.is_set():
+                return
+            # A heartbeat this late lets another worker take the rest over: stop first.
+            if not heartbeat_fresh():
                 return
             # The provider's declared rate, shared with every other worker.
             if not pacer.wait(deadline=pace_deadline):

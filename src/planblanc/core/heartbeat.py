@@ -17,6 +17,7 @@ import datetime
 import os
 import socket
 import threading
+import time
 from typing import Any
 
 from django.conf import settings
@@ -28,6 +29,8 @@ from django.utils.crypto import get_random_string
 from planblanc.core.models import WorkerHeartbeat
 
 _current: str | None = None
+# When this process last wrote its heartbeat (time.monotonic()), for `heartbeat_fresh`.
+_last_beat: float | None = None
 
 
 def current_worker_id() -> str | None:
@@ -36,6 +39,8 @@ def current_worker_id() -> str | None:
 
 
 def _beat(worker_id: str, *, started: bool = False) -> None:
+    global _last_beat
+    before = time.monotonic()
     now = timezone.now()
     defaults: dict[str, Any] = {"last_seen_at": now, "hostname": socket.gethostname()[:200], "pid": os.getpid()}
     if started:
@@ -43,6 +48,18 @@ def _beat(worker_id: str, *, started: bool = False) -> None:
     WorkerHeartbeat.objects.update_or_create(
         worker_id=worker_id, defaults=defaults, create_defaults={**defaults, "started_at": now}
     )
+    _last_beat = before
+
+
+def heartbeat_fresh() -> bool:
+    """Whether this process may go on sending what it claimed. Others take over the rows
+    of a worker whose heartbeat is older than ALERTING_DEAD_WORKER_SECONDS; a worker that
+    could not beat for half that time (starved of CPU, its database slow) stops before
+    the next message instead of racing the worker that takes over. Processes without a
+    heartbeat rely on their lease alone."""
+    if _current is None or _last_beat is None:
+        return True
+    return time.monotonic() - _last_beat < settings.ALERTING_DEAD_WORKER_SECONDS / 2
 
 
 class Heartbeat:
