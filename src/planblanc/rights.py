@@ -307,3 +307,6 @@ def awareness_departments(actor: Actor, establishment: Establishment) -> frozens
 def require_manage_awareness(actor: Actor, establishment: Establishment) -> None:
     if not may_manage_awareness(actor, establishment):
         raise PermissionDenied(_("You are not allowed to run awareness campaigns here."))
+
+
+TEMPLATE_RIGHTS["manage_awareness"] = may_manage_awareness

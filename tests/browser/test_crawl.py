@@ -96,6 +96,7 @@ EXCLUDED = {
                         "(tests/crisis/test_situation.py, tests/browser/test_channels_phone.py)",
     # Personal signed links received by email or SMS (no account): each has its own tests
     # (tests/awareness, tests/browser/test_awareness_phone.py at 360 px).
+    "awareness:campaign_invite": "an awareness campaign: the demo has none (tests/awareness/test_flow.py)",
     "awareness:learner_home": "a learner's personal signed link (tests/awareness)",
     "awareness:learner_module": "a learner's personal signed link (tests/awareness)",
     "awareness:learner_quiz": "a learner's personal signed link (tests/awareness)",
