@@ -60,8 +60,14 @@ class Watched:
 
         def on_console(message: Any) -> None:
             # The browser asks for /favicon.ico by itself; the app does not serve one.
-            if message.type == "error" and not message.location.get("url", "").endswith("/favicon.ico"):
-                self.problems.append(f"console: {message.text} ({message.location.get('url')})")
+            if message.type != "error" or message.location.get("url", "").endswith("/favicon.ico"):
+                return
+            # A console poll still in flight when the member opens another section comes
+            # back after its list left the page: htmx reports the missing target and drops
+            # the answer, which is what should happen.
+            if message.text.startswith("htmx:oobErrorNoTarget"):
+                return
+            self.problems.append(f"console: {message.text} ({message.location.get('url')})")
 
         page.on("console", on_console)
         page.on("pageerror", lambda exc: self.problems.append(f"script error: {exc}"))
