@@ -1227,7 +1227,7 @@ def email_send_direct(*, messages: Sequence[OutgoingMessage]) -> dict[int, bool]
     """Send ready-made emails through the first configured email provider, outside any
     campaign (no acknowledgement link, no alert wording): a phishing drill's messages.
     Returns {delivery_id of the message: sent}."""
-    providers = providers_for(Channel.EMAIL)
+    providers = providers_for(str(Channel.EMAIL))
     if not providers:
         raise ValidationError(_("No email channel is configured."))
     return {result.delivery_id: result.outcome == SENT for result in providers[0].send(messages)}

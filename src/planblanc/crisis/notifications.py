@@ -486,8 +486,8 @@ def notification_complement(
             if current.filing >= 3:
                 raise ValidationError(_("The final report was sent: the NIS 2 notification is complete."))
             regime = regulatory.nis2_regime(essential_operator=crisis.establishment.is_essential_operator)
-            stages = regulatory.nis2_stages(regime=regime, aware_at=crisis.declared_at)
-            data["filing_type"] = f"{stages[current.filing].label} ({current.reference})"
+            nis2 = regulatory.nis2_stages(regime=regime, aware_at=crisis.declared_at)
+            data["filing_type"] = f"{nis2[current.filing].label} ({current.reference})"
         else:
             data["filing_type"] = _("Complementary (to reference %(ref)s)") % {"ref": current.reference}
         filing = RegulatoryNotification.objects.create(
