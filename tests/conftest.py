@@ -170,3 +170,7 @@ def client_for(world: World):  # type: ignore[no-untyped-def]
         return verified_client(world.users[persona])
 
     return make
+
+
+# Fixtures of the shared fakes, available to every test module.
+from tests.support.kannel import kannel_installed  # noqa: E402, F401

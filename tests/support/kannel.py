@@ -26,10 +26,16 @@ SMSBOX = shutil.which("smsbox") or "/usr/sbin/smsbox"
 FAKESMSC = "/usr/lib/kannel/test/fakesmsc"
 SECRET = "mo-secret-for-tests"
 
-needs_kannel = pytest.mark.skipif(
-    not (Path(BEARERBOX).exists() and Path(SMSBOX).exists() and Path(FAKESMSC).exists()),
-    reason="Kannel is not installed (apt-get install kannel kannel-extras)",
-)
+# Kannel is a declared test dependency (.ci/run installs it): when it is missing the
+# tests that need it fail, saying what to install, instead of being skipped.
+needs_kannel = pytest.mark.usefixtures("kannel_installed")
+
+
+@pytest.fixture
+def kannel_installed() -> None:
+    missing = [path for path in (BEARERBOX, SMSBOX, FAKESMSC) if not Path(path).exists()]
+    if missing:
+        pytest.fail(f"Kannel is not installed (apt-get install kannel kannel-extras): {', '.join(missing)}")
 
 
 @dataclass
