@@ -39,7 +39,7 @@ def test_the_subset_keeps_what_pages_need_and_drops_the_rest() -> None:
 
 
 def test_no_page_loads_bootstraps_script_or_full_stylesheet() -> None:
-    templates = [p for p in (ROOT / "src" / "planblanc").rglob("*.html")]
+    templates = list((ROOT / "src" / "planblanc").rglob("*.html"))
     for path in templates:
         html = path.read_text(encoding="utf-8")
         assert "bootstrap.bundle" not in html and "bootstrap.min.css" not in html, path
