@@ -275,6 +275,10 @@ def test_it_sends_a_regional_campaign_once_per_person_and_records_those_without_
     channels_list = re.search(r'<ul class="mb-0" id="confirm-channels">(.*?)</ul>', html, re.S).group(1)
     assert re.search(r"<strong>2</strong>", channels_list), channels_list
     stamp = re.search(r'name="confirmed" value="([^"]+)"', html).group(1)
+    # Going back from the confirmation keeps the message and the target as typed.
+    back = officer.post(NEW_URL, {**data, "confirmed": stamp, "edit": "1"})
+    assert back.status_code == 200 and 'name="confirmed"' not in back.content.decode()
+    assert f'value="{data["title"]}"' in back.content.decode() and not Campaign.objects.exists()
     # A stale confirmation (the target changed) shows the new figures instead of sending.
     assert officer.post(NEW_URL, {**data, "confirmed": "1:1:email=1"}).status_code == 200
     assert not Campaign.objects.exists()

@@ -47,6 +47,9 @@ def campaign_target_new(request: HttpRequest) -> HttpResponse:
     form = TargetedCampaignForm(request.POST or None, user=request.user)
     if not form.fields["sender"].choices:  # type: ignore[attr-defined]
         raise Http404
+    if request.method == "POST" and request.POST.get("edit"):
+        # "Back to the form" from the confirmation: the message and the target as typed.
+        return render(request, "alerting/campaign_target_new.html", {"form": form})
     if request.method == "POST" and form.is_valid():
         confirmation = _confirmation(request, form)
         if confirmation is not None:
