@@ -219,7 +219,7 @@ def main() -> None:
     url = urlunsplit(parts._replace(path=f"/{DB_NAME}"))
     admin_sql(base_url, f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
     admin_sql(base_url, f'CREATE DATABASE "{DB_NAME}"')
-    from tests.alerting.smtp import SmtpServer
+    from tests.support.smtp import SmtpServer
 
     processes: list[subprocess.Popen[bytes]] = []
     data_dir = tempfile.mkdtemp(prefix="pb-load-")
