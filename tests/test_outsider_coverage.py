@@ -124,9 +124,7 @@ KNOWN_GAPS_PAGES: set[str] = {
     "mutual_aid:catalogue_export", "mutual_aid:edxl_import", "mutual_aid:index",
     "mutual_aid:regional_list",
     "mutual_aid:request_create",
-    "mutual_aid:resource_create", "mutual_aid:situation_report", "plans:approve", "plans:cell",
-    "plans:compare", "plans:index", "plans:offline_index", "plans:part_delete", "plans:part_edit",
-    "plans:part_list", "plans:reflex_sheet_add", "plans:reflex_sheet_edit", "plans:seat_deputies",
+    "mutual_aid:resource_create", "mutual_aid:situation_report",
     "readiness:actions", "readiness:establishment", "readiness:governance", "readiness:index",
 }
 KNOWN_GAPS_API: set[str] = {
