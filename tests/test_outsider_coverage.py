@@ -125,7 +125,6 @@ KNOWN_GAPS_PAGES: set[str] = {
     "mutual_aid:regional_list",
     "mutual_aid:request_create",
     "mutual_aid:resource_create", "mutual_aid:situation_report",
-    "readiness:actions", "readiness:establishment", "readiness:governance", "readiness:index",
 }
 KNOWN_GAPS_API: set[str] = {
     "DELETE /api/v1/crisis/{crisis_id}/iocs/{indicator_id}",
@@ -133,7 +132,7 @@ KNOWN_GAPS_API: set[str] = {
     "GET /api/v1/crisis/{crisis_id}/iocs/{indicator_id}", "GET /api/v1/directory/groups",
     "GET /api/v1/directory/regions", "GET /api/v1/mutual-aid/regional-crises/{regional_id}/board",
     "GET /api/v1/mutual-aid/requests/{request_id}", "GET /api/v1/mutual-aid/requests/{request_id}/edxl-rm",
-    "GET /api/v1/mutual-aid/resources", "GET /api/v1/readiness/assessments/{assessment_id}",
+    "GET /api/v1/mutual-aid/resources",
     "PATCH /api/v1/crisis/{crisis_id}/logbook/{seq}",
     "POST /api/v1/crisis/{crisis_id}/status/departments/{row_id}",
     "POST /api/v1/crisis/{crisis_id}/status/systems/{row_id}",
@@ -143,7 +142,6 @@ KNOWN_GAPS_API: set[str] = {
     "POST /api/v1/mutual-aid/offers/{offer_id}/{action}",
     "POST /api/v1/mutual-aid/requests/{request_id}/offers",
     "PUT /api/v1/crisis/{crisis_id}/iocs/{indicator_id}", "PUT /api/v1/crisis/{crisis_id}/logbook/{seq}",
-    "PUT /api/v1/readiness/assessments/{assessment_id}/measures/{measure_id}/answer",
 }
 
 
