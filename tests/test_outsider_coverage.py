@@ -121,8 +121,7 @@ KNOWN_GAPS_PAGES: set[str] = {
     "exercises:run_observer", "exercises:run_player", "exercises:run_player_inbox", "exercises:run_report",
     "exercises:run_report_pdf", "exercises:run_start", "exercises:run_state",
 }
-KNOWN_GAPS_API: set[str] = {
-}
+KNOWN_GAPS_API: set[str] = set()
 
 
 def test_it_finds_every_page_in_the_outsider_matrix() -> None:
