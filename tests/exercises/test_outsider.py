@@ -48,8 +48,9 @@ def _state() -> tuple[Any, ...]:
     )
 
 
-def _routes(setup: Setup, run: ExerciseRun) -> dict[str, tuple[str, str, dict[str, Any]]]:
-    """name → (method, url, data) for every route that reads or changes the exercise."""
+def _outsider_routes(setup: Setup, run: ExerciseRun) -> dict[str, tuple[str, str, dict[str, Any]]]:
+    """name → (method, url, data) for every route that reads or changes the exercise: what
+    an outsider, an anonymous visitor or the auditor tries."""
     exercise = setup.exercise
     pk = exercise.pk
     inject = exercise.injects.filter(expected_reactions__isnull=False).first()
@@ -99,7 +100,7 @@ def test_the_outsider_gets_a_404_on_every_exercise_route(world: Any, running: tu
     outsider = verified_client(world.outsider_admin)
     before = _state()
     secrets = (setup.exercise.title, "Observatrice", "Animatrice", "Cellule0")
-    for name, (method, url, data) in _routes(setup, run).items():
+    for name, (method, url, data) in _outsider_routes(setup, run).items():
         response = _send(outsider, method, url, data, name)
         assert response.status_code == 404, name
         body = response.content.decode(errors="replace")
@@ -115,7 +116,7 @@ def test_an_anonymous_visitor_is_sent_to_the_login_page(world: Any, running: tup
     setup, run = running
     anonymous = Client()
     before = _state()
-    for name, (method, url, data) in _routes(setup, run).items():
+    for name, (method, url, data) in _outsider_routes(setup, run).items():
         response = _send(anonymous, method, url, data, name)
         assert response.status_code == 302, name
         assert response["Location"].startswith(reverse("accounts:login")), name
@@ -128,7 +129,7 @@ def test_the_auditor_of_the_chu_reads_the_exercise_but_changes_nothing(
     auditor = verified_client(world.auditor)
     before = _state()
     reads = {"exercises:export_json", "exercises:export_xlsx", "exercises:run_report_pdf"}
-    for name, (method, url, data) in _routes(setup, run).items():
+    for name, (method, url, data) in _outsider_routes(setup, run).items():
         response = _send(auditor, method, url, data, name)
         if name in reads:
             assert response.status_code == 200, name
