@@ -77,7 +77,9 @@ def _outsider_texts() -> tuple[str, ...]:
         source = path.read_text(encoding="utf-8")
         lines = source.splitlines()
         for node in ast.parse(source).body:
-            segment = "\n".join(lines[node.lineno - 1:node.end_lineno])
+            # From the first decorator: a persona is often named in a parametrize.
+            first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
+            segment = "\n".join(lines[first - 1:node.end_lineno])
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and not OUTSIDER.search(segment):
                 continue
             texts.extend(_strings(node))
