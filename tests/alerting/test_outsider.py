@@ -14,7 +14,7 @@ from django.urls import reverse
 from planblanc.alerting.models import Acknowledgement, Campaign, OnCallRotation, PushSubscription
 from planblanc.alerting.services import RecipientInput, campaign_create, deliveries_process
 from tests.conftest import verified_client
-from tests.factories import MembershipFactory, PersonFactory
+from tests.support.factories import MembershipFactory, PersonFactory, PushSubscriptionFactory
 
 
 @pytest.fixture
@@ -80,8 +80,7 @@ def test_the_outsider_acknowledges_nobody_elses_alert(world: Any, chu_campaign: 
 @pytest.mark.django_db
 def test_the_outsider_sees_none_of_the_chu_devices(world: Any) -> None:
     person = PersonFactory(last_name="Durand", user=world.crisis_member)
-    device = PushSubscription.objects.create(person=person, endpoint="https://push.example/chu-1", p256dh="k",
-                                             auth="a", user_agent="Téléphone de Camille au CHU")
+    device = PushSubscriptionFactory(person=person, user_agent="Téléphone de Camille au CHU")
     outsider = verified_client(world.outsider_admin)
     page = outsider.get(reverse("alerting:devices"))
     assert page.status_code == 200 and "Téléphone de Camille au CHU" not in page.content.decode()

@@ -13,7 +13,13 @@ from django.test import Client
 from django.urls import reverse
 
 from planblanc.crisis.iocs import indicator_create
-from planblanc.crisis.models import CrisisTask, DepartmentStatus, Indicator, LogbookEntry, SystemStatus
+from planblanc.crisis.models import (
+    CrisisTask,
+    DepartmentStatus,
+    Indicator,
+    LogbookEntry,
+    SystemStatus,
+)
 from tests.support.api import token_client
 
 

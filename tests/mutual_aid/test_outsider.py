@@ -15,7 +15,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from planblanc.mutual_aid import edxl, services
-from planblanc.mutual_aid.models import AidOffer, HelpRequest, RegionalCrisis, Resource, SituationReport
+from planblanc.mutual_aid.models import (
+    AidOffer,
+    HelpRequest,
+    RegionalCrisis,
+    Resource,
+    SituationReport,
+)
 from tests.conftest import verified_client
 from tests.mutual_aid.conftest import request_data
 from tests.support.api import token_client
