@@ -1,90 +1,19 @@
-"""factory_boy factories for the directory and accounts (invented data only)."""
+"""The directory and accounts factories under their first address; every app's
+factories live in tests/support/factories/."""
 
 from __future__ import annotations
 
-import factory
-
-from planblanc.accounts.models import RoleAssignment, User
-from planblanc.directory.models import (
-    Department,
-    Establishment,
-    EstablishmentCategory,
-    Function,
-    Group,
-    Membership,
-    Person,
-    Region,
+from tests.support.factories.accounts import RoleAssignmentFactory, UserFactory
+from tests.support.factories.directory import (
+    DepartmentFactory,
+    EstablishmentFactory,
+    GroupFactory,
+    MembershipFactory,
+    PersonFactory,
+    RegionFactory,
 )
-from planblanc.directory.validators import finess_with_check_digit
 
-
-class RegionFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Region
-
-    code = factory.Sequence(lambda n: f"R{n:03d}")
-    name = factory.Sequence(lambda n: f"Région {n}")
-
-
-class GroupFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Group
-
-    code = factory.Sequence(lambda n: f"GHT-{n:03d}")
-    name = factory.Sequence(lambda n: f"GHT {n}")
-    region = factory.SubFactory(RegionFactory)
-
-
-class EstablishmentFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Establishment
-
-    finess = factory.Sequence(lambda n: finess_with_check_digit(f"69{n:06d}"))
-    name = factory.Sequence(lambda n: f"Établissement {n}")
-    category = EstablishmentCategory.CH
-    region = factory.SubFactory(RegionFactory)
-    group = None
-
-
-class DepartmentFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Department
-
-    establishment = factory.SubFactory(EstablishmentFactory)
-    kind = "emergency"
-    name = factory.Sequence(lambda n: f"Service {n}")
-
-
-class PersonFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Person
-
-    first_name = "Camille"
-    last_name = factory.Sequence(lambda n: f"Durand{n}")
-    email = factory.Sequence(lambda n: f"personne{n}@hopital.example")
-    mobile_phone = factory.Sequence(lambda n: f"+3363998{n % 10000:04d}")
-
-
-class MembershipFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Membership
-
-    person = factory.SubFactory(PersonFactory)
-    establishment = factory.SubFactory(EstablishmentFactory)
-    function = Function.STAFF
-
-
-class UserFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = User
-
-    username = factory.Sequence(lambda n: f"user{n}")
-    email = factory.LazyAttribute(lambda o: f"{o.username}@planblanc.example")
-    password = factory.django.Password("correct horse battery staple")
-
-
-class RoleAssignmentFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = RoleAssignment
-
-    user = factory.SubFactory(UserFactory)
+__all__ = [
+    "DepartmentFactory", "EstablishmentFactory", "GroupFactory", "MembershipFactory", "PersonFactory",
+    "RegionFactory", "RoleAssignmentFactory", "UserFactory",
+]

@@ -11,7 +11,7 @@ import pytest
 
 from planblanc.crisis.models import Crisis
 from planblanc.directory.models import Function
-from tests.factories import MembershipFactory, PersonFactory
+from tests.support.factories import CrisisFactory, MembershipFactory, PersonFactory
 
 
 @pytest.fixture(autouse=True)
@@ -32,10 +32,7 @@ class Aid:
 
 
 def declare(establishment: Any, *, is_exercise: bool = False) -> Crisis:
-    return Crisis.objects.create(
-        establishment=establishment, kind="ransomware", severity="major", first_facts="Rançongiciel aux urgences.",
-        is_exercise=is_exercise, declared_by_label="Directrice",
-    )
+    return CrisisFactory(establishment=establishment, first_facts="Rançongiciel aux urgences.", is_exercise=is_exercise)
 
 
 @pytest.fixture

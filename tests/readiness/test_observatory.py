@@ -21,14 +21,21 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from planblanc.crisis.models import Crisis, DepartmentStatus
-from planblanc.exercises.models import Exercise
+from planblanc.crisis.models import Crisis
 from planblanc.readiness import charts
 from planblanc.readiness import observatory as obs
-from planblanc.readiness.models import Assessment, GovernanceRecord, Referential
+from planblanc.readiness.models import Assessment, Referential
 from planblanc.tenancy import Role
 from tests.conftest import verified_client
-from tests.factories import EstablishmentFactory, RoleAssignmentFactory, UserFactory
+from tests.support.factories import (
+    CrisisFactory,
+    DepartmentStatusFactory,
+    EstablishmentFactory,
+    ExerciseFactory,
+    GovernanceRecordFactory,
+    RoleAssignmentFactory,
+    UserFactory,
+)
 
 YEAR = timezone.localdate().year
 SVG = "{http://www.w3.org/2000/svg}"
@@ -53,20 +60,15 @@ def data(world: Any, mini: Referential) -> dict[str, Any]:
     world.clinic.save()
     # The CHU exercised in March; the clinic ran an exercise crisis (counts as exercised,
     # never as an incident).
-    Exercise.objects.create(establishment=world.chu, title="Rançongiciel", status="finished",
-                            planned_start=at(3))
-    Exercise.objects.create(establishment=world.ch, title="Annulé", status="cancelled", planned_start=at(3))
-    Crisis.objects.create(establishment=world.clinic, kind="ransomware", severity="major", first_facts="Exercice",
-                          is_exercise=True, declared_at=at(4), declared_by_label="x")
-    real = Crisis.objects.create(establishment=world.chu, kind="ransomware", severity="critical",
-                                 first_facts="Chiffrement", declared_at=at(2), declared_by_label="x")
-    DepartmentStatus.objects.create(crisis=real, name="Urgences", status="degraded")
-    Crisis.objects.create(establishment=world.clinic, kind="data_theft", severity="serious", first_facts="Fuite",
-                          declared_at=at(2, 20), declared_by_label="x")
-    GovernanceRecord.objects.create(establishment=world.chu, year=YEAR, it_budget=Decimal(1000),
-                                    security_budget=Decimal(70))
-    GovernanceRecord.objects.create(establishment=world.clinic, year=YEAR, it_budget=Decimal(1000),
-                                    security_budget=Decimal(10))
+    ExerciseFactory(establishment=world.chu, title="Rançongiciel", status="finished", planned_start=at(3))
+    ExerciseFactory(establishment=world.ch, title="Annulé", status="cancelled", planned_start=at(3))
+    CrisisFactory(establishment=world.clinic, is_exercise=True, declared_at=at(4))
+    real = CrisisFactory(establishment=world.chu, severity="critical", declared_at=at(2))
+    DepartmentStatusFactory(crisis=real, name="Urgences", status="degraded")
+    CrisisFactory(establishment=world.clinic, kind="data_theft", severity="serious", declared_at=at(2, 20))
+    GovernanceRecordFactory(establishment=world.chu, year=YEAR, it_budget=Decimal(1000), security_budget=Decimal(70))
+    GovernanceRecordFactory(establishment=world.clinic, year=YEAR, it_budget=Decimal(1000),
+                            security_budget=Decimal(10))
     return {"nursing_homes": nursing_homes}
 
 
