@@ -30,6 +30,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
+from django.utils.html import escape
 
 from planblanc.awareness import drills
 from planblanc.awareness.management.commands.drill_reports import ReportHandler
@@ -205,6 +206,9 @@ def test_a_drill_to_500_people_rates_on_the_page_and_nothing_typed_kept(
         world.chu.pk, ExerciseKind.PHISHING_DRILL, True)
     exercised = Establishment.objects.annotate(done=exercised_expr(Filters.default())).get(pk=world.chu.pk)
     assert exercised.done is True
+    page = admin.get(reverse("exercises:detail", args=[exercise.pk]))
+    assert page.status_code == 200
+    assert 'badge text-bg-warning">' + escape(str(ExerciseKind.PHISHING_DRILL.label)) in page.content.decode()
 
 
 def test_a_population_of_departments_or_audiences(world: Any, inbox: Inbox, client_for: Any) -> None:

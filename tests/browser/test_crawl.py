@@ -101,9 +101,10 @@ EXCLUDED = {
     "awareness:learner_module": "a learner's personal signed link (tests/awareness)",
     "awareness:learner_quiz": "a learner's personal signed link (tests/awareness)",
     "awareness:learner_certificate": "a learner's personal signed link (tests/awareness)",
-    "awareness:drill_click": "a phishing drill's personal link (tests/awareness/test_phishing.py)",
-    "awareness:drill_lesson": "a phishing drill's personal link (tests/awareness/test_phishing.py)",
-    "awareness:drill_report": "a phishing drill's personal link (tests/awareness/test_phishing.py)",
+    "awareness:drill_click": "a phishing drill's personal link (tests/awareness/test_drills.py)",
+    "awareness:drill_lesson": "a phishing drill's personal link (tests/awareness/test_drills.py)",
+    "awareness:drill_report": "a phishing drill's personal link (tests/awareness/test_drills.py)",
+    "awareness:drill_image": "a phishing drill's tracking image, loaded by a mail reader (tests/awareness/test_drills.py)",
 }
 # Routes reached only as the target of a form (POST) or of an HTMX request: their
 # pages are the forms that post to them, crawled above; the crawl never submits.
