@@ -331,8 +331,12 @@ def target_record(*, target: DrillTarget, event: str) -> bool:
     return new
 
 
-# Links to the drill as they appear in a forwarded message: the click link or the image.
-TOKEN_IN_TEXT = re.compile(r"/sensibilisation/x/([A-Za-z0-9_\-:.]{10,200})/")
+@lru_cache(maxsize=1)
+def _token_in_text() -> re.Pattern[str]:
+    """Links to the drill as they appear in a forwarded message (the click link, the
+    report link or the image), wherever the site mounts them."""
+    prefix = reverse("awareness:drill_click", args=["TOKEN"]).split("TOKEN", 1)[0]
+    return re.compile(re.escape(prefix) + r"([A-Za-z0-9_\-:.]{10,200})/")
 
 
 def _texts(message: Message) -> list[str]:
@@ -360,7 +364,7 @@ def forwarded_tokens(raw: bytes) -> list[str]:
     found: list[str] = []
     for text in _texts(message):
         flat = re.sub(r"=\r?\n", "", text)
-        for token in TOKEN_IN_TEXT.findall(flat):
+        for token in _token_in_text().findall(flat):
             if token not in found:
                 found.append(token)
     return found
