@@ -342,3 +342,17 @@ def test_a_forged_an_altered_or_an_expired_drill_link_opens_nothing(
         assert Client().post(reverse(name, args=[token])).status_code == 404
     target.refresh_from_db()
     assert target.clicked_at is not None and target.reported_at is None and target.submitted_at is None
+
+
+def test_the_plain_text_is_never_escaped_and_the_html_part_always_is(
+    world: Any, inbox: Inbox, client_for: Any
+) -> None:
+    person = PersonFactory(first_name='Léa <b>"&\'', last_name="O'Brien", email="lea@hopital.example")
+    MembershipFactory(person=person, establishment=world.chu, department=world.chu_emergency)
+    _launch(client_for("establishment_admin"), world.chu, population="departments",
+            departments=[world.chu_emergency.pk])
+    drills.drill_deliver()
+    message = inbox.by_rcpt()["lea@hopital.example"]
+    assert "Bonjour Léa <b>\"&' O'BRIEN," in _plain(message)
+    assert "Bonjour Léa &lt;b&gt;&quot;&amp;&#x27; O&#x27;BRIEN," in _html(message)
+    assert "<b>" not in _html(message)
