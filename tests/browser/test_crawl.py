@@ -233,7 +233,10 @@ def _seed() -> dict[str, list[str]]:
     return {
         "": [urlsplit(ack_link_make(delivery=delivery)).path, urlsplit(questionnaire_url(run=run)).path],
         "admin.chu": ["/compte/double-authentification/"],
-        "animateur.chu": [f"/exercices/{draft.pk}/"],
+        # The running exercise too: the first exercise linked may be another one (the
+        # demo's phishing drill, recorded as an exercise, has no run).
+        "animateur.chu": [f"/exercices/{draft.pk}/", f"/exercices/{exercise.pk}/",
+                          f"/exercices/{exercise.pk}/deroule/"],
     }
 
 
