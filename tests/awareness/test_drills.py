@@ -7,6 +7,7 @@ sees only the rates of the departments they head, forged or expired links open n
 
 from __future__ import annotations
 
+import datetime
 import email
 import logging
 import re
@@ -30,6 +31,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import escape
 
 from planblanc.awareness import drills
@@ -40,7 +42,7 @@ from planblanc.exercises.models import Exercise, ExerciseKind
 from planblanc.readiness.observatory import Filters, exercised_expr
 from tests.conftest import verified_client
 from tests.factories import DepartmentFactory, MembershipFactory, PersonFactory, UserFactory
-from tests.support.smtp import free_port
+from tests.support.smtp import Recorder, SmtpServer, free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -356,3 +358,21 @@ def test_the_plain_text_is_never_escaped_and_the_html_part_always_is(
     assert "Bonjour Léa <b>\"&' O'BRIEN," in _plain(message)
     assert "Bonjour Léa &lt;b&gt;&quot;&amp;&#x27; O&#x27;BRIEN," in _html(message)
     assert "<b>" not in _html(message)
+
+
+def test_a_refused_message_is_retried_later_then_sent_once(world: Any, client_for: Any, settings: Any) -> None:
+    staff = _staff(world, {"Urgences CHU": 5})
+    busy = {staff["Urgences CHU"][0].email}
+    recorder = Recorder(rcpt_answer=lambda address: "451 4.3.2 try again later" if address in busy else None)
+    with SmtpServer(recorder) as server:
+        settings.ALERTING_CHANNELS = {"email": [server.provider("relay")]}
+        _launch(client_for("establishment_admin"), world.chu, population="departments",
+                departments=[world.chu_emergency.pk])
+        assert drills.drill_deliver() == 4
+        late = DrillTarget.objects.get(person=staff["Urgences CHU"][0])
+        assert late.delivered_at is None and late.attempts == 1 and late.claimed_until > timezone.now()
+        assert drills.drill_deliver() == 0  # not due yet
+        busy.clear()
+        assert drills.drill_deliver(now=timezone.now() + datetime.timedelta(minutes=5)) == 1
+    assert recorder.count_by_rcpt() == Counter(p.email for p in staff["Urgences CHU"])
+    assert Drill.objects.get().sent_at is not None
