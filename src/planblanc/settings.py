@@ -379,3 +379,11 @@ WEB_FORWARDED_ALLOW_IPS = env_str("PLANBLANC_FORWARDED_ALLOW_IPS", "127.0.0.1")
 # staff to train each year that the observatory compares against (percent).
 AWARENESS_LINK_DAYS = env_int("PLANBLANC_AWARENESS_LINK_DAYS", 120)
 AWARENESS_TARGET_PERCENT = env_int("PLANBLANC_AWARENESS_TARGET_PERCENT", 90)
+# Phishing drills: the header that marks their messages (for the mail filters' allow-list),
+# whether managers may see results by name (off: per department only), the address
+# staff forward suspicious messages to, and where `planblanc drill_reports --listen`
+# receives those forwards by SMTP.
+AWARENESS_DRILL_HEADER = env_str("PLANBLANC_DRILL_HEADER", "X-PlanBlanc-Drill")
+AWARENESS_DRILL_NAMED_RESULTS = env_bool("PLANBLANC_DRILL_NAMED_RESULTS", False)
+AWARENESS_DRILL_REPORT_ADDRESS = env_str("PLANBLANC_DRILL_REPORT_ADDRESS", "")
+AWARENESS_DRILL_REPORT_BIND = env_str("PLANBLANC_DRILL_REPORT_BIND", "127.0.0.1:2526")

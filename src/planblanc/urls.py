@@ -4,6 +4,7 @@ from django.views.generic import RedirectView
 from django.views.i18n import set_language
 
 from planblanc.api.urls import api
+from planblanc.core.views_drills import drill_new
 from planblanc.crisis.views_situation import situation_public
 
 urlpatterns = [
@@ -18,6 +19,8 @@ urlpatterns = [
     # The staff situation page: readable without an account through its secret link.
     path("situation/<str:token>/", situation_public, name="situation_public"),
     path("entraide/", include("planblanc.mutual_aid.urls")),
+    # Launching a phishing drill also records an exercise: the site joins the two apps.
+    path("sensibilisation/etablissement/<int:pk>/exercices-hameconnage/lancer/", drill_new, name="drill_new"),
     path("sensibilisation/", include("planblanc.awareness.urls")),
     path("api/v1/", api.urls),
     path("i18n/setlang/", set_language, name="set_language"),

@@ -106,12 +106,12 @@ def test_the_nurse_trains_on_her_phone_and_her_department_rises(
                                        "value": client.cookies[settings.SESSION_COOKIE_NAME].value}])
 
     # A phishing drill's pages on the same phone: the fake sign-in, the teaching page, the report.
-    from planblanc.awareness import phishing
+    from planblanc.awareness import drills
     from planblanc.awareness.models import Drill, DrillTarget
 
     drill = Drill.objects.create(establishment=chu, template="carte-cps", created_by=admin, sent_at=timezone.now())
     target = DrillTarget.objects.create(drill=drill, person=nurse, department=emergency, delivered_at=timezone.now())
-    drill_token = phishing.target_token(target)
+    drill_token = drills.target_token(target)
     phone.goto(reverse("awareness:drill_click", args=[drill_token]))
     _no_sideways_scroll(phone, "drill sign-in")
     phone.page.locator("#drill-secret").fill("un secret tapé")
@@ -131,3 +131,9 @@ def test_the_nurse_trains_on_her_phone_and_her_department_rises(
     assert "100 %" in manager.page.locator("#by-department").inner_text()
     _no_sideways_scroll(manager, "establishment page")
     manager.assert_clean("establishment page")
+    # The drill's results and launch form at 360 px.
+    manager.goto(reverse("awareness:drill_detail", args=[drill.pk]))
+    _no_sideways_scroll(manager, "drill results")
+    manager.goto(reverse("awareness:drills", args=[chu.pk]))
+    _no_sideways_scroll(manager, "drills page")
+    manager.assert_clean("drill pages")

@@ -101,9 +101,10 @@ EXCLUDED = {
     "awareness:learner_module": "a learner's personal signed link (tests/awareness)",
     "awareness:learner_quiz": "a learner's personal signed link (tests/awareness)",
     "awareness:learner_certificate": "a learner's personal signed link (tests/awareness)",
-    "awareness:drill_click": "a phishing drill's personal link (tests/awareness/test_phishing.py)",
-    "awareness:drill_lesson": "a phishing drill's personal link (tests/awareness/test_phishing.py)",
-    "awareness:drill_report": "a phishing drill's personal link (tests/awareness/test_phishing.py)",
+    "awareness:drill_click": "a phishing drill's personal link (tests/awareness/test_drills.py)",
+    "awareness:drill_lesson": "a phishing drill's personal link (tests/awareness/test_drills.py)",
+    "awareness:drill_report": "a phishing drill's personal link (tests/awareness/test_drills.py)",
+    "awareness:drill_image": "a phishing drill's tracking image, loaded by a mail reader (tests/awareness/test_drills.py)",
 }
 # Routes reached only as the target of a form (POST) or of an HTMX request: their
 # pages are the forms that post to them, crawled above; the crawl never submits.
@@ -232,7 +233,10 @@ def _seed() -> dict[str, list[str]]:
     return {
         "": [urlsplit(ack_link_make(delivery=delivery)).path, urlsplit(questionnaire_url(run=run)).path],
         "admin.chu": ["/compte/double-authentification/"],
-        "animateur.chu": [f"/exercices/{draft.pk}/"],
+        # The running exercise too: the first exercise linked may be another one (the
+        # demo's phishing drill, recorded as an exercise, has no run).
+        "animateur.chu": [f"/exercices/{draft.pk}/", f"/exercices/{exercise.pk}/",
+                          f"/exercices/{exercise.pk}/deroule/"],
     }
 
 

@@ -77,6 +77,11 @@ class Drill(models.Model):
         Establishment, on_delete=models.CASCADE, related_name="phishing_drills", verbose_name=_("establishment")
     )
     template = models.CharField(_("template"), max_length=50)
+    # Who was chosen: {"kind": "all" | "departments" | "audiences", "ids": [...]} (awareness.drills).
+    population = models.JSONField(_("population"), default=dict, blank=True)
+    # The establishment's exercise that records this drill (exercises app; no foreign key
+    # across apps of the same layer).
+    exercise_id = models.PositiveIntegerField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
                                    related_name="+")
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
@@ -100,6 +105,15 @@ class DrillTarget(models.Model):
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="+")
     department = models.ForeignKey(Department, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     delivered_at = models.DateTimeField(null=True, blank=True)
+    # The drill's outbox: a worker claims unsent rows until claimed_until; a row that
+    # the relay refused for good is failed (with the relay's answer, never anything typed).
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    # Opened: the tracking image of the HTML part was fetched (approximate: many mail
+    # readers block images, some proxies fetch them all).
+    opened_at = models.DateTimeField(null=True, blank=True)
     clicked_at = models.DateTimeField(null=True, blank=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
     reported_at = models.DateTimeField(null=True, blank=True)
@@ -108,6 +122,7 @@ class DrillTarget(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["drill", "person"], name="awareness_drill_target_unique")]
+        indexes = [models.Index(fields=["drill", "department"], name="awareness_drill_target_dept")]
 
     def __str__(self) -> str:
         return f"{self.drill_id}:{self.person_id}"

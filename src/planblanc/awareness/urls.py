@@ -1,16 +1,18 @@
 from django.urls import path
 
-from planblanc.awareness import views
+from planblanc.awareness import views, views_drills
 
 app_name = "awareness"
 
 urlpatterns = [
     path("etablissement/<int:pk>/", views.establishment, name="establishment"),
     path("etablissement/<int:pk>/carte-reflexe.pdf", views.reflex_card, name="reflex_card"),
-    path("etablissement/<int:pk>/exercice-hameconnage/", views.drill_send, name="drill_send"),
-    path("x/<str:token>/", views.drill_click, name="drill_click"),
-    path("x/<str:token>/exercice/", views.drill_lesson, name="drill_lesson"),
-    path("x/<str:token>/signaler/", views.drill_report, name="drill_report"),
+    path("etablissement/<int:pk>/exercices-hameconnage/", views_drills.drill_list, name="drills"),
+    path("exercice-hameconnage/<int:pk>/", views_drills.drill_detail, name="drill_detail"),
+    path("x/<str:token>/", views_drills.drill_click, name="drill_click"),
+    path("x/<str:token>/exercice/", views_drills.drill_lesson, name="drill_lesson"),
+    path("x/<str:token>/signaler/", views_drills.drill_report, name="drill_report"),
+    path("x/<str:token>/logo.gif", views_drills.drill_image, name="drill_image"),
     path("campagne/<int:pk>/inviter/", views.campaign_invite, name="campaign_invite"),
     path("l/<str:token>/", views.learner_home, name="learner_home"),
     path("l/<str:token>/attestation.pdf", views.learner_certificate, name="learner_certificate"),

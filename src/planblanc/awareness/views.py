@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from planblanc import rights
-from planblanc.awareness import phishing, selectors, services
+from planblanc.awareness import drills, selectors, services
 from planblanc.awareness.content import module_get
 from planblanc.awareness.forms import CampaignForm
 from planblanc.awareness.models import Assignment, Campaign, Drill
@@ -44,8 +44,8 @@ def establishment(request: HttpRequest, pk: int) -> HttpResponse:
                 messages.success(request, _("Campaign created: %(count)s modules assigned.")
                                  % {"count": created.assignments.count()})
                 return redirect("awareness:establishment", pk=establishment.pk)
-    drills = [(drill, phishing.template_get(drill.template), phishing.drill_results(drill=drill, departments=departments))
-              for drill in Drill.objects.filter(establishment=establishment)[:3]]
+    latest_drills = [(drill, drills.template_get(drill.template), drills.drill_results(drill=drill, departments=departments))
+                     for drill in Drill.objects.filter(establishment=establishment)[:1]]
     campaigns = list(Campaign.objects.filter(establishment=establishment)[:5])
     current = campaigns[0] if campaigns else None
     by_department, by_audience = (
@@ -54,7 +54,7 @@ def establishment(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "awareness/establishment.html", {
         "establishment": establishment, "campaigns": campaigns, "current": current, "manager": manager,
         "form": form, "by_department": by_department, "by_audience": by_audience,
-        "drills": drills, "drill_templates": phishing.templates(),
+        "drills": latest_drills,
     })
 
 
@@ -176,53 +176,3 @@ def reflex_card(request: HttpRequest, pk: int) -> HttpResponse:
     response = HttpResponse(content, content_type="application/pdf")
     response["Content-Disposition"] = 'attachment; filename="carte-reflexe.pdf"'
     return response
-
-
-@login_required
-@require_POST
-def drill_send(request: HttpRequest, pk: int) -> HttpResponse:
-    establishment = get_object_or_404(Establishment, pk=pk)
-    if not rights.may_manage_awareness(request.user, establishment):
-        raise Http404
-    try:
-        drill = phishing.drill_send(actor=request.user, establishment=establishment,
-                                    template=request.POST.get("template", "")[:50])
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, _("Phishing drill sent to %(count)s people.") % {"count": drill.targets.count()})
-    return redirect("awareness:establishment", pk=establishment.pk)
-
-
-def _target(token: str) -> object:
-    target = phishing.target_from_token(token)
-    if target is None:
-        raise Http404
-    return target
-
-
-def drill_click(request: HttpRequest, token: str) -> HttpResponse:
-    """Public: the link of a drill message. A click is recorded; the page looks like a
-    login form whose submission records the fact only (its fields are never read)."""
-    target = _target(token)
-    if request.method == "POST":
-        phishing.target_record(target=target, event="submit")  # type: ignore[arg-type]
-        return redirect("awareness:drill_lesson", token=token)
-    phishing.target_record(target=target, event="click")  # type: ignore[arg-type]
-    return render(request, "awareness/drill_form.html", {"token": token})
-
-
-def drill_lesson(request: HttpRequest, token: str) -> HttpResponse:
-    target = _target(token)
-    template = phishing.template_get(target.drill.template)  # type: ignore[attr-defined]
-    return render(request, "awareness/drill_lesson.html", {
-        "template": template, "module": module_get(template.module) if template else None})
-
-
-def drill_report(request: HttpRequest, token: str) -> HttpResponse:
-    """Public: the person reports the message ("signaler": a confirmation, then the record)."""
-    target = _target(token)
-    reported = request.method == "POST"
-    if reported:
-        phishing.target_record(target=target, event="report")  # type: ignore[arg-type]
-    return render(request, "awareness/drill_report.html", {"token": token, "reported": reported})

@@ -230,8 +230,23 @@ def demo_load() -> list[DemoLogin]:
             plan_create(actor=users[PLAN_CREATORS[key]], establishment=establishment)
     _complete_chu_plan(establishments["chu"], users["admin.chu"], User.objects.get(username=DIRECTOR_LOGIN))
     _demo_catalogue(region, group, establishments)
+    _demo_drill(establishments["chu"], users["admin.chu"])
     audit_record(actor=command("load_demo"), action="demo.load", label="Région de démonstration")
     return logins
+
+
+def _demo_drill(chu: Establishment, admin: User) -> None:
+    """A phishing drill sent to the CHU's staff (into the demo's mailbox by the worker),
+    with some clicks and reports already in, so that its results page has figures."""
+    from planblanc.awareness import drills
+    from planblanc.core.views_drills import drill_launch
+
+    drill = drill_launch(actor=admin, establishment=chu, template="carte-cps")
+    for index, target in enumerate(drill.targets.order_by("pk")):
+        if index % 3 == 0:
+            drills.target_record(target=target, event="click")
+        if index % 4 == 1:
+            drills.target_record(target=target, event="report")
 
 
 # Pooled resources (mutual aid): level, owner key, kind, name, quantity, where, who to call, delay, cost, agreement.

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
@@ -22,6 +22,7 @@ from planblanc.exercises.models import (
     CriterionArea,
     EvaluationCriterion,
     Exercise,
+    ExerciseKind,
     ExerciseStatus,
     ExpectedReaction,
     Inject,
@@ -453,3 +454,26 @@ def chronogramme_import(
             },
         )
     return created
+
+
+# ------------------------------------------------------------------- other kinds of exercise
+
+
+def exercise_record_phishing_drill(
+    *, actor: Actor, establishment: Establishment, held_at: datetime.datetime, title: str,
+) -> Exercise:
+    """Record a phishing drill (awareness app) as a finished exercise of the establishment
+    (kind "phishing drill", no scenario of its own), so that the observatory counts the
+    establishment as exercised in that year. Called by the site, which launches the drill:
+    the awareness app does not import this one. Whoever may run awareness drills there may
+    record it."""
+    if not rights.may_manage_awareness(actor, establishment):
+        raise PermissionDenied(_("You are not allowed to run awareness campaigns here."))
+    exercise = Exercise.objects.create(
+        establishment=establishment, kind=ExerciseKind.PHISHING_DRILL, title=(title or _("Phishing drill"))[:200],
+        planned_start=held_at, status=ExerciseStatus.FINISHED, counts_for_obligation=True,
+        objectives=_("Phishing drill: the staff's reflexes in front of a fraudulent email (click, report)."),
+    )
+    audit_record(actor=actor, action="exercises.phishing_drill_record", obj=exercise, establishment=establishment,
+                 changes={"title": exercise.title, "held_at": held_at.isoformat()})
+    return exercise

@@ -99,6 +99,9 @@ class OutgoingMessage:
     push_subscriptions: tuple[dict[str, Any], ...] = ()
     # Extra email headers (name, value): a phishing drill's allow-list mark.
     headers: tuple[tuple[str, str], ...] = ()
+    # An HTML alternative of the body (already escaped by whoever wrote it), sent with the
+    # plain text as multipart/alternative; "" for plain text only (every alert).
+    html_body: str = ""
 
 
 @dataclass(frozen=True)

@@ -102,10 +102,12 @@ class SmtpProvider(Provider):
             "Auto-Submitted: auto-generated",
             "X-Auto-Response-Suppress: All",
             "MIME-Version: 1.0",
-            'Content-Type: text/plain; charset="utf-8"',
         ]
         headers += [f"{name}: {value}" for name, value in message.headers
                     if name.isascii() and value.isascii() and "\n" not in value + name and "\r" not in value + name]
+        if message.html_body:
+            return self._alternative(headers, message)
+        headers.append('Content-Type: text/plain; charset="utf-8"')
         body = message.body.encode("utf-8")
         # SMTP lines stop at 998 octets; quoted-printable folds longer ones.
         if eight_bit and max(map(len, body.splitlines() or [b""])) < 900:
@@ -115,6 +117,19 @@ class SmtpProvider(Provider):
         # quoprimime encodes code points < 256: give it the UTF-8 bytes, as latin-1.
         encoded = quoprimime.body_encode(body.decode("latin-1"), eol="\r\n")
         return ("\r\n".join(headers) + "\r\n\r\n" + encoded).encode("ascii")
+
+    @staticmethod
+    def _alternative(headers: list[str], message: OutgoingMessage) -> bytes:
+        """Plain text and HTML as multipart/alternative, each part quoted-printable (the
+        boundary is derived from the Message-ID: stable across a re-send)."""
+        boundary = "=_pb_" + "".join(c for c in message.message_id if c.isalnum())[:40]
+        headers.append(f'Content-Type: multipart/alternative; boundary="{boundary}"')
+        parts = []
+        for subtype, text in (("plain", message.body), ("html", message.html_body)):
+            encoded = quoprimime.body_encode(text.encode("utf-8").decode("latin-1"), eol="\r\n")
+            parts.append(f"--{boundary}\r\nContent-Type: text/{subtype}; charset=\"utf-8\"\r\n"
+                         f"Content-Transfer-Encoding: quoted-printable\r\n\r\n{encoded}\r\n")
+        return ("\r\n".join(headers) + "\r\n\r\n" + "".join(parts) + f"--{boundary}--\r\n").encode("ascii")
 
     def send(self, messages: Iterable[OutgoingMessage]) -> Iterator[SendResult]:
         conn: smtplib.SMTP | None = None

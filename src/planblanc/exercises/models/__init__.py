@@ -8,6 +8,7 @@ from planblanc.exercises.models.design import (
     CriterionArea,
     EvaluationCriterion,
     Exercise,
+    ExerciseKind,
     ExerciseStatus,
     ExpectedReaction,
     Inject,
@@ -30,7 +31,7 @@ from planblanc.exercises.models.run import (
 )
 
 __all__ = [
-    "DONE_STATES", "HANDLED_STATES", "Channel", "CriterionArea", "EvaluationCriterion", "Exercise", "ExerciseRun",
+    "DONE_STATES", "HANDLED_STATES", "Channel", "CriterionArea", "EvaluationCriterion", "Exercise", "ExerciseKind", "ExerciseRun",
     "ExerciseStatus", "ExpectedReaction", "Inject", "InjectKind", "InjectRun", "InjectState", "MaturityLevel",
     "Observation", "Outcome", "Participant", "ParticipantRole", "QuestionnaireAnswer", "ReactionCheck", "RunStatus",
 ]

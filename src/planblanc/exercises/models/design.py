@@ -30,10 +30,18 @@ class ExerciseStatus(models.TextChoices):
     CANCELLED = "cancelled", _("Cancelled")
 
 
+class ExerciseKind(models.TextChoices):
+    CRISIS = "crisis", _("Crisis exercise")
+    # A phishing drill of the awareness app, recorded here so that it counts as an
+    # exercise of the establishment (services.exercise_record_phishing_drill).
+    PHISHING_DRILL = "phishing_drill", _("Phishing drill")
+
+
 class Exercise(models.Model):
     establishment = models.ForeignKey(
         Establishment, on_delete=models.CASCADE, related_name="exercises", verbose_name=_("establishment")
     )
+    kind = models.CharField(_("kind"), max_length=20, choices=ExerciseKind.choices, default=ExerciseKind.CRISIS)
     kit_slug = models.CharField(_("kit"), max_length=60, blank=True)
     title = models.CharField(_("title"), max_length=200)
     maturity_level = models.CharField(

@@ -30,6 +30,10 @@ class Command(BaseCommand):
         from planblanc.crisis.tasks import logbook_anchor_schedule
 
         logbook_anchor_schedule()
+        # Phishing drills left half sent: their outbox goes on.
+        from planblanc.awareness.drills import drill_wake_if_due
+
+        drill_wake_if_due()
         try:
             worker_options: dict[str, Any] = {
                 "queue_name": options["queue_name"], "interval": options["interval"], "batch": options["batch"],
