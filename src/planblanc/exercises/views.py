@@ -462,10 +462,10 @@ def _sheets_and_headers(data: bytes, sheet: str | None) -> tuple[list[str], list
         workbook.close()
     if not rows:
         return names, []
-    index, score = chrono._find_header(rows)
+    index, score = chrono.find_header(rows)
     if score < 2:
         index = next((i for i, row in enumerate(rows) if sum(1 for v in row if v not in (None, "")) >= 2), 0)
-    return names, [chrono._cell_text(v) for v in rows[index]]
+    return names, [chrono.cell_text(v) for v in rows[index]]
 
 
 @login_required
