@@ -133,6 +133,8 @@ def _editor_context(request: HttpRequest, exercise: Exercise) -> dict[str, Any]:
             "offset_label": _format_offset(due),
             "clock": timezone.localtime(start + due).strftime("%H:%M") if start and due is not None else "",
         })
+    if sort == "time":
+        rows = _with_markers(rows, list(exercise.markers.all()), start)
     return {
         "exercise": exercise,
         "establishment": exercise.establishment,
@@ -149,6 +151,24 @@ def _editor_context(request: HttpRequest, exercise: Exercise) -> dict[str, Any]:
             "location": exercise.location,
         }) if may_edit else None,
     }
+
+
+def _with_markers(rows: list[dict[str, Any]], markers: list[Any], start: datetime.datetime | None,
+                  ) -> list[dict[str, Any]]:
+    """Markers (DEBEX, pauses, FINEX) between the injects, at their time; an end marker
+    after the injects of the same time, the others before."""
+    far = datetime.timedelta(days=3650)
+    merged: list[tuple[datetime.timedelta, int, int, dict[str, Any]]] = []
+    for index, row in enumerate(rows):
+        due = row["inject"].due_offset(start)
+        merged.append((due if due is not None else far, 1, index, row))
+    for index, marker in enumerate(markers):
+        merged.append((marker.offset if marker.offset is not None else far, 2 if marker.kind == "end" else 0, index, {
+            "marker": marker, "offset_label": _format_offset(marker.offset),
+            "clock": timezone.localtime(start + marker.offset).strftime("%H:%M")
+            if start and marker.offset is not None else "",
+        }))
+    return [row for *_key, row in sorted(merged, key=lambda item: item[:3])]
 
 
 def _format_offset(due: datetime.timedelta | None) -> str:

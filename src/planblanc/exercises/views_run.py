@@ -69,6 +69,10 @@ def _console_context(exercise: Exercise, run: ExerciseRun | None) -> dict[str, A
             "upcoming": run_services.upcoming(run=run, now=now),
             "simulated": run.simulated_time(now),
             "simulated_seconds": int(run.simulated_seconds(now)),
+            "markers": [
+                {"marker": m, "passed": m.offset is not None and m.offset.total_seconds() <= run.simulated_seconds(now)}
+                for m in exercise.markers.all()
+            ],
             "speeds": range(run_services.MIN_SPEED, run_services.MAX_SPEED + 1),
         })
     return context

@@ -16,9 +16,11 @@ Modules: `headers` (column mapping and cell readers), `times` (time cells), `par
 """
 
 from planblanc.exercises.chronogramme.building import (
+    ORDER_STEP,
     check_dependencies,
     find_cycle,
     is_marker,
+    marker_kind,
     number_injects,
     parse_rows,
     reaction_to_text,
@@ -49,6 +51,7 @@ from planblanc.exercises.chronogramme.parsed import (
     Chronogramme,
     ChronogrammeFileError,
     ParsedInject,
+    ParsedMarker,
     ParsedReaction,
     RowProblem,
 )
@@ -67,10 +70,10 @@ from planblanc.exercises.chronogramme.workbook import (
 )
 
 __all__ = [
-    "CHRONOGRAMME_LIMITS", "EXPORT_HEADERS", "FIELDS", "FORMAT_VERSION", "FUZZY_CUTOFF", "Chronogramme",
-    "ChronogrammeFileError", "ParsedInject", "ParsedReaction", "ParsedTime", "RowProblem", "cell_text",
+    "CHRONOGRAMME_LIMITS", "ORDER_STEP", "EXPORT_HEADERS", "FIELDS", "FORMAT_VERSION", "FUZZY_CUTOFF", "Chronogramme",
+    "ChronogrammeFileError", "ParsedInject", "ParsedMarker", "ParsedReaction", "ParsedTime", "RowProblem", "cell_text",
     "check_dependencies", "export_json", "export_xlsx", "find_cycle", "find_header", "guess_field", "guess_mapping",
-    "is_fuzzy_header", "is_marker", "normalise", "number_injects", "parse_channel", "parse_dependencies",
+    "is_fuzzy_header", "is_marker", "marker_kind", "normalise", "number_injects", "parse_channel", "parse_dependencies",
     "parse_duration", "parse_kind", "parse_number", "parse_rows", "parse_state", "parse_time",
     "parse_time_with_note", "pick_sheet", "reaction_to_text", "read_json", "read_workbook", "read_xlsx",
     "sheet_rows",

@@ -27,10 +27,16 @@ from planblanc.exercises.chronogramme.parsed import (
     Chronogramme,
     ChronogrammeFileError,
     ParsedInject,
+    ParsedMarker,
     ParsedReaction,
     RowProblem,
 )
-from planblanc.exercises.chronogramme.times import ParsedTime, parse_duration, parse_time_with_note
+from planblanc.exercises.chronogramme.times import (
+    ParsedTime,
+    parse_duration,
+    parse_time,
+    parse_time_with_note,
+)
 
 # Marker rows of a timeline, not phases: start and end of the exercise, pauses.
 _MARKER = re.compile(
@@ -39,6 +45,43 @@ _MARKER = re.compile(
 
 def is_marker(text: str) -> bool:
     return bool(_MARKER.match(normalise(text)))
+
+
+_MARKER_KINDS = [
+    (re.compile(r"^(debex|star?tex|debut)"), "start"),
+    (re.compile(r"^(finex|endex|fin)"), "end"),
+    (re.compile(r"^(pause|dejeuner)"), "pause"),
+    (re.compile(r"^reprise"), "resume"),
+]
+# A time written inside a marker's text: "DEBEX PREFECTURE 9H00".
+_TIME_IN_TEXT = re.compile(r"(?i)\b(\d{1,2})\s*[h:]\s*(\d{2})?\b")
+
+# A story time with a date and no real-time column: placed this long after the row above.
+ORDER_STEP = datetime.timedelta(minutes=5)
+
+
+def marker_kind(text: str) -> str:
+    folded = normalise(text)
+    return next((kind for pattern, kind in _MARKER_KINDS if pattern.match(folded)), "other")
+
+
+def _marker_time(time_cell: Any, text: str) -> ParsedTime:
+    parsed = parse_time(time_cell) if cell_text(time_cell) else None
+    if parsed is not None and parsed != ParsedTime():
+        return parsed
+    found = _TIME_IN_TEXT.search(text)
+    if found and int(found.group(1)) < 24 and int(found.group(2) or 0) < 60:
+        return ParsedTime(time_of_day=datetime.time(int(found.group(1)), int(found.group(2) or 0)))
+    return ParsedTime()
+
+
+def _story_text(value: Any) -> str:
+    """A story time as the file shows it ("12H30 (08/08/2024)"), without a trailing note."""
+    if isinstance(value, datetime.datetime):
+        return value.strftime("%Hh%M (%d/%m/%Y)")
+    if isinstance(value, datetime.time):
+        return value.strftime("%Hh%M")
+    return cell_text(value).split("\n")[0].strip()[:60]
 
 
 def _split_reactions(text: str) -> list[str]:
@@ -130,6 +173,7 @@ def parse_rows(
 
     phase = ""
     raw: list[tuple[ParsedInject, ParsedTime]] = []
+    markers: list[tuple[ParsedMarker, ParsedTime]] = []
     previous_time: ParsedTime = ParsedTime()
     for index in range(header_index + 1, len(rows)):
         row = rows[index]
@@ -140,8 +184,10 @@ def parse_rows(
         # A phase row: one filled cell, text, not a stimulus ("TANGO 1 (remontée…)").
         texts = [(i, v) for i, v in filled if isinstance(v, str) and i != columns.get("time")]
         if len(texts) == 1 and is_marker(cell_text(texts[0][1])):
-            result.warnings.append(RowProblem(where, _("Marker “%(text)s”: not an inject nor a phase.") % {
-                "text": cell_text(texts[0][1])[:80]}))
+            label = cell_text(texts[0][1])[:200]
+            time_cell = get(row, "real_time") if cell_text(get(row, "real_time")) else get(row, "time")
+            markers.append((ParsedMarker(where, label, marker_kind(label), position=len(raw)),
+                            _marker_time(time_cell, label)))
             continue
         if len(filled) == 1 and not isinstance(filled[0][1], datetime.time | datetime.datetime):
             text = cell_text(filled[0][1])
@@ -188,7 +234,19 @@ def parse_rows(
                 )
             else:
                 inject.kind = kind
-        parsed_time, note = parse_time_with_note(get(row, "time"))
+        if cell_text(get(row, "real_time")):
+            # The time column tells the story; the real-time column is the schedule.
+            inject.story_time = _story_text(get(row, "time")) if cell_text(get(row, "time")) not in {"", "-"} else ""
+            parsed_time, note = parse_time_with_note(get(row, "real_time"))
+        else:
+            parsed_time, note = parse_time_with_note(get(row, "time"))
+            if parsed_time is not None and parsed_time.moment is not None:
+                # A story time with a date: shown as written, scheduled from the row's order.
+                inject.story_time = _story_text(get(row, "time"))
+                parsed_time = ParsedTime(by_order=True)
+                result.warnings.append(RowProblem(where, _(
+                    "Story time “%(time)s” is shown to players; the inject is scheduled after the row above.")
+                    % {"time": inject.story_time}))
         if note:
             inject.comment = f"{note}\n{inject.comment}".strip()
         state_cell = get(row, "state")
@@ -230,34 +288,60 @@ def parse_rows(
             result.errors.extend(RowProblem(where, message) for message in row_errors)
             result.bad_rows.add(where)
         raw.append((inject, parsed_time))
-    _place_in_time(raw, start)
+    _place_in_time(raw, markers, start)
     result.injects = [inject for inject, _time in raw]
+    result.markers = [marker for marker, _time in markers]
     number_injects(result, used_numbers or set())
     check_dependencies(result)
     return result
 
 
-def _place_in_time(raw: list[tuple[ParsedInject, ParsedTime]], start: datetime.datetime | None) -> None:
+def _place_in_time(
+    raw: list[tuple[ParsedInject, ParsedTime]],
+    markers: list[tuple[ParsedMarker, ParsedTime]],
+    start: datetime.datetime | None,
+) -> None:
     """Offsets from the exercise start. Times of day count from the start's time of day,
-    or, without a start, from the earliest time of day in the file."""
+    or, without a start, from the earliest time of day of the injects and start markers
+    (DEBEX is T+0). A story time with a date follows the row above by ORDER_STEP. A
+    marker without a time sits at the time of the inject before it."""
     times_of_day = [t.time_of_day for _i, t in raw if t.time_of_day is not None]
+    times_of_day += [t.time_of_day for m, t in markers if t.time_of_day is not None and m.kind == "start"]
+    day = datetime.date(2000, 1, 1)
     if start is not None:
         local_start = timezone.localtime(start) if timezone.is_aware(start) else start
-        anchor = datetime.datetime.combine(datetime.date(2000, 1, 1), local_start.time().replace(microsecond=0))
+        anchor = datetime.datetime.combine(day, local_start.time().replace(microsecond=0))
     elif times_of_day:
-        anchor = datetime.datetime.combine(datetime.date(2000, 1, 1), min(times_of_day))
+        anchor = datetime.datetime.combine(day, min(times_of_day))
     else:
         anchor = None
-    for inject, parsed in raw:
+
+    def offset_of(parsed: ParsedTime) -> datetime.timedelta | None:
         if parsed.offset is not None:
-            inject.offset = parsed.offset
-        elif parsed.time_of_day is not None and anchor is not None:
-            inject.offset = datetime.datetime.combine(datetime.date(2000, 1, 1), parsed.time_of_day) - anchor
-        elif parsed.moment is not None:
+            return parsed.offset
+        if parsed.time_of_day is not None and anchor is not None:
+            return datetime.datetime.combine(day, parsed.time_of_day) - anchor
+        return None
+
+    last: datetime.timedelta | None = None
+    for inject, parsed in raw:
+        if parsed.by_order:
+            inject.offset = (last if last is not None else datetime.timedelta(0)) + ORDER_STEP
+        else:
+            inject.offset = offset_of(parsed)
+        if inject.offset is None and parsed.moment is not None:
             moment = parsed.moment
             if timezone.is_naive(moment):
                 moment = timezone.make_aware(moment)
             inject.scheduled_at = moment
+        if inject.offset is not None:
+            last = inject.offset
+    for marker, parsed in markers:
+        marker.offset = offset_of(parsed)
+        if marker.offset is None and raw:
+            before = [i.offset for i, _t in raw[: marker.position] if i.offset is not None]
+            after = [i.offset for i, _t in raw[marker.position:] if i.offset is not None]
+            marker.offset = before[-1] if before else (after[0] if after else None)
 
 
 def number_injects(result: Chronogramme, used: set[int]) -> None:

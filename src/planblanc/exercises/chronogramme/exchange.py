@@ -22,10 +22,11 @@ from planblanc.exercises.chronogramme.parsed import (
     Chronogramme,
     ChronogrammeFileError,
     ParsedInject,
+    ParsedMarker,
     ParsedReaction,
     RowProblem,
 )
-from planblanc.exercises.models import Channel, Exercise, InjectKind
+from planblanc.exercises.models import Channel, Exercise, InjectKind, MarkerKind
 
 FORMAT_VERSION = 1
 
@@ -37,6 +38,12 @@ def _format_offset(offset: datetime.timedelta) -> str:
 
 
 def _time_cell(exercise: Exercise, inject: Any) -> Any:
+    if getattr(inject, "story_time", ""):
+        return inject.story_time
+    return _real_time_cell(exercise, inject)
+
+
+def _real_time_cell(exercise: Exercise, inject: Any) -> Any:
     if inject.offset is not None:
         if exercise.planned_start is not None:
             return (timezone.localtime(exercise.planned_start) + inject.offset).strftime("%Hh%M")
@@ -62,7 +69,13 @@ def export_xlsx(exercise: Exercise) -> bytes:
         cell.font = Font(bold=True)
         cell.fill = PatternFill("solid", fgColor="DDE4EE")
     current_phase = None
+    markers = list(exercise.markers.all())
+    far = datetime.timedelta(days=3650)
     for inject in injects:
+        due = inject.due_offset(exercise.planned_start)
+        while markers and (markers[0].offset if markers[0].offset is not None else far) <= (
+                due if due is not None else far) and markers[0].kind != "end":
+            _append_marker(sheet, exercise, markers.pop(0))
         if inject.phase != current_phase:
             current_phase = inject.phase
             if inject.phase:
@@ -87,9 +100,12 @@ def export_xlsx(exercise: Exercise) -> bytes:
             "comment": inject.comment,
             "deliverable": inject.deliverable,
             "state": "❌" if inject.excluded else "✅",
+            "real_time": _real_time_cell(exercise, inject) if inject.story_time else "",
         }
         sheet.append([tabular.neutralise(str(values[name])) if name != "number" else values[name]
                       for name in EXPORT_HEADERS])
+    for marker in markers:
+        _append_marker(sheet, exercise, marker)
     widths = {"A": 6, "B": 12, "C": 22, "I": 60, "K": 50}
     for column, width in widths.items():
         sheet.column_dimensions[column].width = width
@@ -99,6 +115,19 @@ def export_xlsx(exercise: Exercise) -> bytes:
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+def _append_marker(sheet: Any, exercise: Exercise, marker: Any) -> None:
+    """A marker row: its time and its label, nothing else (read back as a marker)."""
+    from openpyxl.styles import Font
+
+    columns = list(EXPORT_HEADERS)
+    row: list[Any] = [None] * len(columns)
+    if marker.offset is not None:
+        row[columns.index("time")] = _real_time_cell(exercise, marker)
+    row[columns.index("phase")] = tabular.neutralise(marker.label)
+    sheet.append(row)
+    sheet.cell(sheet.max_row, columns.index("phase") + 1).font = Font(italic=True)
 
 
 def _ordered_injects(exercise: Exercise) -> list[Any]:
@@ -129,6 +158,7 @@ def export_json(exercise: Exercise) -> dict[str, Any]:
                 "phase": inject.phase,
                 "offset_minutes": (int(inject.offset.total_seconds()) // 60) if inject.offset is not None else None,
                 "at": inject.scheduled_at.isoformat() if inject.scheduled_at else None,
+                **({"story_time": inject.story_time} if inject.story_time else {}),
                 "channel": inject.channel,
                 "sender": inject.sender,
                 "target_cell": inject.target_cell,
@@ -154,6 +184,11 @@ def export_json(exercise: Exercise) -> dict[str, Any]:
                 ],
             }
             for inject in _ordered_injects(exercise)
+        ],
+        "markers": [
+            {"label": marker.label, "kind": marker.kind,
+             "offset_minutes": (int(marker.offset.total_seconds()) // 60) if marker.offset is not None else None}
+            for marker in exercise.markers.all()
         ],
     }
 
@@ -208,7 +243,7 @@ def read_json(document: Any, *, used_numbers: set[int] | None = None) -> Chronog
                 problems.append(_("Time “%(value)s” cannot be read (ISO 8601 expected).") % {"value": at})
             else:
                 inject.scheduled_at = moment if timezone.is_aware(moment) else timezone.make_aware(moment)
-        for name, limit in (("phase", 200), ("sender", 200), ("target_cell", 200), ("target_role", 200),
+        for name, limit in (("phase", 200), ("story_time", 60), ("sender", 200), ("target_cell", 200), ("target_role", 200),
                             ("subject", 300), ("content", None), ("comment", None), ("deliverable", 300)):
             value = item.get(name) or ""
             if not isinstance(value, str):
@@ -251,6 +286,21 @@ def read_json(document: Any, *, used_numbers: set[int] | None = None) -> Chronog
             result.errors.extend(RowProblem(where, message) for message in problems)
             result.bad_rows.add(where)
         result.injects.append(inject)
+    markers = document.get("markers") or []
+    if not isinstance(markers, list):
+        raise ChronogrammeFileError(_("\"markers\" must be a list."))
+    for position, item in enumerate(markers, start=1):
+        label = item.get("label") if isinstance(item, dict) else None
+        offset = item.get("offset_minutes") if isinstance(item, dict) else None
+        kind = item.get("kind") if isinstance(item, dict) else None
+        if not isinstance(label, str) or not label.strip() or kind not in MarkerKind.values or not (
+                offset is None or (isinstance(offset, int | float) and not isinstance(offset, bool))):
+            result.errors.append(RowProblem(_("marker %(position)d") % {"position": position}, _(
+                "A marker needs a label, a kind (start, end, pause, resume, other) and a time in minutes.")))
+            continue
+        result.markers.append(ParsedMarker(
+            where=_("marker %(position)d") % {"position": position}, label=label.strip()[:200], kind=kind,
+            offset=datetime.timedelta(minutes=offset) if offset is not None else None, position=position))
     number_injects(result, used_numbers or set())
     check_dependencies(result)
     return result

@@ -32,6 +32,7 @@ FIELDS: dict[str, Any] = {
     "comment": gettext_lazy("Comment for animators"),
     "deliverable": gettext_lazy("Deliverable"),
     "state": gettext_lazy("State (✅ kept, ❌ excluded)"),
+    "real_time": gettext_lazy("Real time (when the time column is the story's)"),
 }
 
 # Exported header of each field (the usual French kit layout).
@@ -53,6 +54,7 @@ EXPORT_HEADERS = {
     "comment": "Commentaire",
     "deliverable": "Livrable",
     "state": "Etat",
+    "real_time": "Heure réelle",
 }
 
 # Header recognition, most specific first; a header is compared once accents, case and
@@ -63,6 +65,7 @@ _HEADER_RULES: list[tuple[str, re.Pattern[str]]] = [
     ("expected_reactions", re.compile(r"^reactions? attendues?")),
     ("deadline", re.compile(r"^(delai|echeance)")),
     ("dependencies", re.compile(r"^(apres l inject|apres|depend|prerequis)")),
+    ("real_time", re.compile(r"^((heure|horaire|temps) (reelle?|effective?|de deroulement|d animation)|temps reel)")),
     ("number", re.compile(r"^(n|no|num|numero|n inject|id|inject|#)$|^(numero|n) (d )?(inject|stimul)")),
     ("time", re.compile(r"^(heure|horaire|h$|temps|time|t$|moment|date|frequence)")),
     ("phase", re.compile(r"^(phase|sequence|tango|etape)")),

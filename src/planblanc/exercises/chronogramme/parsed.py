@@ -25,6 +25,7 @@ class ParsedInject:
     phase: str = ""
     offset: datetime.timedelta | None = None
     scheduled_at: datetime.datetime | None = None
+    story_time: str = ""
     channel: str = "email"
     sender: str = ""
     target_cell: str = ""
@@ -40,6 +41,18 @@ class ParsedInject:
     expected_reactions: list[ParsedReaction] = field(default_factory=list)
 
 
+@dataclass
+class ParsedMarker:
+    """A landmark row (DEBEX, FINEX, a pause): placed on the timeline, never fired.
+    `position` is the number of injects read before it."""
+
+    where: str
+    label: str
+    kind: str = "other"
+    offset: datetime.timedelta | None = None
+    position: int = 0
+
+
 @dataclass(frozen=True)
 class RowProblem:
     where: str  # "Feuille 1!12", or "inject 4" for JSON
@@ -52,6 +65,7 @@ class RowProblem:
 @dataclass
 class Chronogramme:
     injects: list[ParsedInject] = field(default_factory=list)
+    markers: list[ParsedMarker] = field(default_factory=list)
     errors: list[RowProblem] = field(default_factory=list)
     warnings: list[RowProblem] = field(default_factory=list)
     sheet: str = ""

@@ -18,6 +18,8 @@ class ParsedTime:
     offset: datetime.timedelta | None = None
     time_of_day: datetime.time | None = None
     moment: datetime.datetime | None = None
+    # Placed from the row's order (a story time with a date and no real-time column).
+    by_order: bool = False
 
 
 _RELATIVE = re.compile(

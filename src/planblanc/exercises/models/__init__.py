@@ -12,9 +12,11 @@ from planblanc.exercises.models.design import (
     ExpectedReaction,
     Inject,
     InjectKind,
+    MarkerKind,
     MaturityLevel,
     Participant,
     ParticipantRole,
+    TimelineMarker,
 )
 from planblanc.exercises.models.run import (
     DONE_STATES,
@@ -31,6 +33,6 @@ from planblanc.exercises.models.run import (
 
 __all__ = [
     "DONE_STATES", "HANDLED_STATES", "Channel", "CriterionArea", "EvaluationCriterion", "Exercise", "ExerciseRun",
-    "ExerciseStatus", "ExpectedReaction", "Inject", "InjectKind", "InjectRun", "InjectState", "MaturityLevel",
-    "Observation", "Outcome", "Participant", "ParticipantRole", "QuestionnaireAnswer", "ReactionCheck", "RunStatus",
+    "ExerciseStatus", "ExpectedReaction", "Inject", "InjectKind", "InjectRun", "InjectState", "MarkerKind", "MaturityLevel",
+    "Observation", "Outcome", "Participant", "ParticipantRole", "QuestionnaireAnswer", "ReactionCheck", "RunStatus", "TimelineMarker",
 ]

@@ -88,6 +88,9 @@ class Inject(models.Model):
     phase = models.CharField(_("phase"), max_length=200, blank=True)
     offset = models.DurationField(_("time from start"), null=True, blank=True)
     scheduled_at = models.DateTimeField(_("absolute time"), null=True, blank=True)
+    # Time in the story ("heure simulée", e.g. "12H30 (08/08/2024)"), shown to players; the
+    # schedule is `offset`.
+    story_time = models.CharField(_("simulated time (story)"), max_length=60, blank=True)
     channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices, default=Channel.EMAIL)
     sender = models.CharField(_("simulated sender"), max_length=200, blank=True)
     target_cell = models.CharField(_("target cell"), max_length=200, blank=True)
@@ -129,6 +132,35 @@ class Inject(models.Model):
         if self.scheduled_at is not None and start is not None:
             return self.scheduled_at - start
         return None
+
+
+class MarkerKind(models.TextChoices):
+    START = "start", _("Start of the exercise")
+    END = "end", _("End of the exercise")
+    PAUSE = "pause", _("Pause")
+    RESUME = "resume", _("Resumption")
+    OTHER = "other", _("Marker")
+
+
+class TimelineMarker(models.Model):
+    """A landmark of the chronogramme (DEBEX, FINEX, a pause): shown on the timeline, never
+    sent to players."""
+
+    exercise = models.ForeignKey(Exercise, on_delete=models.CASCADE, related_name="markers")
+    label = models.CharField(_("label"), max_length=200)
+    kind = models.CharField(_("kind"), max_length=10, choices=MarkerKind.choices, default=MarkerKind.OTHER)
+    offset = models.DurationField(_("time from start"), null=True, blank=True)
+    position = models.PositiveIntegerField(default=0)
+
+    objects = TenantQuerySet.as_manager_for("establishment", path="exercise__establishment")
+
+    class Meta:
+        ordering = ["offset", "position", "id"]
+        verbose_name = _("timeline marker")
+        verbose_name_plural = _("timeline markers")
+
+    def __str__(self) -> str:
+        return self.label
 
 
 class ExpectedReaction(models.Model):
