@@ -299,7 +299,7 @@ def read_json(document: Any, *, used_numbers: set[int] | None = None) -> Chronog
                 "A marker needs a label, a kind (start, end, pause, resume, other) and a time in minutes.")))
             continue
         result.markers.append(ParsedMarker(
-            where=_("marker %(position)d") % {"position": position}, label=label.strip()[:200], kind=kind,
+            where=_("marker %(position)d") % {"position": position}, label=label.strip()[:200], kind=str(kind),
             offset=datetime.timedelta(minutes=offset) if offset is not None else None, position=position))
     number_injects(result, used_numbers or set())
     check_dependencies(result)
