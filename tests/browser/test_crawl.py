@@ -62,6 +62,7 @@ EXCLUDED = {
     "exercises:import_preview": "a chronogramme upload in progress (tests/exercises/test_chronogramme*)",
     "exercises:participant_ics": "a scheduled exercise's invitations (tests/exercises)",
     "exercises:ics": "a scheduled exercise's invitations (tests/exercises)",
+    "exercises:invitations_send": "a scheduled exercise's invitations sent (POST; tests/exercises/test_invitations.py)",
     "alerting:contact_preference": "a person's channel preferences (tests/alerting)",
     "alerting:rotation_detail": "an on-call rotation: the demo has none (tests/alerting)",
     "alerting:escalation_detail": "an escalation: the demo has none (tests/alerting)",

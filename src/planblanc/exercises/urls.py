@@ -13,6 +13,7 @@ urlpatterns = [
     path("<int:pk>/planifier/", views.exercise_schedule, name="schedule"),
     path("<int:pk>/annuler/", views.exercise_cancel, name="cancel"),
     path("<int:pk>/invitation.ics", views.exercise_ics, name="ics"),
+    path("<int:pk>/invitations/envoyer/", views.invitations_send, name="invitations_send"),
     path("<int:pk>/injects/ajouter/", views.inject_edit, name="inject_add"),
     path("<int:pk>/injects/<int:inject_pk>/", views.inject_edit, name="inject_edit"),
     path("<int:pk>/injects/<int:inject_pk>/supprimer/", views.inject_delete, name="inject_delete"),

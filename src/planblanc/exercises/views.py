@@ -16,9 +16,11 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from planblanc import rights
@@ -26,7 +28,7 @@ from planblanc.core import staging
 from planblanc.core.forms import run_service
 from planblanc.directory.models import Establishment
 from planblanc.exercises import chronogramme as chrono
-from planblanc.exercises import selectors, services
+from planblanc.exercises import invitations, selectors, services
 from planblanc.exercises.forms import (
     ExerciseForm,
     ExerciseFromKitForm,
@@ -310,6 +312,23 @@ def reaction_delete(request: HttpRequest, pk: int, inject_pk: int, reaction_pk: 
 
 
 # Participants and invitations ----------------------------------------------------------
+
+
+@login_required
+@require_POST
+def invitations_send(request: HttpRequest, pk: int) -> HttpResponse:
+    exercise = _exercise(request, pk, write=True)
+    channels = tuple(c for c in ("email", "sms") if request.POST.get(c)) or invitations.INVITATION_CHANNELS
+    try:
+        campaigns = invitations.invitations_send(actor=request.user, exercise=exercise, channels=channels)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        count = sum(c.recipients.count() for c in campaigns)
+        messages.success(request, ngettext(
+            "Invitation sent to %(count)d participant through the alerting engine.",
+            "Invitations sent to %(count)d participants through the alerting engine.", count) % {"count": count})
+    return redirect(reverse("exercises:detail", args=[exercise.pk]) + "#participants-title")
 
 
 @login_required
