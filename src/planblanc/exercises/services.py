@@ -17,6 +17,7 @@ from planblanc.accounts.audit import audit_record, diff, snapshot
 from planblanc.actors import Actor
 from planblanc.directory.models import Establishment, Membership, Person
 from planblanc.exercises import chronogramme as chrono
+from planblanc.exercises import media
 from planblanc.exercises.kits import kit_get
 from planblanc.exercises.models import (
     CriterionArea,
@@ -106,6 +107,11 @@ def exercise_create_from_kit(
     parsed = chrono.read_json(kit.as_chronogramme())
     if parsed.errors:  # a broken kit file is our bug; the kit tests catch it first
         raise ValidationError([str(problem) for problem in parsed.errors])
+    # The kit's {etablissement}, {ville}, {directeur} become this establishment's names.
+    values = media.kit_variables(establishment)
+    for item in parsed.injects:
+        item.subject = media.fill_variables(item.subject, values)
+        item.content = media.fill_variables(item.content, values)
     exercise = Exercise(
         establishment=establishment,
         kit_slug=kit.slug,

@@ -26,9 +26,10 @@ from django.views.decorators.http import require_POST
 from planblanc import rights
 from planblanc.core import staging
 from planblanc.core.forms import run_service
+from planblanc.core.tabular import max_upload_bytes
 from planblanc.directory.models import Establishment
+from planblanc.exercises import attachments, invitations, selectors, services
 from planblanc.exercises import chronogramme as chrono
-from planblanc.exercises import invitations, selectors, services
 from planblanc.exercises.forms import (
     ExerciseForm,
     ExerciseFromKitForm,
@@ -43,6 +44,7 @@ from planblanc.exercises.forms import (
 from planblanc.exercises.invitations import exercise_invitation_ics
 from planblanc.exercises.kits import kits
 from planblanc.exercises.models import Exercise, ExpectedReaction, Participant
+from planblanc.exercises.views_run import attachment_response
 from planblanc.tenancy import Perm, get_for_user, has_perm_somewhere
 
 
@@ -261,7 +263,56 @@ def inject_edit(request: HttpRequest, pk: int, inject_pk: int | None = None) -> 
         "reactions": inject.expected_reactions.select_related("criterion") if inject else [],
         "reaction_form": ReactionForm(exercise=exercise) if inject and may_edit else None,
         "may_edit": may_edit,
+        "files": inject.files.all() if inject else [],
+        "max_upload_mb": max_upload_bytes() // 2**20,
     }, status=422 if form.errors else 200)
+
+
+@login_required
+@require_POST
+def inject_file_add(request: HttpRequest, pk: int, inject_pk: int) -> HttpResponse:
+    """Attach a real file to an inject (PDF, image, sound, text), bounded and typed."""
+    exercise = _exercise(request, pk, write=True)
+    inject = selectors.inject_get_for_user(user=request.user, exercise=exercise, pk=inject_pk)
+    upload = request.FILES.get("file")
+    if upload is None:
+        messages.error(request, _("Choose a file to attach."))
+    elif upload.size is not None and upload.size > max_upload_bytes():
+        messages.error(request, _("The file is larger than %(size)d MB.") % {"size": max_upload_bytes() // 2**20})
+    else:
+        try:
+            attachments.inject_attachment_add(actor=request.user, inject=inject, name=upload.name or "file",
+                                              content=upload.read())
+            messages.success(request, _("File attached."))
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+    return redirect(reverse("exercises:inject_edit", args=[exercise.pk, inject.pk]) + "#files")
+
+
+@login_required
+def inject_file(request: HttpRequest, pk: int, inject_pk: int, file_pk: int) -> HttpResponse:
+    exercise = _exercise(request, pk)
+    inject = selectors.inject_get_for_user(user=request.user, exercise=exercise, pk=inject_pk)
+    attachment = inject.files.filter(pk=file_pk).first()
+    if attachment is None:
+        raise Http404
+    return attachment_response(attachment)
+
+
+@login_required
+@require_POST
+def inject_file_delete(request: HttpRequest, pk: int, inject_pk: int, file_pk: int) -> HttpResponse:
+    exercise = _exercise(request, pk, write=True)
+    inject = selectors.inject_get_for_user(user=request.user, exercise=exercise, pk=inject_pk)
+    attachment = inject.files.filter(pk=file_pk).first()
+    if attachment is None:
+        raise Http404
+    try:
+        attachments.inject_attachment_delete(actor=request.user, attachment=attachment)
+        messages.success(request, _("File removed."))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect(reverse("exercises:inject_edit", args=[exercise.pk, inject.pk]) + "#files")
 
 
 @login_required

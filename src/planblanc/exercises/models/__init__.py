@@ -4,6 +4,7 @@ clock, state of each inject, observations, evaluation, questionnaire). Import fr
 not from the modules."""
 
 from planblanc.exercises.models.design import (
+    FEED_CHANNELS,
     Channel,
     CriterionArea,
     EvaluationCriterion,
@@ -11,6 +12,7 @@ from planblanc.exercises.models.design import (
     ExerciseStatus,
     ExpectedReaction,
     Inject,
+    InjectAttachment,
     InjectKind,
     MarkerKind,
     MaturityLevel,
@@ -32,7 +34,7 @@ from planblanc.exercises.models.run import (
 )
 
 __all__ = [
-    "DONE_STATES", "HANDLED_STATES", "Channel", "CriterionArea", "EvaluationCriterion", "Exercise", "ExerciseRun",
+    "DONE_STATES", "FEED_CHANNELS", "InjectAttachment", "HANDLED_STATES", "Channel", "CriterionArea", "EvaluationCriterion", "Exercise", "ExerciseRun",
     "ExerciseStatus", "ExpectedReaction", "Inject", "InjectKind", "InjectRun", "InjectState", "MarkerKind", "MaturityLevel",
     "Observation", "Outcome", "Participant", "ParticipantRole", "QuestionnaireAnswer", "ReactionCheck", "RunStatus", "TimelineMarker",
 ]

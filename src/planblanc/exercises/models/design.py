@@ -71,6 +71,12 @@ class Channel(models.TextChoices):
     ORAL = "oral", _("Oral")
     PRESS_ARTICLE = "press_article", _("Fake press article")
     SOCIAL_POST = "social_post", _("Fake social-media post")
+    PRESS_CALL = "press_call", _("Journalist's call (simulated)")
+
+
+# Injects shown in the players' public feed (media and social-network pressure), not in
+# their inbox.
+FEED_CHANNELS = (Channel.PRESS_ARTICLE, Channel.SOCIAL_POST, Channel.PRESS_CALL)
 
 
 class InjectKind(models.TextChoices):
@@ -132,6 +138,30 @@ class Inject(models.Model):
         if self.scheduled_at is not None and start is not None:
             return self.scheduled_at - start
         return None
+
+
+class InjectAttachment(models.Model):
+    """A file handed with an inject (a fake email's PDF, a photo of a ransom note),
+    stored under the data dir with its SHA-256; players see it once the inject is fired."""
+
+    inject = models.ForeignKey(Inject, on_delete=models.CASCADE, related_name="files")
+    name = models.CharField(_("file name"), max_length=255)
+    sha256 = models.CharField(max_length=64)
+    size_bytes = models.PositiveBigIntegerField()
+    content_type = models.CharField(max_length=100)
+    # Relative to settings.DATA_DIR.
+    path = models.CharField(max_length=500)
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantQuerySet.as_manager_for("establishment", path="inject__exercise__establishment")
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("inject attachment")
+        verbose_name_plural = _("inject attachments")
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class MarkerKind(models.TextChoices):
