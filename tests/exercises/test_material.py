@@ -164,3 +164,32 @@ def test_an_approved_holding_statement_scores_the_media_reaction(world: Any) -> 
     external = next(score for criterion, score in scores.by_criterion
                     if criterion.area == CriterionArea.EXTERNAL_COMMUNICATION)
     assert external.counts["done"] >= 1
+
+
+def test_files_travel_with_the_json_chronogramme(world: Any) -> None:
+    from planblanc.exercises import chronogramme as chrono
+    from planblanc.exercises import services
+
+    setup = exercise_with_people(world)
+    inject = setup.exercise.injects.order_by("number").first()
+    attachments.inject_attachment_add(actor=world.exercise_animator, inject=inject, name="rançon.png", content=PNG)
+    document = chrono.export_json(setup.exercise)
+    entry = next(i for i in document["injects"] if i["number"] == inject.number)
+    assert entry["files"][0]["sha256"] == hashlib.sha256(PNG).hexdigest()
+    copy = services.exercise_create(actor=world.exercise_animator, establishment=world.chu, title="Copie")
+    services.chronogramme_import(actor=world.exercise_animator, exercise=copy, chronogramme=chrono.read_json(document))
+    stored = copy.injects.get(number=inject.number).files.get()
+    assert stored.sha256 == hashlib.sha256(PNG).hexdigest() and attachments.attachment_content(stored) == PNG
+    # Bad base64, or content that does not match its SHA-256: an error on the inject's row.
+    entry["files"] = [{"name": "a.png", "content_base64": "%%%"},
+                      {**entry["files"][0], "sha256": "0" * 64}]
+    result = chrono.read_json(document)
+    messages = [e.message for e in result.errors]
+    assert len(messages) == 2 and len(result.bad_rows) == 1 and {e.where for e in result.errors} == result.bad_rows
+    # A file of a refused type refuses the import, nothing saved.
+    entry["files"] = [{"name": "prog.exe", "content_base64": "TVqQAAMAAAAEAAAA//8AALgAAAA="}]
+    other = services.exercise_create(actor=world.exercise_animator, establishment=world.chu, title="Autre")
+    with pytest.raises(ValidationError):
+        services.chronogramme_import(actor=world.exercise_animator, exercise=other,
+                                     chronogramme=chrono.read_json(document))
+    assert not other.injects.exists()

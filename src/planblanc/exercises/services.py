@@ -16,8 +16,8 @@ from planblanc import rights
 from planblanc.accounts.audit import audit_record, diff, snapshot
 from planblanc.actors import Actor
 from planblanc.directory.models import Establishment, Membership, Person
+from planblanc.exercises import attachments, media
 from planblanc.exercises import chronogramme as chrono
-from planblanc.exercises import media
 from planblanc.exercises.kits import kit_get
 from planblanc.exercises.models import (
     CriterionArea,
@@ -453,6 +453,9 @@ def chronogramme_import(
                     % {"numbers": ", ".join(str(n) for n in clash)}
                 )
         created = _save_injects(exercise, good)
+        for item, inject in zip(good, created, strict=True):
+            for name, content in item.files:
+                attachments.inject_attachment_add(actor=actor, inject=inject, name=name, content=content)
         base = exercise.markers.count()
         TimelineMarker.objects.bulk_create(
             TimelineMarker(exercise=exercise, label=marker.label[:200], kind=marker.kind, offset=marker.offset,

@@ -3,7 +3,10 @@ and reading that JSON back."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime
+import hashlib
 import io
 from typing import Any
 
@@ -130,9 +133,41 @@ def _append_marker(sheet: Any, exercise: Exercise, marker: Any) -> None:
     sheet.cell(sheet.max_row, columns.index("phase") + 1).font = Font(italic=True)
 
 
+def _file_entry(attachment: Any) -> dict[str, str]:
+    from planblanc.exercises.attachments import attachment_content
+
+    return {"name": attachment.name, "content_type": attachment.content_type, "sha256": attachment.sha256,
+            "content_base64": base64.b64encode(attachment_content(attachment)).decode("ascii")}
+
+
+def _read_files(value: Any, problems: list[str]) -> list[tuple[str, bytes]]:
+    """The files of a JSON inject; each must decode and match its SHA-256 when given."""
+    if not isinstance(value, list):
+        problems.append(_("“files” must be a list of files."))
+        return []
+    files = []
+    for entry in value:
+        name = entry.get("name") if isinstance(entry, dict) else None
+        encoded = entry.get("content_base64") if isinstance(entry, dict) else None
+        if not isinstance(name, str) or not name.strip() or not isinstance(encoded, str):
+            problems.append(_("Each file needs a name and its content in base64."))
+            continue
+        try:
+            content = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError):
+            problems.append(_("File “%(name)s” is not valid base64.") % {"name": name[:80]})
+            continue
+        digest = entry.get("sha256")
+        if digest and hashlib.sha256(content).hexdigest() != str(digest).lower():
+            problems.append(_("File “%(name)s” does not match its SHA-256.") % {"name": name[:80]})
+            continue
+        files.append((name.strip()[:255], content))
+    return files
+
+
 def _ordered_injects(exercise: Exercise) -> list[Any]:
     injects = list(
-        exercise.injects.prefetch_related("expected_reactions__criterion", "dependencies").order_by("number")
+        exercise.injects.prefetch_related("expected_reactions__criterion", "dependencies", "files").order_by("number")
     )
     far = datetime.timedelta(days=3650)
 
@@ -159,6 +194,7 @@ def export_json(exercise: Exercise) -> dict[str, Any]:
                 "offset_minutes": (int(inject.offset.total_seconds()) // 60) if inject.offset is not None else None,
                 "at": inject.scheduled_at.isoformat() if inject.scheduled_at else None,
                 **({"story_time": inject.story_time} if inject.story_time else {}),
+                **({"files": [_file_entry(f) for f in inject.files.all()]} if inject.files.all() else {}),
                 "channel": inject.channel,
                 "sender": inject.sender,
                 "target_cell": inject.target_cell,
@@ -262,6 +298,8 @@ def read_json(document: Any, *, used_numbers: set[int] | None = None) -> Chronog
             problems.append(_("“attachments” must be a list of texts."))
         else:
             inject.attachments = attachments
+        if item.get("files"):
+            inject.files = _read_files(item["files"], problems)
         after = item.get("after") or []
         if not isinstance(after, list) or not all(isinstance(n, int) for n in after):
             problems.append(_("“after” must be a list of inject numbers."))

@@ -39,6 +39,8 @@ class ParsedInject:
     deliverable: str = ""
     dependencies: list[int] = field(default_factory=list)
     expected_reactions: list[ParsedReaction] = field(default_factory=list)
+    # Files handed with the inject (JSON format only): (name, bytes).
+    files: list[tuple[str, bytes]] = field(default_factory=list)
 
 
 @dataclass
