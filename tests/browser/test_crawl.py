@@ -62,6 +62,11 @@ EXCLUDED = {
     "exercises:import_preview": "a chronogramme upload in progress (tests/exercises/test_chronogramme*)",
     "exercises:participant_ics": "a scheduled exercise's invitations (tests/exercises)",
     "exercises:ics": "a scheduled exercise's invitations (tests/exercises)",
+    "exercises:inject_file": "a file handed with an inject: the demo has none (tests/exercises/test_material.py)",
+    "exercises:inject_file_delete": "a file handed with an inject (POST; tests/exercises/test_material.py)",
+    "exercises:run_player_attachment": "a fired inject's file in the player space (tests/exercises/test_material.py, "
+                                       "tests/browser/test_media_feed_phone.py)",
+    "exercises:invitations_send": "a scheduled exercise's invitations sent (POST; tests/exercises/test_invitations.py)",
     "alerting:contact_preference": "a person's channel preferences (tests/alerting)",
     "alerting:rotation_detail": "an on-call rotation: the demo has none (tests/alerting)",
     "alerting:escalation_detail": "an escalation: the demo has none (tests/alerting)",

@@ -95,7 +95,11 @@ def test_the_anssi_clock_moves_from_stage_to_stage(crisis, director, world):
     clock = _clocks(crisis, now=notified)["anssi"]
     assert clock.due_at == regulatory.add_months(notified, 1) and clock.pending and not clock.overdue
     assert _clocks(crisis, now=notified + datetime.timedelta(days=32))["anssi"].overdue
-    notification_complement(actor=director, crisis=crisis, kind="anssi")
+    # The incident was handled before the final-report time: the final report, no progress report.
+    Crisis.objects.filter(pk=crisis.pk).update(closed_at=notified + datetime.timedelta(days=3))
+    crisis.refresh_from_db()
+    third = notification_complement(actor=director, crisis=crisis, kind="anssi")
+    assert third.data["stage"] == "final_report"
     notification_mark_sent(actor=director, crisis=crisis, kind="anssi", reference="CERTFR-3", sent_at=notified)
     clock = _clocks(crisis, now=notified + datetime.timedelta(days=90))["anssi"]
     assert not clock.pending and not clock.overdue
@@ -161,3 +165,79 @@ def test_the_form_page_shows_the_checklist_and_the_path(crisis, director):
     page = client.get(url).content.decode()
     assert 'id="health-checklist"' in page and 'name="category_4" value="1" checked' in page
     assert "signalement.social-sante.gouv.fr" in page
+
+
+def test_nis2_progress_report_while_ongoing_then_final_report_a_month_after_handling(crisis, director):
+    aware = crisis.declared_at
+    sent = aware + 20 * HOUR
+    stages = regulatory.nis2_stages(regime="important", aware_at=aware, notification_sent_at=sent, ongoing=True)
+    assert [s.key for s in stages] == ["early_warning", "notification", "progress_report", "final_report"]
+    assert stages[2].due_at == regulatory.add_months(sent, 1)
+    handled = sent + datetime.timedelta(days=50)
+    stages = regulatory.nis2_stages(regime="important", aware_at=aware, notification_sent_at=sent, ongoing=True,
+                                    handled_at=handled)
+    assert stages[3].due_at == regulatory.add_months(handled, 1)
+    # Through the filings: the crisis is still open at final-report time.
+    Crisis.objects.filter(pk=crisis.pk).update(declared_at=timezone.now() - datetime.timedelta(days=60))
+    crisis.refresh_from_db()
+    aware = crisis.declared_at
+    notification_mark_sent(actor=director, crisis=crisis, kind="anssi", reference="EW", sent_at=aware + HOUR)
+    notification_complement(actor=director, crisis=crisis, kind="anssi")
+    notified = aware + 48 * HOUR
+    notification_mark_sent(actor=director, crisis=crisis, kind="anssi", reference="N", sent_at=notified)
+    clock = _clocks(crisis, now=notified)["anssi"]
+    assert clock.next_stage.key == "progress_report" and clock.due_at == regulatory.add_months(notified, 1)
+    progress = notification_complement(actor=director, crisis=crisis, kind="anssi")
+    assert progress.data["stage"] == "progress_report"
+    notification_mark_sent(actor=director, crisis=crisis, kind="anssi", reference="P",
+                           sent_at=notified + datetime.timedelta(days=30))
+    clock = _clocks(crisis, now=notified + datetime.timedelta(days=31))["anssi"]
+    assert clock.pending and clock.next_stage.key == "final_report"
+    # Ended (handled) now: the final report is due one month later.
+    ended = timezone.now() - HOUR
+    Crisis.objects.filter(pk=crisis.pk).update(closed_at=ended)
+    crisis.refresh_from_db()
+    clock = _clocks(crisis, now=ended)["anssi"]
+    assert clock.due_at == regulatory.add_months(ended, 1) and not clock.overdue
+    final = notification_complement(actor=director, crisis=crisis, kind="anssi")
+    notification_mark_sent(actor=director, crisis=crisis, kind="anssi", reference="F")
+    assert final.data["stage"] == "final_report" and not _clocks(crisis, now=ended)["anssi"].pending
+
+
+def test_nis2_intermediate_report_on_request_is_due_by_the_requested_date(crisis, director):
+    Crisis.objects.filter(pk=crisis.pk).update(declared_at=timezone.now() - datetime.timedelta(days=10))
+    crisis.refresh_from_db()
+    aware = crisis.declared_at
+    stage = regulatory.nis2_intermediate_stage(regime="essential", requested_at=aware)
+    assert stage.due_at == aware + datetime.timedelta(days=7)  # the data file's target when no date is asked
+    notification_mark_sent(actor=director, crisis=crisis, kind="anssi", reference="EW", sent_at=aware + HOUR)
+    with pytest.raises(ValidationError, match="follows the incident notification"):
+        notification_complement(actor=director, crisis=crisis, kind="anssi", stage="intermediate_report")
+    notification_complement(actor=director, crisis=crisis, kind="anssi")
+    notification_mark_sent(actor=director, crisis=crisis, kind="anssi", reference="N", sent_at=aware + 2 * HOUR)
+    asked = aware + datetime.timedelta(days=3)
+    row = notification_complement(actor=director, crisis=crisis, kind="anssi", stage="intermediate_report",
+                                  requested_due=asked)
+    assert row.data["stage"] == "intermediate_report"
+    clock = _clocks(crisis, now=aware + datetime.timedelta(days=4))["anssi"]
+    assert clock.next_stage.key == f"intermediate_report:{row.filing}" and clock.due_at == asked
+    assert [s.key for s in clock.stages][:3] == ["early_warning", "notification", f"intermediate_report:{row.filing}"]
+    notification_mark_sent(actor=director, crisis=crisis, kind="anssi", reference="I", sent_at=aware + 3 * HOUR)
+    clock = _clocks(crisis, now=aware + 3 * HOUR)["anssi"]
+    assert clock.next_stage.key in {"final_report", "progress_report"}
+    assert clock.due_at == regulatory.add_months(aware + 2 * HOUR, 1)
+
+
+def test_the_intermediate_report_can_be_asked_from_the_page(crisis, director, world):
+    Crisis.objects.filter(pk=crisis.pk).update(declared_at=timezone.now() - datetime.timedelta(days=10))
+    crisis.refresh_from_db()
+    aware = crisis.declared_at
+    notification_mark_sent(actor=director, crisis=crisis, kind="anssi", reference="EW", sent_at=aware + HOUR)
+    notification_complement(actor=director, crisis=crisis, kind="anssi")
+    notification_mark_sent(actor=director, crisis=crisis, kind="anssi", reference="N", sent_at=aware + 2 * HOUR)
+    client = verified_client(director)
+    url = reverse("crisis:notification_form", args=[crisis.pk, "anssi"])
+    assert 'value="intermediate_report"' in client.get(url).content.decode()
+    client.post(url, {"complement": "1", "stage": "intermediate_report", "requested_due": "2031-01-02T10:00"})
+    last = crisis.notifications.filter(kind="anssi").order_by("-filing").first()
+    assert last.data["stage"] == "intermediate_report" and last.data["requested_due"].startswith("2031-01-02T10:00")

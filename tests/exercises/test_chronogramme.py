@@ -73,12 +73,15 @@ def test_it_reads_a_messy_chronogramme_and_reports_errors_by_line() -> None:
     assert dash.offset == datetime.timedelta(minutes=5) and dash.channel == Channel.PHONE_CALL
     assert dash.number == 9  # "-": next free number after the file's own
     assert second.offset == datetime.timedelta(minutes=15) and second.dependencies == [1]
-    assert by_row["Chrono!10"].scheduled_at == timezone.make_aware(datetime.datetime(2024, 8, 8, 12, 30))
+    # A story time with a date is shown as written and scheduled after the row above.
+    assert by_row["Chrono!10"].scheduled_at is None and by_row["Chrono!10"].story_time == "12H30 (08/08/2024)"
+    assert by_row["Chrono!10"].offset == second.offset + chrono.ORDER_STEP
     assert by_row["Chrono!10"].channel == Channel.PRESS_ARTICLE
     assert by_row["Chrono!11"].offset == datetime.timedelta(minutes=45)
     assert by_row["Chrono!11"].channel == Channel.SOCIAL_POST
     assert by_row["Chrono!14"].offset == datetime.timedelta(minutes=45)
-    assert by_row["Chrono!15"].scheduled_at is not None and by_row["Chrono!15"].channel == Channel.ORAL
+    assert by_row["Chrono!15"].story_time == "14h00 (08/08/2024)" and by_row["Chrono!15"].channel == Channel.ORAL
+    assert by_row["Chrono!15"].offset == by_row["Chrono!14"].offset + chrono.ORDER_STEP
     assert [r.description for r in first.expected_reactions] == ["Prévenir le RSSI", "Ouvrir la main courante"]
     assert first.deliverable == "Main courante"
 
@@ -193,7 +196,7 @@ def test_it_round_trips_a_kit_through_xlsx(world: Any, start: datetime.datetime 
     copy = exercise_create(actor=world.establishment_admin, establishment=world.chu, title="Copie", planned_start=aware)
     chronogramme_import(actor=world.establishment_admin, exercise=copy, chronogramme=result)
     assert _comparable(copy) == _comparable(source)
-    assert len(_comparable(copy)) == 35
+    assert len(_comparable(copy)) == 36  # with the journalist's call of the public feed
 
 
 def test_it_round_trips_a_kit_through_json(world: Any) -> None:

@@ -176,7 +176,7 @@ def test_it_creates_an_exercise_from_a_kit_page(world: Any, client_for: Any) -> 
     })
     assert response.status_code == 302
     exercise = Exercise.objects.get()
-    assert exercise.injects.count() == 35 and exercise.status == "planned"
+    assert exercise.injects.count() == 36 and exercise.status == "planned"
     # An establishment out of scope is not even offered.
     refused = client.post(reverse("exercises:create"), {"establishment": world.clinic.pk, "kit": ""})
     assert refused.status_code == 200 and Exercise.objects.count() == 1

@@ -29,6 +29,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
+from django.utils.dateparse import parse_datetime
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -226,17 +227,19 @@ class Clock:
     def is_sent(self) -> bool:
         return self.sent_at is not None
 
+    # NIS 2: the stage keys already sent.
+    done_stages: tuple[str, ...] = ()
+
     @property
     def pending(self) -> bool:
         """Something is still to send: the first filing, or a NIS 2 stage."""
         if self.stages:
-            return sum(1 for f in self.filings if f.is_sent) < len(self.stages)
+            return self.next_stage is not None
         return not self.is_sent
 
     @property
     def next_stage(self) -> regulatory.Stage | None:
-        done = sum(1 for f in self.filings if f.is_sent)
-        return self.stages[done] if self.stages and done < len(self.stages) else None
+        return next((s for s in self.stages if s.key not in self.done_stages), None)
 
     @property
     def regime_label(self) -> str:
@@ -272,17 +275,46 @@ def _clock(crisis: Crisis, requirement: Requirement, rows: list[RegulatoryNotifi
     stages: list[regulatory.Stage] = []
     regime = ""
     due_at = crisis.declared_at + DELAYS[kind]
+    done: tuple[str, ...] = ()
     if kind == NotificationKind.ANSSI:
         regime = regulatory.nis2_regime(essential_operator=crisis.establishment.is_essential_operator)
-        notified = rows[1].sent_at if len(rows) > 1 else None
-        stages = regulatory.nis2_stages(regime=regime, aware_at=crisis.declared_at, notification_sent_at=notified)
-        done = sum(1 for f in rows if f.is_sent)
-        due_at = stages[min(done, len(stages) - 1)].due_at
+        stages, keyed = nis2_plan(crisis, rows, regime)
+        done = tuple(key for row, key in keyed if row.is_sent)
+        following = next((s for s in stages if s.key not in done), None)
+        due_at = (following or stages[-1]).due_at
     return Clock(
         kind=kind, label=str(kind.label), required=requirement.required, reason=requirement.reason,
         due_at=due_at, notification=rows[-1] if rows else None, filings=rows, now=now, stages=stages,
-        regime=regime,
+        regime=regime, done_stages=done,
     )
+
+
+def nis2_plan(crisis: Crisis, rows: list[RegulatoryNotification], regime: str,
+              ) -> tuple[list[regulatory.Stage], list[tuple[RegulatoryNotification, str]]]:
+    """The NIS 2 stages of a crisis and the stage key of each filing. Filings opened as
+    intermediate reports (23(4)(c)) get their own stage after the incident notification;
+    the others take the base stages in order. The incident is ongoing at final-report
+    time while the crisis is not ended, or ended after that time (23(4)(e))."""
+    base_rows = [row for row in rows if row.data.get("stage") != "intermediate_report"]
+    notified = base_rows[1].sent_at if len(base_rows) > 1 else None
+    plain = regulatory.nis2_stages(regime=regime, aware_at=crisis.declared_at, notification_sent_at=notified)
+    ongoing = crisis.closed_at is None or crisis.closed_at > plain[-1].due_at
+    base = regulatory.nis2_stages(regime=regime, aware_at=crisis.declared_at, notification_sent_at=notified,
+                                  ongoing=ongoing, handled_at=crisis.closed_at)
+    keyed: list[tuple[RegulatoryNotification, str]] = []
+    intermediate: list[regulatory.Stage] = []
+    position = 0
+    for row in rows:
+        if row.data.get("stage") == "intermediate_report":
+            due = parse_datetime(str(row.data.get("requested_due") or "")) if row.data.get("requested_due") else None
+            stage = regulatory.nis2_intermediate_stage(regime=regime, requested_at=row.created_at, due_at=due,
+                                                       key=f"intermediate_report:{row.filing}")
+            intermediate.append(stage)
+            keyed.append((row, stage.key))
+        else:
+            keyed.append((row, base[min(position, len(base) - 1)].key))
+            position += 1
+    return [*base[:2], *intermediate, *base[2:]], keyed
 
 
 def notification_clocks(*, crisis: Crisis, now: datetime.datetime | None = None) -> list[Clock]:
@@ -460,10 +492,13 @@ def notification_save(*, actor: Actor, crisis: Crisis, kind: str, data: dict[str
 
 def notification_complement(
     *, actor: Actor, crisis: Crisis, kind: str, stage: str = "follow_up",
+    requested_due: datetime.datetime | None = None,
 ) -> RegulatoryNotification:
     """Open the next filing once the previous one is sent: a complementary filing to the
     CNIL; a follow-up report or the end-of-incident update of the health-sector report;
-    the next NIS 2 stage (incident notification, then final report)."""
+    the next NIS 2 stage (incident notification, then the final report, or a progress
+    report while the incident is ongoing), or a NIS 2 intermediate report asked by the
+    authority (`stage="intermediate_report"`, due by `requested_due`)."""
     kind = _kind(kind)
     rights.require_run_crisis(actor, crisis)
     if kind not in MULTI_FILING:
@@ -483,11 +518,24 @@ def notification_complement(
             data["stage"] = stage
             data["filing_type"] = f"{stages[stage]} ({current.reference})"
         elif kind == NotificationKind.ANSSI:
-            if current.filing >= 3:
-                raise ValidationError(_("The final report was sent: the NIS 2 notification is complete."))
             regime = regulatory.nis2_regime(essential_operator=crisis.establishment.is_essential_operator)
-            nis2 = regulatory.nis2_stages(regime=regime, aware_at=crisis.declared_at)
-            data["filing_type"] = f"{nis2[current.filing].label} ({current.reference})"
+            rows = list(RegulatoryNotification.objects.filter(crisis=crisis, kind=kind).order_by("filing"))
+            plan, keyed = nis2_plan(crisis, rows, regime)
+            done = {key for _row, key in keyed}
+            following = next((s for s in plan if s.key not in done), None)
+            if following is None:
+                raise ValidationError(_("The final report was sent: the NIS 2 notification is complete."))
+            if stage == "intermediate_report":
+                if "notification" not in done:
+                    raise ValidationError(_("An intermediate report follows the incident notification."))
+                data["stage"] = "intermediate_report"
+                data["requested_due"] = str(requested_due.isoformat()) if requested_due else ""
+                stage_label = regulatory.nis2_intermediate_stage(regime=regime, requested_at=timezone.now()).label
+            else:
+                data["stage"] = following.key
+                data.pop("requested_due", None)
+                stage_label = following.label
+            data["filing_type"] = f"{stage_label} ({current.reference})"
         else:
             data["filing_type"] = _("Complementary (to reference %(ref)s)") % {"ref": current.reference}
         filing = RegulatoryNotification.objects.create(

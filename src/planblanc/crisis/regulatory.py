@@ -128,18 +128,40 @@ class Stage:
 
 def nis2_stages(
     *, regime: str, aware_at: datetime.datetime, notification_sent_at: datetime.datetime | None = None,
+    ongoing: bool = False, handled_at: datetime.datetime | None = None,
 ) -> list[Stage]:
-    """The three NIS 2 art. 23 stages and their due times: early warning and incident
+    """The NIS 2 art. 23 stages and their due times: early warning and incident
     notification counted from becoming aware, the final report from the incident
-    notification (from its due time while it is not sent)."""
+    notification (from its due time while it is not sent). When the incident is still
+    `ongoing` at final-report time (23(4)(e)), a progress report is due then and the
+    final report within a month of handling it (`handled_at`; while it is not handled,
+    counted from the progress report's due time, provisionally)."""
     nis2 = regulatory_data()["nis2"]
     rules = nis2["regimes"][regime]
     labels = nis2["stages"]
     notification_due = aware_at + datetime.timedelta(hours=rules["notification_hours"])
-    return [
+    final_due = add_months(notification_sent_at or notification_due, rules["final_report_months"])
+    stages = [
         Stage("early_warning", label(labels["early_warning"]),
               aware_at + datetime.timedelta(hours=rules["early_warning_hours"])),
         Stage("notification", label(labels["notification"]), notification_due),
-        Stage("final_report", label(labels["final_report"]),
-              add_months(notification_sent_at or notification_due, rules["final_report_months"])),
     ]
+    if not ongoing:
+        return [*stages, Stage("final_report", label(labels["final_report"]), final_due)]
+    return [
+        *stages,
+        Stage("progress_report", label(labels["progress_report"]), final_due),
+        Stage("final_report", label(labels["final_report_after_handling"]),
+              add_months(handled_at or final_due, rules["final_after_handling_months"])),
+    ]
+
+
+def nis2_intermediate_stage(
+    *, regime: str, requested_at: datetime.datetime, due_at: datetime.datetime | None = None, key: str = "",
+) -> Stage:
+    """An intermediate report asked by the CSIRT or the authority (23(4)(c)): due by the
+    date of the request, else the regime's target after the request."""
+    nis2 = regulatory_data()["nis2"]
+    days = nis2["regimes"][regime]["intermediate_report_days"]
+    return Stage(key or "intermediate_report", label(nis2["stages"]["intermediate_report"]),
+                 due_at or requested_at + datetime.timedelta(days=days))

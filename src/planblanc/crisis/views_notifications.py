@@ -15,6 +15,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -82,9 +83,12 @@ def notification_form(request: HttpRequest, crisis_id: int, kind: str) -> HttpRe
     kind = _kind(kind)
     if request.method == "POST":
         if "complement" in request.POST:
+            requested = parse_datetime(request.POST.get("requested_due", "") or "")
+            if requested is not None and timezone.is_naive(requested):
+                requested = timezone.make_aware(requested)
             _attempt(request, lambda: notifications.notification_complement(
-                actor=request.user, crisis=crisis, kind=kind, stage=request.POST.get("stage", "follow_up")),
-                     _("Complementary filing opened."))
+                actor=request.user, crisis=crisis, kind=kind, stage=request.POST.get("stage", "follow_up"),
+                requested_due=requested), _("Complementary filing opened."))
         else:
             _attempt(request, lambda: notifications.notification_save(
                 actor=request.user, crisis=crisis, kind=kind, data=request.POST.dict()), _("Notification saved."))

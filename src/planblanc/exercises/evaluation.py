@@ -2,7 +2,8 @@
 
 Each expected reaction is ticked done, late or missed: by the platform where it can see
 the reaction (regulatory notifications filed in the exercise crisis, decisions recorded
-in its logbook), otherwise by an observer or an animator. A tick by a person always
+in its logbook, a communication to the press, patients or partners approved there after
+a media-pressure inject), otherwise by an observer or an animator. A tick by a person always
 wins over the platform's.
 
 Scores (documented formula, 0 to 100):
@@ -47,7 +48,7 @@ from planblanc.tenancy import user_label
 
 POINTS = {Outcome.DONE: 1.0, Outcome.LATE: 0.5, Outcome.MISSED: 0.0}
 # Areas where the platform sees the reaction in the exercise crisis.
-AUTOMATIC_AREAS = (CriterionArea.NOTIFICATIONS, CriterionArea.DECISION)
+AUTOMATIC_AREAS = (CriterionArea.NOTIFICATIONS, CriterionArea.DECISION, CriterionArea.EXTERNAL_COMMUNICATION)
 
 
 def reaction_tick(
@@ -91,6 +92,14 @@ def _platform_outcome(
         times = list(RegulatoryNotification.objects.filter(
             crisis_id=run.crisis_id, sent_at__isnull=False, sent_at__gte=row.fired_at,
         ).values_list("sent_at", flat=True))
+    elif area == CriterionArea.EXTERNAL_COMMUNICATION:
+        # Media pressure answered: a communication to the press, patients or partners (a
+        # holding statement) approved in the exercise crisis after the inject.
+        from planblanc.crisis.models import CommunicationDraft
+
+        times = [t for t in CommunicationDraft.objects.filter(
+            crisis_id=run.crisis_id, approved_at__isnull=False, approved_at__gte=row.fired_at,
+        ).exclude(audience="staff").values_list("approved_at", flat=True) if t is not None]
     else:
         times = list(LogbookEntry.objects.filter(
             crisis_id=run.crisis_id, kind=EntryKind.DECISION, at__gte=row.fired_at,

@@ -68,7 +68,7 @@ class InjectForm(BootstrapFormMixin, forms.ModelForm):
 
     class Meta:
         model = Inject
-        fields = ["number", "phase", "offset_minutes", "scheduled_at", "channel", "kind", "sender", "target_cell",
+        fields = ["number", "phase", "offset_minutes", "scheduled_at", "story_time", "channel", "kind", "sender", "target_cell",
                   "target_role", "subject", "content", "attachments_text", "animator", "comment", "deliverable",
                   "dependencies"]
         widgets = {

@@ -32,6 +32,7 @@ from planblanc.accounts.audit import audit_record
 from planblanc.actors import EXERCISE_RUNNER, Actor
 from planblanc.crisis import services as crisis_services
 from planblanc.exercises.models import (
+    FEED_CHANNELS,
     Channel,
     EvaluationCriterion,
     Exercise,
@@ -86,9 +87,11 @@ def inject_runs(*, run: ExerciseRun) -> QuerySet[InjectRun]:
 
 
 def inbox(*, run: ExerciseRun, cell: str = "") -> list[InjectRun]:
-    """What the players received, latest first; a player of a cell sees what was sent to
-    their cell or to everyone."""
-    rows = InjectRun.objects.filter(run=run, state__in=(InjectState.SENT, InjectState.TAKEN)).select_related("inject")
+    """What the players received, latest first, but the public feed's posts, calls and
+    articles; a player of a cell sees what was sent to their cell or to everyone."""
+    rows = (InjectRun.objects.filter(run=run, state__in=(InjectState.SENT, InjectState.TAKEN))
+            .exclude(inject__channel__in=FEED_CHANNELS)  # the public feed shows those (exercises.media)
+            .select_related("inject").prefetch_related("inject__files"))
     if cell:
         rows = rows.filter(Q(inject__target_cell="") | Q(inject__target_cell__iexact=cell))
     return list(rows.order_by("-fired_at", "-inject__number"))

@@ -16,6 +16,7 @@ from planblanc import rights
 from planblanc.accounts.audit import audit_record, diff, snapshot
 from planblanc.actors import Actor
 from planblanc.directory.models import Establishment, Membership, Person
+from planblanc.exercises import attachments, media
 from planblanc.exercises import chronogramme as chrono
 from planblanc.exercises.kits import kit_get
 from planblanc.exercises.models import (
@@ -28,6 +29,7 @@ from planblanc.exercises.models import (
     Inject,
     Participant,
     ParticipantRole,
+    TimelineMarker,
 )
 
 EXERCISE_FIELDS = (
@@ -35,7 +37,7 @@ EXERCISE_FIELDS = (
     "location", "counts_for_obligation",
 )
 INJECT_FIELDS = (
-    "number", "phase", "offset", "scheduled_at", "channel", "sender", "target_cell", "target_role",
+    "number", "phase", "offset", "scheduled_at", "story_time", "channel", "sender", "target_cell", "target_role",
     "subject", "content", "attachments", "kind", "animator", "comment", "deliverable",
 )
 # Once the run has started, the scenario belongs to the animator console.
@@ -106,6 +108,11 @@ def exercise_create_from_kit(
     parsed = chrono.read_json(kit.as_chronogramme())
     if parsed.errors:  # a broken kit file is our bug; the kit tests catch it first
         raise ValidationError([str(problem) for problem in parsed.errors])
+    # The kit's {etablissement}, {ville}, {directeur} become this establishment's names.
+    values = media.kit_variables(establishment)
+    for item in parsed.injects:
+        item.subject = media.fill_variables(item.subject, values)
+        item.content = media.fill_variables(item.content, values)
     exercise = Exercise(
         establishment=establishment,
         kit_slug=kit.slug,
@@ -390,7 +397,7 @@ def _save_injects(exercise: Exercise, parsed: list[chrono.ParsedInject]) -> list
     for item in parsed:
         inject = Inject(
             exercise=exercise, number=item.number, phase=item.phase[:200], offset=item.offset,
-            scheduled_at=item.scheduled_at, channel=item.channel, sender=item.sender[:200],
+            scheduled_at=item.scheduled_at, story_time=item.story_time[:60], channel=item.channel, sender=item.sender[:200],
             target_cell=item.target_cell[:200], target_role=item.target_role[:200], subject=item.subject[:300],
             content=item.content, attachments=item.attachments, kind=item.kind, comment=item.comment,
             deliverable=item.deliverable[:300], excluded=item.excluded,
@@ -437,6 +444,7 @@ def chronogramme_import(
     with transaction.atomic():
         if replace:
             exercise.injects.all().delete()
+            exercise.markers.all().delete()
         else:
             used = set(exercise.injects.values_list("number", flat=True))
             clash = sorted(used & {item.number for item in good})
@@ -446,11 +454,21 @@ def chronogramme_import(
                     % {"numbers": ", ".join(str(n) for n in clash)}
                 )
         created = _save_injects(exercise, good)
+        for item, inject in zip(good, created, strict=True):
+            for name, content in item.files:
+                attachments.inject_attachment_add(actor=actor, inject=inject, name=name, content=content)
+        base = exercise.markers.count()
+        TimelineMarker.objects.bulk_create(
+            TimelineMarker(exercise=exercise, label=marker.label[:200], kind=marker.kind, offset=marker.offset,
+                           position=base + index)
+            for index, marker in enumerate(chronogramme.markers)
+        )
         audit_record(
             actor=actor, action="exercise.import_chronogramme", obj=exercise, establishment=exercise.establishment,
             changes={
                 "injects": len(created), "sheet": chronogramme.sheet, "replace": replace,
                 "rows_left_out": sorted(chronogramme.bad_rows),
+                "markers": len(chronogramme.markers),
             },
         )
     return created

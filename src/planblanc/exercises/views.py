@@ -16,17 +16,20 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from planblanc import rights
 from planblanc.core import staging
 from planblanc.core.forms import run_service
+from planblanc.core.tabular import max_upload_bytes
 from planblanc.directory.models import Establishment
+from planblanc.exercises import attachments, invitations, selectors, services
 from planblanc.exercises import chronogramme as chrono
-from planblanc.exercises import selectors, services
 from planblanc.exercises.forms import (
     ExerciseForm,
     ExerciseFromKitForm,
@@ -41,6 +44,7 @@ from planblanc.exercises.forms import (
 from planblanc.exercises.invitations import exercise_invitation_ics
 from planblanc.exercises.kits import kits
 from planblanc.exercises.models import Exercise, ExpectedReaction, Participant
+from planblanc.exercises.views_run import attachment_response
 from planblanc.tenancy import Perm, get_for_user, has_perm_somewhere
 
 
@@ -133,6 +137,8 @@ def _editor_context(request: HttpRequest, exercise: Exercise) -> dict[str, Any]:
             "offset_label": _format_offset(due),
             "clock": timezone.localtime(start + due).strftime("%H:%M") if start and due is not None else "",
         })
+    if sort == "time":
+        rows = _with_markers(rows, list(exercise.markers.all()), start)
     return {
         "exercise": exercise,
         "establishment": exercise.establishment,
@@ -149,6 +155,24 @@ def _editor_context(request: HttpRequest, exercise: Exercise) -> dict[str, Any]:
             "location": exercise.location,
         }) if may_edit else None,
     }
+
+
+def _with_markers(rows: list[dict[str, Any]], markers: list[Any], start: datetime.datetime | None,
+                  ) -> list[dict[str, Any]]:
+    """Markers (DEBEX, pauses, FINEX) between the injects, at their time; an end marker
+    after the injects of the same time, the others before."""
+    far = datetime.timedelta(days=3650)
+    merged: list[tuple[datetime.timedelta, int, int, dict[str, Any]]] = []
+    for index, row in enumerate(rows):
+        due = row["inject"].due_offset(start)
+        merged.append((due if due is not None else far, 1, index, row))
+    for index, marker in enumerate(markers):
+        merged.append((marker.offset if marker.offset is not None else far, 2 if marker.kind == "end" else 0, index, {
+            "marker": marker, "offset_label": _format_offset(marker.offset),
+            "clock": timezone.localtime(start + marker.offset).strftime("%H:%M")
+            if start and marker.offset is not None else "",
+        }))
+    return [row for *_key, row in sorted(merged, key=lambda item: item[:3])]
 
 
 def _format_offset(due: datetime.timedelta | None) -> str:
@@ -239,7 +263,56 @@ def inject_edit(request: HttpRequest, pk: int, inject_pk: int | None = None) -> 
         "reactions": inject.expected_reactions.select_related("criterion") if inject else [],
         "reaction_form": ReactionForm(exercise=exercise) if inject and may_edit else None,
         "may_edit": may_edit,
+        "files": inject.files.all() if inject else [],
+        "max_upload_mb": max_upload_bytes() // 2**20,
     }, status=422 if form.errors else 200)
+
+
+@login_required
+@require_POST
+def inject_file_add(request: HttpRequest, pk: int, inject_pk: int) -> HttpResponse:
+    """Attach a real file to an inject (PDF, image, sound, text), bounded and typed."""
+    exercise = _exercise(request, pk, write=True)
+    inject = selectors.inject_get_for_user(user=request.user, exercise=exercise, pk=inject_pk)
+    upload = request.FILES.get("file")
+    if upload is None:
+        messages.error(request, _("Choose a file to attach."))
+    elif upload.size is not None and upload.size > max_upload_bytes():
+        messages.error(request, _("The file is larger than %(size)d MB.") % {"size": max_upload_bytes() // 2**20})
+    else:
+        try:
+            attachments.inject_attachment_add(actor=request.user, inject=inject, name=upload.name or "file",
+                                              content=upload.read())
+            messages.success(request, _("File attached."))
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+    return redirect(reverse("exercises:inject_edit", args=[exercise.pk, inject.pk]) + "#files")
+
+
+@login_required
+def inject_file(request: HttpRequest, pk: int, inject_pk: int, file_pk: int) -> HttpResponse:
+    exercise = _exercise(request, pk)
+    inject = selectors.inject_get_for_user(user=request.user, exercise=exercise, pk=inject_pk)
+    attachment = inject.files.filter(pk=file_pk).first()
+    if attachment is None:
+        raise Http404
+    return attachment_response(attachment)
+
+
+@login_required
+@require_POST
+def inject_file_delete(request: HttpRequest, pk: int, inject_pk: int, file_pk: int) -> HttpResponse:
+    exercise = _exercise(request, pk, write=True)
+    inject = selectors.inject_get_for_user(user=request.user, exercise=exercise, pk=inject_pk)
+    attachment = inject.files.filter(pk=file_pk).first()
+    if attachment is None:
+        raise Http404
+    try:
+        attachments.inject_attachment_delete(actor=request.user, attachment=attachment)
+        messages.success(request, _("File removed."))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect(reverse("exercises:inject_edit", args=[exercise.pk, inject.pk]) + "#files")
 
 
 @login_required
@@ -290,6 +363,23 @@ def reaction_delete(request: HttpRequest, pk: int, inject_pk: int, reaction_pk: 
 
 
 # Participants and invitations ----------------------------------------------------------
+
+
+@login_required
+@require_POST
+def invitations_send(request: HttpRequest, pk: int) -> HttpResponse:
+    exercise = _exercise(request, pk, write=True)
+    channels = tuple(c for c in ("email", "sms") if request.POST.get(c)) or invitations.INVITATION_CHANNELS
+    try:
+        campaigns = invitations.invitations_send(actor=request.user, exercise=exercise, channels=channels)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        count = sum(c.recipients.count() for c in campaigns)
+        messages.success(request, ngettext(
+            "Invitation sent to %(count)d participant through the alerting engine.",
+            "Invitations sent to %(count)d participants through the alerting engine.", count) % {"count": count})
+    return redirect(reverse("exercises:detail", args=[exercise.pk]) + "#participants-title")
 
 
 @login_required
@@ -462,10 +552,10 @@ def _sheets_and_headers(data: bytes, sheet: str | None) -> tuple[list[str], list
         workbook.close()
     if not rows:
         return names, []
-    index, score = chrono._find_header(rows)
+    index, score = chrono.find_header(rows)
     if score < 2:
         index = next((i for i, row in enumerate(rows) if sum(1 for v in row if v not in (None, "")) >= 2), 0)
-    return names, [chrono._cell_text(v) for v in rows[index]]
+    return names, [chrono.cell_text(v) for v in rows[index]]
 
 
 @login_required

@@ -8,6 +8,7 @@ action checks its own right (403)."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from django import forms
 from django.contrib import messages
@@ -23,14 +24,16 @@ from django.views.decorators.http import require_POST
 from planblanc import rights
 from planblanc.core.forms import BootstrapFormMixin, run_service
 from planblanc.directory.models import Person
-from planblanc.exercises import evaluation, report
+from planblanc.exercises import attachments, evaluation, media, report
 from planblanc.exercises import run as run_services
 from planblanc.exercises.models import (
+    FEED_CHANNELS,
     EvaluationCriterion,
     Exercise,
     ExerciseRun,
     ExpectedReaction,
     Inject,
+    InjectAttachment,
     InjectRun,
     Outcome,
 )
@@ -69,6 +72,10 @@ def _console_context(exercise: Exercise, run: ExerciseRun | None) -> dict[str, A
             "upcoming": run_services.upcoming(run=run, now=now),
             "simulated": run.simulated_time(now),
             "simulated_seconds": int(run.simulated_seconds(now)),
+            "markers": [
+                {"marker": m, "passed": m.offset is not None and m.offset.total_seconds() <= run.simulated_seconds(now)}
+                for m in exercise.markers.all()
+            ],
             "speeds": range(run_services.MIN_SPEED, run_services.MAX_SPEED + 1),
         })
     return context
@@ -168,7 +175,8 @@ def inject_action(request: HttpRequest, pk: int, row_pk: int, action: str) -> Ht
             call()
         except ValidationError as exc:
             notice = " ".join(exc.messages)
-        return render(request, "exercises/run/_inbox.html", {**_player_context(request, exercise), "notice": notice})
+        template = "exercises/run/_feed.html" if row.inject.channel in FEED_CHANNELS else "exercises/run/_inbox.html"
+        return render(request, template, {**_player_context(request, exercise), "notice": notice})
     response = _act(request, exercise, call, done)
     if action == "take" and not rights.may_animate_run(request.user, exercise):
         return redirect("exercises:run_player", pk=exercise.pk)
@@ -185,7 +193,7 @@ def _player_context(request: HttpRequest, exercise: Exercise) -> dict[str, Any]:
     cell = participant.cell if participant is not None and participant.role == "player" else ""
     return {
         "exercise": exercise, "run": run, "inbox": run_services.inbox(run=run, cell=cell) if run else [],
-        "participant": participant,
+        "feed": media.feed(run=run, cell=cell) if run else [], "participant": participant, "cell": cell,
     }
 
 
@@ -198,6 +206,40 @@ def player(request: HttpRequest, pk: int) -> HttpResponse:
 def player_inbox(request: HttpRequest, pk: int) -> HttpResponse:
     """The inbox alone, polled every few seconds by the player space (HTMX)."""
     return render(request, "exercises/run/_inbox.html", _player_context(request, _exercise(request, pk)))
+
+
+@login_required
+def player_feed(request: HttpRequest, pk: int) -> HttpResponse:
+    """The public feed alone (posts, journalists' calls, press articles), polled by the
+    player space like the inbox."""
+    return render(request, "exercises/run/_feed.html", _player_context(request, _exercise(request, pk)))
+
+
+@login_required
+def player_attachment(request: HttpRequest, pk: int, file_pk: int) -> HttpResponse:
+    """A file of a fired inject, for its recipients only; anything else is a 404."""
+    context = _player_context(request, _exercise(request, pk))
+    run = context["run"]
+    attachment = InjectAttachment.objects.filter(pk=file_pk, inject__exercise=context["exercise"]).select_related(
+        "inject").first()
+    if run is None or attachment is None or not attachments.attachment_for_player(
+            run=run, attachment=attachment, cell=context["cell"]):
+        raise Http404
+    return attachment_response(attachment)
+
+
+def attachment_response(attachment: InjectAttachment) -> HttpResponse:
+    try:
+        content = attachments.attachment_content(attachment)
+    except (OSError, ValidationError) as exc:
+        raise Http404 from exc
+    response = HttpResponse(content, content_type=attachment.content_type)
+    # Images and PDFs open in the browser; nothing else runs inline (types are sniffed at upload).
+    disposition = "inline" if attachment.content_type.startswith(("image/", "application/pdf")) else "attachment"
+    response["Content-Disposition"] = f"{disposition}; filename*=UTF-8''{quote(attachment.name)}"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
+    return response
 
 
 # ---------------------------------------------------------------------------- observers

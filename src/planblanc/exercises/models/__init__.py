@@ -4,6 +4,7 @@ clock, state of each inject, observations, evaluation, questionnaire). Import fr
 not from the modules."""
 
 from planblanc.exercises.models.design import (
+    FEED_CHANNELS,
     Channel,
     CriterionArea,
     EvaluationCriterion,
@@ -12,10 +13,13 @@ from planblanc.exercises.models.design import (
     ExerciseStatus,
     ExpectedReaction,
     Inject,
+    InjectAttachment,
     InjectKind,
+    MarkerKind,
     MaturityLevel,
     Participant,
     ParticipantRole,
+    TimelineMarker,
 )
 from planblanc.exercises.models.run import (
     DONE_STATES,
@@ -31,7 +35,8 @@ from planblanc.exercises.models.run import (
 )
 
 __all__ = [
-    "DONE_STATES", "HANDLED_STATES", "Channel", "CriterionArea", "EvaluationCriterion", "Exercise", "ExerciseKind", "ExerciseRun",
-    "ExerciseStatus", "ExpectedReaction", "Inject", "InjectKind", "InjectRun", "InjectState", "MaturityLevel",
-    "Observation", "Outcome", "Participant", "ParticipantRole", "QuestionnaireAnswer", "ReactionCheck", "RunStatus",
+    "DONE_STATES", "FEED_CHANNELS", "HANDLED_STATES", "Channel", "CriterionArea", "EvaluationCriterion", "Exercise",
+    "ExerciseKind", "ExerciseRun", "ExerciseStatus", "ExpectedReaction", "Inject", "InjectAttachment", "InjectKind",
+    "InjectRun", "InjectState", "MarkerKind", "MaturityLevel", "Observation", "Outcome", "Participant",
+    "ParticipantRole", "QuestionnaireAnswer", "ReactionCheck", "RunStatus", "TimelineMarker",
 ]

@@ -79,6 +79,12 @@ class Channel(models.TextChoices):
     ORAL = "oral", _("Oral")
     PRESS_ARTICLE = "press_article", _("Fake press article")
     SOCIAL_POST = "social_post", _("Fake social-media post")
+    PRESS_CALL = "press_call", _("Journalist's call (simulated)")
+
+
+# Injects shown in the players' public feed (media and social-network pressure), not in
+# their inbox.
+FEED_CHANNELS = (Channel.PRESS_ARTICLE, Channel.SOCIAL_POST, Channel.PRESS_CALL)
 
 
 class InjectKind(models.TextChoices):
@@ -96,6 +102,9 @@ class Inject(models.Model):
     phase = models.CharField(_("phase"), max_length=200, blank=True)
     offset = models.DurationField(_("time from start"), null=True, blank=True)
     scheduled_at = models.DateTimeField(_("absolute time"), null=True, blank=True)
+    # Time in the story ("heure simulée", e.g. "12H30 (08/08/2024)"), shown to players; the
+    # schedule is `offset`.
+    story_time = models.CharField(_("simulated time (story)"), max_length=60, blank=True)
     channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices, default=Channel.EMAIL)
     sender = models.CharField(_("simulated sender"), max_length=200, blank=True)
     target_cell = models.CharField(_("target cell"), max_length=200, blank=True)
@@ -137,6 +146,59 @@ class Inject(models.Model):
         if self.scheduled_at is not None and start is not None:
             return self.scheduled_at - start
         return None
+
+
+class InjectAttachment(models.Model):
+    """A file handed with an inject (a fake email's PDF, a photo of a ransom note),
+    stored under the data dir with its SHA-256; players see it once the inject is fired."""
+
+    inject = models.ForeignKey(Inject, on_delete=models.CASCADE, related_name="files")
+    name = models.CharField(_("file name"), max_length=255)
+    sha256 = models.CharField(max_length=64)
+    size_bytes = models.PositiveBigIntegerField()
+    content_type = models.CharField(max_length=100)
+    # Relative to settings.DATA_DIR.
+    path = models.CharField(max_length=500)
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantQuerySet.as_manager_for("establishment", path="inject__exercise__establishment")
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("inject attachment")
+        verbose_name_plural = _("inject attachments")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MarkerKind(models.TextChoices):
+    START = "start", _("Start of the exercise")
+    END = "end", _("End of the exercise")
+    PAUSE = "pause", _("Pause")
+    RESUME = "resume", _("Resumption")
+    OTHER = "other", _("Marker")
+
+
+class TimelineMarker(models.Model):
+    """A landmark of the chronogramme (DEBEX, FINEX, a pause): shown on the timeline, never
+    sent to players."""
+
+    exercise = models.ForeignKey(Exercise, on_delete=models.CASCADE, related_name="markers")
+    label = models.CharField(_("label"), max_length=200)
+    kind = models.CharField(_("kind"), max_length=10, choices=MarkerKind.choices, default=MarkerKind.OTHER)
+    offset = models.DurationField(_("time from start"), null=True, blank=True)
+    position = models.PositiveIntegerField(default=0)
+
+    objects = TenantQuerySet.as_manager_for("establishment", path="exercise__establishment")
+
+    class Meta:
+        ordering = ["offset", "position", "id"]
+        verbose_name = _("timeline marker")
+        verbose_name_plural = _("timeline markers")
+
+    def __str__(self) -> str:
+        return self.label
 
 
 class ExpectedReaction(models.Model):
