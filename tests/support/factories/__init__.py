@@ -66,6 +66,7 @@ from tests.support.factories.exercises import (
     ParticipantFactory,
     QuestionnaireAnswerFactory,
     ReactionCheckFactory,
+    TimelineMarkerFactory,
 )
 from tests.support.factories.mutual_aid import (
     AidAlertFactory,
@@ -107,6 +108,7 @@ from tests.support.factories.readiness import (
 )
 
 __all__ = [
+    "TimelineMarkerFactory",
     "AcknowledgementFactory",
     "ActionFactory",
     "AidAlertFactory",

@@ -17,6 +17,7 @@ from planblanc.exercises.models import (
     Participant,
     QuestionnaireAnswer,
     ReactionCheck,
+    TimelineMarker,
 )
 from tests.support.factories.directory import EstablishmentFactory, PersonFactory
 
@@ -27,6 +28,15 @@ class ExerciseFactory(factory.django.DjangoModelFactory):
 
     establishment = factory.SubFactory(EstablishmentFactory)
     title = factory.Sequence(lambda n: f"Exercice {n}")
+
+
+class TimelineMarkerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = TimelineMarker
+
+    exercise = factory.SubFactory(ExerciseFactory)
+    label = "DEBEX PREFECTURE"
+    kind = "start"
 
 
 class InjectFactory(factory.django.DjangoModelFactory):
