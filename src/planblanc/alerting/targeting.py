@@ -23,6 +23,7 @@ from django.utils import timezone
 from planblanc.alerting import preferences, services
 from planblanc.alerting.channels.base import providers_for
 from planblanc.alerting.models import Channel, OnCallRotation, Recipient
+from planblanc.alerting.services.campaigns import channel_usable
 from planblanc.directory.models import Establishment, Membership, Person, Region
 from planblanc.tenancy import Perm
 
@@ -162,7 +163,7 @@ def planned_steps(
     return [
         channel for channel in dict.fromkeys(recipient.channels or plan)
         if channel in Channel.values and providers_for(channel)
-        and services._usable(channel, probe.address_for(channel), push_people=push_people)
+        and channel_usable(channel, probe.address_for(channel), push_people=push_people)
     ]
 
 
