@@ -20,6 +20,7 @@ from django.db.models import Case, F, When
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from planblanc import actors
 from planblanc.accounts.audit import audit_record
 from planblanc.alerting.models import ChatRoom, Delivery, DeliveryStatus, Recipient
 from planblanc.directory.models import Person
@@ -87,7 +88,7 @@ def answer_record(*, delivery: Delivery, via: str, minutes: int | None = None) -
     acknowledgement_record(delivery=delivery, via=via)
     if minutes is not None:
         audit_record(
-            actor=f"recipient:{delivery.recipient.name}", action="alerting.answer", obj=delivery.recipient,
+            actor=actors.recipient(delivery.recipient.name), action="alerting.answer", obj=delivery.recipient,
             establishment=delivery.campaign.establishment,
             changes={"campaign": delivery.campaign_id, "answer": "coming", "minutes": minutes, "via": via},
         )
@@ -105,7 +106,7 @@ def decline_record(*, delivery: Delivery, via: str) -> None:
         recipient_answer(recipient=delivery.recipient, answer=number, via=via, delivery=delivery)
         return
     audit_record(
-        actor=f"recipient:{delivery.recipient.name}", action="alerting.answer", obj=delivery.recipient,
+        actor=actors.recipient(delivery.recipient.name), action="alerting.answer", obj=delivery.recipient,
         establishment=delivery.campaign.establishment,
         changes={"campaign": delivery.campaign_id, "answer": "cannot", "via": via},
     )

@@ -25,8 +25,9 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from planblanc import actors
 from planblanc.accounts.audit import audit_record
-from planblanc.actors import ESCALATION_WORKER, Actor, SystemActor
+from planblanc.actors import ESCALATION_WORKER, Actor, OutsideParty, SystemActor
 from planblanc.alerting import services
 from planblanc.alerting.models import (
     Channel,
@@ -305,7 +306,7 @@ def escalation_stop_for_campaign(*, campaign_id: int, by: str) -> int:
     escalation_ids = list(EscalationStep.objects.filter(campaign_id=campaign_id).values_list("escalation_id", flat=True))
     stopped = 0
     for escalation in Escalation.objects.filter(pk__in=escalation_ids, status=EscalationStatus.ACTIVE):
-        stopped += _stop(escalation, status=str(EscalationStatus.ACKNOWLEDGED), actor=f"recipient:{by}", by=by)
+        stopped += _stop(escalation, status=str(EscalationStatus.ACKNOWLEDGED), actor=actors.recipient(by), by=by)
     return stopped
 
 
@@ -323,7 +324,7 @@ def escalation_cancel(*, actor: Actor, escalation: Escalation) -> bool:
     return bool(_stop(escalation, status=str(EscalationStatus.CANCELLED), actor=actor, by=""))
 
 
-def _stop(escalation: Escalation, *, status: str, actor: Actor | str, by: str) -> int:
+def _stop(escalation: Escalation, *, status: str, actor: Actor | OutsideParty, by: str) -> int:
     now = timezone.now()
     with transaction.atomic():
         count = Escalation.objects.filter(pk=escalation.pk, status=EscalationStatus.ACTIVE).update(

@@ -12,6 +12,7 @@ from django.db import models, transaction
 from django.http import Http404
 from django.utils import timezone
 
+from planblanc import actors
 from planblanc.accounts.audit import audit_record
 from planblanc.alerting.models import (
     Acknowledgement,
@@ -81,7 +82,7 @@ def acknowledgement_record(*, delivery: Delivery, via: str = "link") -> Acknowle
             recipient=recipient, status__in=(DeliveryStatus.HELD, DeliveryStatus.QUEUED)
         ).update(status=DeliveryStatus.CANCELLED, reason="acknowledged", updated_at=now)
         audit_record(
-            actor=f"recipient:{recipient.name}", action="alerting.acknowledge", obj=recipient,
+            actor=actors.recipient(recipient.name), action="alerting.acknowledge", obj=recipient,
             establishment=delivery.campaign.establishment,
             changes={"campaign": delivery.campaign_id, "delivery": delivery.pk, "via": via},
         )

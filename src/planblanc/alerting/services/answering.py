@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from planblanc import actors
 from planblanc.accounts.audit import audit_record
 from planblanc.alerting import answers as answer_set
 from planblanc.alerting.models import (
@@ -87,7 +88,7 @@ def recipient_answer(
             answer=answer, answer_kind=choice.kind, answer_minutes=minutes, answered_at=now
         )
         audit_record(
-            actor=f"recipient:{recipient.name}"[:100], action="alerting.answer", obj=recipient,
+            actor=actors.recipient(recipient.name[:90]), action="alerting.answer", obj=recipient,
             establishment=campaign.establishment,
             changes={"campaign": campaign.pk, "answer": answer, "kind": choice.kind, "minutes": minutes, "via": via},
         )
