@@ -118,7 +118,7 @@ class Kannel:
         _stop(self.processes)
 
 
-CONFIG = """
+BOXES = """
 group = core
 admin-port = {admin_port}
 admin-password = admin-secret
@@ -126,51 +126,48 @@ admin-interface = 127.0.0.1
 smsbox-port = {smsbox_port}
 box-allow-ip = 127.0.0.1
 log-file = "{dir}/bearerbox.log"
-log-level = 1
-access-log = "{dir}/access.log"
-dlr-storage = internal
+log-level = {log_level}
+{core_extra}dlr-storage = internal
 store-type = spool
 store-location = "{dir}/spool"
 sms-resend-retry = 0
-
-group = smsc
-smsc = fake
-smsc-id = mt
-port = {mt_port}
-connect-allow-ip = 127.0.0.1
-our-host = 127.0.0.1
-
-group = smsc
-smsc = fake
-smsc-id = mo
-allowed-smsc-id = mo
-port = {mo_port}
-connect-allow-ip = 127.0.0.1
-our-host = 127.0.0.1
-
+{smscs}
 group = smsbox
 bearerbox-host = 127.0.0.1
 bearerbox-port = {smsbox_port}
 sendsms-port = {sendsms_port}
 sendsms-interface = 127.0.0.1
 log-file = "{dir}/smsbox.log"
-log-level = 1
+log-level = {log_level}
 global-sender = PlanBlanc
-mo-recode = false
-
+{smsbox_extra}
 group = sendsms-user
 username = planblanc
 password = sms-password
 max-messages = 6
 concatenation = true
 user-allow-ip = 127.0.0.1
+{services}"""
 
+# Replies (MO) go to the live server's callback.
+MO_SERVICE = """
 group = sms-service
 keyword = default
 get-url = "{callback_url}/sms/kannel/mo/?secret={secret}&from=%p&to=%P&text=%a"
 max-messages = 0
 catch-all = true
 """
+
+
+def _smsc(name: str, port: int, *, allowed: bool = True, throughput: float | None = None) -> str:
+    """A fake SMSC; `allowed`: only messages routed to it by name go through it."""
+    lines = ["", "group = smsc", "smsc = fake", f"smsc-id = {name}"]
+    if allowed:
+        lines.append(f"allowed-smsc-id = {name}")
+    lines += [f"port = {port}", "connect-allow-ip = 127.0.0.1", "our-host = 127.0.0.1"]
+    if throughput is not None:
+        lines.append(f"throughput = {throughput}")
+    return "\n".join(lines) + "\n"
 
 
 def _answers(url: str) -> bool:
@@ -255,9 +252,11 @@ def running_kannel(callback_url: str) -> Iterator[Kannel]:
         directory=directory, sendsms_port=free_port(), admin_port=free_port(), mt_port=free_port(),
         mo_port=free_port(), callback_url=callback_url,
     )
-    config = CONFIG.format(
-        admin_port=box.admin_port, smsbox_port=free_port(), dir=directory, mt_port=box.mt_port,
-        mo_port=box.mo_port, sendsms_port=box.sendsms_port, callback_url=callback_url, secret=SECRET,
+    config = BOXES.format(
+        admin_port=box.admin_port, smsbox_port=free_port(), dir=directory, sendsms_port=box.sendsms_port,
+        log_level=1, core_extra=f'access-log = "{directory}/access.log"\n', smsbox_extra="mo-recode = false\n",
+        smscs=_smsc("mt", box.mt_port, allowed=False) + _smsc("mo", box.mo_port),
+        services=MO_SERVICE.format(callback_url=callback_url, secret=SECRET),
     )
 
     def start_smscs() -> None:
@@ -289,49 +288,6 @@ def kannel_fixture(live_server: Any) -> Iterator[Kannel]:
 
 
 # Two outgoing links -----------------------------------------------------------------------
-
-PAIR_CONFIG = """
-group = core
-admin-port = {admin_port}
-admin-password = admin-secret
-admin-interface = 127.0.0.1
-smsbox-port = {smsbox_port}
-box-allow-ip = 127.0.0.1
-log-file = "{dir}/bearerbox.log"
-log-level = 2
-dlr-storage = internal
-store-type = spool
-store-location = "{dir}/spool"
-sms-resend-retry = 0
-{smscs}
-group = smsbox
-bearerbox-host = 127.0.0.1
-bearerbox-port = {smsbox_port}
-sendsms-port = {sendsms_port}
-sendsms-interface = 127.0.0.1
-log-file = "{dir}/smsbox.log"
-log-level = 2
-global-sender = PlanBlanc
-
-group = sendsms-user
-username = planblanc
-password = sms-password
-max-messages = 6
-concatenation = true
-user-allow-ip = 127.0.0.1
-"""
-
-SMSC = """
-group = smsc
-smsc = fake
-smsc-id = {name}
-allowed-smsc-id = {name}
-port = {port}
-connect-allow-ip = 127.0.0.1
-our-host = 127.0.0.1
-throughput = {throughput}
-"""
-
 
 @dataclass
 class Link:
@@ -392,9 +348,10 @@ def running_kannel_pair(throughputs: tuple[float, float] = (10, 10)) -> Iterator
     (directory / "spool").mkdir()
     links = [Link(name=f"link{i + 1}", port=free_port(), throughput=t) for i, t in enumerate(throughputs)]
     pair = KannelPair(directory=directory, sendsms_port=free_port(), admin_port=free_port(), links=links)
-    config = PAIR_CONFIG.format(
+    config = BOXES.format(
         admin_port=pair.admin_port, smsbox_port=free_port(), dir=directory, sendsms_port=pair.sendsms_port,
-        smscs="".join(SMSC.format(name=link.name, port=link.port, throughput=link.throughput) for link in links),
+        log_level=2, core_extra="", smsbox_extra="", services="",
+        smscs="".join(_smsc(link.name, link.port, throughput=link.throughput) for link in links),
     )
 
     def start_smscs() -> None:

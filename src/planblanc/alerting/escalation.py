@@ -40,6 +40,8 @@ from planblanc.alerting.models import (
     OnCallRotation,
     Recipient,
 )
+from planblanc.alerting.oncall import oncall_at
+from planblanc.alerting.templating import template_check
 from planblanc.directory.models import Establishment, Person
 from planblanc.tenancy import Perm, can, get_for_user
 
@@ -173,7 +175,6 @@ def escalation_start(
         errors.setdefault("message", []).append(_("Write the message."))
     if errors:
         raise ValidationError(errors)
-    from planblanc.alerting.templating import template_check
 
     template_check(message)
     snapshot = policy_snapshot(policy)
@@ -198,8 +199,6 @@ def _wake() -> None:
 
 
 def _targets(level: dict[str, Any], when: datetime) -> list[Person]:
-    from planblanc.alerting.oncall import oncall_at
-
     if level["kind"] == LevelKind.PERSON:
         return list(Person.objects.filter(pk=level["person"]))
     if level["kind"] == LevelKind.ROTATION:

@@ -35,6 +35,7 @@ from planblanc.alerting.services.acknowledgements import (
 )
 from planblanc.alerting.services.campaigns import campaign_finish_if_done
 from planblanc.alerting.services.hooks import workers_wake
+from planblanc.directory.validators import phone_normalize
 
 
 def recipient_answer(
@@ -129,8 +130,6 @@ def sms_reply_record(*, sender: str, text: str) -> Acknowledgement | None:
     followed by the campaign's short code (its number, given in the SMS), acknowledges
     the sender's latest delivery still open (of that campaign). Anything else is
     ignored."""
-    from planblanc.directory.validators import phone_normalize
-
     words = (text or "").strip().upper().replace(".", " ").split()
     if not words:
         return None

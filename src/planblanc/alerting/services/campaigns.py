@@ -41,6 +41,7 @@ from planblanc.alerting.models import (
     FollowUpStatus,
     Recipient,
 )
+from planblanc.alerting.push import subscribed_person_ids
 from planblanc.alerting.services.hooks import workers_wake
 from planblanc.alerting.templating import template_check
 from planblanc.directory.models import Establishment, Person, Region
@@ -208,8 +209,6 @@ def campaign_create(
         configured = {channel for channel in Channel.values if providers_for(channel)}
         push_people: set[int] = set()
         if Channel.PUSH in configured:
-            from planblanc.alerting.push import subscribed_person_ids
-
             push_people = subscribed_person_ids([item.person.pk for item in recipients if item.person is not None])
         planned: list[tuple[Recipient, list[str]]] = []
         rows = []

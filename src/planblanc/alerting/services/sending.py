@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,6 +28,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from planblanc.alerting import answers as answer_set
+from planblanc.alerting.capacity import pacer_for, provider_rate
 from planblanc.alerting.channels.base import (
     PERMANENT,
     SENT,
@@ -45,6 +47,7 @@ from planblanc.alerting.models import (
     DeliveryAttempt,
     DeliveryStatus,
 )
+from planblanc.alerting.push import push_results_record, subscriptions_for
 from planblanc.alerting.services.acknowledgements import ack_link_make
 from planblanc.alerting.services.campaigns import campaign_finish_if_done
 from planblanc.alerting.services.receipts import RECEIPT_CHANNELS, receipts_apply
@@ -132,8 +135,6 @@ def outgoing_message(delivery: Delivery) -> OutgoingMessage:
     )
     subscriptions: tuple[dict[str, Any], ...] = ()
     if delivery.channel == Channel.PUSH and recipient.person_id:
-        from planblanc.alerting.push import subscriptions_for
-
         subscriptions = subscriptions_for(person_id=recipient.person_id)
     return OutgoingMessage(
         delivery_id=delivery.pk, idempotency_key=delivery.idempotency_key, message_id=delivery.message_id,
@@ -150,8 +151,6 @@ def _spread(deliveries: list[Delivery], providers: list[Provider]) -> None:
     """First attempts of a channel whose providers all declare a capacity go to all of
     them at once, in proportion to their rates (a weighted round robin); retries keep
     the fallback order."""
-    from planblanc.alerting.capacity import provider_rate
-
     rates = [provider_rate(p) for p in providers]
     if len(providers) < 2 or any(r is None for r in rates):
         return
@@ -199,8 +198,6 @@ def delivery_send_batch(*, claimed: Claimed, worker_id: str, stop: threading.Eve
     # transaction still open on this one (callers that hold a transaction). SQLite
     # (one writer at a time, the laptop deployment) sends one provider after the other.
     if len(jobs) > 1 and connection.vendor == "postgresql" and not connection.in_atomic_block:
-        from concurrent.futures import ThreadPoolExecutor
-
         def in_thread(job: tuple[Provider, list[Provider], list[Delivery]]) -> int:
             try:
                 return run(job)
@@ -220,8 +217,6 @@ def _send_group(
     provider: Provider, providers: list[Provider], deliveries: list[Delivery], *, claimed: Claimed, worker_id: str,
     stop: threading.Event | None = None,
 ) -> int:
-    from planblanc.alerting.capacity import pacer_for
-
     by_id = {d.pk: d for d in deliveries}
     handed: dict[int, float] = {}
     answered: set[int] = set()
@@ -334,8 +329,6 @@ def _record(
     `sent_log` (written in bulk by the caller) rather than written one by one."""
     now = timezone.now()
     if delivery.channel == Channel.PUSH:
-        from planblanc.alerting.push import push_results_record
-
         push_results_record(result=result, now=now)
     marked = result.outcome == SENT and _mark_sent(
         delivery.pk, worker_id=worker_id, provider=provider.name,
