@@ -66,7 +66,7 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "planblanc.settings")
     os.environ["PLANBLANC_LOG_LEVEL"] = "WARNING"
 
-    from tests.support.kannel_pair import running_kannel_pair
+    from tests.support.kannel import running_kannel_pair
     from tests.support.smtp import SmtpServer
 
     workers: list[subprocess.Popen[bytes]] = []

@@ -6,6 +6,7 @@ At scale: DATABASE_URL=postgres://… and any number of web and worker processes
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from pathlib import Path
@@ -45,8 +46,6 @@ def env_int(name: str, default: int) -> int:
 
 
 def env_json(name: str, default: object) -> object:
-    import json
-
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default

@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.apps import apps
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.http import Http404
@@ -315,7 +316,6 @@ def get_for_user(
     except (queryset.model.DoesNotExist, ValueError, TypeError) as exc:
         raise Http404 from exc
     except Exception as exc:  # a malformed id in the URL is not the user's data either
-        from django.core.exceptions import ValidationError
 
         if isinstance(exc, ValidationError):
             raise Http404 from exc

@@ -14,8 +14,7 @@ from planblanc.alerting.capacity import Pacer, reach_estimate
 from planblanc.alerting.channels.base import build_providers
 from planblanc.alerting.models import Delivery, DeliveryStatus
 from planblanc.alerting.services import RecipientInput, campaign_create, deliveries_process
-from tests.support.kannel import needs_kannel
-from tests.support.kannel_pair import running_kannel_pair
+from tests.support.kannel import needs_kannel, running_kannel_pair
 
 
 def test_it_estimates_the_time_to_reach_everyone(settings):

@@ -279,9 +279,9 @@ def test_it_explains_a_bad_period(english: Any, world: Any, data: Any) -> None:
 
 
 def test_it_degrades_to_no_data_when_an_app_or_a_field_is_missing(world: Any) -> None:
-    assert obs._model("nowhere", "Crisis", {"establishment"}) is None
-    assert obs._model("crisis", "Crisis", {"establishment", "no_such_field"}) is None
-    assert obs._model("crisis", "Crisis", {"establishment", "is_exercise"}) is Crisis
+    assert obs.model_or_none("nowhere", "Crisis", {"establishment"}) is None
+    assert obs.model_or_none("crisis", "Crisis", {"establishment", "no_such_field"}) is None
+    assert obs.model_or_none("crisis", "Crisis", {"establishment", "is_exercise"}) is Crisis
 
 
 def test_it_keeps_the_plan_completeness_on_the_plan(world: Any) -> None:

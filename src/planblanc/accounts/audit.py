@@ -18,7 +18,7 @@ from django.db import models
 from django.utils.duration import duration_iso_string
 
 from planblanc.accounts.models import AuditEntry, User
-from planblanc.actors import Actor
+from planblanc.actors import AuditActor
 
 
 @dataclass(frozen=True)
@@ -77,15 +77,15 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
 
 def audit_record(
     *,
-    actor: Actor | str | None,
+    actor: AuditActor | None,
     action: str,
     obj: models.Model | None = None,
     establishment: Any = None,
     changes: dict[str, Any] | None = None,
     label: str = "",
 ) -> AuditEntry:
-    """`actor` is who acts (a user or a process); a string names an outside party
-    identified otherwise (a recipient's acknowledgement link), None an anonymous request."""
+    """`actor` is who acts: a user, a process, or an outside party identified otherwise
+    (a recipient's acknowledgement link); None an anonymous request (a failed login)."""
     meta = current_request_meta()
     actor_user = actor if isinstance(actor, User) and actor.is_authenticated else None
     return AuditEntry.objects.create(

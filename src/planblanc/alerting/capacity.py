@@ -23,16 +23,19 @@ they do for leases.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, Max, Min
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from planblanc.alerting.channels.base import Provider, providers_for
-from planblanc.alerting.models import Channel, ProviderPace
+from planblanc.alerting.models import Channel, Delivery, ProviderPace
 
 
 def provider_rate(provider: Provider) -> float | None:
@@ -109,8 +112,6 @@ _pacers: dict[tuple[int, str], Pacer] = {}
 def pacer_for(provider: Provider) -> Pacer:
     """This thread's pacer for a provider (reserved slots are not shared between
     threads; the schedule in the database is)."""
-    import threading
-
     key = (threading.get_ident(), provider.name)
     pacer = _pacers.get(key)
     if pacer is None or pacer.rate != provider_rate(provider):
@@ -169,8 +170,6 @@ def duration_text(seconds: float) -> str:
 
 
 def _number(value: int) -> str:
-    from django.utils.formats import number_format
-
     return number_format(value, force_grouping=True)
 
 
@@ -197,10 +196,6 @@ def reach_text(item: ReachEstimate) -> str:
 
 def campaign_pace(*, campaign: Any) -> list[dict[str, Any]]:
     """Actual pace of a campaign against its estimate, per channel of a first step."""
-    from django.db.models import Count, Max, Min
-
-    from planblanc.alerting.models import Delivery
-
     rows = (
         Delivery.objects.filter(campaign=campaign, step=0).exclude(channel="")
         .values("channel").annotate(total=Count("id"), sent=Count("sent_at"), first=Min("sent_at"), last=Max("sent_at"))

@@ -20,8 +20,12 @@ from django.db.models import Case, F, When
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from planblanc import actors
 from planblanc.accounts.audit import audit_record
+from planblanc.alerting import answers as answer_set
+from planblanc.alerting.answers import CANNOT, COMING, choices_of
 from planblanc.alerting.models import ChatRoom, Delivery, DeliveryStatus, Recipient
+from planblanc.alerting.services import acknowledgement_record, recipient_answer
 from planblanc.directory.models import Person
 
 MAX_CHAT_TEXT = 4000
@@ -51,9 +55,6 @@ def _answered(*, delivery: Delivery, kind: str, via: str, minutes: int | None = 
     """When the campaign asks a question that has this kind of answer ("coming",
     "cannot"): recorded through services.recipient_answer (counts, cell board, deputies);
     False otherwise, or when the campaign no longer takes answers."""
-    from planblanc.alerting.answers import choices_of
-    from planblanc.alerting.services import recipient_answer
-
     number = next((c.number for c in choices_of(delivery.campaign.answers) if c.kind == kind), None)
     if number is None:
         return False
@@ -65,8 +66,6 @@ def _answered(*, delivery: Delivery, kind: str, via: str, minutes: int | None = 
 
 
 def _answer_number(delivery: Delivery, kind: str) -> int | None:
-    from planblanc.alerting import answers as answer_set
-
     for choice in answer_set.choices_of(delivery.campaign.answers):
         if choice.kind == kind:
             return choice.number
@@ -77,9 +76,6 @@ def answer_record(*, delivery: Delivery, via: str, minutes: int | None = None) -
     """The recipient says they are coming (in `minutes`): their campaign's "coming"
     answer when it asks the question (services.recipient_answer, which acknowledges
     too), a plain acknowledgement otherwise."""
-    from planblanc.alerting.answers import COMING
-    from planblanc.alerting.services import acknowledgement_record, recipient_answer
-
     number = _answer_number(delivery, COMING)
     if number is not None:
         recipient_answer(recipient=delivery.recipient, answer=number, via=via, minutes=minutes, delivery=delivery)
@@ -87,7 +83,7 @@ def answer_record(*, delivery: Delivery, via: str, minutes: int | None = None) -
     acknowledgement_record(delivery=delivery, via=via)
     if minutes is not None:
         audit_record(
-            actor=f"recipient:{delivery.recipient.name}", action="alerting.answer", obj=delivery.recipient,
+            actor=actors.recipient(delivery.recipient.name), action="alerting.answer", obj=delivery.recipient,
             establishment=delivery.campaign.establishment,
             changes={"campaign": delivery.campaign_id, "answer": "coming", "minutes": minutes, "via": via},
         )
@@ -97,21 +93,19 @@ def decline_record(*, delivery: Delivery, via: str) -> None:
     """The recipient says they cannot come: their campaign's "cannot" answer when it
     asks the question; otherwise only recorded in the audit log (the alert stays open
     for their later channels)."""
-    from planblanc.alerting.answers import CANNOT
-    from planblanc.alerting.services import recipient_answer
-
     number = _answer_number(delivery, CANNOT)
     if number is not None:
         recipient_answer(recipient=delivery.recipient, answer=number, via=via, delivery=delivery)
         return
     audit_record(
-        actor=f"recipient:{delivery.recipient.name}", action="alerting.answer", obj=delivery.recipient,
+        actor=actors.recipient(delivery.recipient.name), action="alerting.answer", obj=delivery.recipient,
         establishment=delivery.campaign.establishment,
         changes={"campaign": delivery.campaign_id, "answer": "cannot", "via": via},
     )
 
 
 def _crisis_for(person_ids: list[int], room_id: str):  # noqa: ANN202 - a Crisis or None
+    # Crisis is a layer above alerting (known exception in the layers contract): imported when used.
     from planblanc.crisis.models import Crisis, CrisisStatus
 
     room = ChatRoom.objects.filter(room_id=room_id).select_related("crisis").first()
@@ -138,6 +132,7 @@ def chat_message_handle(*, sender: str, room_id: str, text: str, via: str = "mat
 
 
 def _handle(*, sender: str, room_id: str, text: str, via: str) -> ChatAnswer:
+    # Crisis is a layer above alerting: imported when used.
     from planblanc.crisis.selectors import status_board_summary
     from planblanc.crisis.services import crisis_cell_person_ids, logbook_append_from_chat
 

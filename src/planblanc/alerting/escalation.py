@@ -25,8 +25,9 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from planblanc import actors
 from planblanc.accounts.audit import audit_record
-from planblanc.actors import ESCALATION_WORKER, Actor, SystemActor
+from planblanc.actors import ESCALATION_WORKER, Actor, OutsideParty, SystemActor
 from planblanc.alerting import services
 from planblanc.alerting.models import (
     Channel,
@@ -39,6 +40,8 @@ from planblanc.alerting.models import (
     OnCallRotation,
     Recipient,
 )
+from planblanc.alerting.oncall import oncall_at
+from planblanc.alerting.templating import template_check
 from planblanc.directory.models import Establishment, Person
 from planblanc.tenancy import Perm, can, get_for_user
 
@@ -172,7 +175,6 @@ def escalation_start(
         errors.setdefault("message", []).append(_("Write the message."))
     if errors:
         raise ValidationError(errors)
-    from planblanc.alerting.templating import template_check
 
     template_check(message)
     snapshot = policy_snapshot(policy)
@@ -197,8 +199,6 @@ def _wake() -> None:
 
 
 def _targets(level: dict[str, Any], when: datetime) -> list[Person]:
-    from planblanc.alerting.oncall import oncall_at
-
     if level["kind"] == LevelKind.PERSON:
         return list(Person.objects.filter(pk=level["person"]))
     if level["kind"] == LevelKind.ROTATION:
@@ -305,7 +305,7 @@ def escalation_stop_for_campaign(*, campaign_id: int, by: str) -> int:
     escalation_ids = list(EscalationStep.objects.filter(campaign_id=campaign_id).values_list("escalation_id", flat=True))
     stopped = 0
     for escalation in Escalation.objects.filter(pk__in=escalation_ids, status=EscalationStatus.ACTIVE):
-        stopped += _stop(escalation, status=str(EscalationStatus.ACKNOWLEDGED), actor=f"recipient:{by}", by=by)
+        stopped += _stop(escalation, status=str(EscalationStatus.ACKNOWLEDGED), actor=actors.recipient(by), by=by)
     return stopped
 
 
@@ -323,7 +323,7 @@ def escalation_cancel(*, actor: Actor, escalation: Escalation) -> bool:
     return bool(_stop(escalation, status=str(EscalationStatus.CANCELLED), actor=actor, by=""))
 
 
-def _stop(escalation: Escalation, *, status: str, actor: Actor | str, by: str) -> int:
+def _stop(escalation: Escalation, *, status: str, actor: Actor | OutsideParty, by: str) -> int:
     now = timezone.now()
     with transaction.atomic():
         count = Escalation.objects.filter(pk=escalation.pk, status=EscalationStatus.ACTIVE).update(

@@ -37,6 +37,7 @@ from planblanc.alerting.models import (
     FollowUpStatus,
     Recipient,
 )
+from planblanc.alerting.services.campaigns import campaign_finish_if_done, channel_usable
 
 MAX_DELAY_MINUTES = 24 * 60
 # A recipient already tried on the follow-up's channel (it was one of their fallback
@@ -101,7 +102,7 @@ def _recipients_to_follow(followup: FollowUp) -> list[Recipient]:
     candidates = Recipient.objects.filter(
         campaign_id=followup.campaign_id, acknowledged_at__isnull=True
     ).exclude(pk__in=tried).exclude(pk__in=standby).order_by("id")
-    return [r for r in candidates if services._usable(followup.channel, r.address_for(followup.channel))]
+    return [r for r in candidates if channel_usable(followup.channel, r.address_for(followup.channel))]
 
 
 def followup_take(*, followup: FollowUp, worker_id: str, now: datetime | None = None) -> int | None:
@@ -181,7 +182,7 @@ def _standby_take(*, followup: FollowUp, campaign: Campaign, worker_id: str, now
         },
     )
     if not count:
-        services._finish_if_done(campaign.pk)
+        campaign_finish_if_done(campaign.pk)
     return count
 
 

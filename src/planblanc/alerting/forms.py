@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from planblanc.alerting.channels.base import configured_providers
 from planblanc.alerting.models import Channel, OnCallRotation
+from planblanc.alerting.targeting import Target
 from planblanc.alerting.templating import TEMPLATE_VARIABLES
 from planblanc.core.forms import BootstrapFormMixin
 from planblanc.directory.models import (
@@ -150,8 +151,6 @@ class TargetedCampaignForm(BootstrapFormMixin, forms.Form):
         return Establishment.objects.filter(pk=pk).first(), None
 
     def target(self) -> Any:
-        from planblanc.alerting.targeting import Target
-
         data = self.cleaned_data
         return Target(
             establishment_ids=tuple(e.pk for e in data.get("establishments") or ()),

@@ -15,11 +15,17 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from nio import InviteMemberEvent, RoomMessageText, SyncResponse
 
+from planblanc.accounts.audit import audit_record
 from planblanc.actors import CRISIS_PROCESS, SystemActor
 from planblanc.alerting.channels.base import TransientError, providers_for
 from planblanc.alerting.channels.matrix import MatrixSession, session_from_options
+from planblanc.alerting.chat import chat_message_handle
+from planblanc.alerting.models import ChatRoom
+from planblanc.alerting.services import RecipientInput, campaign_create
+from planblanc.directory.models import Person
 
 logger = logging.getLogger(__name__)
 
@@ -66,9 +72,6 @@ class MatrixListener:
         return count
 
     def _handle(self, response: SyncResponse) -> int:
-        from planblanc.alerting.chat import chat_message_handle
-        from planblanc.directory.models import Person
-
         session = self.session
         assert session is not None
         count = 0
@@ -112,11 +115,9 @@ def _safe(text: str) -> str:
 def crisis_room_open(*, crisis_id: int) -> str | None:
     """Open a Matrix room for a crisis and invite its cell (people with a Matrix ID);
     returns the room ID (None when no Matrix provider is configured)."""
-    from planblanc.accounts.audit import audit_record
-    from planblanc.alerting.models import ChatRoom
+    # Crisis is a layer above alerting (known exception in the layers contract): imported when used.
     from planblanc.crisis.models import Crisis
     from planblanc.crisis.services import crisis_cell_person_ids
-    from planblanc.directory.models import Person
 
     options = matrix_options()
     if options is None:
@@ -129,6 +130,7 @@ def crisis_room_open(*, crisis_id: int) -> str | None:
         Person.objects.filter(pk__in=crisis_cell_person_ids(crisis=crisis)).exclude(matrix_id="")
         .values_list("matrix_id", flat=True)
     ))
+    # matrix-nio is loaded only where a Matrix room is opened.
     from nio import RoomCreateResponse, RoomPreset
 
     session = session_from_options(options)
@@ -143,9 +145,7 @@ def crisis_room_open(*, crisis_id: int) -> str | None:
             raise TransientError(f"matrix: {getattr(created, 'message', created)}")
     finally:
         session.close()
-    from django.db import transaction
 
-    from planblanc.alerting.services import RecipientInput, campaign_create
 
     with transaction.atomic():
         room = ChatRoom.objects.create(room_id=created.room_id, crisis=crisis)

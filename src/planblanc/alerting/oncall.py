@@ -207,6 +207,7 @@ def ical_token_valid(person_id: int, token: str) -> bool:
 
 def ical_feed(*, person: Person, days_before: int = 14, days_after: int = 120, now: datetime | None = None) -> bytes:
     """The person's on-call shifts, in every rotation they belong to or cover."""
+    # icalendar is loaded only for the calendar feed.
     from icalendar import Calendar, Event
 
     now = now or timezone.now()

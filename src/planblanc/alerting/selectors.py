@@ -4,18 +4,27 @@ not been reached."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, QuerySet
+from django.conf import settings
+from django.db.models import Count, Exists, Min, OuterRef, QuerySet
+from django.utils import timezone
 
+from planblanc.alerting.answers import choices_of
 from planblanc.alerting.models import (
     Campaign,
+    CampaignSeat,
+    CampaignSeatMember,
     CampaignStatus,
     Channel,
     Delivery,
     DeliveryStatus,
     Recipient,
 )
+from planblanc.alerting.oncall import oncall_at
+from planblanc.alerting.services import STANDBY, waiting_recipients
+from planblanc.alerting.templating import template_fill
 from planblanc.directory.models import Establishment, Person
 from planblanc.tenancy import Perm, get_for_user
 
@@ -125,10 +134,6 @@ class OutboxStatus:
 
 
 def outbox_status() -> OutboxStatus:
-    from django.conf import settings
-    from django.db.models import Min
-    from django.utils import timezone
-
     due = Delivery.objects.filter(status=DeliveryStatus.QUEUED, next_attempt_at__lte=timezone.now())
     summary = due.aggregate(n=Count("id"), oldest=Min("next_attempt_at"))
     oldest = summary["oldest"]
@@ -142,8 +147,6 @@ def outbox_status() -> OutboxStatus:
 def alert_text_for(recipient: Recipient) -> str:
     """The campaign's message as this recipient received it (their language, variables
     filled)."""
-    from planblanc.alerting.templating import template_fill
-
     campaign = recipient.campaign
     text = campaign.message_en if recipient.language == "en" and campaign.message_en else campaign.message_fr
     return template_fill(text, name=recipient.name, establishment=recipient.establishment_name, title=campaign.title)
@@ -186,14 +189,11 @@ class AnswerCount:
 def campaign_answers(*, campaign: Campaign) -> list[AnswerCount]:
     """Live counts per answer of the campaign's question, each with its people (arrival
     delay for "coming", earliest first), then those who have not answered yet."""
-    from planblanc.alerting.answers import choices_of
-
     choices = choices_of(campaign.answers)
     if not choices:
         return []
     rows = {choice.number: AnswerCount(choice.number, choice.label, choice.kind, []) for choice in choices}
     silent = AnswerCount(None, "", "", [])
-    from planblanc.alerting.services import waiting_recipients
 
     waiting = set(waiting_recipients(campaign_id=campaign.pk).values_list("pk", flat=True))
     for recipient in Recipient.objects.filter(campaign=campaign).order_by("name", "id"):
@@ -208,8 +208,6 @@ def campaign_answers(*, campaign: Campaign) -> list[AnswerCount]:
 
 def campaign_waiting(*, campaign: Campaign) -> QuerySet[Recipient]:
     """The people alerted who have not acknowledged yet (deputies on standby left out)."""
-    from planblanc.alerting.services import waiting_recipients
-
     return waiting_recipients(campaign_id=campaign.pk).order_by("name", "id")
 
 
@@ -273,11 +271,6 @@ def campaign_seats(*, campaign: Campaign) -> list[SeatState]:
     """Each seat with its holder then deputies, and where each of them stands:
     coming (with the arrival time), cannot, remote, acknowledged, reached (a message was
     handed over), being tried, on standby (a deputy not alerted yet), not reached."""
-    from datetime import timedelta
-
-    from planblanc.alerting.models import CampaignSeat, CampaignSeatMember
-    from planblanc.alerting.services import STANDBY
-
     seats = list(CampaignSeat.objects.filter(campaign=campaign).order_by("position", "id"))
     members = list(
         CampaignSeatMember.objects.filter(seat__campaign=campaign).select_related("recipient").order_by("rank", "id")
@@ -306,6 +299,4 @@ def campaign_seats(*, campaign: Campaign) -> list[SeatState]:
 def person_on_call(*, rotation: Any, when: Any) -> Person | None:
     """Who holds this on-call rotation at `when` (overrides and swaps included), for the
     capabilities that alert an on-call duty (mutual aid)."""
-    from planblanc.alerting.oncall import oncall_at
-
     return oncall_at(rotation, when)

@@ -16,6 +16,9 @@ import threading
 import time
 from typing import Any
 
+from django.db import connection
+
+from planblanc.alerting import services
 from planblanc.alerting.channels.base import Receipt, Reply, TransientError
 from planblanc.alerting.channels.sms_smpp import SmppProvider, parse_deliver_sm
 
@@ -28,8 +31,6 @@ ENQUIRE_LINK_SECONDS = 30.0
 
 def smpp_result_record(result: Receipt | Reply) -> None:
     """What the Kannel callbacks do with a delivery report or an incoming SMS."""
-    from planblanc.alerting import services
-
     if isinstance(result, Receipt):
         services.sms_receipts_record(receipts=[result])
     else:
@@ -88,6 +89,7 @@ class SmppBind:
     def step(self, *, seconds: float = 1.0) -> int:
         """Bind if needed (when the back-off allows), then read for up to `seconds`;
         returns how many receipts and replies were recorded."""
+        # smpplib is loaded only where an SMPP provider is configured.
         import smpplib.exceptions
         import smpplib.smpp
 
@@ -134,6 +136,5 @@ class SmppBind:
                 self.step(seconds=1.0)
         finally:
             self.close()
-            from django.db import connection
 
             connection.close()

@@ -17,12 +17,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from planblanc.alerting import preferences, services
+from planblanc.alerting.capacity import reach_estimate
 from planblanc.alerting.channels.base import providers_for
-from planblanc.alerting.models import Channel, OnCallRotation, Recipient
+from planblanc.alerting.models import Channel, Delivery, OnCallRotation, Recipient
+from planblanc.alerting.oncall import oncall_at
+from planblanc.alerting.push import subscribed_person_ids
+from planblanc.alerting.selectors import REACHED
+from planblanc.alerting.services.campaigns import channel_usable
 from planblanc.directory.models import Establishment, Membership, Person, Region
 from planblanc.tenancy import Perm
 
@@ -115,8 +120,6 @@ def target_resolve(
     for membership in memberships.iterator(chunk_size=5000):
         found.setdefault(membership.person_id, Reached(person=membership.person, establishment=membership.establishment))
     if target.rotation_ids:
-        from planblanc.alerting.oncall import oncall_at
-
         when = now or timezone.now()
         rotations = OnCallRotation.objects.filter(pk__in=target.rotation_ids, establishment__in=scope).select_related(
             "establishment"
@@ -162,7 +165,7 @@ def planned_steps(
     return [
         channel for channel in dict.fromkeys(recipient.channels or plan)
         if channel in Channel.values and providers_for(channel)
-        and services._usable(channel, probe.address_for(channel), push_people=push_people)
+        and channel_usable(channel, probe.address_for(channel), push_people=push_people)
     ]
 
 
@@ -172,8 +175,6 @@ def target_preview(
 ) -> Preview:
     """"N people in M establishments; K without any usable channel", before sending."""
     reached = target_resolve(user=user, target=target, establishment=establishment, region=region, now=now)
-    from planblanc.alerting.capacity import reach_estimate
-    from planblanc.alerting.push import subscribed_person_ids
 
     recipients = target_recipients(reached=reached, plan=plan, is_exercise=is_exercise, now=now)
     push_people = subscribed_person_ids(r.person.pk for r in recipients if r.person is not None)
@@ -219,11 +220,6 @@ def campaign_progress_by_establishment(*, campaign: Any) -> list[EstablishmentPr
     """Reached and acknowledged counts per establishment, the worst first (lowest share
     acknowledged, then lowest share reached). Establishments are those recorded on the
     recipients when the campaign was sent."""
-    from django.db.models import Count, Exists, OuterRef
-
-    from planblanc.alerting.models import Delivery
-    from planblanc.alerting.selectors import REACHED
-
     rows = (
         Recipient.objects.filter(campaign=campaign)
         .annotate(was_reached=Exists(Delivery.objects.filter(recipient=OuterRef("pk"), status__in=REACHED)))

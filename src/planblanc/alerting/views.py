@@ -28,6 +28,7 @@ from planblanc import rights
 from planblanc.alerting import answers as answer_set
 from planblanc.alerting import escalation, oncall, selectors, services
 from planblanc.alerting.capacity import campaign_pace
+from planblanc.alerting.channels.base import providers_for
 from planblanc.alerting.forms import CampaignForm
 from planblanc.alerting.models import (
     Acknowledgement,
@@ -209,8 +210,6 @@ def acknowledge(request: HttpRequest, token: str) -> HttpResponse:
 
 
 def _sms_provider(name: str) -> Any:
-    from planblanc.alerting.channels.base import providers_for
-
     for provider in providers_for("sms"):
         if provider.name == name:
             return provider

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from planblanc.alerting import push, services
 from planblanc.alerting.channels.base import providers_for
 from planblanc.alerting.channels.webpush import vapid_public_key
+from planblanc.alerting.chat import answer_record, decline_record
 
 
 def _devices_context(request: HttpRequest) -> dict[str, object]:
@@ -67,7 +68,6 @@ def push_action(request: HttpRequest, token: str, action: str) -> HttpResponse:
         return JsonResponse({"state": "expired"}, status=410)
     except services.AckLinkInvalid:
         return JsonResponse({"state": "invalid"}, status=400)
-    from planblanc.alerting.chat import answer_record, decline_record
 
     try:
         if action == "ack":

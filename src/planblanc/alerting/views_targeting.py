@@ -12,7 +12,9 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from planblanc.alerting import preferences, selectors, services, targeting
+from planblanc.alerting.followup import campaign_create_with_followup
 from planblanc.alerting.forms import ContactPreferenceForm, TargetedCampaignForm
+from planblanc.alerting.models import Channel
 from planblanc.core.forms import run_service
 from planblanc.directory.models import Person
 from planblanc.tenancy import Perm, get_for_user
@@ -29,8 +31,6 @@ def _create(request: HttpRequest, form: TargetedCampaignForm) -> Any:
         "recipients": recipients,
     }
     if data.get("followup_channel"):
-        from planblanc.alerting.followup import campaign_create_with_followup
-
         def with_followup() -> Any:
             return campaign_create_with_followup(
                 actor=request.user, followup_channel=data["followup_channel"],
@@ -64,8 +64,6 @@ def _confirmation(request: HttpRequest, form: TargetedCampaignForm) -> dict[str,
     """A send to a whole region or to several establishments is confirmed first, with the
     number of people and of messages per channel. The confirmation carries the count it
     showed: if the target changed meanwhile, it is shown again with the new figures."""
-    from planblanc.alerting.models import Channel
-
     data = form.cleaned_data
     establishment, region = form.anchor()
     reached = targeting.target_resolve(user=request.user, target=form.target(), establishment=establishment,

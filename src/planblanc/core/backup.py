@@ -89,6 +89,7 @@ def secret_from(*, passphrase_file: str | None, key_file: str | None) -> Secret:
 
 def key_generate(path: Path) -> str:
     """Write a new age identity to `path` (mode 600); returns its public recipient."""
+    # pyrage is loaded only when a backup is made or read.
     import pyrage
 
     identity = pyrage.x25519.Identity.generate()
@@ -99,6 +100,7 @@ def key_generate(path: Path) -> str:
 
 
 def _identity_from_key_file(path: Path) -> Any:
+    # pyrage is loaded only when a backup is made or read.
     import pyrage
 
     for line in path.read_text().splitlines():
@@ -187,6 +189,7 @@ def _snapshot_database(directory: Path) -> tuple[str, dict[str, int]]:
 
 
 def _encrypt(payload: Path, archive: Path, secret: Secret) -> None:
+    # pyrage is loaded only when a backup is made or read.
     import pyrage
 
     with tempfile.TemporaryDirectory(dir=archive.parent) as scratch:
@@ -262,6 +265,7 @@ def archive_name(now: datetime.datetime | None = None) -> str:
 def _opened(archive: Path, secret: Secret) -> Iterator[tuple[Path, dict[str, Any]]]:
     """The payload decrypted and unpacked in a temporary directory, with its manifest,
     after checking every member against the manifest."""
+    # pyrage is loaded only when a backup is made or read.
     import pyrage
 
     with tempfile.TemporaryDirectory(prefix="planblanc-restore-") as work:

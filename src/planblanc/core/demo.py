@@ -271,6 +271,7 @@ DEMO_CATALOGUE = [
 
 
 def _demo_catalogue(region: Region, group: Group, establishments: dict[str, Establishment]) -> None:
+    # Mutual aid is an optional app, above core's helpers: imported when used.
     from planblanc.mutual_aid.models import Resource
 
     phone = _fiction_mobile(90)

@@ -15,6 +15,7 @@ logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
 
 
 def _offline_url_fetcher() -> Any:
+    # WeasyPrint is slow to import: loaded only when a PDF is made.
     from weasyprint.urls import URLFetcher
 
     class OfflineURLFetcher(URLFetcher):
@@ -28,6 +29,7 @@ def _offline_url_fetcher() -> Any:
 
 def render_pdf(*, html: str, css: str) -> bytes:
     """The document `html` laid out with the stylesheet `css`, as PDF bytes."""
+    # WeasyPrint is slow to import: loaded only when a PDF is made.
     from weasyprint import CSS, HTML
 
     fetcher = _offline_url_fetcher()

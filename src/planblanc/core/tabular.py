@@ -291,6 +291,7 @@ def _ref(text: str) -> tuple[int, int]:
 
 
 def _iterparse(source: Any, events: tuple[str, ...]) -> Any:
+    # Spreadsheet libraries are loaded only when a file is read or written.
     from lxml import etree
 
     return etree.iterparse(
@@ -389,6 +390,7 @@ class Workbook:
     """An XLSX file's sheets, read lazily and bounded. `sheet(name)` reads one sheet."""
 
     def __init__(self, content: bytes, limits: Limits = DEFAULT_LIMITS) -> None:
+        # Spreadsheet libraries are loaded only when a file is read or written.
         from openpyxl.reader.excel import ExcelReader
         from openpyxl.styles.stylesheet import apply_stylesheet
         from openpyxl.utils.exceptions import InvalidFileException
@@ -468,6 +470,7 @@ class Workbook:
         if kind == "b":
             return raw.strip() not in ("0", "")
         if kind == "d":
+            # Spreadsheet libraries are loaded only when a file is read.
             from openpyxl.utils.datetime import from_ISO8601
 
             return from_ISO8601(raw[:64])
@@ -479,6 +482,7 @@ class Workbook:
             number = int(raw)
         style = int(element.get("s", "0") or 0)
         if style in self._date_styles:
+            # Spreadsheet libraries are loaded only when a file is read.
             from openpyxl.utils.datetime import from_excel
 
             try:
@@ -631,6 +635,7 @@ def _xlsx_cell(value: Any) -> Any:
 
 def xlsx_bytes(sheets: Iterable[tuple[str, Iterable[Sequence[Any]]]]) -> bytes:
     """An XLSX file with one sheet per (title, rows); text formulas neutralised."""
+    # Spreadsheet libraries are loaded only when a file is written.
     from openpyxl import Workbook as OpenpyxlWorkbook
 
     workbook = OpenpyxlWorkbook(write_only=True)

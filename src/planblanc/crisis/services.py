@@ -31,7 +31,7 @@ from django.utils.translation import gettext as _
 
 from planblanc import rights
 from planblanc.accounts.audit import audit_record
-from planblanc.actors import CRISIS_PROCESS, Actor
+from planblanc.actors import CRISIS_PROCESS, Actor, OutsideParty, cell_member
 from planblanc.crisis.chain import entry_digest, nfc
 from planblanc.crisis.models import (
     DAMAGE_QUESTIONS,
@@ -128,7 +128,7 @@ def _validate_entry(kind: str, text: str, attachments: Sequence[AttachmentInput]
 
 
 def _append(
-    *, crisis: Crisis, actor: Actor | str, kind: str, text: str, corrects: LogbookEntry | None = None,
+    *, crisis: Crisis, actor: Actor | OutsideParty, kind: str, text: str, corrects: LogbookEntry | None = None,
     files: Iterable[dict[str, Any]] = (), at: datetime.datetime | None = None, author_label: str | None = None,
 ) -> LogbookEntry:
     """Append one entry to the chain. Must run inside a transaction."""
@@ -136,7 +136,7 @@ def _append(
     files = list(files)
     seq = locked.head_seq + 1
     moment = at or timezone.now()
-    label = author_label if author_label is not None else (actor if isinstance(actor, str) else user_label(actor))
+    label = author_label if author_label is not None else (actor.label if isinstance(actor, OutsideParty) else user_label(actor))
     entry_hash = entry_digest(
         crisis_id=crisis.pk, seq=seq, at=moment, author=label[:200], kind=kind, text=text,
         corrects_seq=corrects.seq if corrects else None, attachments=files, prev_hash=locked.head_hash,
@@ -839,11 +839,11 @@ def logbook_append_from_chat(*, crisis: Crisis, person: Person, text: str, via: 
     label = f"{person.full_name} ({via})"
     with transaction.atomic():
         entry = _append(
-            crisis=crisis, actor=f"person:{person.pk}", kind=str(EntryKind.INFORMATION), text=text,
+            crisis=crisis, actor=cell_member(person.pk), kind=str(EntryKind.INFORMATION), text=text,
             author_label=label,
         )
         audit_record(
-            actor=f"person:{person.pk}", action="crisis.logbook_append", obj=entry,
+            actor=cell_member(person.pk), action="crisis.logbook_append", obj=entry,
             establishment=crisis.establishment,
             changes={"seq": entry.seq, "kind": str(EntryKind.INFORMATION), "hash": entry.entry_hash, "via": via},
         )

@@ -8,7 +8,7 @@ from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from planblanc.directory.models import Department, Establishment, Group, Membership, Person, Region
-from planblanc.tenancy import Perm
+from planblanc.tenancy import Perm, get_for_user
 
 
 def establishment_list(*, user: Any, search: str = "", region_id: int | None = None,
@@ -29,8 +29,6 @@ def establishment_list(*, user: Any, search: str = "", region_id: int | None = N
 
 
 def establishment_detail(*, user: Any, pk: int) -> Establishment:
-    from planblanc.tenancy import get_for_user
-
     return get_for_user(user, Establishment.objects.select_related("region", "group"), pk=pk)
 
 

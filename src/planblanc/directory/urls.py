@@ -20,7 +20,7 @@ urlpatterns = [
     path("fonctions/<int:pk>/retirer/", views.membership_remove, name="membership_remove"),
 ]
 
-# Import / export (directory/importing.py, directory/exporting.py)
+# Import / export (directory/importing/, directory/exporting.py)
 urlpatterns += [
     path("import/", import_views.import_start, name="import_start"),
     path("import/<int:pk>/", import_views.import_preview, name="import_preview"),

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -251,7 +251,6 @@ def membership_remove(request: HttpRequest, pk: int) -> HttpResponse:
     membership = get_for_user(
         request.user, Membership.objects.select_related("establishment"), Perm.MANAGE_PEOPLE, pk=pk
     )
-    from django.core.exceptions import ValidationError
 
     try:
         services.membership_remove(actor=request.user, membership=membership)

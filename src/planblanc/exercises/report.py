@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 
 from planblanc import rights
 from planblanc.accounts.audit import audit_record
-from planblanc.actors import Actor
+from planblanc.actors import PUBLIC_QUESTIONNAIRE, Actor
 from planblanc.crisis import report as crisis_report
 from planblanc.directory.models import Person
 from planblanc.exercises.evaluation import Evaluation, evaluation_compute, evaluation_scores
@@ -192,7 +192,7 @@ def questionnaire_answer(
             run=run, rating=rating, realism=realism, went_well=went_well.strip(), to_improve=to_improve.strip(),
             respondent=respondent.strip()[:200],
         )
-        audit_record(actor="public:questionnaire", action="exercise.questionnaire_answer", obj=answer,
+        audit_record(actor=PUBLIC_QUESTIONNAIRE, action="exercise.questionnaire_answer", obj=answer,
                      establishment=run.exercise.establishment)
     return answer
 

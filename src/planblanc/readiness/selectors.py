@@ -20,6 +20,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from planblanc.directory.models import Establishment, Person
+from planblanc.plans.models import Plan, PlanVersion
+from planblanc.plans.selectors import plan_gaps
 from planblanc.readiness.models import (
     OPEN_ACTION_STATUSES,
     Action,
@@ -179,8 +181,6 @@ def governance_view(*, establishment: Establishment, year: int | None = None) ->
         GovernanceRecord.objects.filter(establishment=establishment, year=year)
         .select_related("ciso", "dpo").first()
     )
-    from planblanc.plans.models import Plan, PlanVersion
-    from planblanc.plans.selectors import plan_gaps
 
     plan = Plan.objects.filter(establishment=establishment).select_related("establishment").first()
     approved_at = None

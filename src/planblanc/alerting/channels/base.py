@@ -48,6 +48,7 @@ report, incoming SMS, keypad digit) into Receipt and Reply values; the default i
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -195,15 +196,11 @@ def build_providers(config: dict[str, list[dict[str, Any]]]) -> dict[str, list[P
 
 @cache
 def _cached(config_key: str) -> dict[str, list[Provider]]:
-    import json
-
     return build_providers(json.loads(config_key))
 
 
 def configured_providers() -> dict[str, list[Provider]]:
     """The deployment's providers, per channel, in fallback order."""
-    import json
-
     return _cached(json.dumps(settings.ALERTING_CHANNELS, sort_keys=True))
 
 

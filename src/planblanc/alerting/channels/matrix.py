@@ -25,6 +25,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import aiohttp
+from django.core.exceptions import ImproperlyConfigured
 from nio import (
     AsyncClient,
     AsyncClientConfig,
@@ -147,8 +148,6 @@ class MatrixProvider(Provider):
         for key in ("homeserver", "user_id", "access_token"):
             self.option(key, required=True)
         if not str(self.options["homeserver"]).startswith(("http://", "https://")):
-            from django.core.exceptions import ImproperlyConfigured
-
             raise ImproperlyConfigured(f"alerting provider {name!r} (matrix): homeserver must be an http(s) URL")
         self.room = self.option("room", "")
 

@@ -36,7 +36,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.http import HttpRequest
 
 from planblanc.alerting.channels.base import (
@@ -150,8 +150,6 @@ class KannelProvider(Provider):
         self.url = self.option("url", required=True)
         parts = urlsplit(self.url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            from django.core.exceptions import ImproperlyConfigured
-
             raise ImproperlyConfigured(f"alerting provider {name!r} (kannel): url must be http(s)://host:port/cgi-bin/sendsms")
         self.scheme = parts.scheme
         self.host = parts.hostname

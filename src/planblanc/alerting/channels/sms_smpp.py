@@ -84,6 +84,7 @@ class SmppProvider(Provider):
         self.received: list[Receipt | Reply] = []
 
     def _client(self, *, receiver: bool = False, transceiver: bool = False) -> Any:
+        # smpplib is loaded only where an SMPP provider is configured.
         import smpplib.client
         import smpplib.exceptions
 
@@ -120,6 +121,7 @@ class SmppProvider(Provider):
         return sms_fit(text, max_parts=self.max_parts, keep_end=keep)
 
     def send(self, messages: Iterable[OutgoingMessage]) -> Iterator[SendResult]:
+        # smpplib is loaded only where an SMPP provider is configured.
         import smpplib.consts
         import smpplib.exceptions
         import smpplib.gsm

@@ -25,7 +25,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core import signing
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.http import HttpRequest
 from django.urls import reverse
 
@@ -165,8 +165,6 @@ class HttpVoiceProvider(VoiceProvider):
         super().__init__(name=name, options=options)
         self.url = self.option("url", required=True)
         if not str(self.url).startswith(("http://", "https://")):
-            from django.core.exceptions import ImproperlyConfigured
-
             raise ImproperlyConfigured(f"alerting provider {name!r} (voice_http): url must be http or https")
         self.timeout = float(self.option("timeout", 10))
         self.headers = dict(self.option("headers", {}) or {})

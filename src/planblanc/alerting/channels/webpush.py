@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 import requests
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from py_vapid import Vapid02
 from pywebpush import WebPusher, WebPushException
 
@@ -105,8 +106,6 @@ class WebPushProvider(Provider):
         host = urlsplit(settings.ALERTING_PUBLIC_URL).hostname or "localhost"
         self.subject = self.option("subject", f"mailto:alertes@{host}")
         if not str(self.subject).startswith(("mailto:", "https://")):
-            from django.core.exceptions import ImproperlyConfigured
-
             raise ImproperlyConfigured(f"alerting provider {name!r} (webpush): subject must be a mailto: or https:// URL")
         self.ttl = int(self.option("ttl", 86400))
         self.timeout = float(self.option("timeout", 10))
