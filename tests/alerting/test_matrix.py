@@ -206,9 +206,8 @@ def test_it_reads_replies_in_the_alert_worker_one_reader_at_a_time(world, synaps
 def test_it_keeps_the_reader_alive_when_the_homeserver_is_away(world, settings, tmp_path, caplog):
     import threading
 
-    from tests.support.smtp import free_port
-
     from planblanc.alerting.matrix_bot import listener_start
+    from tests.support.smtp import free_port
 
     settings.DATA_DIR = tmp_path
     settings.ALERTING_CHANNELS = {"matrix": [{
