@@ -688,6 +688,9 @@ def _send_group(
             # parts on the wire (a long SMS is several).
             if not pacer.wait(deadline=pace_deadline, parts=provider.parts(message)):
                 return
+            # The pace may have slept: the heartbeat again, right before the message goes.
+            if not heartbeat_fresh():
+                return
             handed[delivery.pk] = time.monotonic()
             yield message
 
