@@ -25,6 +25,7 @@ they do for leases.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -75,55 +76,58 @@ def _reserve(name: str, rate: float, count: int) -> float:
 
 
 class Pacer:
-    """One worker's use of one provider's schedule: `wait()` returns when the next
-    message may go (False if that would be after `deadline`)."""
+    """One worker process's use of one provider's schedule: `wait()` returns when the
+    next message may go (False if that would be after `deadline`). Shared by the
+    process's sending threads: slots reserved and not yet used go to the next message,
+    whichever thread sends it, instead of being lost when a batch's thread ends."""
 
     def __init__(self, provider: Provider) -> None:
         self.name = provider.name[:100]
         self.rate = provider_rate(provider)
         self.slots: list[float] = []
+        self.lock = threading.Lock()
         # Slots reserved per trip to the database: a twentieth of a second's worth.
         self.chunk = max(1, math.ceil((self.rate or 1) / 20))
 
     def wait(self, *, deadline: float | None = None, parts: int = 1) -> bool:
-        """Wait for `parts` consecutive slots (a long SMS takes one per part); the
-        message goes at the first of them."""
+        """Wait for `parts` slots (a long SMS takes one per part); the message goes at
+        the first of them."""
         if self.rate is None:
             return True
         parts = max(1, parts)
-        # Slots left from an earlier batch and now past are dropped: sending them late
-        # would crowd the provider above its rate.
-        stale = time.time() - 0.5
-        while self.slots and self.slots[0] < stale:
-            self.slots.pop(0)
-        if len(self.slots) < parts:
-            # The slots still held count towards this message, the rest is reserved.
-            count = max(self.chunk, parts - len(self.slots))
-            first = _reserve(self.name, self.rate, count)
-            self.slots += [first + i / self.rate for i in range(count)]
-        slot = self.slots[0]
-        if deadline is not None and slot > deadline:
-            return False
-        del self.slots[:parts]
+        with self.lock:
+            # Slots left from an earlier batch and now past are dropped: sending them
+            # late would crowd the provider above its rate.
+            stale = time.time() - 0.5
+            while self.slots and self.slots[0] < stale:
+                self.slots.pop(0)
+            if len(self.slots) < parts:
+                # The slots still held count towards this message, the rest is reserved.
+                count = max(self.chunk, parts - len(self.slots))
+                first = _reserve(self.name, self.rate, count)
+                self.slots += [first + i / self.rate for i in range(count)]
+            slot = self.slots[0]
+            if deadline is not None and slot > deadline:
+                return False
+            del self.slots[:parts]
         delay = slot - time.time()
         if delay > 0:
             time.sleep(delay)
         return True
 
 
-_pacers: dict[tuple[int, str], Pacer] = {}
+_pacers: dict[str, Pacer] = {}
+_pacers_lock = threading.Lock()
 
 
 def pacer_for(provider: Provider) -> Pacer:
-    """This thread's pacer for a provider (reserved slots are not shared between
-    threads; the schedule in the database is)."""
-    import threading
-
-    key = (threading.get_ident(), provider.name)
-    pacer = _pacers.get(key)
-    if pacer is None or pacer.rate != provider_rate(provider):
-        pacer = _pacers[key] = Pacer(provider)
-    return pacer
+    """This process's pacer for a provider (the schedule itself is in the database,
+    shared with every other process)."""
+    with _pacers_lock:
+        pacer = _pacers.get(provider.name)
+        if pacer is None or pacer.rate != provider_rate(provider):
+            pacer = _pacers[provider.name] = Pacer(provider)
+        return pacer
 
 
 # Time to reach everyone ------------------------------------------------------------------

@@ -30,7 +30,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--interval", type=float, default=0.5, help="Seconds between polls when idle.")
-        parser.add_argument("--batch", type=int, default=200, help="Deliveries claimed at a time.")
+        parser.add_argument("--batch", type=int, default=600, help="Deliveries claimed at a time.")
         parser.add_argument(
             "--until-done", action="store_true",
             help="Exit once no delivery is queued or being sent (waiting for expired leases).",
