@@ -204,6 +204,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 TASKS = {
     "default": {
         "BACKEND": env_str("PLANBLANC_TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
+        # "exercises": the live runs' inject firing, served by a loop of its own in every
+        # `planblanc worker`, so that a big campaign's tasks never make an inject late.
+        "QUEUES": ["default", "exercises"],
     }
 }
 

@@ -85,3 +85,61 @@ def test_it_sends_on_two_kannel_links_at_once_each_at_its_rate(world, settings):
     for link in kannel.links:
         assert len(link.arrivals) == count // 2
         assert link.max_in_window(1.0) <= rate + 1, (link.name, link.max_in_window(1.0))
+
+
+LONG_TEXT = (
+    "Cyberattaque en cours : le systeme d'information est arrete. Passez en mode degrade, "
+    "utilisez les procedures papier du plan blanc numerique, ne branchez aucun poste, "
+    "rejoignez la cellule de crise salle 12 au rez-de-chaussee du batiment A des que possible. "
+    "Les consignes detaillees suivent par affichage dans chaque service et par les cadres."
+)
+
+
+def test_it_counts_a_long_sms_as_its_parts_in_the_estimate(settings):
+    settings.ALERTING_CHANNELS = {
+        "sms": [{"name": "a", "kind": "kannel", "url": "http://127.0.0.1:9/", "callback_url": "http://127.0.0.1:9",
+                 "secret": "s", "rate": 30}],
+    }
+    from planblanc.alerting.capacity import message_parts
+
+    assert message_parts("sms", title="Alerte", text="Rejoignez la cellule.") == 1
+    parts = message_parts("sms", title="Alerte", text=LONG_TEXT)
+    assert parts >= 3  # the text, the link and the reply hint: 153 GSM characters a part
+    # Outside the GSM alphabet a part holds 67 characters, not 153.
+    short = LONG_TEXT[:200]
+    assert message_parts("sms", title="Alerte", text="☎ " + short) > message_parts("sms", title="Alerte", text=short)
+    with translation.override("fr"):
+        [item] = reach_estimate({"sms": 600}, parts={"sms": parts})
+    assert item.seconds == 600 * parts / 30
+    assert item.text.endswith(f"({parts} parties par message)"), item.text
+
+
+@needs_kannel
+@pytest.mark.django_db(transaction=True)
+def test_it_paces_a_long_sms_by_its_parts_through_kannel(world, settings):
+    """8 SMS of 3 parts or more on a 10/s link: 24 parts or more, so the last goes at
+    2.1 s at the earliest (it would be 0.7 s counting messages); the fake SMSC gets every
+    part."""
+    rate, count = 10, 8
+    with running_kannel_pair((rate, rate)) as kannel:
+        link = kannel.links[0]
+        settings.ALERTING_CHANNELS = {"sms": [{**kannel.provider(link), "dlr_mask": 0}]}
+        from planblanc.alerting.capacity import message_parts
+
+        parts = message_parts("sms", title="Cyberattaque", text=LONG_TEXT, scope=str(world.chu))
+        assert parts >= 3  # the text, the establishment's name, the link and the reply hint
+        campaign = campaign_create(
+            actor=world.establishment_admin, establishment=world.chu, title="Cyberattaque", message_fr=LONG_TEXT,
+            channels=["sms"], wake_workers=False,
+            recipients=[RecipientInput(name=f"Agent {i}", mobile_phone=f"+33639980{i:03d}") for i in range(count)],
+        )
+        start = time.monotonic()
+        deliveries_process(worker_id="w1")
+        accepted = time.monotonic() - start
+        assert kannel.wait_for(count * parts, timeout=30), kannel.received()
+        time.sleep(0.5)
+        assert len(link.arrivals) == count * parts
+    assert Delivery.objects.filter(campaign=campaign, status=DeliveryStatus.SENT).count() == count
+    earliest = (count - 1) * parts / rate
+    assert earliest * 0.95 <= accepted <= earliest * 1.5 + 1.5, accepted
+    assert link.max_in_window(1.0) <= rate + parts, link.max_in_window(1.0)

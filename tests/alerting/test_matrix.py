@@ -150,3 +150,79 @@ def test_it_sends_a_direct_message_and_reads_ok(world, synapse, matrix):
     _sync_until(listener, 1)
     assert Acknowledgement.objects.get(recipient__campaign=campaign).via == "matrix"
     listener.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_reads_replies_in_the_alert_worker_one_reader_at_a_time(world, synapse, matrix, tmp_path):
+    """What `alert_worker` starts when a Matrix provider is configured: a supervised
+    reader thread holding the deployment's one reader lease."""
+    import threading
+
+    from planblanc.alerting.matrix_bot import ReaderLease, _safe, listener_start
+
+    person = world.chu_person
+    person.matrix_id = matrix["alice"]
+    person.save()
+    campaign = campaign_create(
+        actor=world.establishment_admin, establishment=world.chu, title="Rappel astreinte",
+        message_fr="Serveur de messagerie chiffré.", channels=["matrix"], wake_workers=False,
+        recipients=[RecipientInput(name=person.full_name, person=person, matrix_id=person.matrix_id)],
+    )
+    stop = threading.Event()
+    reader = listener_start(stop=stop)
+    assert reader is not None
+    try:
+        token_file = tmp_path / f"matrix_sync_{_safe(matrix['bot'])}"
+        deadline = time.monotonic() + 30
+        while not token_file.exists() and time.monotonic() < deadline:  # where reading starts
+            time.sleep(0.1)
+        assert token_file.exists()
+        # A second worker finds the lease held and does not read.
+        other = ReaderLease(f"matrix-listener:{matrix['bot']}")
+        assert not other.hold()
+        deliveries_process(worker_id="w1")
+        delivery = Delivery.objects.get(campaign=campaign)
+        assert delivery.status == DeliveryStatus.SENT, delivery.last_error
+        room_id = delivery.provider_message_id.split("/")[0]
+        synapse.join(matrix["alice_token"], room_id)
+        synapse.say(matrix["alice_token"], room_id, "j'arrive 15")
+        deadline = time.monotonic() + 30
+        while not Acknowledgement.objects.filter(recipient__campaign=campaign).exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        ack = Acknowledgement.objects.get(recipient__campaign=campaign)
+        assert ack.via == "matrix"
+        # The bot answered in the room.
+        assert _bot_said(synapse, matrix["alice_token"], room_id, matrix["bot"], "15")
+    finally:
+        stop.set()
+        reader.join(timeout=20)
+    assert not reader.is_alive()
+    # Stopping gave the lease back: another worker takes it at once.
+    assert other.hold()
+    other.release()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_keeps_the_reader_alive_when_the_homeserver_is_away(world, settings, tmp_path, caplog):
+    import threading
+
+    from planblanc.alerting.matrix_bot import listener_start
+    from tests.support.smtp import free_port
+
+    settings.DATA_DIR = tmp_path
+    settings.ALERTING_CHANNELS = {"matrix": [{
+        "name": "tchap", "kind": "matrix", "homeserver": f"http://127.0.0.1:{free_port()}",
+        "user_id": "@bot:example.org", "access_token": "t",
+    }]}
+    stop = threading.Event()
+    reader = listener_start(stop=stop)
+    assert reader is not None
+    deadline = time.monotonic() + 20
+    while caplog.text.count("sync failed") < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert reader.is_alive()
+    # Backed off: 1 s, then 2 s between tries.
+    assert "retrying in 1 s" in caplog.text and "retrying in 2 s" in caplog.text
+    stop.set()
+    reader.join(timeout=20)
+    assert not reader.is_alive()

@@ -18,7 +18,7 @@ from planblanc.accounts.services import api_token_create
 from planblanc.directory.models import ImportBatch, Membership, Person
 from planblanc.tenancy import Role
 from tests.directory.import_helpers import csv_bytes
-from tests.factories import MembershipFactory
+from tests.factories import MembershipFactory, PersonFactory
 
 
 def token_client(user: Any, language: str = "en") -> Client:
@@ -132,3 +132,81 @@ def test_a_login_already_in_scope_can_get_another_role(world: Any, client_for: A
         "username": member.get_username(), "role": Role.AUDITOR, "establishment": world.chu.pk,
     })
     assert RoleAssignment.objects.filter(user=member, role=Role.AUDITOR).exists()
+
+
+def _new_person(client: Client, establishment: Any, email: str) -> Any:
+    return client.post("/api/v1/directory/people", data=json.dumps({
+        "first_name": "Nouvelle", "last_name": "Personne", "email": email,
+        "memberships": [{"establishment_id": establishment.pk, "function": "staff"}],
+    }), content_type="application/json")
+
+
+def test_the_api_does_not_tell_whether_an_email_is_used_in_another_tenant(world: Any) -> None:
+    """The clinic's administrator adds someone with the address of a person of the CHU:
+    the answer is the one an unused address gets (a person of their own, created), and
+    the CHU's record is untouched."""
+    chu_person = MembershipFactory(establishment=world.chu, person=PersonFactory(email="cadre@chu-a.example")).person
+    client = token_client(world.outsider_admin)
+    taken = _new_person(client, world.clinic, "Cadre@chu-a.example")
+    free = _new_person(client, world.clinic, "personne.libre@example.org")
+    assert (taken.status_code, free.status_code) == (201, 201), (taken.content, free.content)
+    assert set(taken.json()) == set(free.json())
+    created = Person.objects.get(pk=taken.json()["id"])
+    assert created.pk != chu_person.pk
+    assert list(created.memberships.values_list("establishment_id", flat=True)) == [world.clinic.pk]
+    chu_person.refresh_from_db()
+    assert chu_person.first_name != "Nouvelle" and chu_person.email == "cadre@chu-a.example"
+    # Changing one's own person's address to that of another CHU person: the same.
+    MembershipFactory(establishment=world.chu, person=PersonFactory(email="medecin@chu-a.example"))
+    response = patch(client, f"/api/v1/directory/people/{world.clinic_person.pk}", {"email": "medecin@chu-a.example"})
+    assert response.status_code == 200, response.content
+    # But now that the clinic has a person with the first address, it is taken there.
+    response = patch(client, f"/api/v1/directory/people/{world.clinic_person.pk}", {"email": "cadre@chu-a.example"})
+    assert response.status_code == 422
+
+
+def test_an_email_used_within_ones_own_scope_is_refused_through_page_and_api(world: Any, client_for: Any) -> None:
+    MembershipFactory(establishment=world.chu, person=PersonFactory(email="cadre@chu-a.example"))
+    response = _new_person(token_client(world.establishment_admin), world.chu, "CADRE@chu-a.example")
+    assert response.status_code == 422
+    assert "already uses this email address" in json.dumps(response.json())
+    page = client_for("establishment_admin").post(reverse("directory:person_create"), {
+        "first_name": "Nouvelle", "last_name": "Personne", "email": "cadre@chu-a.example", "mobile_phone": "",
+        "landline_phone": "", "job_title": "", "preferred_language": "fr",
+        "establishment": world.chu.pk, "function": "staff",
+    })
+    assert page.status_code == 200
+    assert "utilise déjà cette adresse" in page.content.decode()
+    assert Person.objects.filter(email__iexact="cadre@chu-a.example").count() == 1
+
+
+def test_the_person_form_does_not_tell_whether_an_email_is_used_in_another_tenant(
+    world: Any, client_for: Any
+) -> None:
+    MembershipFactory(establishment=world.chu, person=PersonFactory(email="cadre@chu-a.example"))
+    client = client_for("outsider_admin")
+
+    def add(email: str) -> Any:
+        return client.post(reverse("directory:person_create"), {
+            "first_name": "Nouvelle", "last_name": "Personne", "email": email, "mobile_phone": "",
+            "landline_phone": "", "job_title": "", "preferred_language": "fr",
+            "establishment": world.clinic.pk, "function": "staff",
+        })
+
+    taken, free = add("cadre@chu-a.example"), add("inconnu@example.org")
+    assert taken.status_code == free.status_code == 302
+    assert Person.objects.filter(email="cadre@chu-a.example").count() == 2
+
+
+def test_an_import_does_not_tell_whether_an_email_is_used_in_another_tenant(world: Any, client_for: Any) -> None:
+    person = MembershipFactory(establishment=world.chu, person=PersonFactory(email="cadre@chu-a.example")).person
+    client = client_for("outsider_admin")
+    content = csv_bytes([
+        ["Nom", "Prénom", "Email", "Mobile", "FINESS établissement", "Fonction"],
+        ["Personne", "Nouvelle", "cadre@chu-a.example", "", world.clinic.finess, "staff"],
+    ])
+    client.post(reverse("directory:import_start"), {"kind": "people", "file": SimpleUploadedFile("p.csv", content)})
+    batch = ImportBatch.objects.get()
+    # Nothing is said of the CHU's person: the row is a new person of the clinic.
+    assert not batch.errors, batch.errors
+    assert not Membership.objects.filter(person=person, establishment=world.clinic).exists()

@@ -1,8 +1,15 @@
 """The Matrix bot's reading side: a sync loop that reads replies in the rooms the bot
-is in and answers them (alerting/chat.py decides what a reply does). Run by
-`planblanc matrix_listen`, supervised: a homeserver that goes away is retried with
+is in and answers them (alerting/chat.py decides what a reply does). Run by every
+`planblanc alert_worker` when a Matrix provider is configured (or on its own by
+`planblanc matrix_listen`), supervised: a homeserver that goes away is retried with
 exponential back-off (1 s doubling up to 60 s), and the loop resumes where it stopped
 (the sync token is kept in the data directory), so no reply is read twice or skipped.
+
+One process at a time reads, whatever the number of workers: the reader holds a lease
+in the database (a row of the pacing table, renewed after every sync, 45 s long) and
+the others wait to take it over when it is not renewed (a killed worker). The resume
+point is in the data directory: workers on several machines share it, or run
+`alert_worker --no-matrix` on all but one.
 
 Invitations from people known to the platform are accepted (someone can open a direct
 room with the bot); others are left alone."""
@@ -95,17 +102,104 @@ class MatrixListener:
             self.session = None
 
     def run(self, *, stop: threading.Event, timeout_ms: int = 30_000, max_backoff: float = 60.0) -> None:
+        """Read until `stop`, while holding the reader's lease (waiting for it while
+        another process holds it); failures back off exponentially."""
         delay = 1.0
-        while not stop.is_set():
-            try:
-                self.sync_once(timeout_ms=timeout_ms)
-                delay = 1.0
-            except Exception:  # supervised: log, back off, reconnect
-                logger.exception("matrix listener: sync failed, retrying in %.0f s", delay)
-                self.close()
-                stop.wait(delay)
-                delay = min(max_backoff, delay * 2)
-        self.close()
+        lease = ReaderLease(f"matrix-listener:{self.options.get('user_id', '')}")
+        # A sync must end well within the lease, which is renewed after each.
+        timeout_ms = min(timeout_ms, int(LEASE_SECONDS * 1000 / 3))
+        try:
+            while not stop.is_set():
+                try:
+                    if not lease.hold():
+                        self.close()
+                        stop.wait(LEASE_SECONDS / 3)
+                        continue
+                    self.sync_once(timeout_ms=timeout_ms)
+                    delay = 1.0
+                except Exception:  # supervised: log, back off, reconnect
+                    logger.exception("matrix listener: sync failed, retrying in %.0f s", delay)
+                    self.close()
+                    stop.wait(delay)
+                    delay = min(max_backoff, delay * 2)
+        finally:
+            self.close()
+            lease.release()
+
+
+LEASE_SECONDS = 45.0
+# The long-poll of a worker's listener: how long a stopping worker may wait for it.
+LISTENER_POLL_SECONDS = 10
+
+
+class ReaderLease:
+    """A lease held by one process at a time, in a row of the pacing table (`next_at`:
+    when it ends). Only the holder knows the exact end it wrote, so only it can renew;
+    anyone may take it once it has ended."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name[:100]
+        self.until: float | None = None
+
+    def hold(self) -> bool:
+        """Take or renew the lease; False while another process holds it."""
+        import time
+
+        from django.db import IntegrityError, connection, transaction
+
+        from planblanc.alerting.models import ProviderPace
+
+        now = time.time()
+        until = now + LEASE_SECONDS
+        rows = ProviderPace.objects.filter(name=self.name)
+        if self.until is not None:
+            taken = rows.filter(next_at=self.until).update(next_at=until)
+        else:
+            taken = rows.filter(next_at__lt=now).update(next_at=until)
+            if not taken and not rows.exists():
+                try:
+                    with transaction.atomic():
+                        ProviderPace.objects.create(name=self.name, next_at=until)
+                    taken = 1
+                except IntegrityError:
+                    taken = 0
+        self.until = until if taken else None
+        if not connection.in_atomic_block:
+            connection.close_if_unusable_or_obsolete()
+        return self.until is not None
+
+    def release(self) -> None:
+        from django.db import DatabaseError
+
+        from planblanc.alerting.models import ProviderPace
+
+        if self.until is None:
+            return
+        try:
+            ProviderPace.objects.filter(name=self.name, next_at=self.until).update(next_at=0)
+        except DatabaseError:  # the lease then ends by itself
+            logger.warning("matrix listener: could not release the lease")
+        self.until = None
+
+
+def listener_start(*, stop: threading.Event) -> threading.Thread | None:
+    """For the alert worker: read Matrix replies in a thread of its own when a Matrix
+    provider is configured (None otherwise). The thread ends when `stop` is set."""
+    options = matrix_options()
+    if options is None:
+        return None
+
+    def run() -> None:
+        from django.db import connection
+
+        try:
+            MatrixListener(options).run(stop=stop, timeout_ms=LISTENER_POLL_SECONDS * 1000)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run, name="matrix-listener", daemon=True)
+    thread.start()
+    return thread
 
 
 def _safe(text: str) -> str:

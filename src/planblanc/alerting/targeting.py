@@ -21,7 +21,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from planblanc.alerting import preferences, services
-from planblanc.alerting.capacity import reach_estimate
+from planblanc.alerting.capacity import message_parts, reach_estimate
 from planblanc.alerting.channels.base import providers_for
 from planblanc.alerting.models import Channel, Delivery, OnCallRotation, Recipient
 from planblanc.alerting.oncall import oncall_at
@@ -172,8 +172,10 @@ def planned_steps(
 def target_preview(
     *, user: Any, target: Target, plan: Sequence[str], is_exercise: bool = False,
     establishment: Establishment | None = None, region: Region | None = None, now: datetime | None = None,
+    title: str = "", message: str = "",
 ) -> Preview:
-    """"N people in M establishments; K without any usable channel", before sending."""
+    """"N people in M establishments; K without any usable channel", before sending.
+    The time to reach them counts a long SMS (`title`, `message`) as its parts."""
     reached = target_resolve(user=user, target=target, establishment=establishment, region=region, now=now)
 
     recipients = target_recipients(reached=reached, plan=plan, is_exercise=is_exercise, now=now)
@@ -190,7 +192,12 @@ def target_preview(
         people=len(reached),
         establishments=len({item.establishment.pk for item in reached}),
         without_channel=without,
-        reach=reach_estimate(first_steps),
+        reach=reach_estimate(first_steps, parts={
+            channel: message_parts(
+                channel, title=title, text=message, is_exercise=is_exercise,
+                scope=str(establishment or region or ""),
+            ) for channel in first_steps
+        } if message else None),
     )
 
 

@@ -103,6 +103,7 @@ def campaign_target_preview(request: HttpRequest) -> HttpResponse:
         preview = targeting.target_preview(
             user=request.user, target=form.target(), plan=form.cleaned_data["channels"],
             is_exercise=form.cleaned_data["is_exercise"], establishment=establishment, region=region,
+            title=form.cleaned_data["title"], message=form.cleaned_data["message_fr"],
         )
     return render(request, "alerting/_target_preview.html", {"preview": preview, "form": form})
 

@@ -174,12 +174,10 @@ class Person(models.Model):
         ordering = ["last_name", "first_name"]
         verbose_name = _("person")
         verbose_name_plural = _("people")
-        constraints = [
-            # One person per address; people reached by phone only may have none.
-            models.UniqueConstraint(
-                Lower("email"), condition=~models.Q(email=""), name="person_unique_email"
-            ),
-        ]
+        # One person per address within a scope (directory/services.py checks it among
+        # the people the writer manages): a platform-wide rule would tell an
+        # establishment that an address is used in another tenant.
+        indexes = [models.Index(Lower("email"), name="person_email_lower")]
 
     def __str__(self) -> str:
         return f"{self.first_name} {self.last_name}"

@@ -177,10 +177,18 @@ def _validate_memberships(actor: Actor, specs: list[MembershipSpec]) -> None:
             raise ValidationError({"department": _("This department belongs to another establishment.")})
 
 
-def _validate_unique_email(person: Person) -> None:
+def _validate_unique_email(person: Person, *, actor: Actor, establishments: list[Establishment]) -> None:
+    """One person per address among the people the actor manages and those of the
+    person's own establishments. A person with that address elsewhere, outside the
+    actor's scope, is someone else's record: it neither blocks nor shows (the answer
+    must not tell whether an address is used in another tenant)."""
     if person.email:
         person.email = person.email.strip().lower()
-        clash = Person.objects.filter(email__iexact=person.email).exclude(pk=person.pk).exists()
+        same = Person.objects.filter(email__iexact=person.email).exclude(pk=person.pk)
+        clash = (
+            same.filter(pk__in=Person.objects.visible_to(actor, Perm.MANAGE_PEOPLE).values("pk")).exists()
+            or same.filter(memberships__establishment__in=establishments).exists()
+        )
         if clash:
             raise ValidationError({"email": _("Another person already uses this email address.")})
 
@@ -193,7 +201,7 @@ def person_create(*, actor: Actor, data: dict[str, Any], memberships: list[Membe
     _validate_memberships(actor, memberships)
     person = Person()
     _assign(person, data, PERSON_FIELDS)
-    _validate_unique_email(person)
+    _validate_unique_email(person, actor=actor, establishments=[spec.establishment for spec in memberships])
     _validate(person)
     try:
         with transaction.atomic():
@@ -262,7 +270,7 @@ def person_update(*, actor: Actor, person: Person, data: dict[str, Any]) -> Pers
     if not all(can(actor, Perm.MANAGE_PEOPLE, e) for e in establishments):
         person.refresh_from_db()
         raise SharedPersonDenied(shared_person_denial(establishments))
-    _validate_unique_email(person)
+    _validate_unique_email(person, actor=actor, establishments=establishments)
     _validate(person)
     changes = diff(before, snapshot(person))
     if not changes:

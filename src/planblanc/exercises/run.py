@@ -526,7 +526,12 @@ def next_due_at(*, now: datetime.datetime | None = None) -> datetime.datetime | 
     return best
 
 
-@task()
+# The queue of the live runs' worker step: each `planblanc worker` serves it in a loop
+# of its own, so that injects fire on time whatever else is queued.
+EXERCISES_QUEUE = "exercises"
+
+
+@task(queue_name=EXERCISES_QUEUE)
 def exercise_runs_process() -> int:
     """Thin task: fire what is due, then queue the next wake-up while a run is live."""
     sent = runs_process()

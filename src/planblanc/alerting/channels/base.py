@@ -146,6 +146,12 @@ class Provider:
     def send(self, messages: Iterable[OutgoingMessage]) -> Iterator[SendResult]:
         raise NotImplementedError
 
+    def parts(self, message: OutgoingMessage) -> int:
+        """How many units of the provider's declared capacity this message takes on the
+        wire: 1, except for a long SMS, which goes as several concatenated parts (a
+        provider's `rate` counts parts)."""
+        return 1
+
     def parse_receipt(self, request: HttpRequest) -> list[Receipt]:
         return []
 

@@ -183,6 +183,9 @@ class KannelProvider(Provider):
             keep = len(text) - (label_at if label_at > 0 else url_at)
         return sms_fit(text, max_parts=self.max_parts, keep_end=keep)
 
+    def parts(self, message: OutgoingMessage) -> int:
+        return sms_parts(self.text(message))
+
     def params(self, message: OutgoingMessage) -> dict[str, str]:
         text = self.text(message)
         ucs2 = sms_encoding(text) == "ucs2"

@@ -35,7 +35,7 @@ from planblanc.alerting.channels.base import (
     TransientError,
     register,
 )
-from planblanc.alerting.channels.sms_kannel import sms_clean, sms_encoding, sms_fit
+from planblanc.alerting.channels.sms_kannel import sms_clean, sms_encoding, sms_fit, sms_parts
 
 RECEIPT_RE = re.compile(rb"id:(?P<id>\S+).*?stat:(?P<stat>\w+)(?:.*?err:(?P<err>\w+))?", re.S)
 # ESME_RTHROTTLED, ESME_RMSGQFUL, ESME_RSYSERR: try again later.
@@ -119,6 +119,9 @@ class SmppProvider(Provider):
             hint = " " + sms_clean(message.reply_hint)
             text, keep = text + hint, keep + len(hint)
         return sms_fit(text, max_parts=self.max_parts, keep_end=keep)
+
+    def parts(self, message: OutgoingMessage) -> int:
+        return sms_parts(self.text(message))
 
     def send(self, messages: Iterable[OutgoingMessage]) -> Iterator[SendResult]:
         # smpplib is loaded only where an SMPP provider is configured.

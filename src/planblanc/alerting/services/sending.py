@@ -235,15 +235,19 @@ def _send_group(
             # A heartbeat this late lets another worker take the rest over: stop first.
             if not heartbeat_fresh():
                 return
-            # The provider's declared rate, shared with every other worker.
-            if not pacer.wait(deadline=pace_deadline):
-                return
             try:
                 message = outgoing_message(delivery)
             except (KeyError, IndexError, ValueError) as exc:
                 _fail_step(delivery, worker_id=worker_id, reason=f"message could not be written: {exc}")
                 answered.add(delivery.pk)
                 continue
+            # The provider's declared rate, shared with every other worker, counted in
+            # parts on the wire (a long SMS is several).
+            if not pacer.wait(deadline=pace_deadline, parts=provider.parts(message)):
+                return
+            # The pace may have slept: the heartbeat again, right before the message goes.
+            if not heartbeat_fresh():
+                return
             handed[delivery.pk] = time.monotonic()
             yield message
 

@@ -281,7 +281,10 @@ class _PersonChecker(_Checker):
         self.people_by_email: dict[str, Person] = {}
         for chunk in chunks(sorted(emails)):
             for person in (
-                Person.objects.annotate(email_lower=Lower("email")).filter(email_lower__in=chunk)
+                # Only the importer's people: an address used in another tenant is
+                # someone else's record, matched to nothing and never mentioned.
+                Person.objects.visible_to(self.actor, Perm.MANAGE_PEOPLE)
+                .annotate(email_lower=Lower("email")).filter(email_lower__in=chunk)
                 .prefetch_related("memberships__establishment")
             ):
                 self.people_by_email[person.email.lower()] = person
