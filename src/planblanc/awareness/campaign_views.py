@@ -117,5 +117,5 @@ def observatory_page(request: HttpRequest) -> HttpResponse:
         "phishing": Paginator(observatory.phishing_by(establishments=establishments, year=year, level=level),
                               OBSERVATORY_PAGE_SIZE).get_page(request.GET.get("page")),
         "threshold": observatory.ANONYMITY_THRESHOLD,
-        "target": settings.AWARENESS_TARGET_PERCENT,
+        "target": settings.AWARENESS_TARGET_PERCENT, "may_launch": bool(_scopes(request)),
     })
