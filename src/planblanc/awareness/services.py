@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -88,20 +89,34 @@ def _campaign_errors(*, title: str, deadline: datetime.date, channel: str, remin
 ASSIGNMENT_COLUMNS = ("campaign_id", "person_id", "department_id", "audiences", "module", "attempts")
 
 
-def _assignments_insert(rows: list[tuple[int, int, int | None, str, str]]) -> None:
+def _assignments_insert(rows: Iterable[tuple[int, int, int | None, str, str]]) -> int:
     """Write (campaign, person, department, audiences as JSON, module) rows: COPY on
     PostgreSQL (a national campaign is millions of rows), bulk INSERT elsewhere."""
     table = connection.ops.quote_name(Assignment._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(c) for c in ASSIGNMENT_COLUMNS)
+    count = 0
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:  # type: ignore[attr-defined]
                 for row in rows:
                     copy.write_row((*row, 0))
-            return
+                    count += 1
+            return count
         sql = f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, %s, 0)"  # noqa: S608 - our own table
-        for start in range(0, len(rows), 1000):
-            cursor.executemany(sql, rows[start:start + 1000])
+        batch: list[tuple[int, int, int | None, str, str]] = []
+        for row in rows:
+            batch.append(row)
+            if len(batch) == 1000:
+                cursor.executemany(sql, batch)
+                count, batch = count + len(batch), []
+        if batch:
+            cursor.executemany(sql, batch)
+            count += len(batch)
+    return count
+
+
+# Establishments written per round: bounds the memory of a national campaign.
+CAMPAIGN_CHUNK = 300
 
 
 def _campaigns_write(
@@ -109,44 +124,52 @@ def _campaigns_write(
     channel: str, reminder_days: int | None, launch: CampaignLaunch | None = None,
 ) -> list[Campaign]:
     """One campaign per establishment and one assignment per person × module of their
-    audiences (one membership query for them all). Inside the caller's transaction."""
+    audiences (one membership query per round of establishments). Inside the caller's
+    transaction."""
     modules = list(catalogue())
-    ids = [establishment.pk for establishment in establishments]
-    people: dict[int, dict[int, list[tuple[str, str | None, int | None]]]] = {pk: {} for pk in ids}
-    memberships = Membership.objects.filter(establishment_id__in=ids).order_by().values_list(
-        "establishment_id", "person_id", "function", "department__kind", "department_id")
-    for establishment_id, person_id, function, kind, department_id in memberships.iterator(chunk_size=20_000):
-        people[establishment_id].setdefault(person_id, []).append((function, kind, department_id))
     created_by = actor if getattr(actor, "is_authenticated", False) else None
-    campaigns = Campaign.objects.bulk_create([
-        Campaign(
-            establishment=establishment, year=year, title=title[:200], deadline=deadline, channel=channel,
-            modules=[module.slug for module in modules], created_by=created_by, launch=launch,
-            people=len(people[establishment.pk]),
-            **({"reminder_days": reminder_days} if reminder_days is not None else {}),
-        )
-        for establishment in establishments
-    ])
-    if connection.vendor != "postgresql" or any(c.pk is None for c in campaigns):
-        by_establishment = dict(Campaign.objects.filter(
-            establishment_id__in=ids, year=year, launch=launch, title=title[:200]
-        ).order_by("establishment_id", "pk").values_list("establishment_id", "pk"))
-        for campaign in campaigns:
-            campaign.pk = by_establishment[campaign.establishment_id]
     # Audience sets repeat: their module lists and JSON are computed once each.
     plans: dict[frozenset[str], tuple[str, list[str]]] = {}
-    rows: list[tuple[int, int, int | None, str, str]] = []
-    for campaign in campaigns:
-        for person_id, held in people[campaign.establishment_id].items():
-            audiences = audiences_of_memberships((function, kind) for function, kind, _d in held)
-            if audiences not in plans:
-                slugs = [module.slug for module in modules_for(audiences, modules)]  # type: ignore[attr-defined]
-                plans[audiences] = (json.dumps(sorted(audiences)), slugs)
-            audiences_json, slugs = plans[audiences]
-            department_id = next((d for _f, _k, d in held if d is not None), None)
-            rows.extend((campaign.pk, person_id, department_id, audiences_json, slug) for slug in slugs)
-    _assignments_insert(rows)
-    return campaigns
+    written: list[Campaign] = []
+    for start in range(0, len(establishments), CAMPAIGN_CHUNK):
+        chunk = establishments[start:start + CAMPAIGN_CHUNK]
+        ids = [establishment.pk for establishment in chunk]
+        people: dict[int, dict[int, list[tuple[str, str | None, int | None]]]] = {pk: {} for pk in ids}
+        memberships = Membership.objects.filter(establishment_id__in=ids).order_by().values_list(
+            "establishment_id", "person_id", "function", "department__kind", "department_id")
+        for establishment_id, person_id, function, kind, department_id in memberships.iterator(chunk_size=20_000):
+            people[establishment_id].setdefault(person_id, []).append((function, kind, department_id))
+        campaigns = Campaign.objects.bulk_create([
+            Campaign(
+                establishment=establishment, year=year, title=title[:200], deadline=deadline, channel=channel,
+                modules=[module.slug for module in modules], created_by=created_by, launch=launch,
+                people=len(people[establishment.pk]),
+                **({"reminder_days": reminder_days} if reminder_days is not None else {}),
+            )
+            for establishment in chunk
+        ])
+        if any(campaign.pk is None for campaign in campaigns):
+            by_establishment = dict(Campaign.objects.filter(
+                establishment_id__in=ids, year=year, launch=launch, title=title[:200]
+            ).order_by("establishment_id", "pk").values_list("establishment_id", "pk"))
+            for campaign in campaigns:
+                campaign.pk = by_establishment[campaign.establishment_id]
+
+        def rows(campaigns: list[Campaign] = campaigns, people: dict = people) -> Iterator[tuple]:
+            for campaign in campaigns:
+                for person_id, held in people[campaign.establishment_id].items():
+                    audiences = audiences_of_memberships((function, kind) for function, kind, _d in held)
+                    if audiences not in plans:
+                        slugs = [module.slug for module in modules_for(audiences, modules)]  # type: ignore[attr-defined]
+                        plans[audiences] = (json.dumps(sorted(audiences)), slugs)
+                    audiences_json, slugs = plans[audiences]
+                    department_id = next((d for _f, _k, d in held if d is not None), None)
+                    for slug in slugs:
+                        yield (campaign.pk, person_id, department_id, audiences_json, slug)
+
+        _assignments_insert(rows())
+        written.extend(campaigns)
+    return written
 
 
 def campaign_create(
@@ -235,11 +258,13 @@ def _pending_recipients(campaign: Campaign) -> list[alerting.RecipientInput]:
     )
     people = Person.objects.filter(pk__in=pending_ids).order_by("pk").only(
         "pk", "first_name", "last_name", "preferred_language", "email", "mobile_phone")
+    # The address up to the token, resolved once (a national campaign has a million links).
+    prefix = settings.ALERTING_PUBLIC_URL + reverse("awareness:learner_home", args=["-"])[:-2]
     return [
         alerting.RecipientInput(
             name=person.full_name, language=person.preferred_language, email=person.email,
             mobile_phone=str(person.mobile_phone or ""), establishment_name=campaign.establishment.name,
-            person=person, values={"link": link_url(campaign=campaign, person=person)},
+            person=person, values={"link": f"{prefix}{link_make(campaign=campaign, person=person)}/"},
         )
         for person in people
     ]
