@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -279,8 +280,8 @@ def test_the_awareness_observatory_by_level_over_the_years_with_small_counts_hid
 def test_care_axis_3_measures_are_in_the_referential_and_answered_from_the_figures(world: Any) -> None:
     from planblanc.readiness import loader
 
-    referential_file = loader.__file__.rsplit("/", 1)[0] + "/data/referentials/care.yaml"
-    data = yaml.safe_load(open(referential_file, encoding="utf-8"))
+    referential_file = Path(loader.__file__).parent / "data" / "referentials" / "care.yaml"
+    data = yaml.safe_load(referential_file.read_text(encoding="utf-8"))
     theme = next(t for t in data["themes"] if t["code"] == "sensibilisation")
     ids = {m["id"] for m in theme["measures"]}
     spec = observatory.care_axis3_spec()

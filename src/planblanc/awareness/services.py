@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -316,13 +316,22 @@ def reminder_due_on(campaign: Campaign) -> datetime.date:
     return campaign.deadline - datetime.timedelta(days=campaign.reminder_days)
 
 
+# The task that sends the reminders, registered by the app (services never import it).
+_reminders_waker: Callable[..., None] | None = None
+
+
+def reminders_waker_register(waker: Callable[..., None]) -> None:
+    global _reminders_waker
+    _reminders_waker = waker
+
+
 def reminders_schedule(*, campaign: Campaign) -> None:
     """Queue the reminder pass for the day the campaign's reminder falls due."""
-    from planblanc.awareness.tasks import reminders_wake
-
+    if _reminders_waker is None:
+        return
     due = reminder_due_on(campaign)
     at = timezone.make_aware(datetime.datetime.combine(due, datetime.time(8, 0)))
-    reminders_wake(run_after=max(at, timezone.now()))
+    _reminders_waker(run_after=max(at, timezone.now()))
 
 
 def campaign_remind(*, campaign_id: int) -> int:
