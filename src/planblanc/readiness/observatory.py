@@ -36,6 +36,7 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    Sum,
     Value,
     When,
 )
@@ -667,7 +668,9 @@ def degraded_share(*, establishments: QuerySet[Establishment], filters: Filters,
 
 
 def awareness_model() -> Any:
-    return _model("awareness", "Assignment", {"campaign", "person", "completed_at"})
+    # Per-campaign counters (people assigned, people who completed every module), kept by
+    # the awareness app: one row per establishment and year, not millions of assignments.
+    return _model("awareness", "Campaign", {"establishment", "year", "people", "trained"})
 
 
 def staff_trained(*, establishments: QuerySet[Establishment], filters: Filters, group_by: str) -> Table:
@@ -688,19 +691,17 @@ def staff_trained(*, establishments: QuerySet[Establishment], filters: Filters, 
     if model is None:
         table.unavailable = True
         return table
-    key = f"campaign__establishment__{group_by}"
+    key = f"establishment__{group_by}"
     rows = model.objects.filter(
-        campaign__year=year, campaign__establishment__in=establishments.values("pk"),
+        year=year, establishment__in=establishments.values("pk"),
     ).values(key).annotate(
-        staff=Count("person", distinct=True),
-        unfinished=Count("person", distinct=True, filter=Q(completed_at__isnull=True)),
-        support=Count("campaign__establishment", distinct=True),
+        staff=Sum("people"), trained=Sum("trained"), support=Count("establishment", distinct=True),
     ).order_by()
     data = {row[key]: row for row in rows}
     labels = _labels_for(group_by, list(data))
     for group in sorted(data, key=lambda k: str(labels.get(k, k))):
         row = data[group]
-        trained = row["staff"] - row["unfinished"]
+        trained = row["trained"] or 0
         share = round(100 * trained / row["staff"], 1) if row["staff"] else None
         table.rows.append(Row(key=str(group), label=labels.get(group, str(group)), cells=[
             Cell(row["staff"], row["support"]), Cell(trained, row["support"]), Cell(share, row["support"]),
