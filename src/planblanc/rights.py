@@ -309,4 +309,37 @@ def require_manage_awareness(actor: Actor, establishment: Establishment) -> None
         raise PermissionDenied(_("You are not allowed to run awareness campaigns here."))
 
 
+def may_launch_awareness(actor: Actor, *, group: Any = None, region: Any = None) -> bool:
+    """Launch one awareness campaign for every establishment of a group (GHT) or a region,
+    or (neither) of the country. A group CISO launches for their group (they keep its
+    self-assessments); a regional officer for their region (they alert its establishments
+    and follow its readiness); the national level anywhere."""
+    if not _is_user(actor):
+        return False
+    assess = scope_for(actor, Perm.ASSESS)
+    regional = scope_for(actor, Perm.SEND_REGIONAL_ALERTS)
+    if assess.national:
+        return True
+    if group is not None:
+        return (group.pk in assess.group_ids or group.region_id in assess.region_ids
+                or group.region_id in regional.region_ids)
+    if region is not None:
+        return region.pk in assess.region_ids or region.pk in regional.region_ids
+    return False
+
+
+def awareness_launch_scopes(actor: Actor) -> tuple[bool, frozenset[int], frozenset[int]]:
+    """(national, region ids, group ids) where the actor may launch a group campaign."""
+    if not _is_user(actor):
+        return False, frozenset(), frozenset()
+    assess = scope_for(actor, Perm.ASSESS)
+    regional = scope_for(actor, Perm.SEND_REGIONAL_ALERTS)
+    return assess.national, assess.region_ids | regional.region_ids, assess.group_ids
+
+
+def require_launch_awareness(actor: Actor, *, group: Any = None, region: Any = None) -> None:
+    if not may_launch_awareness(actor, group=group, region=region):
+        raise PermissionDenied(_("You are not allowed to launch awareness campaigns here."))
+
+
 TEMPLATE_RIGHTS["manage_awareness"] = may_manage_awareness

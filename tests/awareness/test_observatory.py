@@ -24,7 +24,11 @@ def test_the_regional_observatory_shows_the_share_of_staff_trained(world: Any, c
     campaign = services.campaign_create(actor=world.establishment_admin, establishment=world.chu, year=today.year,
                                         title="Sensibilisation", deadline=today + datetime.timedelta(days=20))
     trained = world.chu_person
-    Assignment.objects.filter(campaign=campaign, person=trained).update(completed_at=timezone.now(), best_score=100)
+    learner = services.Learner(campaign=campaign, person=trained)
+    for assignment in Assignment.objects.filter(campaign=campaign, person=trained):
+        right = {q.id: {i for i, a in enumerate(q.answers) if a.correct}
+                 for q in services.quiz_questions(assignment=assignment)}
+        services.quiz_submit(learner=learner, assignment=assignment, answers=right)
     # A campaign of the other region, which the regional officer must not count.
     services.campaign_create(actor=world.outsider_admin, establishment=world.clinic, year=today.year,
                              title="Clinique", deadline=today + datetime.timedelta(days=20))

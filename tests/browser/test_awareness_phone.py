@@ -9,7 +9,6 @@ import datetime
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
@@ -37,8 +36,9 @@ def _tick(watched: Watched, module: Any, *, right: bool) -> None:
 
 
 def test_the_nurse_trains_on_her_phone_and_her_department_rises(
-    language_site: str, browse: Any, transactional_db: Any
+    language_site: str, browse: Any, transactional_db: Any, settings: Any
 ) -> None:
+    settings.AWARENESS_PROGRESS_REFRESH_SECONDS = 1
     from planblanc.awareness import services
     from planblanc.awareness.content import module_get
     from planblanc.awareness.models import Assignment
@@ -64,6 +64,16 @@ def test_the_nurse_trains_on_her_phone_and_her_department_rises(
         actor=admin, establishment=chu, year=timezone.localdate().year, title="Sensibilisation annuelle",
         deadline=timezone.localdate() + datetime.timedelta(days=30))
     token = services.link_make(campaign=campaign, person=nurse)
+
+    # The administrator keeps the establishment's page open on a phone: nobody trained yet.
+    manager = browse(language_site, **PHONE_360)
+    client = verified_client(admin)
+    manager.page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "url": language_site,
+                                       "value": client.cookies[settings.SESSION_COOKIE_NAME].value}])
+    manager.goto(reverse("awareness:establishment", args=[chu.pk]))
+    assert "0 %" in manager.page.locator("#by-department").inner_text()
+    manager.page.evaluate("window.scrollTo(0, 200)")
+    kept_scroll = manager.page.evaluate("window.scrollY")
 
     phone = browse(language_site, **PHONE_360)
     phone.goto(reverse("awareness:learner_home", args=[token]))
@@ -100,10 +110,12 @@ def test_the_nurse_trains_on_her_phone_and_her_department_rises(
         phone.page.locator("#certificate").click()
     assert download.value.suggested_filename.endswith(".pdf")
 
-    manager = browse(language_site, **PHONE_360)
-    client = verified_client(admin)
-    manager.page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "url": language_site,
-                                       "value": client.cookies[settings.SESSION_COOKIE_NAME].value}])
+    # Her department's completion rises on the open page by itself (the live progress),
+    # without a reload and without moving the reader.
+    manager.page.wait_for_function(
+        "document.querySelector('#by-department').innerText.includes('100 %')", timeout=15_000)
+    assert manager.page.evaluate("window.scrollY") == kept_scroll
+    _no_sideways_scroll(manager, "establishment page, live")
 
     # A phishing drill's pages on the same phone: the fake sign-in, the teaching page, the report.
     from planblanc.awareness import drills

@@ -6,3 +6,10 @@ class AwarenessConfig(AppConfig):
     name = "planblanc.awareness"
     label = "awareness"
     verbose_name = _("Staff awareness")
+
+    def ready(self) -> None:
+        # The services queue the reminder pass through this registration (they never
+        # import the tasks, which import them).
+        from planblanc.awareness import services, tasks
+
+        services.reminders_waker_register(tasks.reminders_wake)

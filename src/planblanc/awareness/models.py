@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from planblanc.directory.models import Department, Establishment, Person
+from planblanc.directory.models import Department, Establishment, Group, Person, Region
 from planblanc.tenancy import TenantQuerySet
 
 
@@ -15,8 +15,39 @@ class InvitationChannel(models.TextChoices):
     SMS = "sms", _("SMS")
 
 
+def _reminder_days() -> int:
+    return int(getattr(settings, "AWARENESS_REMINDER_DAYS", 7))
+
+
+class CampaignLaunch(models.Model):
+    """One campaign launched at once for every establishment of a group (GHT), of a region,
+    or of the country (neither): each establishment gets its own Campaign row."""
+
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, null=True, blank=True, related_name="+",
+                              verbose_name=_("hospital group (GHT)"))
+    region = models.ForeignKey(Region, on_delete=models.CASCADE, null=True, blank=True, related_name="+",
+                               verbose_name=_("region"))
+    year = models.PositiveSmallIntegerField(_("year"))
+    title = models.CharField(_("title"), max_length=200)
+    deadline = models.DateField(_("deadline"))
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("group awareness campaign")
+        verbose_name_plural = _("group awareness campaigns")
+
+    def __str__(self) -> str:
+        return self.title
+
+
 class Campaign(models.Model):
-    """One establishment's awareness campaign of a year: the modules of each audience."""
+    """One establishment's awareness campaign of a year: the modules of each audience.
+
+    `people` and `trained` are kept with the assignments (people assigned, people who
+    completed every module) so that the observatory reads one row per campaign."""
 
     establishment = models.ForeignKey(
         Establishment, on_delete=models.CASCADE, related_name="awareness_campaigns", verbose_name=_("establishment")
@@ -29,6 +60,15 @@ class Campaign(models.Model):
     modules = models.JSONField(_("modules"), default=list)
     invited_at = models.DateTimeField(_("invited"), null=True, blank=True)
     alert_campaign_id = models.PositiveIntegerField(null=True, blank=True)
+    launch = models.ForeignKey(CampaignLaunch, on_delete=models.SET_NULL, null=True, blank=True,
+                               related_name="campaigns")
+    # Reminders: sent once, this many days before the deadline, to those not done.
+    reminder_days = models.PositiveSmallIntegerField(_("reminder, days before the deadline"),
+                                                     default=_reminder_days)
+    reminded_at = models.DateTimeField(_("reminded"), null=True, blank=True)
+    reminder_alert_id = models.PositiveIntegerField(null=True, blank=True)
+    people = models.PositiveIntegerField(default=0)
+    trained = models.PositiveIntegerField(default=0)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
                                    related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -37,6 +77,7 @@ class Campaign(models.Model):
 
     class Meta:
         ordering = ["-year", "-created_at"]
+        indexes = [models.Index(fields=["year", "establishment"], name="awareness_campaign_year")]
         verbose_name = _("awareness campaign")
         verbose_name_plural = _("awareness campaigns")
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from planblanc.awareness import views, views_drills
+from planblanc.awareness import campaign_views, views, views_drills
 
 app_name = "awareness"
 
@@ -14,6 +14,10 @@ urlpatterns = [
     path("x/<str:token>/signaler/", views_drills.drill_report, name="drill_report"),
     path("x/<str:token>/logo.gif", views_drills.drill_image, name="drill_image"),
     path("campagne/<int:pk>/inviter/", views.campaign_invite, name="campaign_invite"),
+    path("campagne/<int:pk>/progression/", views.campaign_progress, name="campaign_progress"),
+    path("lancement/", campaign_views.launches, name="launches"),
+    path("lancement/<int:pk>/inviter/", campaign_views.launch_invite, name="launch_invite"),
+    path("observatoire/", campaign_views.observatory_page, name="observatory"),
     path("l/<str:token>/", views.learner_home, name="learner_home"),
     path("l/<str:token>/attestation.pdf", views.learner_certificate, name="learner_certificate"),
     path("l/<str:token>/<slug:slug>/", views.learner_module, name="learner_module"),

@@ -3,17 +3,19 @@ heads for their departments), and the learner's pages opened from a personal lin
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from planblanc import rights
-from planblanc.awareness import drills, selectors, services
+from planblanc.awareness import drills, observatory, selectors, services
 from planblanc.awareness.content import module_get
 from planblanc.awareness.forms import CampaignForm
 from planblanc.awareness.models import Assignment, Campaign, Drill
@@ -51,10 +53,25 @@ def establishment(request: HttpRequest, pk: int) -> HttpResponse:
     by_department, by_audience = (
         selectors.campaign_progress(campaign=current, departments=departments) if current else ([], [])
     )
+    year = current.year if current else timezone.localdate().year
     return render(request, "awareness/establishment.html", {
         "establishment": establishment, "campaigns": campaigns, "current": current, "manager": manager,
         "form": form, "by_department": by_department, "by_audience": by_audience,
         "drills": latest_drills,
+        "refresh_seconds": settings.AWARENESS_PROGRESS_REFRESH_SECONDS,
+        "care_axis3": observatory.care_axis3(establishment=establishment, year=year) if manager else [],
+    })
+
+
+@login_required
+def campaign_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    """The campaign's live progress (the fragment the establishment page refreshes)."""
+    current = get_object_or_404(Campaign.objects.select_related("establishment"), pk=pk)
+    _establishment, departments = _establishment_for(request, current.establishment_id)
+    by_department, by_audience = selectors.campaign_progress(campaign=current, departments=departments)
+    return render(request, "awareness/_progress.html", {
+        "current": current, "manager": departments is None, "by_department": by_department,
+        "by_audience": by_audience, "refresh_seconds": settings.AWARENESS_PROGRESS_REFRESH_SECONDS,
     })
 
 

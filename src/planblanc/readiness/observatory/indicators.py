@@ -11,6 +11,7 @@ from django.db.models import (
     Count,
     Q,
     QuerySet,
+    Sum,
 )
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
@@ -196,19 +197,17 @@ def staff_trained(*, establishments: QuerySet[Establishment], filters: Filters, 
     if model is None:
         table.unavailable = True
         return table
-    key = f"campaign__establishment__{group_by}"
+    key = f"establishment__{group_by}"
     rows = model.objects.filter(
-        campaign__year=year, campaign__establishment__in=establishments.values("pk"),
+        year=year, establishment__in=establishments.values("pk"),
     ).values(key).annotate(
-        staff=Count("person", distinct=True),
-        unfinished=Count("person", distinct=True, filter=Q(completed_at__isnull=True)),
-        support=Count("campaign__establishment", distinct=True),
+        staff=Sum("people"), trained=Sum("trained"), support=Count("establishment", distinct=True),
     ).order_by()
     data = {row[key]: row for row in rows}
     labels = labels_for(group_by, list(data))
     for group in sorted(data, key=lambda k: str(labels.get(k, k))):
         row = data[group]
-        trained = row["staff"] - row["unfinished"]
+        trained = row["trained"] or 0
         share = round(100 * trained / row["staff"], 1) if row["staff"] else None
         table.rows.append(Row(key=str(group), label=labels.get(group, str(group)), cells=[
             Cell(row["staff"], row["support"]), Cell(trained, row["support"]), Cell(share, row["support"]),

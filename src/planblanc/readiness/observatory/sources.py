@@ -116,4 +116,6 @@ def degraded_expr() -> Any:
 
 
 def awareness_model() -> Any:
-    return model_or_none("awareness", "Assignment", {"campaign", "person", "completed_at"})
+    # Per-campaign counters (people assigned, people who completed every module), kept by
+    # the awareness app: one row per establishment and year, not millions of assignments.
+    return model_or_none("awareness", "Campaign", {"establishment", "year", "people", "trained"})
