@@ -31,6 +31,7 @@ WITHOUT_FACTORY = {
     "crisis.StatusChange": "crisis.services.department_status_change / system_status_change",
     "crisis.DamageAssessmentRevision": "crisis.services, on each change of the damage assessment",
     "crisis.SituationSubscriber": "written when someone subscribes on the staff situation page",
+    "awareness.CampaignLaunch": "awareness.services, when a group, region or national campaign is launched",
     "exercises.InjectAttachment": "exercises.attachments, which checks the file's type and stores its SHA-256",
     "mutual_aid.ResourceImport": "mutual_aid.catalogue_io, the staged catalogue import",
 }

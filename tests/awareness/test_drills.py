@@ -39,7 +39,8 @@ from planblanc.awareness.management.commands.drill_reports import ReportHandler
 from planblanc.awareness.models import Drill, DrillTarget
 from planblanc.directory.models import Establishment, Function
 from planblanc.exercises.models import Exercise, ExerciseKind
-from planblanc.readiness.observatory import Filters, exercised_expr
+from planblanc.readiness.observatory import Filters
+from planblanc.readiness.observatory.sources import exercised_expr
 from tests.conftest import verified_client
 from tests.factories import DepartmentFactory, MembershipFactory, PersonFactory, UserFactory
 from tests.support.smtp import Recorder, SmtpServer, free_port
