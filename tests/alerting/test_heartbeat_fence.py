@@ -17,8 +17,8 @@ from planblanc.alerting.services import (
     campaign_create,
     deliveries_claim,
     deliveries_process,
-    delivery_send_batch,
 )
+from planblanc.alerting.services.sending import delivery_send_batch
 from planblanc.core import heartbeat
 from planblanc.core.models import WorkerHeartbeat
 from tests.support.smtp import SmtpServer
