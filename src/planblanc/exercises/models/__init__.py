@@ -28,9 +28,11 @@ from planblanc.exercises.models.run import (
     ReactionCheck,
     RunStatus,
 )
+from planblanc.exercises.models.regional import RegionalExercise, RegionalExerciseStatus, RegionalMember
 
 __all__ = [
     "DONE_STATES", "HANDLED_STATES", "Channel", "CriterionArea", "EvaluationCriterion", "Exercise", "ExerciseRun",
     "ExerciseStatus", "ExpectedReaction", "Inject", "InjectKind", "InjectRun", "InjectState", "MaturityLevel",
     "Observation", "Outcome", "Participant", "ParticipantRole", "QuestionnaireAnswer", "ReactionCheck", "RunStatus",
+    "RegionalExercise", "RegionalExerciseStatus", "RegionalMember",
 ]
