@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Max, Q, QuerySet
 from django.http import Http404
@@ -199,6 +199,12 @@ class RegionalProgress:
     def percent(self) -> int:
         return round(100 * self.fired / self.total) if self.total else 0
 
+    @property
+    def status_counts(self) -> list[tuple[str, str, int]]:
+        """(status, label in the user's language, number of runs)."""
+        labels = {"ready": _("Not started"), **dict(RunStatus.choices)}
+        return [(status, str(labels.get(status, status)), count) for status, count in sorted(self.by_status.items())]
+
 
 def regional_progress(*, regional: RegionalExercise, now: datetime.datetime | None = None) -> RegionalProgress:
     """Every establishment's run with its progress and lag, the latest first: four
@@ -284,6 +290,8 @@ def regional_exercise_create(
 ) -> RegionalExercise:
     """Prepare one exercise per establishment from a kit or a model exercise, with the
     variables filled in for each; all in one region, each within the actor's scope."""
+    if not rights.may_run_regional_exercises_somewhere(actor):
+        raise PermissionDenied(_("You are not allowed to run regional exercises."))
     errors: dict[str, list[str]] = {}
     title = (title or "").strip()
     if not title:
@@ -322,6 +330,12 @@ def regional_exercise_create(
     parsed = chrono.read_json(data)
     if parsed.errors or not parsed.injects:
         raise ValidationError(_("The scenario holds no inject that can be played."))
+    if model is not None:
+        # The JSON document counts whole minutes: keep the model's times to the second.
+        exact = dict(model.injects.values_list("number", "offset"))
+        for item in parsed.injects:
+            if exact.get(item.number) is not None:
+                item.offset = exact[item.number]
     region_id = establishments[0].region_id
     scope = scope_for(actor, Perm.RUN_REGIONAL_EXERCISE)
     groups = {e.group_id for e in establishments}
@@ -599,27 +613,9 @@ def regional_report_rows(*, report: RegionalReport) -> list[list[Any]]:
     return rows
 
 
-# ---------------------------------------------------------------------------- obligation
-
-
-def establishments_exercised_in_year(*, establishment_ids: list[int], year: int) -> set[int]:
-    """Which of these establishments ran (started, in that calendar year) an exercise
-    that counts for the yearly obligation, a regional exercise's included. Read by the
-    readiness observatory ("exercise done this year" per FINESS)."""
-    tz = timezone.get_current_timezone()
-    start = datetime.datetime(year, 1, 1, tzinfo=tz)
-    end = datetime.datetime(year + 1, 1, 1, tzinfo=tz)
-    return set(
-        ExerciseRun.objects.filter(
-            exercise__establishment_id__in=establishment_ids, exercise__counts_for_obligation=True,
-            started_at__gte=start, started_at__lt=end,
-        ).exclude(status=RunStatus.READY).values_list("exercise__establishment_id", flat=True).distinct()
-    )
-
-
 __all__ = [
     "VARIABLES", "MemberProgress", "RegionalOutcome", "RegionalProgress", "RegionalReport", "establishment_variables",
-    "establishments_exercised_in_year", "fill_variables", "launchable_establishments", "model_exercises",
+    "fill_variables", "launchable_establishments", "model_exercises",
     "regional_exercise_create", "regional_exercise_get_for_user", "regional_exercise_list", "regional_finish",
     "regional_fire_next", "regional_launch", "regional_pause", "regional_progress", "regional_report",
     "regional_report_anonymised_rows", "regional_report_rows", "regional_resume",

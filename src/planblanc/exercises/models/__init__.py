@@ -16,6 +16,11 @@ from planblanc.exercises.models.design import (
     Participant,
     ParticipantRole,
 )
+from planblanc.exercises.models.regional import (
+    RegionalExercise,
+    RegionalExerciseStatus,
+    RegionalMember,
+)
 from planblanc.exercises.models.run import (
     DONE_STATES,
     HANDLED_STATES,
@@ -28,7 +33,6 @@ from planblanc.exercises.models.run import (
     ReactionCheck,
     RunStatus,
 )
-from planblanc.exercises.models.regional import RegionalExercise, RegionalExerciseStatus, RegionalMember
 
 __all__ = [
     "DONE_STATES", "HANDLED_STATES", "Channel", "CriterionArea", "EvaluationCriterion", "Exercise", "ExerciseRun",
