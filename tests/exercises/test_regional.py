@@ -178,9 +178,11 @@ def test_it_reports_and_exports_with_cells_under_five_hidden(world: Any, client_
     assert response.status_code == 200
     text = b"".join(response.streaming_content if response.streaming else [response.content]).decode("utf-8-sig")
     rows = list(csv.reader(io.StringIO(text), delimiter=";" if ";" in text.splitlines()[2] else ","))
-    by_label = {row[0]: row for row in rows[3:]}
     assert "CHU A" not in text and "CH A" not in text
-    assert by_label["CHU"][1:] == ["<5"] * 4  # one CHU: hidden
+    # One CHU, three CH, one EHPAD: every category counts fewer than five, all hidden.
+    # (no score yet: an empty cell; a figure: hidden).
+    assert [row[1] for row in rows[3:-1]] == ["<5"] * 3
+    assert {cell for row in rows[3:-1] for cell in row[1:]} == {"<5", ""}
     assert rows[-1][1] == "5" and rows[-1][4] == "100.0"  # all five together: shown
     named = client.get(reverse("exercises:regional_report_export", args=[item.pk, "etablissements"]))
     assert "CHU A" in b"".join(named.streaming_content if named.streaming else [named.content]).decode("utf-8-sig")
@@ -278,7 +280,8 @@ def test_it_marks_exercised_establishments_in_the_observatory_drilldown(world: A
     item = prepared(world)
     regional.regional_launch(actor=world.regional_officer, regional=item, start_at=timezone.now())
     client = client_for("regional_officer")
-    response = client.get(reverse("readiness:observatory_drilldown"), {"chart": "exercised", "bucket": "priority"})
+    response = client.get(reverse("readiness:observatory_drilldown"), {
+        "chart": "exercised", "bucket": "priority", "region": world.region_a.pk})
     assert response.status_code == 200
     text = response.content.decode()
     assert world.chu.finess in text and 'data-exercised="yes"' in text
