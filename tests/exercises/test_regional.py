@@ -193,7 +193,8 @@ def test_it_shows_the_console_and_swaps_its_state_in_place(world: Any, client_fo
     client = client_for("regional_officer")
     page = client.get(reverse("exercises:regional_console", args=[item.pk]))
     assert page.status_code == 200
-    assert 'hx-get="%s"' % reverse("exercises:regional_state", args=[item.pk]) in page.content.decode()
+    state_url = reverse("exercises:regional_state", args=[item.pk])
+    assert f'hx-get="{state_url}"' in page.content.decode()
     launched = client.post(reverse("exercises:regional_control", args=[item.pk, "launch"]), HTTP_HX_REQUEST="true")
     assert launched.status_code == 200
     body = launched.content.decode()
@@ -265,6 +266,10 @@ def test_it_hides_a_regional_exercise_from_an_outsider_and_another_region(world:
             assert b"CHU A" not in response.content
         assert client.post(reverse("exercises:regional_control", args=[item.pk, "launch"])).status_code == 404
     assert clients["outsider_admin"].get(reverse("exercises:regional_list")).status_code == 403
+    assert clients["outsider_admin"].get(reverse("exercises:regional_create")).status_code == 403
+    # The other region's officer may prepare one, but only with their own establishments.
+    form = clients["region_b"].get(reverse("exercises:regional_create")).content.decode()
+    assert "CHU A" not in form and "Clinique B" in form
     assert clients["region_b"].get(reverse("exercises:regional_list")).content.count(b"regional_console") == 0
     with pytest.raises(PermissionDenied):
         regional.regional_launch(actor=other, regional=item)

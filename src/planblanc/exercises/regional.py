@@ -53,11 +53,9 @@ from planblanc.tenancy import Perm, scope_for
 VARIABLES = ("etablissement", "directeur", "voisins", "ville", "finess")
 _VARIABLE = re.compile(r"\{(" + "|".join(VARIABLES) + r")\}")
 MAX_NEIGHBOURS = 3
-# The clocks of all runs start this far ahead of the launch, per establishment (at least
-# LAUNCH_LEAD_MIN), so that the time spent opening the runs one after the other is not
-# lag: every run starts at the same instant.
-LAUNCH_LEAD_PER_RUN = 0.05
-LAUNCH_LEAD_MIN = 2.0
+# The clocks of all runs start together this long after the last run is opened, the time
+# to commit the launch: the time spent opening them one after the other is not lag.
+LAUNCH_MARGIN = 1.0
 
 
 # ---------------------------------------------------------------------------- variables
@@ -387,16 +385,14 @@ def regional_launch(
     *, actor: Actor, regional: RegionalExercise, start_at: datetime.datetime | None = None,
 ) -> RegionalOutcome:
     """Start every establishment's run on one clock. The clocks start at `start_at`
-    (by default a few seconds from now, the time to open every run), so every run
-    reaches each inject at the same instant. An exercise that cannot start (no
+    (by default once every run is opened, as the launch commits), so every run reaches
+    each inject at the same instant. An exercise that cannot start (no
     animator named there, cancelled) is left out and reported."""
     rights.require_animate_regional_exercise(actor, regional)
     members = _members(regional)
-    if start_at is None:
-        lead = max(LAUNCH_LEAD_MIN, LAUNCH_LEAD_PER_RUN * len(members))
-        start_at = timezone.now() + datetime.timedelta(seconds=lead)
     runner = _runner(actor)
     outcome = RegionalOutcome()
+    started: list[int] = []
     with transaction.atomic():
         regional = _locked_regional(regional)
         if regional.status != RegionalExerciseStatus.PREPARED:
@@ -404,11 +400,18 @@ def regional_launch(
         for member in members:
             try:
                 with transaction.atomic():
-                    run_services.run_start(actor=runner, exercise=member.exercise, speed=regional.speed, now=start_at)
+                    run = run_services.run_start(actor=runner, exercise=member.exercise, speed=regional.speed,
+                                                 now=start_at or timezone.now())
             except ValidationError as exc:
                 outcome.refused[member.establishment.name] = list(exc.messages)
             else:
                 outcome.done += 1
+                started.append(run.pk)
+        if start_at is None:
+            # Opening hundreds of runs takes a while: every clock starts together, at
+            # the commit that makes them visible to the workers (a moment from now).
+            start_at = timezone.now() + datetime.timedelta(seconds=LAUNCH_MARGIN)
+            ExerciseRun.objects.filter(pk__in=started).update(started_at=start_at, anchor_at=start_at)
         if not outcome.done:
             raise ValidationError(_("No establishment's exercise could start: %(reasons)s") % {
                 "reasons": "; ".join(f"{name}: {' '.join(reasons)}" for name, reasons in outcome.refused.items())})
@@ -420,8 +423,8 @@ def regional_launch(
 
 
 def _each_run(
-    *, actor: Actor, regional: RegionalExercise, action: str, call: Any, status: str | None,
-    now: datetime.datetime | None = None, allowed: tuple[str, ...] = (RegionalExerciseStatus.RUNNING,
+    *, actor: Actor, regional: RegionalExercise, action: str, call: Any, status: Any,
+    now: datetime.datetime | None = None, allowed: tuple[Any, ...] = (RegionalExerciseStatus.RUNNING,
                                                                       RegionalExerciseStatus.PAUSED),
 ) -> RegionalOutcome:
     """Apply one run service to every establishment's run with the same `now`, in one

@@ -29,7 +29,7 @@ from django.utils.translation import gettext as _
 from django_tasks import task
 
 from planblanc import rights
-from planblanc.accounts.audit import audit_record
+from planblanc.accounts.audit import audit_record, audit_record_many
 from planblanc.actors import EXERCISE_RUNNER, Actor
 from planblanc.crisis import services as crisis_services
 from planblanc.exercises.models import (
@@ -516,7 +516,8 @@ def _fire_batch(rows: list[InjectRun], now: datetime.datetime | None) -> int:
             state=InjectState.SENT, fired_at=fired_at, fired_by_label=token)
         won = set(InjectRun.objects.filter(pk__in=ids, fired_by_label=token).values_list("pk", flat=True))
         label = _("Schedule")[:200]
-        fired = []
+        fired: list[InjectRun] = []
+        audits: list[tuple[Any, Any, dict[str, Any]]] = []
         for row in rows:
             if row.pk not in won:
                 continue
@@ -527,12 +528,10 @@ def _fire_batch(rows: list[InjectRun], now: datetime.datetime | None) -> int:
             campaign = _deliver(row, run)
             row.campaign = campaign
             fired.append(row)
-            audit_record(
-                actor=EXERCISE_RUNNER, action="exercise.inject_fire", obj=row.inject,
-                establishment=run.exercise.establishment,
-                changes={"number": row.inject.number, "channel": row.inject.channel, "by_hand": False,
-                         "campaign": campaign.pk if campaign is not None else None, "simulated_seconds": round(sim, 1)},
-            )
+            audits.append((row.inject, run.exercise.establishment, {
+                "number": row.inject.number, "channel": row.inject.channel, "by_hand": False,
+                "campaign": campaign.pk if campaign is not None else None, "simulated_seconds": round(sim, 1)}))
+        audit_record_many(actor=EXERCISE_RUNNER, action="exercise.inject_fire", items=audits)
         InjectRun.objects.bulk_update(fired, ["fired_by_label", "fired_sim_seconds", "due_real_at", "campaign"])
         ExerciseRun.objects.filter(pk__in={row.run_id for row in fired}).update(revision=F("revision") + 1)
     return len(fired)

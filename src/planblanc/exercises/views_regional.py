@@ -9,6 +9,7 @@ outside the viewer's regions and groups); every action checks its own right (403
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -117,7 +118,7 @@ def regional_state(request: HttpRequest, pk: int) -> HttpResponse:
 def regional_control(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     item = _regional(request, pk)
     _refuse_unless(rights.may_animate_regional_exercise(request.user, item))
-    calls = {
+    calls: dict[str, tuple[Callable[..., regional.RegionalOutcome], str]] = {
         "launch": (regional.regional_launch, _("Launched in %(done)d establishments.")),
         "pause": (regional.regional_pause, _("Paused in %(done)d establishments.")),
         "resume": (regional.regional_resume, _("Resumed in %(done)d establishments.")),
