@@ -95,8 +95,9 @@ def test_it_steers_every_establishment_from_a_phone(regional_site: tuple[str, An
 
     # The actions swap the state in place: the page is not reloaded and keeps its scroll.
     page.evaluate("window.__kept = 'yes'")
-    page.mouse.wheel(0, 120)
+    page.evaluate("window.scrollTo(0, 120)")
     scrolled = page.evaluate("window.scrollY")
+    assert scrolled > 0
     page.locator("#regional-pause").click()
     officer.settle()
     expect(page.locator("#regional-status")).to_have_attribute("data-status", "paused")
@@ -106,9 +107,10 @@ def test_it_steers_every_establishment_from_a_phone(regional_site: tuple[str, An
 
     page.locator("#regional-fire-next").click()
     officer.settle()
+    expect(page.locator("#regional-state .alert-success")).to_be_visible()
+    expect(page.locator("#regional-runs > li[data-fired='1']")).to_have_count(members)
     fired = InjectRun.objects.filter(run__in=runs, state=InjectState.SENT)
     assert fired.count() == members and set(fired.values_list("inject__number", flat=True)) == {1}
-    expect(page.locator("#regional-runs > li[data-fired='1']")).to_have_count(members)
 
     page.locator("#regional-resume").click()
     officer.settle()
