@@ -29,6 +29,9 @@ class SystemActor:
     name: str
     by: str = ""
     sends_alerts: bool = False
+    # Prepares and runs the exercises of a regional exercise, for the officer whose
+    # regional right was checked before (`by`): see `regional_exercise_runner`.
+    runs_exercises: bool = False
     # Commands are recorded as "commande <name> (<by>)", processes as "system:<name>".
     prefix: str = "system:"
 
@@ -96,6 +99,13 @@ def alert_worker(worker_id: str) -> SystemActor:
     return SystemActor(worker_id[:93], sends_alerts=True)
 
 
+def regional_exercise_runner(by: str) -> SystemActor:
+    """The process that prepares and plays the establishments' exercises of a regional
+    exercise, on behalf of the regional officer or group CISO named by `by`, once their
+    right over every establishment has been checked (exercises/regional.py)."""
+    return SystemActor("exercice-regional", by=by.strip()[:100], sends_alerts=True, runs_exercises=True)
+
+
 def command(name: str, *, by: str = "") -> SystemActor:
     """A management command, with the name of the person who ran it (`--by`)."""
     return SystemActor(f"commande {name}", by=by.strip()[:100], prefix="")
@@ -120,5 +130,5 @@ def actor_label(actor: AuditActor) -> str:
 __all__ = [
     "CRISIS_PROCESS", "ESCALATION_WORKER", "EXERCISE_RUNNER", "PUBLIC_QUESTIONNAIRE", "SYSTEM", "Actor", "AuditActor",
     "OutsideParty", "SystemActor", "actor_label", "alert_worker", "cell_member", "command", "is_command", "is_system",
-    "recipient",
+    "recipient", "regional_exercise_runner",
 ]

@@ -109,6 +109,8 @@ def may_approve_communication(actor: Actor, crisis: Any) -> bool:
 
 
 def may_prepare_exercises(actor: Actor, establishment: Establishment) -> bool:
+    if isinstance(actor, SystemActor):
+        return actor.runs_exercises
     return can(actor, Perm.RUN_EXERCISE, establishment)
 
 
@@ -129,6 +131,8 @@ def exercise_participant(actor: Actor, exercise: Any) -> Any:
 
 
 def may_animate_run(actor: Actor, exercise: Any) -> bool:
+    if isinstance(actor, SystemActor):
+        return actor.runs_exercises
     return can(actor, Perm.RUN_EXERCISE, exercise.establishment)
 
 
@@ -148,6 +152,31 @@ def may_observe_run(actor: Actor, exercise: Any) -> bool:
 def may_play_run(actor: Actor, exercise: Any) -> bool:
     """Players take injects in hand; animators may do it for them."""
     return exercise_participant(actor, exercise) is not None or may_animate_run(actor, exercise)
+
+
+def may_launch_regional_exercise(actor: Actor, establishment: Establishment) -> bool:
+    """Whether the actor may include this establishment in a regional exercise: a
+    regional officer in their region, a group CISO in their group, the national level."""
+    return _is_user(actor) and can(actor, Perm.RUN_REGIONAL_EXERCISE, establishment)
+
+
+def may_run_regional_exercises_somewhere(actor: Actor) -> bool:
+    return _is_user(actor) and has_perm_somewhere(actor, Perm.RUN_REGIONAL_EXERCISE)
+
+
+def may_animate_regional_exercise(actor: Actor, regional: Any) -> bool:
+    """The regional console: the regional officers of its region (a group's regional
+    exercise included), the group CISOs of its group, the national level."""
+    if not _is_user(actor):
+        return False
+    scope = scope_for(actor, Perm.RUN_REGIONAL_EXERCISE)
+    return bool(scope.national or regional.region_id in scope.region_ids
+                or (regional.group_id is not None and regional.group_id in scope.group_ids))
+
+
+def require_animate_regional_exercise(actor: Actor, regional: Any) -> None:
+    if not may_animate_regional_exercise(actor, regional):
+        raise PermissionDenied(_("You are not allowed to run this regional exercise."))
 
 
 # Readiness --------------------------------------------------------------------------------
@@ -276,6 +305,7 @@ def menu_rights(actor: Actor) -> dict[str, bool]:
         "may_manage_people": has_perm_somewhere(actor, Perm.MANAGE_PEOPLE),
         "may_manage_establishments": has_perm_somewhere(actor, Perm.MANAGE_ESTABLISHMENTS),
         "may_manage_access": has_perm_somewhere(actor, Perm.MANAGE_ACCESS),
+        "may_run_regional_exercises": may_run_regional_exercises_somewhere(actor),
     }
 
 

@@ -65,6 +65,9 @@ class Perm(StrEnum):
     # Run the regional crisis cell: open it, link establishment crises, write its logbook,
     # send regional alerts. The national level follows it read-only.
     RUN_REGIONAL_CELL = "mutual_aid.regional_cell"
+    # Launch one scenario in several establishments of the scope at the same moment and
+    # animate them together (regional simultaneous exercise), from a region or a group.
+    RUN_REGIONAL_EXERCISE = "exercises.run_regional"
 
 
 ROLE_PERMISSIONS: dict[Any, frozenset[Perm]] = {
@@ -72,11 +75,11 @@ ROLE_PERMISSIONS: dict[Any, frozenset[Perm]] = {
     Role.NATIONAL_ADMIN: frozenset(Perm) - {Perm.RUN_CRISIS, Perm.RUN_REGIONAL_CELL, Perm.OFFER_AID},
     Role.REGIONAL_OFFICER: frozenset(
         {Perm.VIEW_DIRECTORY, Perm.MANAGE_ESTABLISHMENTS, Perm.VIEW_AUDIT, Perm.SEND_REGIONAL_ALERTS,
-         Perm.OFFER_AID, Perm.RUN_REGIONAL_CELL}
+         Perm.OFFER_AID, Perm.RUN_REGIONAL_CELL, Perm.RUN_REGIONAL_EXERCISE}
     ),
     Role.GROUP_CISO: frozenset(
         {Perm.VIEW_DIRECTORY, Perm.MANAGE_PEOPLE, Perm.VIEW_AUDIT, Perm.EDIT_PLAN, Perm.ASSESS,
-         Perm.RUN_EXERCISE, Perm.SEND_ALERTS, Perm.OFFER_AID}
+         Perm.RUN_EXERCISE, Perm.SEND_ALERTS, Perm.OFFER_AID, Perm.RUN_REGIONAL_EXERCISE}
     ),
     Role.ESTABLISHMENT_ADMIN: frozenset(
         {

@@ -237,6 +237,21 @@ def _seed() -> dict[str, list[str]]:
     draft = exercise_services.exercise_create_from_kit(actor=animator, establishment=chu,
                                                        kit_slug="debutant-rancongiciel", title="Exercice de printemps")
     exercise_services.participant_add(actor=animator, exercise=draft, person=staff[2], role="animator")
+    # A regional exercise of the demo region, launched: its console, state and report.
+    from planblanc.actors import regional_exercise_runner
+    from planblanc.exercises import regional
+
+    officer = User.objects.get(username="ars.demo")
+    members = list(Establishment.objects.filter(region=chu.region).order_by("name")[:3])
+    item = regional.regional_exercise_create(
+        actor=officer, title="Exercice régional — {etablissement}", establishments=members,
+        planned_start=run.started_at, kit_slug="debutant-rancongiciel")
+    for member in item.members.select_related("exercise", "establishment"):
+        person = Membership.objects.filter(establishment=member.establishment).select_related("person").first()
+        if person is not None:
+            exercise_services.participant_add(actor=regional_exercise_runner("ars.demo"), exercise=member.exercise,
+                                              person=person.person, role="animator")
+    regional.regional_launch(actor=officer, regional=item)
     delivery = Delivery.objects.order_by("pk").first()
     return {
         "": [urlsplit(ack_link_make(delivery=delivery)).path, urlsplit(questionnaire_url(run=run)).path],

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import datetime
 import logging
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
@@ -28,7 +29,7 @@ from django.utils.translation import gettext as _
 from django_tasks import task
 
 from planblanc import rights
-from planblanc.accounts.audit import audit_record
+from planblanc.accounts.audit import audit_record, audit_record_many
 from planblanc.actors import EXERCISE_RUNNER, Actor
 from planblanc.crisis import services as crisis_services
 from planblanc.exercises.models import (
@@ -495,19 +496,72 @@ def _due_rows(runs: list[ExerciseRun], now: datetime.datetime) -> list[InjectRun
     return [row for row in candidates if all(d in handled for d in waits.get(row.inject_id, ()))]
 
 
+# Due injects fired together in one transaction by the worker (a regional exercise
+# brings hundreds due at the same instant: one commit each would make the last wait).
+FIRE_BATCH = 100
+
+
+def _fire_batch(rows: list[InjectRun], now: datetime.datetime | None) -> int:
+    """Fire these due injects in one transaction, exactly as inject_fire does one by one
+    (same row values, campaign and audit entry each). The claim is the same conditional
+    UPDATE pending→sent, tagged with a token to know which rows this worker won (on
+    PostgreSQL, rows another worker holds are skipped first)."""
+    with transaction.atomic():
+        ids = [row.pk for row in rows]
+        if connection.features.has_select_for_update_skip_locked:
+            ids = list(InjectRun.objects.select_for_update(skip_locked=True).filter(
+                pk__in=ids, state=InjectState.PENDING).values_list("pk", flat=True))
+        if not ids:
+            return 0
+        fired_at = now or timezone.now()
+        token = f"claim:{uuid.uuid4().hex}"
+        InjectRun.objects.filter(pk__in=ids, state=InjectState.PENDING).update(
+            state=InjectState.SENT, fired_at=fired_at, fired_by_label=token)
+        won = set(InjectRun.objects.filter(pk__in=ids, fired_by_label=token).values_list("pk", flat=True))
+        label = _("Schedule")[:200]
+        fired: list[InjectRun] = []
+        audits: list[tuple[Any, Any, dict[str, Any]]] = []
+        for row in rows:
+            if row.pk not in won:
+                continue
+            run = row.run
+            sim = run.simulated_seconds(fired_at)
+            row.state, row.fired_at, row.fired_by_label = InjectState.SENT, fired_at, label
+            row.fired_sim_seconds, row.due_real_at = sim, _due_real_at(run, row.due_seconds, fired_at)
+            campaign = _deliver(row, run)
+            row.campaign = campaign
+            fired.append(row)
+            audits.append((row.inject, run.exercise.establishment, {
+                "number": row.inject.number, "channel": row.inject.channel, "by_hand": False,
+                "campaign": campaign.pk if campaign is not None else None, "simulated_seconds": round(sim, 1)}))
+        audit_record_many(actor=EXERCISE_RUNNER, action="exercise.inject_fire", items=audits)
+        InjectRun.objects.bulk_update(fired, ["fired_by_label", "fired_sim_seconds", "due_real_at", "campaign"])
+        ExerciseRun.objects.filter(pk__in={row.run_id for row in fired}).update(revision=F("revision") + 1)
+    return len(fired)
+
+
 def runs_process(*, now: datetime.datetime | None = None) -> int:
     """Fire every inject that is due in a running exercise and whose dependencies were
     handled. Safe to run in several workers at once. Returns the number sent here."""
     sent = 0
     runs = {run.pk: run for run in ExerciseRun.objects.filter(status=RunStatus.RUNNING).select_related(
         "exercise__establishment")}
-    for row in _due_rows(list(runs.values()), now or timezone.now()):
-        row.run = runs[row.run_id]
+    due = _due_rows(list(runs.values()), now or timezone.now())
+    for start in range(0, len(due), FIRE_BATCH):
+        batch = due[start:start + FIRE_BATCH]
+        for row in batch:
+            row.run = runs[row.run_id]
         try:
-            if inject_fire(actor=EXERCISE_RUNNER, row=row, now=now, by_hand=False):
-                sent += 1
-        except Exception:  # one broken inject must not stop the others
-            logger.exception("could not fire inject %s", row.pk)
+            sent += _fire_batch(batch, now)
+            continue
+        except Exception:  # one broken inject must not stop the others: one by one
+            logger.exception("could not fire a batch of %d injects; firing them one by one", len(batch))
+        for row in batch:
+            try:
+                if inject_fire(actor=EXERCISE_RUNNER, row=row, now=now, by_hand=False):
+                    sent += 1
+            except Exception:
+                logger.exception("could not fire inject %s", row.pk)
     return sent
 
 

@@ -149,3 +149,20 @@ def last_exercise_date(*, establishment: Establishment) -> datetime.date | None:
         ).order_by("-finished_at").values_list("finished_at", flat=True).first()
     )
     return timezone.localdate(finished) if finished is not None else None
+
+
+def establishments_exercised_in_year(*, establishment_ids: list[int], year: int) -> set[int]:
+    """Which of these establishments ran an exercise that counts for the yearly
+    obligation (a run started in that calendar year, a regional exercise's included).
+    Read by the readiness observatory: "exercise done this year" per FINESS."""
+    from planblanc.exercises.models import ExerciseRun, RunStatus
+
+    tz = timezone.get_current_timezone()
+    start = datetime.datetime(year, 1, 1, tzinfo=tz)
+    end = datetime.datetime(year + 1, 1, 1, tzinfo=tz)
+    return set(
+        ExerciseRun.objects.filter(
+            exercise__establishment_id__in=establishment_ids, exercise__counts_for_obligation=True,
+            started_at__gte=start, started_at__lt=end,
+        ).exclude(status=RunStatus.READY).values_list("exercise__establishment_id", flat=True).distinct()
+    )

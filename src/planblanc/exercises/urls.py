@@ -32,4 +32,5 @@ urlpatterns = [
     path("<int:pk>/export.xlsx", views.export_xlsx, name="export_xlsx"),
     path("<int:pk>/export.json", views.export_json, name="export_json"),
     path("", include("planblanc.exercises.urls_run")),
+    path("", include("planblanc.exercises.urls_regional")),
 ]

@@ -9,6 +9,7 @@ only the establishments the viewer may see.
 from __future__ import annotations
 
 import datetime
+from importlib import import_module
 from typing import Any
 
 from django import forms
@@ -18,6 +19,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
@@ -186,10 +188,22 @@ def observatory_drilldown(request: HttpRequest) -> HttpResponse:
     ).get_page(request.GET.get("page"))
     back = reverse("readiness:observatory_region", args=[region.pk]) if region else reverse(
         "readiness:observatory_national")
+    year = timezone.localdate().year
     return render(request, "readiness/observatory_drilldown.html", {
-        "page": page, "region": region, "filters": filters, "chart": chart, "group": group, "bucket": bucket,
+        "page": page, "year": year, "exercised": _exercised_this_year([e.pk for e in page.object_list], year), "region": region, "filters": filters, "chart": chart, "group": group, "bucket": bucket,
         "back": f"{back}?{urlencode({k: v for k, v in filters.as_params().items() if k != 'region' or not region})}",
     })
+
+
+def _exercised_this_year(establishment_ids: list[int], year: int) -> set[int] | None:
+    """Read from the exercises app when it is installed and offers
+    `selectors.establishments_exercised_in_year`; None (column hidden) otherwise."""
+    try:
+        exercise_selectors = import_module("planblanc.exercises.selectors")
+    except ImportError:
+        return None
+    reader = getattr(exercise_selectors, "establishments_exercised_in_year", None)
+    return reader(establishment_ids=establishment_ids, year=year) if reader else None
 
 
 def _table_rows(table: obs.Table, *, anonymised: bool = False) -> list[list[Any]]:

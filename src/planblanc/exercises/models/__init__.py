@@ -21,6 +21,11 @@ from planblanc.exercises.models.design import (
     ParticipantRole,
     TimelineMarker,
 )
+from planblanc.exercises.models.regional import (
+    RegionalExercise,
+    RegionalExerciseStatus,
+    RegionalMember,
+)
 from planblanc.exercises.models.run import (
     DONE_STATES,
     HANDLED_STATES,
@@ -38,5 +43,6 @@ __all__ = [
     "DONE_STATES", "FEED_CHANNELS", "HANDLED_STATES", "Channel", "CriterionArea", "EvaluationCriterion", "Exercise",
     "ExerciseKind", "ExerciseRun", "ExerciseStatus", "ExpectedReaction", "Inject", "InjectAttachment", "InjectKind",
     "InjectRun", "InjectState", "MarkerKind", "MaturityLevel", "Observation", "Outcome", "Participant",
-    "ParticipantRole", "QuestionnaireAnswer", "ReactionCheck", "RunStatus", "TimelineMarker",
+    "ParticipantRole", "QuestionnaireAnswer", "ReactionCheck", "RegionalExercise", "RegionalExerciseStatus",
+    "RegionalMember", "RunStatus", "TimelineMarker",
 ]

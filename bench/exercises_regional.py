@@ -1,0 +1,267 @@
+"""Regional simultaneous exercise: 300 establishments start one 40-inject scenario at the
+same instant, on PostgreSQL with two worker processes, at ×1 and at ×10.
+
+For each speed the script prepares the regional exercise through the regional services
+(one exercise per establishment, variables filled in), launches it (every run's clock
+starts at the same instant), and lets two worker processes run the ordinary worker step
+(`exercises.run.runs_process`, the body of the `exercise_runs_process` task) in a loop
+polling every --interval seconds. Every inject of every run falls due at the same
+instant as its 299 siblings: bursts of 300.
+
+Baseline, measured first in the same run at each speed: one establishment alone playing
+the same scenario with the same workers. Printed: the lag between an inject's due time
+(real time from the simulated clock) and its firing (the row marked sent), p50 / p99 /
+max, the ratio of the regional p99 to the baseline's, injects never fired or fired
+twice, and the load average (`os.getloadavg`, as `uptime` shows it) before and after.
+
+The scenario's injects are one --gap real seconds apart at every speed (so
+--gap × speed simulated seconds apart): ×1 and ×10 differ by their clock, not by the
+length of the run. They are in-app injects (oral, simulated call, press article): the
+cost of writing an email campaign per inject is measured by bench/exercises_run.py.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres python bench/exercises_regional.py
+    ... --establishments 300 --injects 40 --speeds 1,10 --workers 2 --gap 6 --interval 0.2
+
+The throwaway database `pb_regional_bench` (on the server of DATABASE_URL) is created
+at the start and dropped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT))
+BENCH_DB = "pb_regional_bench"
+
+WORKER = """
+import os, sys, time, django
+django.setup()
+from django.db import close_old_connections
+from planblanc.exercises.run import runs_process
+from planblanc.exercises.models import ExerciseRun, InjectRun, InjectState, RunStatus
+runs_process()
+print("ready", flush=True)
+deadline = time.time() + float(sys.argv[2])
+seen = False  # the runs are started after the workers: wait for all of them before stopping
+while time.time() < deadline:
+    runs_process()
+    close_old_connections()
+    left = InjectRun.objects.filter(state=InjectState.PENDING, run__status=RunStatus.RUNNING).exists()
+    seen = seen or ExerciseRun.objects.filter(status=RunStatus.RUNNING).count() >= int(sys.argv[3])
+    if seen and not left:
+        break
+    time.sleep(float(sys.argv[1]))
+"""
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
+
+
+def admin_sql(url: str, sql: str) -> None:
+    import psycopg
+
+    parts = urlsplit(url)
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f}, {five:.2f}, {fifteen:.2f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--establishments", type=int, default=300)
+    parser.add_argument("--injects", type=int, default=40)
+    parser.add_argument("--speeds", default="1,10")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--gap", type=float, default=6.0, help="real seconds between two injects")
+    parser.add_argument("--interval", type=float, default=0.2)
+    args = parser.parse_args()
+    base_url = os.environ.get("DATABASE_URL", "")
+    if not base_url.startswith("postgres"):
+        sys.exit("DATABASE_URL (PostgreSQL) is required: the bench creates and drops its own database on that server.")
+    url = urlunsplit(urlsplit(base_url)._replace(path=f"/{BENCH_DB}"))
+    admin_sql(base_url, f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+    admin_sql(base_url, f'CREATE DATABASE "{BENCH_DB}"')
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "planblanc.settings")
+    os.environ.setdefault("PLANBLANC_DATA_DIR", str(Path("/tmp") / "pb-bench-regional"))
+    os.environ["PLANBLANC_LOG_LEVEL"] = "WARNING"
+    try:
+        run_bench(args, url)
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        admin_sql(base_url, f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+
+
+def play(url: str, args: argparse.Namespace, start_runs: Any, expected_seconds: float, running: int) -> None:
+    """Start the workers, start the runs (clock a little ahead), wait for the workers
+    (they stop once `running` runs are running and nothing is pending)."""
+    workers = [
+        subprocess.Popen([sys.executable, "-c", WORKER, str(args.interval), str(expected_seconds + 300), str(running)],
+                         env={**os.environ, "DATABASE_URL": url}, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        for _ in range(args.workers)
+    ]
+    try:
+        for worker in workers:  # Django set up and polling: the runs may start
+            assert worker.stdout is not None  # noqa: S101
+            worker.stdout.readline()
+        start_runs()
+        for worker in workers:
+            worker.wait(timeout=expected_seconds + 400)
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+
+
+def lags_of(exercise_ids: list[int]) -> tuple[list[float], int, int]:
+    from planblanc.accounts.models import AuditEntry
+    from planblanc.exercises.models import InjectRun
+
+    rows = list(InjectRun.objects.filter(run__exercise_id__in=exercise_ids).values_list(
+        "pk", "fired_at", "due_real_at", "state", "inject_id"))
+    lags = [(fired - due).total_seconds() for _pk, fired, due, _state, _i in rows if fired and due]
+    unsent = sum(1 for row in rows if row[3] == "pending")
+    inject_ids = [str(row[4]) for row in rows]
+    audits = AuditEntry.objects.filter(action="exercise.inject_fire", object_id__in=inject_ids).count()
+    return lags, unsent, audits
+
+
+def describe(name: str, lags: list[float], total: int, unsent: int, audits: int) -> float:
+    p99 = percentile(lags, 99)
+    print(f"  {name}: {total} injects, fired {len(lags)}, never fired {unsent}, "
+          f"fired twice: {'none' if audits == len(lags) else f'YES ({audits} fire audits)'}; "
+          f"lag due → fired p50 {statistics.median(lags) * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, "
+          f"max {max(lags) * 1000:.0f} ms")
+    return p99
+
+
+def run_bench(args: argparse.Namespace, url: str) -> None:
+    import datetime
+
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+    from django.utils import timezone
+
+    call_command("migrate", verbosity=0)
+    from tests.factories import (
+        EstablishmentFactory,
+        MembershipFactory,
+        PersonFactory,
+        RegionFactory,
+        RoleAssignmentFactory,
+        UserFactory,
+    )
+
+    from planblanc.exercises import regional, services
+    from planblanc.exercises import run as run_services
+    from planblanc.exercises.models import ExerciseRun, RegionalMember, RunStatus
+    from planblanc.tenancy import Role
+
+    speeds = [int(s) for s in args.speeds.split(",") if s.strip()]
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+          f"database {connection.vendor} {connection.pg_version if connection.vendor == 'postgresql' else ''}")
+    print(f"{args.establishments} establishments × {args.injects} injects, one every {args.gap:g} real s, "
+          f"speeds {speeds}, {args.workers} workers polling every {args.interval:g} s; load average {load()}")
+    region = RegionFactory(code="RB", name="Région bench")
+    officer = UserFactory(username="bench-ars")
+    RoleAssignmentFactory(user=officer, role=Role.REGIONAL_OFFICER, region=region)
+    animator = UserFactory(username="bench-animator")
+    started = time.perf_counter()
+    establishments = [EstablishmentFactory(name=f"CH bench {index:03d}", region=region)
+                      for index in range(args.establishments)]
+    alone = EstablishmentFactory(name="CH seul", region=region)
+    RoleAssignmentFactory(user=animator, role=Role.EXERCISE_ANIMATOR, establishment=alone)
+    animators = {e.pk: MembershipFactory(establishment=e, person=PersonFactory()).person
+                 for e in [*establishments, alone]}
+    officer = type(officer).objects.get(pk=officer.pk)
+    animator = type(animator).objects.get(pk=animator.pk)
+    print(f"directory set-up: {time.perf_counter() - started:.1f} s")
+    channels = ["oral", "phone_call", "press_article", "social_post"]
+
+    for speed in speeds:
+        spacing = args.gap * speed
+        model = services.exercise_create(actor=animator, establishment=alone, title=f"Modèle ×{speed}")
+        for number in range(1, args.injects + 1):
+            services.inject_create(actor=animator, exercise=model, data={
+                "number": number, "subject": f"Inject {number} pour {{etablissement}}",
+                "content": "Le directeur {directeur} est injoignable ; {voisins} signalent la même panne.",
+                "offset": datetime.timedelta(seconds=spacing * number), "channel": channels[number % 4]})
+        services.participant_add(actor=animator, exercise=model, person=animators[alone.pk], role="animator")
+        expected = args.injects * args.gap
+        print(f"×{speed}: scenario of {args.injects} injects {spacing:g} simulated s apart, {expected:.0f} real s")
+
+        # Baseline: the model exercise alone, same workers, same scenario.
+        def start_alone(exercise: Any = model, speed: int = speed) -> None:
+            t0 = timezone.now() + datetime.timedelta(seconds=2)
+            run_services.run_start(actor=animator, exercise=exercise, speed=speed, now=t0)
+
+        running = ExerciseRun.objects.filter(status=RunStatus.RUNNING).count()
+        play(url, args, start_alone, expected, running + 1)
+        lags, unsent, audits = lags_of([model.pk])
+        print(f"  load average after the baseline: {load()}")
+        base_p99 = describe("baseline, one establishment", lags, args.injects, unsent, audits)
+
+        started = time.perf_counter()
+        planned = timezone.now() + datetime.timedelta(hours=1)
+        exercise = regional.regional_exercise_create(
+            actor=officer, title=f"Exercice régional ×{speed} — {{etablissement}}", establishments=establishments,
+            planned_start=planned, model=model, speed=speed)
+        member_exercises = list(RegionalMember.objects.filter(regional=exercise).values_list("exercise", flat=True))
+        for member in RegionalMember.objects.filter(regional=exercise).select_related("exercise"):
+            services.participant_add(actor=officer_runner(officer), exercise=member.exercise,
+                                     person=animators[member.establishment_id], role="animator")
+        prepared = time.perf_counter() - started
+        print(f"  prepared {len(member_exercises)} exercises (variables filled) in {prepared:.1f} s")
+        launch: dict[str, Any] = {}
+
+        def start_regional(exercise: Any = exercise, launch: dict[str, Any] = launch) -> None:
+            began = time.perf_counter()
+            outcome = regional.regional_launch(actor=officer, regional=exercise)
+            launch["seconds"] = time.perf_counter() - began
+            launch["outcome"] = outcome
+
+        play(url, args, start_regional, expected + 30, running + 1 + len(member_exercises))
+        outcome = launch["outcome"]
+        print(f"  launched {outcome.done} runs in {launch['seconds']:.1f} s (left out: {len(outcome.refused)}); "
+              f"load average after: {load()}")
+        lags, unsent, audits = lags_of(member_exercises)
+        p99 = describe(f"regional, {len(member_exercises)} establishments", lags,
+                       len(member_exercises) * args.injects, unsent, audits)
+        print(f"  ratio p99 regional / p99 baseline: {p99 / base_p99 if base_p99 > 0 else float('nan'):.2f} "
+              f"(goal p99 < 1000 ms{' at ×10' if speed == 10 else ''}: {'met' if p99 < 1 else 'not met'})")
+
+
+def officer_runner(officer: Any) -> Any:
+    """The process that acts in the establishments for the regional officer (each
+    establishment names its own animator before the launch; here the bench does it)."""
+    from planblanc.actors import regional_exercise_runner
+
+    return regional_exercise_runner(officer.get_username())
+
+
+if __name__ == "__main__":
+    main()
