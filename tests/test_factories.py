@@ -32,6 +32,8 @@ WITHOUT_FACTORY = {
     "crisis.DamageAssessmentRevision": "crisis.services, on each change of the damage assessment",
     "crisis.SituationSubscriber": "written when someone subscribes on the staff situation page",
     "awareness.CampaignLaunch": "awareness.services, when a group, region or national campaign is launched",
+    "exercises.RegionalExercise": "exercises.regional, which prepares one exercise per establishment on one clock",
+    "exercises.RegionalMember": "exercises.regional, one row per establishment of a regional exercise",
     "exercises.InjectAttachment": "exercises.attachments, which checks the file's type and stores its SHA-256",
     "mutual_aid.ResourceImport": "mutual_aid.catalogue_io, the staged catalogue import",
 }
