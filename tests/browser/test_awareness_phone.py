@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from tests.browser.support import Watched
 
@@ -112,8 +113,7 @@ def test_the_nurse_trains_on_her_phone_and_her_department_rises(
 
     # Her department's completion rises on the open page by itself (the live progress),
     # without a reload and without moving the reader.
-    manager.page.wait_for_function(
-        "document.querySelector('#by-department').innerText.includes('100 %')", timeout=15_000)
+    expect(manager.page.locator("#by-department")).to_contain_text("100 %", timeout=15_000)
     assert manager.page.evaluate("window.scrollY") == kept_scroll
     _no_sideways_scroll(manager, "establishment page, live")
 
