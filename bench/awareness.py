@@ -5,10 +5,12 @@ the directory by COPY (regions, groups, establishments with five departments eac
 staff with one membership each: mostly care and administrative staff, a few managers,
 IT and crisis-cell members), then times what the platform does:
 
-1. the national launch (`services.launch_create`): one campaign per establishment and
-   one assignment per person × module of their audiences;
-2. the invitations (`services.launch_invite`): one alert per establishment, one
-   recipient with their signed personal link and one outbox row per person;
+1. the national launch (`services.launch_create`, then its steps as the background task
+   runs them, `services.launch_run`): one campaign per establishment and one assignment
+   per person × module of their audiences;
+2. the invitations (`services.launch_invite`, then the steps): one alert per
+   establishment, one recipient with their signed personal link and one outbox row per
+   person;
 3. the awareness observatory page (through the Django test client, national viewer),
    per establishment, group and region, once 60 % of the staff are trained and one
    establishment in ten has run a phishing drill; and the readiness observatory page,
@@ -180,6 +182,7 @@ def run(args: argparse.Namespace) -> None:  # noqa: PLR0915 — one straight scr
     started = time.perf_counter()
     launch = services.launch_create(actor=national, year=year, title="Sensibilisation nationale",
                                     deadline=timezone.localdate() + datetime.timedelta(days=60))
+    services.launch_run(launch_id=launch.pk)
     assign_s = time.perf_counter() - started
     assignments = Assignment.objects.count()
     base_assign = baseline_copy(rows=assignments, columns="id bigint, campaign_id bigint, person_id bigint, "
@@ -192,7 +195,11 @@ def run(args: argparse.Namespace) -> None:  # noqa: PLR0915 — one straight scr
 
     # 2. The invitations' outbox.
     started = time.perf_counter()
-    invited = services.launch_invite(actor=national, launch=launch, wake_workers=False)
+    services.launch_invite(actor=national, launch=launch)
+    services.launch_run(launch_id=launch.pk)
+    launch.refresh_from_db()
+    assert launch.state == "invited", launch.state
+    invited = launch.invited_people
     invite_s = time.perf_counter() - started
     recipients, deliveries = Recipient.objects.count(), Delivery.objects.count()
     outbox_rows = recipients + deliveries
@@ -213,10 +220,10 @@ def run(args: argparse.Namespace) -> None:  # noqa: PLR0915 — one straight scr
         cursor.execute("UPDATE awareness_campaign c SET trained = t.n FROM (SELECT campaign_id, count(DISTINCT "
                        "person_id) n FROM awareness_assignment WHERE person_id % 10 < 6 GROUP BY campaign_id) t "
                        "WHERE t.campaign_id = c.id")
-        cursor.execute("INSERT INTO awareness_drill (establishment_id, template, sent_at, created_at) "
-                       "SELECT id, 'carte-cps', now(), now() FROM directory_establishment WHERE id % 10 = 0")
-        cursor.execute("INSERT INTO awareness_drilltarget (drill_id, person_id, department_id, delivered_at, "
-                       "clicked_at, reported_at) SELECT d.id, m.person_id, m.department_id, now(), "
+        cursor.execute("INSERT INTO awareness_drill (establishment_id, template, population, sent_at, created_at) "
+                       "SELECT id, 'carte-cps', '{}'::jsonb, now(), now() FROM directory_establishment WHERE id % 10 = 0")
+        cursor.execute("INSERT INTO awareness_drilltarget (drill_id, person_id, department_id, delivered_at, attempts, "
+                       "last_error, clicked_at, reported_at) SELECT d.id, m.person_id, m.department_id, now(), 0, '', "
                        "CASE WHEN m.person_id % 7 = 0 THEN now() END, CASE WHEN m.person_id % 3 = 0 THEN now() END "
                        "FROM awareness_drill d JOIN directory_membership m ON m.establishment_id = d.establishment_id")
         cursor.execute("ANALYZE")

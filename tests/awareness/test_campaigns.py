@@ -99,10 +99,82 @@ def test_a_regional_officer_launches_for_the_region_and_outsiders_reach_nothing(
         client = client_for(persona)
         assert client.get(reverse("awareness:launches")).status_code == 404
         assert client.post(reverse("awareness:launch_invite", args=[launch.pk])).status_code == 404
+        assert client.get(reverse("awareness:launch_state", args=[launch.pk])).status_code == 404
     assert not Campaign.objects.filter(launch=launch, invited_at__isnull=False).exists()
     with pytest.raises(PermissionDenied):
         services.launch_create(actor=world.outsider_admin, region=world.region_a, year=2026, title="x",
                                deadline=_deadline())
+
+
+def test_a_large_launch_is_prepared_then_invited_in_the_background_and_resumes_after_a_crash(
+    world: Any, client_for: Any, settings: Any, monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    from django_tasks_db.models import DBTaskResult
+
+    from planblanc.awareness import tasks
+
+    settings.AWARENESS_LAUNCH_AT_ONCE_PEOPLE = 0  # every launch goes to the background
+    monkeypatch.setattr(services, "LAUNCH_PREPARE_STEP", 1)  # one establishment per step
+    officer = client_for("regional_officer")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert _launch(officer, f"region-{world.region_a.pk}", title="ARS A").status_code == 302
+    launch = CampaignLaunch.objects.get(title="ARS A")
+    # The request wrote the launch only, and queued its task.
+    assert (launch.state, launch.establishments, launch.prepared) == ("preparing", 3, 0)
+    assert not launch.campaigns.exists()
+    assert DBTaskResult.objects.filter(status="READY", task_path=tasks.launch_run.module_path).count() == 1
+    card = officer.get(reverse("awareness:launch_state", args=[launch.pk]))
+    assert "Preparing: 0 of 3 establishments" in card.content.decode()
+    assert 'hx-trigger="every' in card.content.decode()  # polled while preparing
+
+    # One step: one establishment's campaign. Then a crash in the middle of the next one:
+    # nothing of it is kept, and the launch still says one.
+    assert services.launch_step(launch_id=launch.pk) is True
+    real_write = services._campaigns_write
+
+    def crash(**kwargs: Any) -> Any:
+        real_write(**kwargs)
+        raise RuntimeError("worker killed")
+
+    monkeypatch.setattr(services, "_campaigns_write", crash)
+    with pytest.raises(RuntimeError):
+        services.launch_step(launch_id=launch.pk)
+    monkeypatch.setattr(services, "_campaigns_write", real_write)
+    launch.refresh_from_db()
+    assert launch.prepared == launch.campaigns.count() == 1
+
+    # The officer asks for the invitations while it prepares: they follow, in place.
+    response = officer.post(reverse("awareness:launch_invite", args=[launch.pk]), HTTP_HX_REQUEST="true")
+    assert "The invitations follow as soon as it is ready." in response.content.decode()
+    again = officer.post(reverse("awareness:launch_invite", args=[launch.pk]), HTTP_HX_REQUEST="true")
+    assert "being sent already" in again.content.decode()
+
+    # The task (run here in the test process) finishes the rest: one campaign per
+    # establishment, then one alert per establishment and each person invited once.
+    assert tasks.launch_run.call(launch.pk) is False
+    launch.refresh_from_db()
+    assert launch.state == "invited"
+    campaigns = list(launch.campaigns.all())
+    assert sorted(c.establishment_id for c in campaigns) == sorted([world.chu.pk, world.ch.pk, world.ehpad.pk])
+    people = Assignment.objects.filter(campaign__launch=launch).values("campaign", "person").distinct().count()
+    assert launch.invited_people == people > 0
+    alerts = [c.alert_campaign_id for c in campaigns if c.alert_campaign_id]
+    recipients = AlertCampaign.objects.filter(pk__in=alerts).values_list("recipients__person_id", flat=True)
+    assert len(recipients) == len(set(recipients)) == people
+    card = officer.get(reverse("awareness:launch_state", args=[launch.pk])).content.decode()
+    assert f"to {people} people" in card and 'hx-trigger="every' not in card
+
+    # A worker that starts finds unfinished launches and queues them again.
+    DBTaskResult.objects.all().delete()
+    left = services.launch_create(actor=world.regional_officer, region=world.region_a, year=2026, title="Reprise",
+                                  deadline=_deadline())
+    DBTaskResult.objects.all().delete()
+    tasks.launches_wake_unfinished()
+    queued = DBTaskResult.objects.get(status="READY", task_path=tasks.launch_run.module_path)
+    assert queued.args_kwargs["args"] == [left.pk]
+    tasks.launches_wake_unfinished()  # already queued: not twice
+    assert DBTaskResult.objects.filter(status="READY").count() == 1
 
 
 def test_the_reminder_goes_once_to_those_not_done(world: Any, settings: Any) -> None:
@@ -234,6 +306,7 @@ def test_the_awareness_observatory_by_level_over_the_years_with_small_counts_hid
         MembershipFactory(person=person, establishment=world.chu)
     launch = services.launch_create(actor=world.regional_officer, region=world.region_a, year=year,
                                     title="ARS", deadline=_deadline())
+    assert services.launch_run(launch_id=launch.pk) is False
     chu_campaign = launch.campaigns.get(establishment=world.chu)
     _pass_all(chu_campaign, world.chu_person)
     ch_campaign = launch.campaigns.get(establishment=world.ch)

@@ -105,6 +105,8 @@ EXCLUDED = {
     "awareness:campaign_progress": "the live progress of an awareness campaign, fetched by its page: the demo has "
                                    "none (tests/awareness/test_campaigns.py, tests/browser/test_awareness_phone.py)",
     "awareness:launch_invite": "a button of a launched campaign: the demo has none (tests/awareness/test_campaigns.py)",
+    "awareness:launch_state": "the live card of a launch being prepared, fetched by its page: the demo has none "
+                              "(tests/awareness/test_campaigns.py)",
     "awareness:learner_home": "a learner's personal signed link (tests/awareness)",
     "awareness:learner_module": "a learner's personal signed link (tests/awareness)",
     "awareness:learner_quiz": "a learner's personal signed link (tests/awareness)",

@@ -175,7 +175,8 @@ class DeliveryStatus(models.TextChoices):
 class Delivery(models.Model):
     """One recipient × one channel step: the outbox row that workers claim."""
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="deliveries")
+    # No index of its own: "delivery_campaign_status" (campaign, status) serves it.
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="deliveries", db_index=False)
     recipient = models.ForeignKey(Recipient, on_delete=models.CASCADE, related_name="deliveries")
     channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices)
     step = models.PositiveSmallIntegerField(default=0)

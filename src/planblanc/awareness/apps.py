@@ -13,3 +13,4 @@ class AwarenessConfig(AppConfig):
         from planblanc.awareness import services, tasks
 
         services.reminders_waker_register(tasks.reminders_wake)
+        services.launch_waker_register(tasks.launch_wake)

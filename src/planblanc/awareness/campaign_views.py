@@ -9,7 +9,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Sum
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -17,12 +16,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from planblanc import rights
-from planblanc.awareness import observatory, services
+from planblanc.awareness import observatory, selectors, services
 from planblanc.awareness.forms import LaunchForm
 from planblanc.awareness.models import CampaignLaunch
 from planblanc.directory.models import Establishment, Group, Region
 
 OBSERVATORY_PAGE_SIZE = 100
+# Seconds between two refreshes of a launch being prepared or invited.
+LAUNCH_REFRESH_SECONDS = 2
 
 
 def _scopes(request: HttpRequest) -> list[tuple[str, str]]:
@@ -51,15 +52,26 @@ def _scope_objects(value: str) -> tuple[Group | None, Region | None]:
 
 
 def _launches_visible(request: HttpRequest) -> list[CampaignLaunch]:
-    launches = CampaignLaunch.objects.select_related("group", "region").annotate(
-        people_total=Sum("campaigns__people"), trained_total=Sum("campaigns__trained"))[:20]
-    return [launch for launch in launches
+    return [launch for launch in selectors.launches_with_progress()[:20]
             if rights.may_launch_awareness(request.user, group=launch.group, region=launch.region)]
+
+
+def _launch_for(request: HttpRequest, pk: int) -> CampaignLaunch:
+    launch = get_object_or_404(selectors.launches_with_progress(), pk=pk)
+    if not rights.may_launch_awareness(request.user, group=launch.group, region=launch.region):
+        raise Http404
+    return launch
+
+
+def _launch_card(request: HttpRequest, launch: CampaignLaunch, error: str = "") -> HttpResponse:
+    return render(request, "awareness/_launch.html", {
+        "launch": launch, "error": error, "refresh_seconds": LAUNCH_REFRESH_SECONDS})
 
 
 @login_required
 def launches(request: HttpRequest) -> HttpResponse:
-    """Launch one campaign for every establishment of a group, a region or the country."""
+    """Launch one campaign for every establishment of a group, a region or the country.
+    A small scope is prepared at once; a larger one in the background, its progress shown."""
     scopes = _scopes(request)
     if not scopes:
         raise Http404
@@ -73,23 +85,41 @@ def launches(request: HttpRequest) -> HttpResponse:
             for field, errors in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)
         else:
-            messages.success(request, _("Campaign launched for %(count)s establishments.")
-                             % {"count": launch.campaigns.count()})
+            if services.launch_run_if_small(launch_id=launch.pk):
+                messages.success(request, _("Campaign launched for %(count)s establishments.")
+                                 % {"count": launch.establishments})
+            else:
+                messages.success(request, _("Campaign launched for %(count)s establishments: their campaigns "
+                                            "are being prepared, follow the progress below.")
+                                 % {"count": launch.establishments})
             return redirect("awareness:launches")
-    return render(request, "awareness/launches.html", {"form": form, "launches": _launches_visible(request)})
+    return render(request, "awareness/launches.html", {
+        "form": form, "launches": _launches_visible(request), "refresh_seconds": LAUNCH_REFRESH_SECONDS})
+
+
+@login_required
+def launch_state(request: HttpRequest, pk: int) -> HttpResponse:
+    """The launch's card, polled while it is being prepared or invited."""
+    return _launch_card(request, _launch_for(request, pk))
 
 
 @login_required
 @require_POST
 def launch_invite(request: HttpRequest, pk: int) -> HttpResponse:
-    launch = get_object_or_404(CampaignLaunch.objects.select_related("group", "region"), pk=pk)
-    if not rights.may_launch_awareness(request.user, group=launch.group, region=launch.region):
-        raise Http404
-    count = services.launch_invite(actor=request.user, launch=launch)
-    if count:
-        messages.success(request, _("Invitations queued for %(count)s people.") % {"count": count})
+    launch = _launch_for(request, pk)
+    error = ""
+    try:
+        services.launch_invite(actor=request.user, launch=launch)
+    except ValidationError as exc:
+        error = " ".join(exc.messages)
     else:
-        messages.error(request, _("Everyone has completed their modules: there is nobody to invite."))
+        services.launch_run_if_small(launch_id=launch.pk)
+    if request.headers.get("HX-Request"):
+        return _launch_card(request, _launch_for(request, pk), error)
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, _("The invitations are being written into the outbox; the workers send them."))
     return redirect("awareness:launches")
 
 

@@ -19,9 +19,22 @@ def _reminder_days() -> int:
     return int(getattr(settings, "AWARENESS_REMINDER_DAYS", 7))
 
 
+class LaunchState(models.TextChoices):
+    # Campaigns and assignments being written, establishment by establishment.
+    PREPARING = "preparing", _("Preparing")
+    READY = "ready", _("Ready")
+    # Invitations being written into the alerting outbox, campaign by campaign.
+    INVITING = "inviting", _("Sending the invitations")
+    INVITED = "invited", _("Invitations sent")
+
+
 class CampaignLaunch(models.Model):
     """One campaign launched at once for every establishment of a group (GHT), of a region,
-    or of the country (neither): each establishment gets its own Campaign row."""
+    or of the country (neither): each establishment gets its own Campaign row.
+
+    A national launch writes millions of rows: the campaigns are prepared, then the
+    invitations written, by background steps that each commit a part and can be resumed
+    (`state`, `prepared`, `invite_cursor`), while the page shows the progress."""
 
     group = models.ForeignKey(Group, on_delete=models.CASCADE, null=True, blank=True, related_name="+",
                               verbose_name=_("hospital group (GHT)"))
@@ -33,6 +46,21 @@ class CampaignLaunch(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
                                    related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+    channel = models.CharField(_("invitations by"), max_length=10, choices=InvitationChannel.choices,
+                               default=InvitationChannel.EMAIL)
+    reminder_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    state = models.CharField(_("state"), max_length=10, choices=LaunchState.choices, default=LaunchState.READY)
+    # Establishments in scope when launched, and those whose campaign is written.
+    establishments = models.PositiveIntegerField(default=0)
+    prepared = models.PositiveIntegerField(default=0)
+    prepared_at = models.DateTimeField(null=True, blank=True)
+    # Invitations: asked for (possibly while preparing), the last campaign invited in this
+    # round (campaigns are invited in key order) and the people invited so far.
+    invite_requested_at = models.DateTimeField(null=True, blank=True)
+    invite_cursor = models.PositiveBigIntegerField(default=0)
+    invited_campaigns = models.PositiveIntegerField(default=0)
+    invited_people = models.PositiveIntegerField(default=0)
+    invited_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -41,6 +69,11 @@ class CampaignLaunch(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def working(self) -> bool:
+        """Preparation or invitations being written in the background."""
+        return self.state in (LaunchState.PREPARING, LaunchState.INVITING)
 
 
 class Campaign(models.Model):
@@ -88,7 +121,8 @@ class Campaign(models.Model):
 class Assignment(models.Model):
     """One person, one module of a campaign; completed once the quiz is passed."""
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="assignments")
+    # No index of its own: the unique (campaign, person, module) serves it.
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="assignments", db_index=False)
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="awareness_assignments")
     # The department and audiences when assigned: progress is counted on them.
     department = models.ForeignKey(Department, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")

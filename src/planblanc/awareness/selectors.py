@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q, QuerySet, Sum
 
 from planblanc.awareness.audiences import Audience
-from planblanc.awareness.models import Assignment, Campaign
+from planblanc.awareness.models import Assignment, Campaign, CampaignLaunch
 
 
 @dataclass(frozen=True)
@@ -86,3 +86,12 @@ def trained_share(*, establishment_ids: Iterable[int], year: int) -> dict[int, t
         entry[0] += 1
         entry[1] += row["total"] == row["done"]
     return {key: (value[0], value[1]) for key, value in out.items()}
+
+
+def launches_with_progress() -> QuerySet[CampaignLaunch]:
+    """Launches, newest first, with their people and trained totals and the campaigns
+    invited in the current round (`invite_done`: campaigns up to the invitation cursor)."""
+    return CampaignLaunch.objects.select_related("group", "region").annotate(
+        people_total=Sum("campaigns__people"), trained_total=Sum("campaigns__trained"),
+        invite_done=Count("campaigns", filter=Q(campaigns__pk__lte=F("invite_cursor"))),
+    ).order_by("-created_at", "-pk")

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import datetime
 import json
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
-from django.db.models import F, QuerySet
+from django.db import transaction
+from django.db.models import F, QuerySet, Sum
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -26,7 +27,14 @@ from planblanc.actors import Actor, SystemActor
 from planblanc.alerting import services as alerting
 from planblanc.awareness.audiences import audiences_of_memberships, modules_for
 from planblanc.awareness.content import ModuleSpec, catalogue, module_get
-from planblanc.awareness.models import Assignment, Campaign, CampaignLaunch, InvitationChannel
+from planblanc.awareness.models import (
+    Assignment,
+    Campaign,
+    CampaignLaunch,
+    InvitationChannel,
+    LaunchState,
+)
+from planblanc.core import bulk
 from planblanc.directory.models import Establishment, Group, Membership, Person, Region
 
 LINK_SALT = "planblanc.awareness.invitation"
@@ -90,29 +98,9 @@ ASSIGNMENT_COLUMNS = ("campaign_id", "person_id", "department_id", "audiences", 
 
 
 def _assignments_insert(rows: Iterable[tuple[int, int, int | None, str, str]]) -> int:
-    """Write (campaign, person, department, audiences as JSON, module) rows: COPY on
-    PostgreSQL (a national campaign is millions of rows), bulk INSERT elsewhere."""
-    table = connection.ops.quote_name(Assignment._meta.db_table)
-    columns = ", ".join(connection.ops.quote_name(c) for c in ASSIGNMENT_COLUMNS)
-    count = 0
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:  # type: ignore[attr-defined]
-                for row in rows:
-                    copy.write_row((*row, 0))
-                    count += 1
-            return count
-        sql = f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, %s, 0)"  # noqa: S608 - our own table
-        batch: list[tuple[int, int, int | None, str, str]] = []
-        for row in rows:
-            batch.append(row)
-            if len(batch) == 1000:
-                cursor.executemany(sql, batch)
-                count, batch = count + len(batch), []
-        if batch:
-            cursor.executemany(sql, batch)
-            count += len(batch)
-    return count
+    """Write (campaign, person, department, audiences as JSON, module) rows, streamed by
+    core.bulk (COPY on PostgreSQL: a national campaign is millions of rows)."""
+    return bulk.rows_write(Assignment, ASSIGNMENT_COLUMNS, ((*row, 0) for row in rows))
 
 
 # Establishments written per round: bounds the memory of a national campaign.
@@ -204,27 +192,173 @@ def launch_create(
     *, actor: Actor, group: Group | None = None, region: Region | None = None, year: int, title: str,
     deadline: datetime.date, channel: str = InvitationChannel.EMAIL, reminder_days: int | None = None,
 ) -> CampaignLaunch:
-    """One campaign for every establishment of a group, a region or the country, launched by
-    whoever may launch there (rights.may_launch_awareness): a group CISO for their group, a
-    regional officer for their region, the national level for any. All or nothing."""
+    """Launch one campaign for every establishment of a group, a region or the country,
+    by whoever may launch there (rights.may_launch_awareness): a group CISO for their
+    group, a regional officer for their region, the national level for any.
+
+    Only the launch is written here, in state "preparing"; its campaigns and assignments
+    are written by `launch_step`, a part at a time (the background task, or the caller
+    at once for a small scope: `launch_run`)."""
     rights.require_launch_awareness(actor, group=group, region=region)
     title = (title or "").strip()
     _campaign_errors(title=title, deadline=deadline, channel=channel, reminder_days=reminder_days)
-    establishments = list(launch_establishments(group=group, region=region))
-    if not establishments:
+    establishments = launch_establishments(group=group, region=region)
+    count = establishments.count()
+    if not count:
         raise ValidationError(_("There is no establishment in this scope."))
     with transaction.atomic():
         launch = CampaignLaunch.objects.create(
-            group=group, region=region, year=year, title=title[:200], deadline=deadline,
+            group=group, region=region, year=year, title=title[:200], deadline=deadline, channel=channel,
+            reminder_days=reminder_days, state=LaunchState.PREPARING, establishments=count,
             created_by=actor if getattr(actor, "is_authenticated", False) else None,
         )
-        campaigns = _campaigns_write(actor=actor, establishments=establishments, year=year, title=title,
-                                     deadline=deadline, channel=channel, reminder_days=reminder_days, launch=launch)
         audit_record(actor=actor, action="awareness.launch_create", obj=launch, establishment=None,
                      changes={"title": title, "year": year, "deadline": deadline.isoformat(),
                               "group": group.pk if group else None, "region": region.pk if region else None,
-                              "establishments": len(campaigns), "people": sum(c.people for c in campaigns)})
+                              "establishments": count})
+        transaction.on_commit(lambda: launch_wake(launch_id=launch.pk))
     return launch
+
+
+def launch_people_expected(launch: CampaignLaunch) -> int:
+    """People in the launch's scope (one count): decides whether it is prepared at once."""
+    ids = launch_establishments(group=launch.group, region=launch.region).values("pk")
+    return Membership.objects.filter(establishment_id__in=ids).values("person_id").distinct().count()
+
+
+# Establishments prepared per step, campaigns invited per step: a step is a few seconds.
+LAUNCH_PREPARE_STEP = 100
+
+
+def _launch_prepare_step(launch: CampaignLaunch) -> bool:
+    """Write the campaigns of the next establishments of a locked launch; False once all are."""
+    done = Campaign.objects.filter(launch=launch).values("establishment_id")
+    todo = list(launch_establishments(group=launch.group, region=launch.region)
+                .exclude(pk__in=done)[:LAUNCH_PREPARE_STEP])
+    if todo:
+        _campaigns_write(actor=launch.created_by or AWARENESS_PROCESS, establishments=todo, year=launch.year, title=launch.title,
+                         deadline=launch.deadline, channel=launch.channel, reminder_days=launch.reminder_days,
+                         launch=launch)
+        launch.prepared += len(todo)
+    if len(todo) == LAUNCH_PREPARE_STEP:
+        launch.save(update_fields=["prepared"])
+        return True
+    launch.prepared_at = timezone.now()
+    people = Campaign.objects.filter(launch=launch).aggregate(n=Sum("people"))["n"] or 0
+    audit_record(actor=AWARENESS_PROCESS, action="awareness.launch_prepared", obj=launch,
+                 changes={"establishments": launch.prepared, "people": people})
+    if launch.invite_requested_at is not None:
+        launch.state = LaunchState.INVITING
+        launch.save(update_fields=["prepared", "prepared_at", "state"])
+        return True
+    launch.state = LaunchState.READY
+    launch.save(update_fields=["prepared", "prepared_at", "state"])
+    return False
+
+
+def _launch_invite_step(launch: CampaignLaunch) -> bool:
+    """Invite the next campaign of a locked launch (key order, after `invite_cursor`), in
+    the same transaction as the cursor moves; False once all are."""
+    campaign = (launch.campaigns.select_related("establishment").filter(pk__gt=launch.invite_cursor)
+                .order_by("pk").first())
+    if campaign is None:
+        launch.state = LaunchState.INVITED
+        launch.invited_at = timezone.now()
+        launch.save(update_fields=["state", "invited_at"])
+        audit_record(actor=AWARENESS_PROCESS, action="awareness.launch_invited", obj=launch,
+                     changes={"campaigns": launch.invited_campaigns, "people": launch.invited_people})
+        transaction.on_commit(alerting.workers_wake)
+        return False
+    people = _invite(actor=AWARENESS_PROCESS, campaign=campaign, wake_workers=False)
+    launch.invite_cursor = campaign.pk
+    launch.invited_campaigns += 1 if people else 0
+    launch.invited_people += people
+    launch.save(update_fields=["invite_cursor", "invited_campaigns", "invited_people"])
+    return True
+
+
+def launch_step(*, launch_id: int) -> bool:
+    """One part of a launch's work, in one transaction holding the launch's row: the next
+    establishments' campaigns while preparing, the next campaign's invitations while
+    inviting. Safe from several workers at once (they take turns) and after a crash (a
+    step is kept whole or not at all). Returns True while work remains."""
+    with transaction.atomic():
+        launch = CampaignLaunch.objects.select_for_update().select_related("group", "region").filter(
+            pk=launch_id).first()
+        if launch is None:
+            return False
+        if launch.state == LaunchState.PREPARING:
+            return _launch_prepare_step(launch)
+        if launch.state == LaunchState.INVITING:
+            return _launch_invite_step(launch)
+        return False
+
+
+def launch_run(*, launch_id: int, seconds: float | None = None) -> bool:
+    """Run the launch's steps for up to `seconds` (all of them when None); True if work
+    remains (the caller queues the task again)."""
+    stop = None if seconds is None else time.monotonic() + seconds
+    while launch_step(launch_id=launch_id):
+        if stop is not None and time.monotonic() >= stop:
+            return True
+    return False
+
+
+def launch_run_if_small(*, launch_id: int) -> bool:
+    """Run the launch's work at once when its scope has at most
+    AWARENESS_LAUNCH_AT_ONCE_PEOPLE people (a few seconds); else leave it to the task.
+    True when nothing is left."""
+    launch = CampaignLaunch.objects.select_related("group", "region").get(pk=launch_id)
+    if launch_people_expected(launch) > settings.AWARENESS_LAUNCH_AT_ONCE_PEOPLE:
+        return False
+    return not launch_run(launch_id=launch_id)
+
+
+def launch_invite(*, actor: Actor, launch: CampaignLaunch) -> CampaignLaunch:
+    """Ask for the invitations of every campaign of a launch, each establishment's through
+    its own alerting campaign, to those not yet trained: written by `launch_step` (after
+    the preparation when it is still going on); a later round invites those still not
+    done. Refused while a round is being written."""
+    rights.require_launch_awareness(actor, group=launch.group, region=launch.region)
+    with transaction.atomic():
+        locked = CampaignLaunch.objects.select_for_update().get(pk=launch.pk)
+        if locked.state == LaunchState.INVITING or (
+                locked.state == LaunchState.PREPARING and locked.invite_requested_at is not None):
+            raise ValidationError(_("The invitations of this campaign are being sent already."))
+        if locked.state != LaunchState.PREPARING and not Assignment.objects.filter(
+                campaign__launch=locked, completed_at=None).exists():
+            raise ValidationError(_("Everyone has completed their modules: there is nobody to invite."))
+        locked.invite_requested_at = timezone.now()
+        fields = ["invite_requested_at"]
+        if locked.state != LaunchState.PREPARING:
+            locked.state = LaunchState.INVITING
+            locked.invite_cursor = locked.invited_campaigns = locked.invited_people = 0
+            locked.invited_at = None
+            fields += ["state", "invite_cursor", "invited_campaigns", "invited_people", "invited_at"]
+        locked.save(update_fields=fields)
+        audit_record(actor=actor, action="awareness.launch_invite", obj=locked, changes={"state": locked.state})
+        transaction.on_commit(lambda: launch_wake(launch_id=locked.pk))
+    return locked
+
+
+# The task that runs a launch's steps, registered by the app (services never import it).
+_launch_waker: Callable[..., None] | None = None
+
+
+def launch_waker_register(waker: Callable[..., None]) -> None:
+    global _launch_waker
+    _launch_waker = waker
+
+
+def launch_wake(*, launch_id: int) -> None:
+    if _launch_waker is not None:
+        _launch_waker(launch_id=launch_id)
+
+
+def launches_unfinished() -> list[int]:
+    """Launches with work left (a worker that died mid-way leaves them so)."""
+    return list(CampaignLaunch.objects.filter(state__in=(LaunchState.PREPARING, LaunchState.INVITING))
+                .order_by("pk").values_list("pk", flat=True))
 
 
 INVITATION_FR = (
@@ -252,21 +386,24 @@ AWARENESS_PROCESS = SystemActor("awareness", sends_alerts=True)
 
 
 def _pending_recipients(campaign: Campaign) -> list[alerting.RecipientInput]:
-    """Each person of the campaign with a module left, with their personal link."""
+    """Each person of the campaign with a module left, with their personal link. Read as
+    plain rows and signed with one signer: a national campaign has a million links."""
     pending_ids = (
         Assignment.objects.filter(campaign=campaign, completed_at=None).order_by().values("person_id").distinct()
     )
-    people = Person.objects.filter(pk__in=pending_ids).order_by("pk").only(
+    people = Person.objects.filter(pk__in=pending_ids).order_by("pk").values_list(
         "pk", "first_name", "last_name", "preferred_language", "email", "mobile_phone")
-    # The address up to the token, resolved once (a national campaign has a million links).
+    # The address up to the token, resolved once.
     prefix = settings.ALERTING_PUBLIC_URL + reverse("awareness:learner_home", args=["-"])[:-2]
+    signer = signing.TimestampSigner(salt=LINK_SALT)
+    establishment_name = campaign.establishment.name
     return [
         alerting.RecipientInput(
-            name=person.full_name, language=person.preferred_language, email=person.email,
-            mobile_phone=str(person.mobile_phone or ""), establishment_name=campaign.establishment.name,
-            person=person, values={"link": f"{prefix}{link_make(campaign=campaign, person=person)}/"},
+            name=Person.name_of(first_name, last_name), language=language, email=email,
+            mobile_phone=str(mobile or ""), establishment_name=establishment_name, person_id=pk,
+            values={"link": f"{prefix}{signer.sign_object({'c': campaign.pk, 'p': pk}, compress=True)}/"},
         )
-        for person in people
+        for pk, first_name, last_name, language, email, mobile in people.iterator(chunk_size=5000)
     ]
 
 
@@ -297,19 +434,6 @@ def campaign_invite(*, actor: Actor, campaign: Campaign) -> int:
     if not count:
         raise ValidationError(_("Everyone has completed their modules: there is nobody to invite."))
     return count
-
-
-def launch_invite(*, actor: Actor, launch: CampaignLaunch, wake_workers: bool = True) -> int:
-    """The invitations of every campaign of a launch, each establishment's through its own
-    alerting campaign; the workers are woken once at the end. Returns people invited."""
-    rights.require_launch_awareness(actor, group=launch.group, region=launch.region)
-    total = 0
-    for campaign in launch.campaigns.select_related("establishment").order_by("pk"):
-        total += _invite(actor=AWARENESS_PROCESS, campaign=campaign, wake_workers=False)
-    audit_record(actor=actor, action="awareness.launch_invite", obj=launch, changes={"people": total})
-    if wake_workers and total:
-        transaction.on_commit(alerting.workers_wake)
-    return total
 
 
 def reminder_due_on(campaign: Campaign) -> datetime.date:

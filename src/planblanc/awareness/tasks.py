@@ -1,4 +1,5 @@
-"""Thin task entry point: send the awareness reminders that are due (see services)."""
+"""Thin task entry points: send the awareness reminders that are due, and run a launch's
+preparation and invitations a few seconds at a time (see services)."""
 
 from __future__ import annotations
 
@@ -35,3 +36,40 @@ def reminders_wake(*, run_after: datetime.datetime | None = None) -> None:
         (reminders_run.using(run_after=run_after) if run_after else reminders_run).enqueue()
     except Exception:  # the reminders also go out at the next pass or by `planblanc awareness_remind`
         logger.exception("could not queue the awareness reminders")
+
+
+# A launch's task works this long, then queues itself again: a national launch (minutes
+# of writing) never holds a worker's queue for long, and other tasks run in between.
+LAUNCH_SLICE_SECONDS = 20.0
+
+
+@task()
+def launch_run(launch_id: int) -> bool:
+    """Run a launch's steps for a slice of time; queue the rest. True if work remains."""
+    from planblanc.awareness import services
+
+    remains = services.launch_run(launch_id=launch_id, seconds=LAUNCH_SLICE_SECONDS)
+    if remains:
+        launch_wake(launch_id=launch_id)
+    return remains
+
+
+def launch_wake(*, launch_id: int) -> None:
+    """Queue the launch's task unless one is queued already (an extra one finds nothing)."""
+    from django_tasks_db.models import DBTaskResult
+
+    try:
+        queued = DBTaskResult.objects.filter(status="READY", task_path=launch_run.module_path)
+        if any(args.get("args") == [launch_id] for args in queued.values_list("args_kwargs", flat=True)[:100]):
+            return
+        launch_run.enqueue(launch_id)
+    except Exception:  # a worker's start queues every unfinished launch again
+        logger.exception("could not queue the awareness launch %s", launch_id)
+
+
+def launches_wake_unfinished() -> None:
+    """At a worker's start: launches left half done by a worker that died go on."""
+    from planblanc.awareness import services
+
+    for launch_id in services.launches_unfinished():
+        launch_wake(launch_id=launch_id)

@@ -17,6 +17,7 @@ urlpatterns = [
     path("campagne/<int:pk>/progression/", views.campaign_progress, name="campaign_progress"),
     path("lancement/", campaign_views.launches, name="launches"),
     path("lancement/<int:pk>/inviter/", campaign_views.launch_invite, name="launch_invite"),
+    path("lancement/<int:pk>/etat/", campaign_views.launch_state, name="launch_state"),
     path("observatoire/", campaign_views.observatory_page, name="observatory"),
     path("l/<str:token>/", views.learner_home, name="learner_home"),
     path("l/<str:token>/attestation.pdf", views.learner_certificate, name="learner_certificate"),

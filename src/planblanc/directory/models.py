@@ -184,7 +184,12 @@ class Person(models.Model):
 
     @property
     def full_name(self) -> str:
-        return f"{self.first_name} {self.last_name.upper()}"
+        return self.name_of(self.first_name, self.last_name)
+
+    @staticmethod
+    def name_of(first_name: str, last_name: str) -> str:
+        """How a person is named everywhere: "Camille MARTIN"."""
+        return f"{first_name} {last_name.upper()}"
 
 
 class Function(models.TextChoices):

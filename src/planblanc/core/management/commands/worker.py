@@ -38,6 +38,10 @@ class Command(BaseCommand):
         from planblanc.awareness.drills import drill_wake_if_due
 
         drill_wake_if_due()
+        # Awareness launches left half prepared or half invited: their steps go on.
+        from planblanc.awareness.tasks import launches_wake_unfinished
+
+        launches_wake_unfinished()
         exercises = None
         worker_options: dict[str, Any] = {
             "queue_name": options["queue_name"], "interval": options["interval"], "batch": options["batch"],
