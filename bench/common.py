@@ -15,8 +15,8 @@ fewer than 100 values p99 is the maximum (p95 with fewer than 20). Medians are
 
 Helpers, by kind:
 - set-up: `ROOT`, `bench_environment`, `django_setup`, `describe_database`, `machine_load`;
-- PostgreSQL: `throwaway_database` (created at the start, dropped at the end),
-  `admin_sql`, `database_url`;
+- PostgreSQL: `throwaway_database` (created at the start, dropped at the end; named
+  by the bench, or by BENCH_DATABASE when set), `admin_sql`, `database_url`;
 - processes: `start_alert_workers`, `run_exercise_workers`, `stop_processes`;
 - statistics: `percentile`, `QueryCounter`, `count_queries`, `timings`, `measure_action`;
 - pages: `verified_client` (logged in, second factor passed), `launch_chromium`,
