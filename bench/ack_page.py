@@ -18,17 +18,14 @@ Chrome's "Slow 3G"), cold cache, and prints:
 
 from __future__ import annotations
 
-import os
-import sys
-import tempfile
-from pathlib import Path
+import statistics
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from common import bench_environment, django_setup, launch_chromium, machine_load, throttle
 
 GOAL_BYTES = 150_000
-THROUGHPUT = 400_000 / 8  # bytes per second
+KBIT_PER_S = 400
+THROUGHPUT = KBIT_PER_S * 1000 / 8  # bytes per second
 RTT_MS = 400
 RUNS = 3
 
@@ -36,12 +33,7 @@ RUNS = 3
 def measure(browser: Any, url: str) -> dict[str, float]:
     context = browser.new_context(locale="fr-FR", viewport={"width": 390, "height": 844}, is_mobile=True)
     page = context.new_page()
-    cdp = context.new_cdp_session(page)
-    cdp.send("Network.enable")
-    cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
-    cdp.send("Network.emulateNetworkConditions", {
-        "offline": False, "latency": RTT_MS, "downloadThroughput": THROUGHPUT, "uploadThroughput": THROUGHPUT,
-    })
+    cdp = throttle(context, page, kbit_per_s=KBIT_PER_S, rtt_ms=RTT_MS, cache=False)
     sizes: dict[str, float] = {}
     cdp.on("Network.loadingFinished", lambda event: sizes.__setitem__(event["requestId"], event["encodedDataLength"]))
     page.goto(url, wait_until="load", timeout=120_000)
@@ -55,22 +47,11 @@ def measure(browser: Any, url: str) -> dict[str, float]:
     return {"bytes": sum(sizes.values()), "requests": len(sizes), "fcp": timing["fcp"], "load": timing["load"]}
 
 
-def median(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[len(ordered) // 2]
-
-
 def main() -> None:
-    os.environ.setdefault("PLANBLANC_DATA_DIR", tempfile.mkdtemp(prefix="pb-bench-ack-"))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "planblanc.settings")
-    os.environ["PLANBLANC_ALLOWED_HOSTS"] = "127.0.0.1,localhost"
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    bench_environment("ack", PLANBLANC_ALLOWED_HOSTS="127.0.0.1,localhost")
+    django_setup()
     from django.test.testcases import LiveServerThread
     from playwright.sync_api import sync_playwright
-    from tests.browser.support import CHROMIUM_ARGS
 
     from planblanc.accounts.models import User
     from planblanc.alerting.models import Delivery
@@ -79,7 +60,6 @@ def main() -> None:
     from planblanc.crisis.services import crisis_declare
     from planblanc.directory.models import Establishment
 
-    call_command("migrate", verbosity=0)
     demo_load()
     director = User.objects.get(username="directeur.chu")
     chu = Establishment.objects.get(name="CHU de Belleval")
@@ -97,26 +77,24 @@ def main() -> None:
     base = f"http://127.0.0.1:{server.port}"
     results: dict[str, list[dict[str, float]]] = {"ack": [], "login": []}
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=os.environ.get("PLANBLANC_CHROMIUM", "/usr/bin/chromium"),
-                                             args=CHROMIUM_ARGS, headless=True)
+        browser = launch_chromium(playwright)
         for _ in range(RUNS):
             results["ack"].append(measure(browser, base + path))
             results["login"].append(measure(browser, base + "/compte/connexion/"))
         browser.close()
     server.terminate()
 
-    load = os.getloadavg()
-    print(f"Throttling: {THROUGHPUT * 8 / 1000:.0f} kbit/s down and up, {RTT_MS} ms RTT; cold cache; "
-          f"median of {RUNS}; load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} on {os.cpu_count()} CPUs")
+    print(f"Throttling: {KBIT_PER_S} kbit/s down and up, {RTT_MS} ms RTT; cold cache; "
+          f"median of {RUNS}; {machine_load()}")
     print(f"{'page':<28} {'requests':>8} {'transferred':>12} {'vs 150 kB':>10} {'first paint':>12} {'load':>8} "
           f"{'floor':>8}")
     for name, label in (("ack", "acknowledgement page"), ("login", "login page (full layout)")):
         rows = results[name]
-        size = median([r["bytes"] for r in rows])
-        requests = median([r["requests"] for r in rows])
+        size = statistics.median([r["bytes"] for r in rows])
+        requests = statistics.median([r["requests"] for r in rows])
         floor = size / THROUGHPUT * 1000 + RTT_MS * (2 if requests > 1 else 1)
         print(f"{label:<28} {requests:>8.0f} {size / 1000:>9.1f} kB {size / GOAL_BYTES:>9.2f}x "
-              f"{median([r['fcp'] for r in rows]):>9.0f} ms {median([r['load'] for r in rows]):>5.0f} ms "
+              f"{statistics.median([r['fcp'] for r in rows]):>9.0f} ms {statistics.median([r['load'] for r in rows]):>5.0f} ms "
               f"{floor:>5.0f} ms")
 
 

@@ -25,32 +25,28 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+from common import (
+    ROOT,
+    bench_environment,
+    django_setup,
+    launch_chromium,
+    machine_load,
+    stop_processes,
+    throttle,
+)
+
 GOAL_S = 2.0
 KBPS = 400
 RTT_MS = 400
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _prepare() -> int:
     """The demo region, a declared crisis filled to 200 entries and 170 tasks."""
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    django_setup()
     from planblanc.accounts.models import User
     from planblanc.core.demo import DIRECTOR_LOGIN, demo_load
     from planblanc.crisis.models import CrisisTask, LogbookEntry
@@ -72,16 +68,6 @@ def _prepare() -> int:
                        text="Point de situation : urgences en mode dégradé papier, laboratoire joint par téléphone, "
                             "transferts vers le CH voisin en cours d'organisation.")
     return int(crisis.pk)
-
-
-def _throttle(page: Any, context: Any) -> Any:
-    cdp = context.new_cdp_session(page)
-    cdp.send("Network.enable")
-    rate = KBPS * 1000 / 8  # bytes per second
-    cdp.send("Network.emulateNetworkConditions", {
-        "offline": False, "latency": RTT_MS, "downloadThroughput": rate, "uploadThroughput": rate,
-    })
-    return cdp
 
 
 def _measure(page: Any, url: str, ready: str) -> dict[str, float]:
@@ -109,12 +95,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    data = tempfile.mkdtemp(prefix="pb-bench-console-")
-    os.environ.update({"PLANBLANC_DATA_DIR": data, "DJANGO_SETTINGS_MODULE": "planblanc.settings",
-                       "PLANBLANC_SECRET_KEY": "bench-only-not-secret-" + "x" * 40})
-    os.environ.pop("DATABASE_URL", None)
+    os.environ.pop("DATABASE_URL", None)  # SQLite, in a new folder: the demo is loaded afresh
+    bench_environment("console", fresh=True, PLANBLANC_SECRET_KEY="bench-only-not-secret-" + "x" * 40)
     crisis_id = _prepare()
-    port = _free_port()
+    from tests.support.smtp import free_port
+
+    port = free_port()
     server = subprocess.Popen(
         [str(Path(sys.executable).with_name("gunicorn")), "planblanc.wsgi:application", "-b", f"127.0.0.1:{port}",
          "-w", "2", "--threads", "4", "--log-level", "warning"],
@@ -129,27 +115,24 @@ def main() -> None:
             except OSError:
                 time.sleep(0.1)
         from playwright.sync_api import sync_playwright
+        from tests.browser.support import PHONE
 
         from planblanc.core.demo import DEMO_PASSWORD
 
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=os.environ.get("PLANBLANC_CHROMIUM", "/usr/bin/chromium"), headless=True,
-                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic"])
+            browser = launch_chromium(playwright)
             rows: dict[str, list[dict[str, float]]] = {"warm": [], "cold": [], "tasks": []}
             polls: list[tuple[float, int]] = []
             for _run in range(args.runs):
-                context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
-                                              has_touch=True, device_scale_factor=2, locale="fr-FR")
+                context = browser.new_context(**PHONE, locale="fr-FR")
                 page = context.new_page()
                 page.goto(base + "/compte/connexion/")
                 page.fill("#id_username", "cellule.chu")
                 page.fill("#id_password", DEMO_PASSWORD)
                 page.locator("main form button[type=submit]").click()
                 page.wait_for_load_state("load")
-                cdp = _throttle(page, context)
                 # Cold: nothing cached (as on a first visit).
-                cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
+                cdp = throttle(context, page, kbit_per_s=KBPS, rtt_ms=RTT_MS, cache=False)
                 rows["cold"].append(_measure(page, f"{base}/crise/{crisis_id}/", "#entry-form"))
                 cdp.send("Network.setCacheDisabled", {"cacheDisabled": False})
                 # Warm: from the dashboard, as a member who tapped the banner.
@@ -166,18 +149,13 @@ def main() -> None:
                 context.close()
             browser.close()
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_processes([server], timeout=10)
 
     def med(key: str, what: str) -> float:
         return statistics.median(row[key] for row in rows[what])
 
     print(f"Console on a phone (390x844), Chromium throttled to {KBPS} kb/s, {RTT_MS} ms RTT; "
-          f"200 logbook entries, 170 tasks; median of {args.runs} runs; load average {os.getloadavg()[0]:.1f}")
+          f"200 logbook entries, 170 tasks; median of {args.runs} runs; {machine_load()}")
     for what, label in (("warm", "console, cache warm (from the dashboard)"),
                         ("cold", "console, cache empty (first visit)"),
                         ("tasks", "all 170 tasks, cache warm")):

@@ -14,20 +14,19 @@ queries per request and the ratio scoped / baseline.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
-
-class QueryCounter(list):
-    def __call__(self, execute, sql, params, many, context):  # type: ignore[no-untyped-def]
-        self.append(sql)
-        return execute(sql, params, many, context)
+from common import (
+    bench_environment,
+    count_queries,
+    describe_database,
+    django_setup,
+    machine_load,
+    percentile,
+    timings,
+    verified_client,
+)
 
 
 def main() -> None:
@@ -38,17 +37,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=25)
     args = parser.parse_args()
 
-    os.environ.setdefault("PLANBLANC_DATA_DIR", tempfile.mkdtemp(prefix="pb-bench-"))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "planblanc.settings")
-    os.environ["PLANBLANC_ALLOWED_HOSTS"] = "testserver"
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-    from django.db import connection, reset_queries
-    from django.test import Client
-
-    call_command("migrate", verbosity=0)
+    bench_environment("directory", PLANBLANC_ALLOWED_HOSTS="testserver")
+    django_setup()
     from planblanc.accounts.models import RoleAssignment, User
     from planblanc.directory.models import Establishment, Group, Membership, Person, Region
     from planblanc.directory.validators import finess_with_check_digit
@@ -87,25 +77,8 @@ def main() -> None:
         print(f"data built in {time.perf_counter() - started:.1f} s "
               f"({args.regions} regions, {args.establishments} establishments, {args.people} people)")
 
-    def client_for(username: str) -> Client:
-        client = Client()
-        client.force_login(User.objects.get(username=username), backend="django.contrib.auth.backends.ModelBackend")
-        return client
-
-    from django_otp import DEVICE_ID_SESSION_KEY
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
-    def verified(username: str) -> Client:
-        client = client_for(username)
-        user = User.objects.get(username=username)
-        device, _ = TOTPDevice.objects.get_or_create(user=user, name="bench", defaults={"confirmed": True})
-        session = client.session
-        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-        session.save()
-        return client
-
-    personas = {"national (baseline)": verified("bench.national"), "regional": verified("bench.regional"),
-                "establishment": verified("bench.local")}
+    personas = {persona: verified_client(User.objects.get(username=username)) for persona, username in (
+        ("national (baseline)", "bench.national"), ("regional", "bench.regional"), ("establishment", "bench.local"))}
     urls = {
         "establishment list page": "/annuaire/etablissements/",
         "people list page": "/annuaire/personnes/",
@@ -113,26 +86,19 @@ def main() -> None:
         "API people (limit 100)": "/api/v1/directory/people?limit=100",
         "API establishments (limit 100)": "/api/v1/directory/establishments?limit=100",
     }
-    print(f"database: {connection.vendor}; {args.repeat} requests per measure; times in ms")
+    print(f"database: {describe_database()}; {args.repeat} requests per measure; times in ms; {machine_load()}")
     print(f"{'measure':<32}{'persona':<22}{'median':>9}{'p95':>9}{'queries':>9}{'ratio':>8}")
     for label, url in urls.items():
         baseline = None
         for persona, client in personas.items():
             response = client.get(url)
             assert response.status_code == 200, (url, persona, response.status_code)
-            executed = QueryCounter()
-            with connection.execute_wrapper(executed):
-                client.get(url)
-            timings = []
-            for _ in range(args.repeat):
-                reset_queries()
-                started = time.perf_counter()
-                client.get(url)
-                timings.append((time.perf_counter() - started) * 1000)
-            median = statistics.median(timings)
-            p95 = sorted(timings)[max(0, int(len(timings) * 0.95) - 1)]
+            queries = count_queries(lambda client=client, url=url: client.get(url))
+            times = [seconds * 1000 for seconds in timings(lambda client=client, url=url: client.get(url), args.repeat)]
+            median = statistics.median(times)
             baseline = baseline or median
-            print(f"{label:<32}{persona:<22}{median:>9.1f}{p95:>9.1f}{len(executed):>9}{median / baseline:>8.2f}")
+            print(f"{label:<32}{persona:<22}{median:>9.1f}{percentile(times, 95):>9.1f}{queries:>9}"
+                  f"{median / baseline:>8.2f}")
 
 
 if __name__ == "__main__":

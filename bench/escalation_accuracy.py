@@ -14,19 +14,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import socket
 import statistics
-import subprocess
-import sys
-import tempfile
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+from common import (
+    bench_environment,
+    bench_establishment,
+    describe_database,
+    django_setup,
+    percentile,
+    start_alert_workers,
+    stop_processes,
+)
 
 
 class FirstArrival:
@@ -46,60 +47,37 @@ class FirstArrival:
         return "250 OK"
 
 
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--escalations", type=int, default=1000)
     parser.add_argument("--spread", type=float, default=30.0, help="seconds over which first steps fall due")
     parser.add_argument("--interval", type=float, default=0.5, help="worker poll interval when idle")
     args = parser.parse_args()
-    n = args.escalations
 
-    data_dir = os.environ.setdefault("PLANBLANC_DATA_DIR", tempfile.mkdtemp(prefix="pb-bench-escalation-"))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "planblanc.settings")
-    os.environ["PLANBLANC_LOG_LEVEL"] = "WARNING"
+    bench_environment("escalation")
+    from tests.support.smtp import SmtpServer
 
-    import logging
-
-    from aiosmtpd.controller import Controller
-
-    logging.getLogger("mail.log").setLevel(logging.WARNING)
     handler = FirstArrival()
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    os.environ["PLANBLANC_CHANNELS"] = json.dumps(
-        {"email": [{"name": "relay", "kind": "smtp", "host": "127.0.0.1", "port": port}]}
-    )
+    with SmtpServer(handler) as smtp:
+        os.environ["PLANBLANC_CHANNELS"] = json.dumps({"email": [smtp.provider("relay")]})
+        django_setup()
+        print(f"database: {describe_database()}")
+        measure(args, handler)
 
-    import django
 
-    django.setup()
-    from django.core.management import call_command
+def measure(args: argparse.Namespace, handler: FirstArrival) -> None:
+    from datetime import timedelta
+
     from django.db import connection, transaction
     from django.utils import timezone
-
-    call_command("migrate", verbosity=0)
-    print(f"database: {connection.vendor} ({data_dir if connection.vendor == 'sqlite' else connection.settings_dict['NAME']})")
-
-    from datetime import timedelta
 
     from planblanc.actors import SystemActor
     from planblanc.alerting.escalation import escalation_start
     from planblanc.alerting.models import Escalation, EscalationStep
-    from planblanc.directory.models import Establishment, Membership, Person, Region
-    from planblanc.directory.validators import finess_with_check_digit
+    from planblanc.directory.models import Membership, Person
 
-    region, _ = Region.objects.get_or_create(code="BEN", defaults={"name": "Région de banc d'essai"})
-    establishment, _ = Establishment.objects.get_or_create(
-        finess=finess_with_check_digit("69777777"), defaults={"name": "CH de l'escalade", "category": "ch", "region": region}
-    )
+    n = args.escalations
+    establishment = bench_establishment(finess="69777777", name="CH de l'escalade")
     run = str(int(time.time()))
     people = Person.objects.bulk_create(
         Person(first_name="Agent", last_name=f"E{run}-{i}", email=f"esc{run}-{i}@hopital.example") for i in range(n)
@@ -119,7 +97,7 @@ def main() -> None:
     if connection.vendor == "sqlite":
         policies = list(EscalationPolicy.objects.filter(name__startswith=f"Policy E{run}-").order_by("id"))
     EscalationLevel.objects.bulk_create(
-        EscalationLevel(policy=policy, position=0, kind="person", person=person, wait_minutes=30)
+        EscalationLevel(policy=policy, position=0, kind="person", person=person, wait_seconds=30 * 60)
         for policy, person in zip(policies, people, strict=True)
     )
     started = [
@@ -135,22 +113,14 @@ def main() -> None:
                 next_step_due_at=base + timedelta(seconds=args.spread * i / n)
             )
     # The worker starts, goes idle; then the first steps fall due over the spread.
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "planblanc", "alert_worker", "--interval", str(args.interval), "-v", "0"],
-        env={**os.environ}, cwd=ROOT, stderr=subprocess.PIPE,
-    )
+    workers = start_alert_workers(interval=args.interval, settle=0)
     due = dict(Escalation.objects.filter(pk__in=[e.pk for e in started]).values_list("pk", "next_step_due_at"))
     address = {e.pk: p.email for e, p in zip(started, people, strict=True)}
 
     deadline = time.monotonic() + args.spread + 120
     while len(handler.first) < n and time.monotonic() < deadline:
         time.sleep(0.2)
-    worker.send_signal(signal.SIGTERM)
-    try:
-        worker.wait(10)
-    except subprocess.TimeoutExpired:
-        worker.kill()
-    controller.stop()
+    stop_processes(workers, timeout=10)
 
     delays = [handler.first[address[pk]] - due[pk].timestamp() for pk in due if address[pk] in handler.first]
     taken = dict(EscalationStep.objects.filter(escalation_id__in=due).values_list("escalation_id", "taken_at"))

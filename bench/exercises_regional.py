@@ -29,59 +29,25 @@ at the start and dropped at the end.
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
 import platform
 import statistics
-import subprocess
-import sys
 import time
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-sys.path.insert(0, str(ROOT))
+from common import (
+    bench_environment,
+    django_setup,
+    inject_lags,
+    injects_add,
+    machine_load,
+    percentile,
+    run_exercise_workers,
+    throwaway_database,
+)
+
 BENCH_DB = "pb_regional_bench"
-
-WORKER = """
-import os, sys, time, django
-django.setup()
-from django.db import close_old_connections
-from planblanc.exercises.run import runs_process
-from planblanc.exercises.models import ExerciseRun, InjectRun, InjectState, RunStatus
-runs_process()
-print("ready", flush=True)
-deadline = time.time() + float(sys.argv[2])
-seen = False  # the runs are started after the workers: wait for all of them before stopping
-while time.time() < deadline:
-    runs_process()
-    close_old_connections()
-    left = InjectRun.objects.filter(state=InjectState.PENDING, run__status=RunStatus.RUNNING).exists()
-    seen = seen or ExerciseRun.objects.filter(status=RunStatus.RUNNING).count() >= int(sys.argv[3])
-    if seen and not left:
-        break
-    time.sleep(float(sys.argv[1]))
-"""
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
-
-
-def admin_sql(url: str, sql: str) -> None:
-    import psycopg
-
-    parts = urlsplit(url)
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql)
-
-
-def load() -> str:
-    one, five, fifteen = os.getloadavg()
-    return f"{one:.2f}, {five:.2f}, {fifteen:.2f}"
 
 
 def main() -> None:
@@ -93,56 +59,19 @@ def main() -> None:
     parser.add_argument("--gap", type=float, default=6.0, help="real seconds between two injects")
     parser.add_argument("--interval", type=float, default=0.2)
     args = parser.parse_args()
-    base_url = os.environ.get("DATABASE_URL", "")
-    if not base_url.startswith("postgres"):
-        sys.exit("DATABASE_URL (PostgreSQL) is required: the bench creates and drops its own database on that server.")
-    url = urlunsplit(urlsplit(base_url)._replace(path=f"/{BENCH_DB}"))
-    admin_sql(base_url, f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-    admin_sql(base_url, f'CREATE DATABASE "{BENCH_DB}"')
-    os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "planblanc.settings")
-    os.environ.setdefault("PLANBLANC_DATA_DIR", str(Path("/tmp") / "pb-bench-regional"))
-    os.environ["PLANBLANC_LOG_LEVEL"] = "WARNING"
-    try:
-        run_bench(args, url)
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        admin_sql(base_url, f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-
-
-def play(url: str, args: argparse.Namespace, start_runs: Any, expected_seconds: float, running: int) -> None:
-    """Start the workers, start the runs (clock a little ahead), wait for the workers
-    (they stop once `running` runs are running and nothing is pending)."""
-    workers = [
-        subprocess.Popen([sys.executable, "-c", WORKER, str(args.interval), str(expected_seconds + 300), str(running)],
-                         env={**os.environ, "DATABASE_URL": url}, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-        for _ in range(args.workers)
-    ]
-    try:
-        for worker in workers:  # Django set up and polling: the runs may start
-            assert worker.stdout is not None  # noqa: S101
-            worker.stdout.readline()
-        start_runs()
-        for worker in workers:
-            worker.wait(timeout=expected_seconds + 400)
-    finally:
-        for worker in workers:
-            if worker.poll() is None:
-                worker.kill()
-                worker.wait()
+    with throwaway_database(BENCH_DB):
+        bench_environment("regional")
+        run_bench(args)
 
 
 def lags_of(exercise_ids: list[int]) -> tuple[list[float], int, int]:
     from planblanc.accounts.models import AuditEntry
     from planblanc.exercises.models import InjectRun
 
-    rows = list(InjectRun.objects.filter(run__exercise_id__in=exercise_ids).values_list(
-        "pk", "fired_at", "due_real_at", "state", "inject_id"))
-    lags = [(fired - due).total_seconds() for _pk, fired, due, _state, _i in rows if fired and due]
-    unsent = sum(1 for row in rows if row[3] == "pending")
-    inject_ids = [str(row[4]) for row in rows]
+    runs = InjectRun.objects.filter(run__exercise_id__in=exercise_ids)
+    lags = inject_lags(runs)
+    unsent = runs.filter(state="pending").count()
+    inject_ids = [str(pk) for pk in runs.values_list("inject_id", flat=True)]
     audits = AuditEntry.objects.filter(action="exercise.inject_fire", object_id__in=inject_ids).count()
     return lags, unsent, audits
 
@@ -156,17 +85,10 @@ def describe(name: str, lags: list[float], total: int, unsent: int, audits: int)
     return p99
 
 
-def run_bench(args: argparse.Namespace, url: str) -> None:
-    import datetime
-
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+def run_bench(args: argparse.Namespace) -> None:
+    django_setup()
     from django.db import connection
     from django.utils import timezone
-
-    call_command("migrate", verbosity=0)
     from tests.factories import (
         EstablishmentFactory,
         MembershipFactory,
@@ -185,7 +107,7 @@ def run_bench(args: argparse.Namespace, url: str) -> None:
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
           f"database {connection.vendor} {connection.pg_version if connection.vendor == 'postgresql' else ''}")
     print(f"{args.establishments} establishments × {args.injects} injects, one every {args.gap:g} real s, "
-          f"speeds {speeds}, {args.workers} workers polling every {args.interval:g} s; load average {load()}")
+          f"speeds {speeds}, {args.workers} workers polling every {args.interval:g} s; {machine_load()}")
     region = RegionFactory(code="RB", name="Région bench")
     officer = UserFactory(username="bench-ars")
     RoleAssignmentFactory(user=officer, role=Role.REGIONAL_OFFICER, region=region)
@@ -205,11 +127,9 @@ def run_bench(args: argparse.Namespace, url: str) -> None:
     for speed in speeds:
         spacing = args.gap * speed
         model = services.exercise_create(actor=animator, establishment=alone, title=f"Modèle ×{speed}")
-        for number in range(1, args.injects + 1):
-            services.inject_create(actor=animator, exercise=model, data={
-                "number": number, "subject": f"Inject {number} pour {{etablissement}}",
-                "content": "Le directeur {directeur} est injoignable ; {voisins} signalent la même panne.",
-                "offset": datetime.timedelta(seconds=spacing * number), "channel": channels[number % 4]})
+        injects_add(actor=animator, exercise=model, count=args.injects, every=datetime.timedelta(seconds=spacing),
+                    channels=channels, subject="Inject {number} pour {etablissement}",
+                    content="Le directeur {directeur} est injoignable ; {voisins} signalent la même panne.")
         services.participant_add(actor=animator, exercise=model, person=animators[alone.pk], role="animator")
         expected = args.injects * args.gap
         print(f"×{speed}: scenario of {args.injects} injects {spacing:g} simulated s apart, {expected:.0f} real s")
@@ -220,9 +140,10 @@ def run_bench(args: argparse.Namespace, url: str) -> None:
             run_services.run_start(actor=animator, exercise=exercise, speed=speed, now=t0)
 
         running = ExerciseRun.objects.filter(status=RunStatus.RUNNING).count()
-        play(url, args, start_alone, expected, running + 1)
+        run_exercise_workers(args.workers, interval=args.interval, seconds=expected + 300, running=running + 1,
+                             start=start_alone)
         lags, unsent, audits = lags_of([model.pk])
-        print(f"  load average after the baseline: {load()}")
+        print(f"  after the baseline: {machine_load()}")
         base_p99 = describe("baseline, one establishment", lags, args.injects, unsent, audits)
 
         started = time.perf_counter()
@@ -244,10 +165,11 @@ def run_bench(args: argparse.Namespace, url: str) -> None:
             launch["seconds"] = time.perf_counter() - began
             launch["outcome"] = outcome
 
-        play(url, args, start_regional, expected + 30, running + 1 + len(member_exercises))
+        run_exercise_workers(args.workers, interval=args.interval, seconds=expected + 330,
+                             running=running + 1 + len(member_exercises), start=start_regional)
         outcome = launch["outcome"]
         print(f"  launched {outcome.done} runs in {launch['seconds']:.1f} s (left out: {len(outcome.refused)}); "
-              f"load average after: {load()}")
+              f"after: {machine_load()}")
         lags, unsent, audits = lags_of(member_exercises)
         p99 = describe(f"regional, {len(member_exercises)} establishments", lags,
                        len(member_exercises) * args.injects, unsent, audits)

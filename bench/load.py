@@ -29,30 +29,27 @@ import re
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import defaultdict
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-sys.path.insert(0, str(ROOT))
+from common import (
+    ROOT,
+    bench_environment,
+    django_setup,
+    inject_lags,
+    injects_add,
+    machine_load,
+    participants_add,
+    percentile,
+    stop_processes,
+    throwaway_database,
+)
+
 DB_NAME = "pb_load_bench"
 POLLERS, WRITERS, RECIPIENTS, POLL_SECONDS, WRITE_SECONDS = 30, 5, 10_000, 1.0, 2.0
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] if ordered else float("nan")
-
-
-def admin_sql(url: str, sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(sql)
 
 
 class Stats:
@@ -143,18 +140,13 @@ def writer(index: int, client: Client, crisis_id: int, stats: Stats, stop: threa
         stop.wait(max(0.0, WRITE_SECONDS - elapsed))
 
 
-def setup(smtp_port: int) -> dict[str, object]:
+def setup() -> dict[str, object]:
     """The platform's data, written through the services; returns what the load needs."""
     import datetime
 
-    import django
-
-    django.setup()
+    django_setup()
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.contrib.sessions.backends.db import SessionStore
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
     from tests.factories import (
         EstablishmentFactory,
         MembershipFactory,
@@ -195,13 +187,9 @@ def setup(smtp_port: int) -> dict[str, object]:
     RoleAssignmentFactory(user=animator, role=Role.EXERCISE_ANIMATOR, establishment=ch)
     animator = type(animator).objects.get(pk=animator.pk)
     exercise = exercise_services.exercise_create(actor=animator, establishment=ch, title="Exercice de charge")
-    for number in range(1, 21):
-        exercise_services.inject_create(actor=animator, exercise=exercise, data={
-            "number": number, "subject": f"Inject {number}", "content": "Texte de l'inject.",
-            "offset": datetime.timedelta(minutes=number), "channel": "email" if number % 2 else "oral"})
-    for role in ("animator", "player", "player", "player"):
-        person = MembershipFactory(establishment=ch, person=PersonFactory()).person
-        exercise_services.participant_add(actor=animator, exercise=exercise, person=person, role=role)
+    injects_add(actor=animator, exercise=exercise, count=20, every=datetime.timedelta(minutes=1),
+                channels=("oral", "email"))
+    participants_add(actor=animator, exercise=exercise)
     return {"crisis": crisis.pk, "sessions": sessions, "director": director, "chu": chu, "animator": animator,
             "exercise": exercise, "campaign_create": campaign_create, "RecipientInput": RecipientInput,
             "run_start": run_services.run_start}
@@ -212,27 +200,17 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=300)
     parser.add_argument("--port", type=int, default=8765)
     args = parser.parse_args()
-    base_url = os.environ.get("DATABASE_URL", "")
-    if not base_url.startswith("postgres"):
-        sys.exit("Set DATABASE_URL=postgres://… (the server on which pb_load_bench is made).")
-    parts = urlsplit(base_url)
-    url = urlunsplit(parts._replace(path=f"/{DB_NAME}"))
-    admin_sql(base_url, f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-    admin_sql(base_url, f'CREATE DATABASE "{DB_NAME}"')
     from tests.support.smtp import SmtpServer
 
     processes: list[subprocess.Popen[bytes]] = []
-    data_dir = tempfile.mkdtemp(prefix="pb-load-")
-    try:
-        with SmtpServer() as smtp:
-            env = {**os.environ, "DATABASE_URL": url, "PLANBLANC_DATA_DIR": data_dir, "PLANBLANC_LOG_LEVEL": "WARNING",
-                   "PLANBLANC_CHANNELS": json.dumps({"email": [smtp.provider("sink", batch_size=100)]}),
-                   "DJANGO_SETTINGS_MODULE": "planblanc.settings"}
-            os.environ.update(env)
+    with throwaway_database(DB_NAME), SmtpServer() as smtp:
+        data_dir = bench_environment(
+            "load", fresh=True, PLANBLANC_CHANNELS=json.dumps({"email": [smtp.provider("sink", batch_size=100)]}))
+        env = {**os.environ}
+        try:
             started = time.perf_counter()
-            data = setup(smtp.port)
-            print(f"set-up: {time.perf_counter() - started:.1f} s "
-                  f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
+            data = setup()
+            print(f"set-up: {time.perf_counter() - started:.1f} s ({machine_load()})")
             server_log = Path(data_dir) / "server.log"
             processes.append(subprocess.Popen(
                 [sys.executable, "-m", "planblanc", "serve", "--bind", f"127.0.0.1:{args.port}", "--workers", "2",
@@ -278,26 +256,15 @@ def main() -> None:
                 thread.join(timeout=35)
             campaign_mail = _campaign_mail(smtp.recorder.received)
             received = len({r.rcpt for r in campaign_mail})
-            repeated = len(campaign_mail) - received
-            others = len(smtp.recorder.received) - len(campaign_mail)
-        report(stats, args.seconds, received, campaign_done, campaign.pk)
-        print(f"  the same person twice: {repeated}; other emails (crisis and exercise messages): {others}")
-        if stats.errors:
-            errors = [line for line in server_log.read_text(errors="replace").splitlines()
-                      if "Error" in line or "error" in line]
-            print("server errors (last 5 distinct):", *list(dict.fromkeys(errors))[-5:], sep="\n  ")
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        from django.db import connections
-
-        connections.close_all()
-        admin_sql(base_url, f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+            report(stats, args.seconds, received, campaign_done, campaign.pk)
+            print(f"  the same person twice: {len(campaign_mail) - received}; "
+                  f"other emails (crisis and exercise messages): {len(smtp.recorder.received) - len(campaign_mail)}")
+            if stats.errors:
+                errors = [line for line in server_log.read_text(errors="replace").splitlines()
+                          if "Error" in line or "error" in line]
+                print("server errors (last 5 distinct):", *list(dict.fromkeys(errors))[-5:], sep="\n  ")
+        finally:
+            stop_processes(processes, timeout=20)
 
 
 def _campaign_mail(received: list) -> list:
@@ -311,7 +278,7 @@ def report(stats: Stats, seconds: float, received: int, campaign_done: float | N
 
     print(f"\nload for {seconds:.0f} s: {POLLERS} members polling every {POLL_SECONDS:.0f} s, {WRITERS} writing "
           f"every {WRITE_SECONDS:.0f} s, {RECIPIENTS} emails, an exercise at ×10; "
-          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+          f"{machine_load()}")
     print(f"{'request':32} {'count':>7} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
     for kind, values in sorted(stats.times.items()):
         print(f"{kind:32} {len(values):7d} {statistics.median(values) * 1000:8.0f} "
@@ -326,10 +293,9 @@ def report(stats: Stats, seconds: float, received: int, campaign_done: float | N
     rate = f"{RECIPIENTS / campaign_done:.0f} messages/s, all sent in {campaign_done:.1f} s" if campaign_done else (
         "not finished within the run")
     print(f"campaign {campaign_id}: {received}/{RECIPIENTS} emails received by the sink; {rate}")
-    rows = list(InjectRun.objects.values_list("fired_at", "due_real_at"))
-    lags = [(fired - due).total_seconds() for fired, due in rows if fired and due]
+    lags = inject_lags(InjectRun.objects.all())
     if lags:
-        print(f"exercise at ×10: {len(lags)}/{len(rows)} injects fired in the run, lag p50 "
+        print(f"exercise at ×10: {len(lags)}/{InjectRun.objects.count()} injects fired in the run, lag p50 "
               f"{statistics.median(lags):.2f} s, p99 {percentile(lags, 99):.2f} s")
 
 

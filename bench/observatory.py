@@ -17,28 +17,19 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import os
 import random
-import statistics
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+from common import (
+    bench_environment,
+    django_setup,
+    machine_load,
+    measure_action,
+    throwaway_database,
+    verified_client,
+)
 
 BENCH_DB = "pb_obs_bench"
-
-
-def admin_connection(url: str):  # type: ignore[no-untyped-def]
-    import dj_database_url
-    import psycopg
-
-    config = dj_database_url.parse(url)
-    return psycopg.connect(
-        host=config["HOST"] or "127.0.0.1", port=config["PORT"] or 5432, user=config["USER"],
-        password=config["PASSWORD"] or None, dbname="postgres", autocommit=True,
-    )
 
 
 def timed(label: str, started: float) -> float:
@@ -189,38 +180,15 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
     args = parser.parse_args()
-
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith("postgres"):
-        sys.exit("DATABASE_URL must point to a PostgreSQL server (the bench creates its own database there).")
-    with admin_connection(url) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB}")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
-    base = url.rsplit("/", 1)[0]
-    os.environ["DATABASE_URL"] = f"{base}/{BENCH_DB}"
-    os.environ.setdefault("PLANBLANC_DATA_DIR", tempfile.mkdtemp(prefix="pb-bench-"))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "planblanc.settings")
-    os.environ["PLANBLANC_ALLOWED_HOSTS"] = "testserver"
-    try:
+    with throwaway_database(BENCH_DB, keep=args.keep):
+        bench_environment("observatory", PLANBLANC_ALLOWED_HOSTS="testserver")
         run(args)
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        if not args.keep:
-            with admin_connection(url) as conn:
-                conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB}")
 
 
 def run(args: argparse.Namespace) -> None:
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    django_setup()
     from django.db import connection
-    from django.test import Client
 
-    call_command("migrate", verbosity=0)
     print(f"Generating {args.establishments} establishments and five years of data…", flush=True)
     started = time.perf_counter()
     generate(args.establishments, random.Random(20261126))
@@ -240,46 +208,14 @@ def run(args: argparse.Namespace) -> None:
     assert region is not None
     RoleAssignment.objects.create(user=regional, role=Role.REGIONAL_OFFICER, region=region)
 
-    def page_client(user: User) -> Client:
-        from django_otp import DEVICE_ID_SESSION_KEY
-        from django_otp.plugins.otp_totp.models import TOTPDevice
-
-        client = Client()
-        client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
-        device = TOTPDevice.objects.create(user=user, name="bench", confirmed=True)
-        session = client.session
-        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-        session.save()
-        client.cookies["planblanc_language"] = "en"
-        return client
-
-    def measure(label: str, action) -> tuple[float, int]:  # type: ignore[no-untyped-def]
-        action()  # warm-up
-        times = []
-        queries: list[str] = []
-
-        def count(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
-            queries.append(sql)
-            return execute(sql, params, many, context)
-
-        with connection.execute_wrapper(count):
-            action()
-        for _ in range(args.repeat):
-            started = time.perf_counter()
-            action()
-            times.append(time.perf_counter() - started)
-        median = statistics.median(times)
-        print(f"  {label}: median {median * 1000:.0f} ms, min {min(times) * 1000:.0f} ms, "
-              f"max {max(times) * 1000:.0f} ms, {len(queries)} queries", flush=True)
-        return median, len(queries)
-
     this_year = obs.Filters.default()
     five_years = obs.Filters(start=datetime.date(this_year.start.year - 4, 1, 1), end=this_year.end)
     past = obs.Filters(start=datetime.date(this_year.start.year - 2, 1, 1),
                        end=datetime.date(this_year.start.year - 2, 12, 31))
-    national_client, regional_client = page_client(national), page_client(regional)
+    national_client = verified_client(national, language="en")
+    regional_client = verified_client(regional, language="en")
     results = []
-    print(f"Timings ({args.repeat} runs each):", flush=True)
+    print(f"Timings ({args.repeat} runs each; {machine_load()}):", flush=True)
     for label, action in [
         ("national dashboard selectors, this year",
          lambda: obs.observatory_dashboard(user=national, filters=this_year, national=True)),
@@ -294,7 +230,7 @@ def run(args: argparse.Namespace) -> None:
         ("anonymised export (CSV), national",
          lambda: national_client.get("/preparation/observatoire/export-anonyme.csv")),
     ]:
-        median, queries = measure(label, action)
+        median, queries = measure_action(label, action, args.repeat)
         results.append((label, median, queries))
     response = national_client.get("/preparation/observatoire/national/")
     assert response.status_code == 200, response.status_code

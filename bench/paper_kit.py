@@ -20,14 +20,12 @@ import datetime
 import io
 import os
 import statistics
-import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+from common import bench_environment, describe_database, django_setup, machine_load
 
 GOAL_SECONDS = 10.0
 
@@ -177,17 +175,10 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="folder where the CHU's PDF and zip are written")
     args = parser.parse_args()
 
-    os.environ.setdefault("PLANBLANC_DATA_DIR", tempfile.mkdtemp(prefix="pb-bench-"))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "planblanc.settings")
+    bench_environment("kit")
     if os.environ.get("DATABASE_URL", "").startswith("postgres"):
         print("note: this bench builds its data in whatever DATABASE_URL names; unset it for SQLite")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-    from django.db import connection
-
-    call_command("migrate", verbosity=0)
+    django_setup()
     import pypdf
 
     from planblanc.plans.exports import kit_meta, offline_bundle_zip, paper_kit_html, paper_kit_pdf
@@ -200,7 +191,7 @@ def main() -> None:
         "CHU": build_plan(finess_seed=2, people=400, departments=20, seats=100, sheets=40, items=12,
                           procedures=40, systems=120, processes=60, contacts=40, resources=30),
     }
-    print(f"data built in {time.perf_counter() - started:.1f} s; database: {connection.vendor}; "
+    print(f"data built in {time.perf_counter() - started:.1f} s; database: {describe_database()}; "
           f"median of {args.repeat} runs; times in seconds")
     printed_at = datetime.datetime(2026, 3, 2, 8, 30, tzinfo=datetime.UTC)
     header = (f"{'plan':<24}{'snapshot':>9}{'html':>8}{'pdf':>8}{'bundle':>8}{'kit':>8}{'kit cpu':>9}"
@@ -231,8 +222,7 @@ def main() -> None:
             (args.keep / "kit-chu.pdf").write_bytes(pdf)
             (args.keep / "kit-chu.zip").write_bytes(bundle)
     print("kit = snapshot + pdf (the pdf includes the html); bundle = zip around the rendered pdf")
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"machine: {os.cpu_count()} CPUs, load average {load:.1f} during the run "
+    print(f"machine: {machine_load()} at the end of the run "
           "(wall-clock times grow with the load; CPU time much less)")
     verdict = "within" if total < GOAL_SECONDS else "OVER"
     print(f"CHU paper kit: {total:.2f} s wall-clock ({total_cpu:.2f} s CPU), {verdict} the {GOAL_SECONDS:.0f} s goal")

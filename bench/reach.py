@@ -22,29 +22,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
-import subprocess
-import sys
-import tempfile
 import time
 from collections import Counter
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-sys.path.insert(0, str(ROOT))
+from common import (
+    bench_environment,
+    bench_establishment,
+    delivery_states,
+    django_setup,
+    machine_load,
+    start_alert_workers,
+    stop_processes,
+    throwaway_database,
+)
 
 DB_NAME = "pb_reach_bench"
-
-
-def _admin(url: str, sql: str) -> None:
-    import psycopg
-
-    parts = urlsplit(url)
-    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as conn:
-        conn.execute(sql)
 
 
 def main() -> None:
@@ -56,53 +48,27 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=4, help="connections per SMS link and worker")
     args = parser.parse_args()
     n = args.recipients
-    base_url = os.environ.get("DATABASE_URL", "")
-    if not base_url.startswith("postgres"):
-        sys.exit("DATABASE_URL=postgres://… is required (a throwaway database is created on that server)")
-    _admin(base_url, f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-    _admin(base_url, f"CREATE DATABASE {DB_NAME}")
-    os.environ["DATABASE_URL"] = urlunsplit(urlsplit(base_url)._replace(path=f"/{DB_NAME}"))
-    os.environ.setdefault("PLANBLANC_DATA_DIR", tempfile.mkdtemp(prefix="pb-bench-reach-"))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "planblanc.settings")
-    os.environ["PLANBLANC_LOG_LEVEL"] = "WARNING"
-
     from tests.support.kannel import running_kannel_pair
     from tests.support.smtp import SmtpServer
 
-    workers: list[subprocess.Popen[bytes]] = []
-    try:
-        with running_kannel_pair((args.sms_rate, args.sms_rate)) as kannel, SmtpServer() as smtp:
-            sms = [{**kannel.provider(link), "dlr_mask": 0, "connections": args.connections} for link in kannel.links]
-            os.environ["PLANBLANC_CHANNELS"] = json.dumps({
-                "email": [smtp.provider("relay", rate=args.email_rate)], "sms": sms,
-            })
-            import django
+    with (throwaway_database(DB_NAME), running_kannel_pair((args.sms_rate, args.sms_rate)) as kannel,
+          SmtpServer() as smtp):
+        sms = [{**kannel.provider(link), "dlr_mask": 0, "connections": args.connections} for link in kannel.links]
+        bench_environment("reach", PLANBLANC_CHANNELS=json.dumps({
+            "email": [smtp.provider("relay", rate=args.email_rate)], "sms": sms,
+        }))
+        django_setup()
+        from django.db import connection
 
-            django.setup()
-            from django.core.management import call_command
-            from django.db import connection
+        from planblanc.actors import SystemActor
+        from planblanc.alerting.capacity import reach_estimate
+        from planblanc.alerting.models import Delivery
+        from planblanc.alerting.services import RecipientInput, campaign_create
 
-            call_command("migrate", verbosity=0)
-            connection.close()
-            for _ in range(args.workers):
-                workers.append(subprocess.Popen(
-                    [sys.executable, "-m", "planblanc", "alert_worker", "--interval", "0.1", "-v", "0"],
-                    env={**os.environ}, cwd=ROOT,
-                ))
-            time.sleep(3)
-
-            from planblanc.actors import SystemActor
-            from planblanc.alerting.capacity import reach_estimate
-            from planblanc.alerting.models import Delivery
-            from planblanc.alerting.services import RecipientInput, campaign_create
-            from planblanc.directory.models import Establishment, Region
-            from planblanc.directory.validators import finess_with_check_digit
-
-            region, _ = Region.objects.get_or_create(code="BEN", defaults={"name": "Région de banc d'essai"})
-            establishment, _ = Establishment.objects.get_or_create(
-                finess=finess_with_check_digit("69666667"),
-                defaults={"name": "CH de la portée", "category": "ch", "region": region},
-            )
+        connection.close()
+        workers = start_alert_workers(args.workers)
+        try:
+            establishment = bench_establishment(finess="69666667", name="CH de la portée")
             recipients = [
                 RecipientInput(name=f"Agent {i}", email=f"agent{i}@example.org", mobile_phone=f"+336{i:08d}")
                 for i in range(n)
@@ -121,42 +87,35 @@ def main() -> None:
                 if kannel.received() >= n and len(smtp.recorder.received) >= n:
                     break
                 time.sleep(0.2)
-            loads = os.getloadavg()
-    finally:
-        for worker in workers:
-            worker.send_signal(signal.SIGTERM)
-        for worker in workers:
-            try:
-                worker.wait(15)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+            load = machine_load()
+        finally:
+            stop_processes(workers)
 
-    rows = Delivery.objects.filter(campaign=campaign)
-    statuses = dict(Counter(rows.values_list("channel", "status")))
-    last_sms = max(rows.filter(channel="sms").values_list("sent_at", flat=True))
-    last_email = max(rows.filter(channel="email").values_list("sent_at", flat=True))
-    measured = max(last_sms.timestamp(), last_email.timestamp()) - start_wall
-    limit = max(n / (2 * args.sms_rate), n / args.email_rate)
-    preview = max(e.seconds or 0 for e in estimate)
-    per_provider = dict(Counter(rows.filter(channel="sms").values_list("provider", flat=True)))
-    print(f"recipients: {n} (each by email and SMS at once), {args.workers} workers, PostgreSQL")
-    print(f"machine load (1/5/15 min) at the end: {loads[0]:.1f} / {loads[1]:.1f} / {loads[2]:.1f} on {os.cpu_count()} CPUs")
-    print(f"declared: email {args.email_rate:g}/s; SMS {args.sms_rate:g}/s on each of 2 Kannel links")
-    print(f"physical limit from the declared capacities: {limit:.1f} s")
-    print("preview's estimate: " + "; ".join(e.text for e in estimate) + f" → {preview:.1f} s")
-    print(f"measured, send → last message accepted: {measured:.1f} s "
-          f"(last email {last_email.timestamp() - start_wall:.1f} s, last SMS {last_sms.timestamp() - start_wall:.1f} s; "
-          f"writing the campaign {created:.1f} s)")
-    print(f"ratio measured / limit: {measured / limit:.3f} (goal ≤ 1.10)")
-    for link in kannel.links:
-        # Arrival times are when the bench reads the fake SMSC's output, which comes in
-        # small bursts: the 1 s figure carries that jitter, the 10 s one much less.
-        print(f"fake SMSC {link.name}: {len(link.arrivals)} SMS, most in any 1 s: {link.max_in_window(1.0)}, "
-              f"in any 10 s: {link.max_in_window(10.0)} = {link.max_in_window(10.0) / 10:.1f}/s "
-              f"(declared {link.throughput:g}/s)")
-    print(f"SMS per provider: {per_provider}")
-    print(f"emails received by the sink: {len(smtp.recorder.received)}; delivery states: {statuses}")
-    _admin(base_url, f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+        rows = Delivery.objects.filter(campaign=campaign)
+        last_sms = max(rows.filter(channel="sms").values_list("sent_at", flat=True))
+        last_email = max(rows.filter(channel="email").values_list("sent_at", flat=True))
+        measured = max(last_sms.timestamp(), last_email.timestamp()) - start_wall
+        limit = max(n / (2 * args.sms_rate), n / args.email_rate)
+        preview = max(e.seconds or 0 for e in estimate)
+        per_provider = dict(Counter(rows.filter(channel="sms").values_list("provider", flat=True)))
+        print(f"recipients: {n} (each by email and SMS at once), {args.workers} workers, PostgreSQL")
+        print(f"machine at the end: {load}")
+        print(f"declared: email {args.email_rate:g}/s; SMS {args.sms_rate:g}/s on each of 2 Kannel links")
+        print(f"physical limit from the declared capacities: {limit:.1f} s")
+        print("preview's estimate: " + "; ".join(e.text for e in estimate) + f" → {preview:.1f} s")
+        print(f"measured, send → last message accepted: {measured:.1f} s "
+              f"(last email {last_email.timestamp() - start_wall:.1f} s, last SMS {last_sms.timestamp() - start_wall:.1f} s; "
+              f"writing the campaign {created:.1f} s)")
+        print(f"ratio measured / limit: {measured / limit:.3f} (goal ≤ 1.10)")
+        for link in kannel.links:
+            # Arrival times are when the bench reads the fake SMSC's output, which comes in
+            # small bursts: the 1 s figure carries that jitter, the 10 s one much less.
+            print(f"fake SMSC {link.name}: {len(link.arrivals)} SMS, most in any 1 s: {link.max_in_window(1.0)}, "
+                  f"in any 10 s: {link.max_in_window(10.0)} = {link.max_in_window(10.0) / 10:.1f}/s "
+                  f"(declared {link.throughput:g}/s)")
+        print(f"SMS per provider: {per_provider}")
+        print(f"emails received by the sink: {len(smtp.recorder.received)}; "
+              f"delivery states: {delivery_states(campaign, 'channel', 'status')}")
 
 
 if __name__ == "__main__":

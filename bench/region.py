@@ -16,30 +16,21 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import os
 import random
-import statistics
-import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+from common import (
+    bench_environment,
+    django_setup,
+    machine_load,
+    measure_action,
+    throwaway_database,
+    verified_client,
+)
 
 BENCH_DB = "pb_region_bench"
 GOAL_SECONDS = 0.5
-
-
-def admin_connection(url: str):  # type: ignore[no-untyped-def]
-    import dj_database_url
-    import psycopg
-
-    config = dj_database_url.parse(url)
-    return psycopg.connect(
-        host=config["HOST"] or "127.0.0.1", port=config["PORT"] or 5432, user=config["USER"],
-        password=config["PASSWORD"] or None, dbname="postgres", autocommit=True,
-    )
 
 
 def generate(*, code: str, department: int, establishments: int, in_crisis: int, requests: int, reports: int,
@@ -112,43 +103,19 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
     args = parser.parse_args()
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith("postgres"):
-        sys.exit("DATABASE_URL must point to a PostgreSQL server (the bench creates its own database there).")
-    with admin_connection(url) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB}")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
-    base = url.rsplit("/", 1)[0]
-    os.environ["DATABASE_URL"] = f"{base}/{BENCH_DB}"
-    os.environ.setdefault("PLANBLANC_DATA_DIR", tempfile.mkdtemp(prefix="pb-bench-"))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "planblanc.settings")
-    os.environ["PLANBLANC_ALLOWED_HOSTS"] = "testserver"
-    try:
+    with throwaway_database(BENCH_DB, keep=args.keep):
+        bench_environment("region", PLANBLANC_ALLOWED_HOSTS="testserver")
         run(args)
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        if not args.keep:
-            with admin_connection(url) as conn:
-                conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB}")
 
 
 def run(args: argparse.Namespace) -> None:
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    django_setup()
     from django.db import connection
-    from django.test import Client
-    from django_otp import DEVICE_ID_SESSION_KEY
-    from django_otp.plugins.otp_totp.models import TOTPDevice
 
     from planblanc.accounts.models import RoleAssignment, User
     from planblanc.mutual_aid.selectors import regional_board
     from planblanc.tenancy import Role
 
-    call_command("migrate", verbosity=0)
     rng = random.Random(20261205)
     print("Generating a small region (30 establishments, 4 in crisis, 200 requests, 500 reports) and the "
           "bench region (300, 40, 2,000, 5,000)…", flush=True)
@@ -159,36 +126,10 @@ def run(args: argparse.Namespace) -> None:
         cursor.execute("ANALYZE")
     print(f"  generated in {time.perf_counter() - started:.1f} s", flush=True)
 
-    def officer_client(regional: Any) -> Client:
+    def officer_client(regional: Any) -> Any:
         user = User.objects.create(username=f"officer-{regional.region.code}")
         RoleAssignment.objects.create(user=user, role=Role.REGIONAL_OFFICER, region=regional.region)
-        client = Client()
-        client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
-        device = TOTPDevice.objects.create(user=user, name="bench", confirmed=True)
-        session = client.session
-        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-        session.save()
-        return client
-
-    def measure(label: str, action: Any) -> tuple[float, int]:
-        action()  # warm-up
-        queries: list[str] = []
-
-        def count(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
-            queries.append(sql)
-            return execute(sql, params, many, context)
-
-        with connection.execute_wrapper(count):
-            action()
-        times = []
-        for _ in range(args.repeat):
-            began = time.perf_counter()
-            action()
-            times.append(time.perf_counter() - began)
-        median = statistics.median(times)
-        print(f"  {label}: median {median * 1000:.0f} ms (min {min(times) * 1000:.0f}, max {max(times) * 1000:.0f}), "
-              f"{len(queries)} queries", flush=True)
-        return median, len(queries)
+        return verified_client(user)
 
     results = {}
     print(f"Timings ({args.repeat} runs each):", flush=True)
@@ -199,8 +140,9 @@ def run(args: argparse.Namespace) -> None:
         assert response.status_code == 200, response.status_code
         assert response.content.count(b"list-group-item") >= len(regional.links.all())
         results[name] = {
-            "selector": measure(f"{name} region: board selector", lambda r=regional: regional_board(regional=r)),
-            "page": measure(f"{name} region: board page (HTML)", lambda c=client, u=url: c.get(u)),
+            "selector": measure_action(f"{name} region: board selector", lambda r=regional: regional_board(regional=r),
+                                args.repeat),
+            "page": measure_action(f"{name} region: board page (HTML)", lambda c=client, u=url: c.get(u), args.repeat),
         }
     page_median, page_queries = results["bench"]["page"]
     small_queries = results["small"]["page"][1]
@@ -208,7 +150,7 @@ def run(args: argparse.Namespace) -> None:
           f"ratio to the goal {page_median / GOAL_SECONDS:.2f} ({'met' if page_median < GOAL_SECONDS else 'MISSED'}).")
     print(f"Query count: {small_queries} on the small region, {page_queries} on the bench region "
           f"({'constant' if small_queries == page_queries else 'GROWS WITH THE DATA'}).")
-    print(f"Machine load (1, 5, 15 min): {os.getloadavg()}")
+    print(f"Machine: {machine_load()}")
 
 
 if __name__ == "__main__":

@@ -13,17 +13,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import subprocess
-import sys
-import tempfile
 import time
 from collections import Counter
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-sys.path.insert(0, str(ROOT))
+from common import (
+    bench_environment,
+    bench_establishment,
+    delivery_states,
+    describe_database,
+    django_setup,
+    start_alert_workers,
+    stop_processes,
+)
 
 
 def main() -> None:
@@ -32,42 +33,21 @@ def main() -> None:
     args = parser.parse_args()
     n = args.recipients
 
-    data_dir = os.environ.setdefault("PLANBLANC_DATA_DIR", tempfile.mkdtemp(prefix="pb-bench-sms-"))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "planblanc.settings")
-    os.environ["PLANBLANC_LOG_LEVEL"] = "WARNING"
-
+    bench_environment("sms")
     from tests.support.kannel import running_kannel
 
     # Delivery reports would go to a platform web server, which this bench does not
     # run: none is asked for (dlr_mask 0); the tests cover them.
     with running_kannel("http://127.0.0.1:9") as kannel:
         os.environ["PLANBLANC_CHANNELS"] = json.dumps({"sms": [kannel.provider(dlr_mask=0)]})
-
-        import django
-
-        django.setup()
-        from django.core.management import call_command
-        from django.db import connection
-
-        call_command("migrate", verbosity=0)
-        print(f"database: {connection.vendor} ({data_dir if connection.vendor == 'sqlite' else connection.settings_dict['NAME']})")
-
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "planblanc", "alert_worker", "--interval", "0.1", "-v", "0"],
-            env={**os.environ}, cwd=ROOT, stderr=subprocess.PIPE,
-        )
-        time.sleep(3)
+        django_setup()
+        print(f"database: {describe_database()}")
+        workers = start_alert_workers()
 
         from planblanc.actors import SystemActor
-        from planblanc.alerting.models import Delivery
         from planblanc.alerting.services import RecipientInput, campaign_create
-        from planblanc.directory.models import Establishment, Region
-        from planblanc.directory.validators import finess_with_check_digit
 
-        region, _ = Region.objects.get_or_create(code="BEN", defaults={"name": "Région de banc d'essai"})
-        establishment, _ = Establishment.objects.get_or_create(
-            finess=finess_with_check_digit("69666666"), defaults={"name": "CH du SMS", "category": "ch", "region": region}
-        )
+        establishment = bench_establishment(finess="69666666", name="CH du SMS")
         recipients = [RecipientInput(name=f"Agent {i}", mobile_phone=f"+336{i:08d}") for i in range(n)]
         start = time.perf_counter()
         campaign = campaign_create(
@@ -85,22 +65,17 @@ def main() -> None:
                 break
             time.sleep(0.2)
         end = last_change
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(10)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        stop_processes(workers, timeout=10)
         # Whole messages: the parts of a concatenated SMS put back together.
         numbers = Counter({number: len(texts) for number, texts in kannel.messages().items()})
         parts = len(kannel.received())
 
-    statuses = dict(Counter(Delivery.objects.filter(campaign=campaign).values_list("status", flat=True)))
     total = end - start
     print(f"recipients: {n}")
     print(f"send → last SMS printed by fakesmsc: {total:.2f} s ({n / total:,.0f} SMS/s)")
     print(f"  of which writing the campaign (outbox, one transaction): {created - start:.2f} s")
     print(f"numbers reached: {len(numbers)}; with other than exactly one SMS: {sum(1 for c in numbers.values() if c != 1)}")
-    print(f"delivery states: {statuses}")
+    print(f"delivery states: {delivery_states(campaign)}")
     print(f"SMS parts printed by fakesmsc: {parts} (long messages go as concatenated parts)")
 
 

@@ -9,21 +9,14 @@ Prints CPU seconds and peak traced memory for each, and the ratio to openpyxl.""
 from __future__ import annotations
 
 import io
-import os
-import sys
 import time
 import tracemalloc
 import zipfile
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "planblanc.settings")
-os.environ.setdefault("PLANBLANC_DATA_DIR", "/tmp/pb-bench-tabular")
-Path(os.environ["PLANBLANC_DATA_DIR"]).mkdir(parents=True, exist_ok=True)
+from common import bench_environment, django_setup, machine_load
 
-import django  # noqa: E402
-
-django.setup()
+bench_environment("tabular")
+django_setup(migrate=False)
 
 from openpyxl import Workbook, load_workbook  # noqa: E402
 
@@ -90,7 +83,7 @@ def main() -> None:
     legit = people_file(20_000)
     ours = measure(lambda: f"{len(tabular.read_table(filename='p.xlsx', content=legit).rows)} rows")
     theirs = measure(lambda: f"{sum(1 for _ in load_workbook(io.BytesIO(legit), read_only=True).active.iter_rows(values_only=True))} rows")
-    print(f"load average: {os.getloadavg()[0]:.1f} (2 CPUs shared)")
+    print(machine_load())
     print(f"{'case':48} {'CPU s':>7} {'peak MB':>8}  outcome")
     print(f"{'20,000-line people file, core.tabular':48} {ours[0]:7.2f} {ours[1]:8.1f}  {ours[2]}")
     print(f"{'20,000-line people file, openpyxl read-only':48} {theirs[0]:7.2f} {theirs[1]:8.1f}  {theirs[2]}")
