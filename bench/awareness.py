@@ -28,33 +28,22 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import os
 import random
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import (  # noqa: E402 - bench/ on the path first
+    bench_environment,
+    django_setup,
+    machine_load,
+    throwaway_database,
+    verified_client,
+)
 
 BENCH_DB = "pb_awareness_bench"
-
-
-def admin_connection(url: str):  # type: ignore[no-untyped-def]
-    import dj_database_url
-    import psycopg
-
-    config = dj_database_url.parse(url)
-    return psycopg.connect(
-        host=config["HOST"] or "127.0.0.1", port=config["PORT"] or 5432, user=config["USER"],
-        password=config["PASSWORD"] or None, dbname="postgres", autocommit=True,
-    )
-
-
-def load() -> str:
-    return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
 
 
 def generate(*, establishments: int, staff: int, rng: random.Random) -> None:
@@ -128,45 +117,21 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
     args = parser.parse_args()
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith("postgres"):
-        sys.exit("DATABASE_URL must point to a PostgreSQL server (the bench creates its own database there).")
-    with admin_connection(url) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB}")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
-    os.environ["DATABASE_URL"] = f"{url.rsplit('/', 1)[0]}/{BENCH_DB}"
-    os.environ.setdefault("PLANBLANC_DATA_DIR", tempfile.mkdtemp(prefix="pb-bench-"))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "planblanc.settings")
-    os.environ["PLANBLANC_ALLOWED_HOSTS"] = "testserver"
-    try:
+    with throwaway_database(BENCH_DB, keep=args.keep):
+        bench_environment("awareness", PLANBLANC_ALLOWED_HOSTS="testserver")
         run(args)
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        if not args.keep:
-            with admin_connection(url) as conn:
-                conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB}")
 
 
 def run(args: argparse.Namespace) -> None:  # noqa: PLR0915 — one straight script
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    django_setup()
     from django.db import connection
-    from django.test import Client
     from django.utils import timezone
 
-    call_command("migrate", verbosity=0)
-    print(f"Load before: {load()}", flush=True)
+    print(f"Load before: {machine_load()}", flush=True)
     started = time.perf_counter()
     generate(establishments=args.establishments, staff=args.staff, rng=random.Random(20261205))
     print(f"Directory: {args.staff} staff in {args.establishments} establishments, written in "
           f"{time.perf_counter() - started:.0f} s", flush=True)
-
-    from django_otp import DEVICE_ID_SESSION_KEY
-    from django_otp.plugins.otp_totp.models import TOTPDevice
 
     from planblanc.accounts.models import RoleAssignment, User
     from planblanc.alerting.models import Delivery, Recipient
@@ -188,7 +153,7 @@ def run(args: argparse.Namespace) -> None:  # noqa: PLR0915 — one straight scr
     base_assign = baseline_copy(rows=assignments, columns="id bigint, campaign_id bigint, person_id bigint, "
                                 "department_id bigint, audiences jsonb, module varchar(50), attempts smallint",
                                 row=(1, 1, 1, '["all", "care"]', "ransom-note", 0))
-    print(f"Load: {load()}", flush=True)
+    print(f"Load: {machine_load()}", flush=True)
     print(f"Assign: {assignments} assignments ({Campaign.objects.count()} campaigns) in {assign_s:.1f} s = "
           f"{assignments / assign_s:,.0f} rows/s; baseline plain COPY of as many rows {base_assign:.1f} s "
           f"({assignments / base_assign:,.0f} rows/s); ratio {assign_s / base_assign:.1f}x", flush=True)
@@ -208,7 +173,7 @@ def run(args: argparse.Namespace) -> None:  # noqa: PLR0915 — one straight scr
     link = services.link_url(campaign=sample.campaign, person=sample.person)
     base_outbox = baseline_copy(rows=outbox_rows, columns="id bigint, campaign_id bigint, name text, address text, "
                                 "link text", row=(1, "Camille AGENT1", "agent1@hopital.example", link))
-    print(f"Load: {load()}", flush=True)
+    print(f"Load: {machine_load()}", flush=True)
     print(f"Invite: {invited} people, {recipients} recipients + {deliveries} outbox rows in {invite_s:.1f} s = "
           f"{invited / invite_s:,.0f} people/s, {outbox_rows / invite_s:,.0f} rows/s; baseline plain COPY of "
           f"as many rows {base_outbox:.1f} s; ratio {invite_s / base_outbox:.1f}x", flush=True)
@@ -228,12 +193,7 @@ def run(args: argparse.Namespace) -> None:  # noqa: PLR0915 — one straight scr
                        "FROM awareness_drill d JOIN directory_membership m ON m.establishment_id = d.establishment_id")
         cursor.execute("ANALYZE")
 
-    client = Client()
-    client.force_login(national, backend="django.contrib.auth.backends.ModelBackend")
-    device = TOTPDevice.objects.create(user=national, name="bench", confirmed=True)
-    session = client.session
-    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-    session.save()
+    client = verified_client(national)
 
     def measure(label: str, path: str) -> float:
         response = client.get(path)
@@ -248,11 +208,11 @@ def run(args: argparse.Namespace) -> None:  # noqa: PLR0915 — one straight scr
               f"max {max(times) * 1000:.0f}) → {'under' if median < 1 else 'OVER'} 1 s", flush=True)
         return median
 
-    print(f"Pages ({args.repeat} runs each), load: {load()}", flush=True)
+    print(f"Pages ({args.repeat} runs each), load: {machine_load()}", flush=True)
     for level in ("establishment", "group", "region"):
         measure(f"awareness observatory per {level}", f"/sensibilisation/observatoire/?niveau={level}")
     measure("readiness national observatory (with its staff-trained table)", "/preparation/observatoire/national/")
-    print(f"Load after: {load()}", flush=True)
+    print(f"Load after: {machine_load()}", flush=True)
 
 
 if __name__ == "__main__":

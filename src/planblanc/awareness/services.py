@@ -283,7 +283,7 @@ def launch_step(*, launch_id: int) -> bool:
     inviting. Safe from several workers at once (they take turns) and after a crash (a
     step is kept whole or not at all). Returns True while work remains."""
     with transaction.atomic():
-        launch = CampaignLaunch.objects.select_for_update().select_related("group", "region").filter(
+        launch = CampaignLaunch.objects.select_for_update(of=("self",)).select_related("group", "region").filter(
             pk=launch_id).first()
         if launch is None:
             return False
