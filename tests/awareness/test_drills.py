@@ -48,6 +48,10 @@ from tests.support.smtp import Recorder, SmtpServer, free_port
 pytestmark = pytest.mark.django_db
 
 LINK = re.compile(r"http://localhost:8000(/sensibilisation/x/[^/\s]+/)")
+# A person's browser (a phone's Chrome); the test client sends no User-Agent otherwise,
+# which the drills take for a link scanner.
+BROWSER_UA = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+              "Chrome/131.0.0.0 Mobile Safari/537.36")
 
 
 class Inbox:
@@ -77,6 +81,21 @@ def inbox(settings: Any) -> Iterator[Inbox]:
         yield handler
     finally:
         controller.stop()
+
+
+def _person() -> Client:
+    return Client(HTTP_USER_AGENT=BROWSER_UA)
+
+
+def _proof(page: Any) -> str:
+    return re.search(r'name="proof" value="([^"]+)"', page.content.decode()).group(1)  # type: ignore[union-attr]
+
+
+def _human_click(browser: Client, link: str) -> None:
+    """Open the look-alike page, then send what its script sends at the first touch."""
+    page = browser.get(link)
+    assert page.status_code == 200
+    assert browser.post(link + "vu/", {"proof": _proof(page), "via": "script"}).status_code == 204
 
 
 def _plain(message: EmailMessage) -> str:
@@ -160,7 +179,7 @@ def test_a_drill_to_500_people_rates_on_the_page_and_nothing_typed_kept(
     # password; 20 report. Pharmacy: 15 click, 60 report. Reception: nobody does anything.
     typed = "MonSecretTrèsPrécis-4711"
     caplog.set_level(logging.DEBUG)
-    browser = Client()
+    browser = _person()
     for i, person in enumerate(staff["Urgences CHU"][:50]):
         html = _html(by_rcpt[person.email])
         image = re.search(r'src="http://localhost:8000([^"]+)"', html).group(1)  # type: ignore[union-attr]
@@ -173,6 +192,7 @@ def test_a_drill_to_500_people_rates_on_the_page_and_nothing_typed_kept(
             form = page.content.decode().split('id="drill-form"', 1)[1].split("</form>", 1)[0]
             fields = re.findall(r"<input(?![^>]*csrfmiddlewaretoken)[^>]*>", form)
             assert len(fields) == 2 and all(" name=" not in tag for tag in fields)
+            assert browser.post(link + "vu/", {"proof": _proof(page), "via": "script"}).status_code == 204
             if i < 10:
                 # Even a hostile client that sends values: nothing is read.
                 lesson = browser.post(link, {"username": person.email, "password": typed}, follow=True)
@@ -182,7 +202,7 @@ def test_a_drill_to_500_people_rates_on_the_page_and_nothing_typed_kept(
         assert browser.get(link + "signaler/").status_code == 200  # a confirmation, not yet a report
         assert browser.post(link + "signaler/").status_code == 200
     for person in staff["Pharmacie CHU"][100:115]:
-        browser.get(_link(by_rcpt[person.email]))
+        _human_click(browser, _link(by_rcpt[person.email]))
 
     _typed_value_nowhere(typed)
     assert typed not in caplog.text and person.email not in caplog.text
@@ -334,12 +354,13 @@ def test_a_forged_an_altered_or_an_expired_drill_link_opens_nothing(
     forged = signing.dumps(target.pk, salt="not-the-drill-salt")
     altered = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
     outsider = client_for("outsider_admin")
-    names = ("awareness:drill_click", "awareness:drill_lesson", "awareness:drill_report", "awareness:drill_image")
+    names = ("awareness:drill_click", "awareness:drill_lesson", "awareness:drill_report", "awareness:drill_image",
+             "awareness:drill_seen")
     for bad in (forged, altered, "nonsense", "x" * 300):
         for name in names:
             assert outsider.get(reverse(name, args=[bad])).status_code == 404
             assert Client().post(reverse(name, args=[bad])).status_code == 404
-    assert Client().get(reverse("awareness:drill_click", args=[token])).status_code == 200
+    _human_click(_person(), reverse("awareness:drill_click", args=[token]))
     settings.AWARENESS_LINK_DAYS = -1
     for name in names:
         assert Client().post(reverse(name, args=[token])).status_code == 404
