@@ -398,3 +398,154 @@ def test_a_refused_message_is_retried_later_then_sent_once(world: Any, client_fo
         assert drills.drill_deliver(now=timezone.now() + datetime.timedelta(minutes=5)) == 1
     assert recorder.count_by_rcpt() == Counter(p.email for p in staff["Urgences CHU"])
     assert Drill.objects.get().sent_at is not None
+
+
+# Link scanners ------------------------------------------------------------------------------
+
+SCANNERS = {
+    "Microsoft Office Existence Discovery": "Microsoft Office Existence Discovery",
+    "Safe Links preview": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) SafeLinks/1.0 (+https://aka.ms/safelinks)",
+    "Teams preview": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                     "Chrome/120.0.0.0 Safari/537.36 SkypeUriPreview Preview/0.5",
+    "Proofpoint": "Proofpoint URL Defense/3.0",
+    "Mimecast": "Mimecast-URL-Protect/2.0",
+    "Barracuda": "Mozilla/5.0 (compatible; Barracuda Sentinel)",
+    "Vade": "Mozilla/5.0 (compatible; VadeSecure link checker)",
+    "headless sandbox": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                        "HeadlessChrome/120.0.0.0 Safari/537.36",
+    "Googlebot": "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+    "Facebook preview": "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)",
+    "WhatsApp preview": "WhatsApp/2.23.20.0",
+    "curl": "curl/8.5.0",
+    "python": "python-requests/2.31.0",
+    "Java": "Java/17.0.9",
+    "Go": "Go-http-client/1.1",
+}
+PEOPLE = {
+    "Chrome on Android": BROWSER_UA,
+    "Safari on iPhone": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
+                        "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
+    "Firefox on Windows": "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0",
+    "Edge on Windows": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                       "Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0",
+    "Samsung Internet": "Mozilla/5.0 (Linux; Android 13; SM-S911B) AppleWebKit/537.36 (KHTML, like Gecko) "
+                        "SamsungBrowser/23.0 Chrome/115.0.0.0 Mobile Safari/537.36",
+    "Outlook on a phone (in-app browser)": "Mozilla/5.0 (Linux; Android 14; Pixel 8 Build/UQ1A; wv) "
+                                           "AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 "
+                                           "Chrome/131.0.0.0 Mobile Safari/537.36",
+}
+
+
+def test_the_list_of_link_scanners_tells_them_from_peoples_browsers() -> None:
+    assert len(drills.scanner_agents()) >= 30  # every line is a valid expression (compiled when loaded)
+    for name, agent in SCANNERS.items():
+        assert drills.is_link_scanner(method="GET", user_agent=agent), name
+    for name, agent in PEOPLE.items():
+        assert not drills.is_link_scanner(method="GET", user_agent=agent), name
+        assert not drills.is_link_scanner(method="POST", user_agent=agent), name
+        assert drills.is_link_scanner(method="HEAD", user_agent=agent), name
+        assert drills.is_link_scanner(method="OPTIONS", user_agent=agent), name
+    assert drills.is_link_scanner(method="GET", user_agent="")
+    assert drills.is_link_scanner(method="GET", user_agent="   ")
+
+
+def _targets(world: Any, client_for: Any) -> list[DrillTarget]:
+    """A drill's targets of the emergency department (5 people: shown on the page)."""
+    _staff(world, {"Urgences CHU": 5})
+    _launch(client_for("establishment_admin"), world.chu)
+    return list(DrillTarget.objects.filter(department=world.chu_emergency).order_by("pk"))
+
+
+def test_a_mail_gateway_fetching_the_links_records_no_click_and_is_shown_apart(
+    world: Any, inbox: Inbox, client_for: Any
+) -> None:
+    target = _targets(world, client_for)[0]
+    token = drills.target_token(target)
+    link = reverse("awareness:drill_click", args=[token])
+    image = reverse("awareness:drill_image", args=[token])
+    # The gateway as the message arrives: Safe Links' check, a HEAD, no User-Agent, a
+    # preflight, the image through a scanner, a POST of the form by a sandbox.
+    assert Client(HTTP_USER_AGENT=SCANNERS["Safe Links preview"]).get(link).status_code == 200
+    assert Client(HTTP_USER_AGENT=SCANNERS["Microsoft Office Existence Discovery"]).options(link).status_code == 204
+    assert _person().head(link).status_code == 200
+    assert Client().get(link).status_code == 200
+    assert Client(HTTP_USER_AGENT=SCANNERS["Proofpoint"]).get(image)["Content-Type"] == "image/gif"
+    sandbox = Client(HTTP_USER_AGENT=SCANNERS["headless sandbox"])
+    page = sandbox.get(link)
+    assert sandbox.post(link, {}).status_code == 302
+    # Even one that runs the page's script: its proof counts as a scan, not a click.
+    assert sandbox.post(link + "vu/", {"proof": _proof(page), "via": "script"}).status_code == 204
+    # A scanner posing as a person's browser fetches the page and goes: nothing either.
+    assert _person().get(link).status_code == 200
+    target.refresh_from_db()
+    assert (target.opened_at, target.clicked_at, target.submitted_at, target.reported_at) == (None, None, None, None)
+    assert target.scans == 8 and target.scanned_at is not None
+    results = drills.drill_results(drill=target.drill)
+    assert results.total is not None and results.total.clicked == 0 and results.scans == 8
+
+    admin = client_for("establishment_admin")
+    for url in (reverse("awareness:drill_detail", args=[target.drill_id]),
+                reverse("awareness:drills", args=[world.chu.pk])):
+        html = admin.get(url, HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+        assert "8 visites de scanners de liens des passerelles de messagerie ignorées" in html
+    html = admin.get(reverse("awareness:drill_detail", args=[target.drill_id]), HTTP_ACCEPT_LANGUAGE="fr")
+    assert "Safe Links" in html.content.decode()  # the reason, in the "why" box
+
+
+def test_a_person_on_the_page_is_one_click_with_or_without_scripts(
+    world: Any, inbox: Inbox, client_for: Any
+) -> None:
+    target, other = _targets(world, client_for)[:2]
+    # With scripts: the page, then its proof at the first touch (twice: still one click).
+    link = reverse("awareness:drill_click", args=[drills.target_token(target)])
+    browser = _person()
+    page = browser.get(link)
+    html = page.content.decode()
+    assert 'src="/static/awareness/drill-seen.js"' in html and "<script>" not in html
+    assert '<noscript>' in html and 'action="' + link + 'vu/"' in html
+    target.refresh_from_db()
+    assert target.clicked_at is None
+    assert browser.post(link + "vu/", {"proof": _proof(page), "via": "script"}).status_code == 204
+    assert browser.post(link + "vu/", {"proof": _proof(page), "via": "script"}).status_code == 204
+    target.refresh_from_db()
+    assert target.clicked_at is not None and target.opened_at is not None and target.scans == 0
+    first = target.clicked_at
+    # Counted: the page no longer asks to continue, and a new visit changes nothing.
+    again = browser.get(link).content.decode()
+    assert "<noscript>" not in again and 'data-counted="1"' in again
+    target.refresh_from_db()
+    assert target.clicked_at == first
+    # Without scripts: "Continue" posts the proof and comes back to the page.
+    other_link = reverse("awareness:drill_click", args=[drills.target_token(other)])
+    page = browser.get(other_link)
+    answer = browser.post(other_link + "vu/", {"proof": _proof(page)})
+    assert answer.status_code == 302 and answer["Location"] == other_link
+    other.refresh_from_db()
+    assert other.clicked_at is not None
+    results = drills.drill_results(drill=target.drill)
+    assert results.total is not None and results.total.clicked == 2 and results.scans == 0
+
+
+def test_a_forged_proof_counts_no_click(world: Any, inbox: Inbox, client_for: Any) -> None:
+    target, other = _targets(world, client_for)[:2]
+    token = drills.target_token(target)
+    seen = reverse("awareness:drill_seen", args=[token])
+    proof = drills.seen_proof(target)
+    browser = _person()
+    forged = (
+        "",
+        proof[:-3] + ("AAA" if not proof.endswith("AAA") else "BBB"),  # altered
+        drills.seen_proof(other),  # another person's proof
+        token,  # the link itself, which scanners hold: signed for another purpose
+        signing.dumps(target.pk, salt="not-the-drill-salt"),
+        "x" * 300,
+    )
+    for bad in forged:
+        assert browser.post(seen, {"proof": bad, "via": "script"}).status_code == 403
+    assert browser.get(seen).status_code == 405
+    target.refresh_from_db()
+    other.refresh_from_db()
+    assert target.clicked_at is None and other.clicked_at is None
+    assert browser.post(seen, {"proof": proof, "via": "script"}).status_code == 204
+    target.refresh_from_db()
+    assert target.clicked_at is not None
