@@ -10,8 +10,12 @@ from __future__ import annotations
 import datetime
 import email
 import logging
+import os
 import re
+import signal
 import smtplib
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from email import policy
@@ -47,6 +51,7 @@ from tests.support.smtp import Recorder, SmtpServer, free_port
 
 pytestmark = pytest.mark.django_db
 
+ROOT = Path(__file__).resolve().parents[2]
 LINK = re.compile(r"http://localhost:8000(/sensibilisation/x/[^/\s]+/)")
 # A person's browser (a phone's Chrome); the test client sends no User-Agent otherwise,
 # which the drills take for a link scanner.
@@ -549,3 +554,112 @@ def test_a_forged_proof_counts_no_click(world: Any, inbox: Inbox, client_for: An
     assert browser.post(seen, {"proof": proof, "via": "script"}).status_code == 204
     target.refresh_from_db()
     assert target.clicked_at is not None
+
+
+# The report listener, as run ---------------------------------------------------------------
+
+
+def _forwards(world: Any, inbox: Inbox, client_for: Any) -> tuple[list[Any], dict[str, bytes]]:
+    staff = _staff(world, {"Urgences CHU": 5})["Urgences CHU"]
+    _launch(client_for("establishment_admin"), world.chu)
+    drills.drill_deliver()
+    return staff, {p.email: next(r for r in inbox.raw if p.email.encode() in r) for p in staff}
+
+
+def _send_forwards(port: int, sender: Any, original: bytes) -> None:
+    """One forward to another address (refused, 550), one to the report address."""
+    forward = MIMEMultipart()
+    forward["Subject"] = "TR: Votre mot de passe expire aujourd'hui"
+    forward.attach(MIMEText("Message suspect.", "plain", "utf-8"))
+    forward.attach(MIMEMessage(email.message_from_bytes(original)))
+    raw = forward.as_bytes(policy=forward.policy.clone(linesep="\r\n"))  # smtplib sends bytes as they are
+    with smtplib.SMTP("127.0.0.1", port) as smtp:
+        with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
+            smtp.sendmail(sender.email, ["quelqu-un@chu.example"], raw)
+        assert refused.value.recipients["quelqu-un@chu.example"][0] == 550
+        assert not DrillTarget.objects.filter(person=sender, reported_at__isnull=False).exists()
+        assert smtp.sendmail(sender.email, ["Signalement@CHU.example"], raw) == {}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_listener_command_records_a_forward_and_refuses_other_addresses(
+    world: Any, inbox: Inbox, client_for: Any, settings: Any
+) -> None:
+    """`drill_reports --listen` itself (its aiosmtpd loop, its stop), in a thread."""
+    import io
+    import threading
+
+    from planblanc.awareness.management.commands.drill_reports import Command
+
+    settings.AWARENESS_DRILL_REPORT_ADDRESS = "signalement@chu.example"
+    staff, originals = _forwards(world, inbox, client_for)
+    port = free_port()
+    out = io.StringIO()
+    command = Command(stdout=out)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            call_command(command, "--listen", f"127.0.0.1:{port}")
+        except BaseException as exc:  # shown by the test, not lost in the thread
+            errors.append(exc)
+            command.ready.set()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    assert command.ready.wait(30) and not errors, errors
+    try:
+        _send_forwards(port, staff[0], originals[staff[0].email])
+    finally:
+        command.stop.set()
+        thread.join(30)
+    assert not thread.is_alive() and not errors
+    assert set(DrillTarget.objects.filter(reported_at__isnull=False).values_list("person_id", flat=True)) == {
+        staff[0].pk}
+    lines = out.getvalue().splitlines()
+    assert lines == [f"listening on 127.0.0.1:{port} for forwarded drill messages",
+                     "reported: 1, already reported: 0, invalid or expired links: 0", "stopped"]
+    # The port is free again.
+    with pytest.raises(OSError):
+        smtplib.SMTP("127.0.0.1", port, timeout=5)
+
+
+@pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL", "").startswith("postgres"),
+    reason="the listener as a separate process needs a shared server database (DATABASE_URL=postgres://…)",
+)
+@pytest.mark.django_db(transaction=True)
+def test_the_listener_as_a_process_records_a_forward_and_stops_on_sigterm(
+    world: Any, inbox: Inbox, client_for: Any, tmp_path: Path, settings: Any
+) -> None:
+    """`planblanc drill_reports --listen HOST:PORT` as deployed: a process of its own, on
+    the test database, stopped by its service manager's SIGTERM."""
+    staff, originals = _forwards(world, inbox, client_for)
+    s = connection.settings_dict
+    url = f"postgres://{s['USER'] or 'postgres'}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+    port = free_port()
+    # The same key as the site that signed the links in the messages.
+    env = {**os.environ, "DATABASE_URL": url, "PLANBLANC_DATA_DIR": str(tmp_path), "PLANBLANC_LOG_LEVEL": "WARNING",
+           "PLANBLANC_SECRET_KEY": settings.SECRET_KEY,
+           "PLANBLANC_DRILL_REPORT_ADDRESS": "signalement@chu.example",
+           "PLANBLANC_DRILL_REPORT_BIND": f"127.0.0.1:{port}"}
+    listener = subprocess.Popen(
+        [sys.executable, "-m", "planblanc", "drill_reports", "--listen"],
+        env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert listener.stdout is not None and listener.stderr is not None
+        # The first line says it accepts connections (flushed, though stdout is a pipe).
+        first = listener.stdout.readline()
+        assert first == f"listening on 127.0.0.1:{port} for forwarded drill messages\n", listener.stderr.read()
+        _send_forwards(port, staff[1], originals[staff[1].email])
+        assert listener.stdout.readline() == "reported: 1, already reported: 0, invalid or expired links: 0\n"
+        listener.send_signal(signal.SIGTERM)
+        assert listener.wait(timeout=60) == 0, listener.stderr.read()[-3000:]
+        assert listener.stdout.read() == "stopped\n"
+    finally:
+        if listener.poll() is None:
+            listener.kill()
+            listener.wait()
+    assert set(DrillTarget.objects.filter(reported_at__isnull=False).values_list("person_id", flat=True)) == {
+        staff[1].pk}
