@@ -1,8 +1,10 @@
 """Phishing drills against a real SMTP server on loopback (aiosmtpd): a drill to 500
 people, marked with the allow-list header; openings, clicks, submissions and reports go
 through the real links; the rates per department on the page; nothing typed stored in any
-table nor in the logs; reports by forwarding (files, maildir, SMTP); the drill counted as
-an exercise of the establishment. And the scope: outsiders get 404, a department head
+table nor in the logs; reports by forwarding (files, maildir, SMTP, the listener command
+in a thread and as a process); the drill counted as an exercise of the establishment.
+Mail gateways' link scanners (HEAD, no or a scanner's User-Agent, a page fetched and left)
+count no click; a person on the page does (its proof, forged ones refused). And the scope: outsiders get 404, a department head
 sees only the rates of the departments they head, forged or expired links open nothing."""
 
 from __future__ import annotations

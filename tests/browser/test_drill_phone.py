@@ -1,7 +1,7 @@
 """A phishing drill's link opened on a 360-pixel phone in Chromium: loading the page
 counts no click (a mail gateway's browser would load it too); the first touch does,
-through the page's own static script, under the Content-Security-Policy. No page scrolls
-sideways."""
+through the page's own static script, under the Content-Security-Policy. On a phone
+without scripts, "Continuer" does. No page scrolls sideways."""
 
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ def test_the_click_is_recorded_by_the_page_at_the_first_touch(
     MembershipFactory(person=nurse, establishment=department.establishment, department=department)
     drill = DrillFactory(establishment=department.establishment, sent_at=timezone.now())
     target = DrillTargetFactory(drill=drill, person=nurse, department=department, delivered_at=timezone.now())
+    colleague = DrillTargetFactory(drill=drill, department=department, delivered_at=timezone.now())
     link = reverse("awareness:drill_click", args=[drills.target_token(target)])
 
     phone = browse(language_site, **PHONE_360)
@@ -52,3 +53,17 @@ def test_the_click_is_recorded_by_the_page_at_the_first_touch(
     # The "Continue" of browsers without scripts is not shown to hers.
     assert not phone.page.get_by_role("button", name="Continuer").is_visible()
     phone.assert_clean("drill sign-in")
+
+    # A phone without scripts: the page asks to continue, and that is the click.
+    bare = browse(language_site, java_script_enabled=False, **PHONE_360)
+    bare.goto(reverse("awareness:drill_click", args=[drills.target_token(colleague)]))
+    width = bare.page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 360, f"the sign-in page without scripts is {width}px wide"
+    colleague.refresh_from_db()
+    assert colleague.clicked_at is None
+    bare.page.get_by_role("button", name="Continuer").tap()
+    bare.settle()
+    expect(bare.page.get_by_role("button", name="Continuer")).to_have_count(0)
+    colleague.refresh_from_db()
+    assert colleague.clicked_at is not None and colleague.scans == 0
+    bare.assert_clean("drill sign-in without scripts")
