@@ -411,6 +411,7 @@ def test_a_refused_message_is_retried_later_then_sent_once(world: Any, client_fo
 
 SCANNERS = {
     "Microsoft Office Existence Discovery": "Microsoft Office Existence Discovery",
+    "Outlook before the browser": "Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0.17328; Pro)",
     "Safe Links preview": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) SafeLinks/1.0 (+https://aka.ms/safelinks)",
     "Teams preview": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
                      "Chrome/120.0.0.0 Safari/537.36 SkypeUriPreview Preview/0.5",
