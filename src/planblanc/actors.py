@@ -94,6 +94,11 @@ def cell_member(person_id: int) -> OutsideParty:
     return OutsideParty("person", str(person_id))
 
 
+def learner(person_id: int) -> OutsideParty:
+    """A person following an awareness campaign through their personal link (no login)."""
+    return OutsideParty("learner", str(person_id))
+
+
 def alert_worker(worker_id: str) -> SystemActor:
     """The alert worker that sends a follow-up (named by its worker id)."""
     return SystemActor(worker_id[:93], sends_alerts=True)
@@ -130,5 +135,5 @@ def actor_label(actor: AuditActor) -> str:
 __all__ = [
     "CRISIS_PROCESS", "ESCALATION_WORKER", "EXERCISE_RUNNER", "PUBLIC_QUESTIONNAIRE", "SYSTEM", "Actor", "AuditActor",
     "OutsideParty", "SystemActor", "actor_label", "alert_worker", "cell_member", "command", "is_command", "is_system",
-    "recipient", "regional_exercise_runner",
+    "learner", "recipient", "regional_exercise_runner",
 ]

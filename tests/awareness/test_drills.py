@@ -1,8 +1,10 @@
 """Phishing drills against a real SMTP server on loopback (aiosmtpd): a drill to 500
 people, marked with the allow-list header; openings, clicks, submissions and reports go
 through the real links; the rates per department on the page; nothing typed stored in any
-table nor in the logs; reports by forwarding (files, maildir, SMTP); the drill counted as
-an exercise of the establishment. And the scope: outsiders get 404, a department head
+table nor in the logs; reports by forwarding (files, maildir, SMTP, the listener command
+in a thread and as a process); the drill counted as an exercise of the establishment.
+Mail gateways' link scanners (HEAD, no or a scanner's User-Agent, a page fetched and left)
+count no click; a person on the page does (its proof, forged ones refused). And the scope: outsiders get 404, a department head
 sees only the rates of the departments they head, forged or expired links open nothing."""
 
 from __future__ import annotations
@@ -10,8 +12,12 @@ from __future__ import annotations
 import datetime
 import email
 import logging
+import os
 import re
+import signal
 import smtplib
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from email import policy
@@ -47,7 +53,12 @@ from tests.support.smtp import Recorder, SmtpServer, free_port
 
 pytestmark = pytest.mark.django_db
 
+ROOT = Path(__file__).resolve().parents[2]
 LINK = re.compile(r"http://localhost:8000(/sensibilisation/x/[^/\s]+/)")
+# A person's browser (a phone's Chrome); the test client sends no User-Agent otherwise,
+# which the drills take for a link scanner.
+BROWSER_UA = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+              "Chrome/131.0.0.0 Mobile Safari/537.36")
 
 
 class Inbox:
@@ -77,6 +88,21 @@ def inbox(settings: Any) -> Iterator[Inbox]:
         yield handler
     finally:
         controller.stop()
+
+
+def _person() -> Client:
+    return Client(HTTP_USER_AGENT=BROWSER_UA)
+
+
+def _proof(page: Any) -> str:
+    return re.search(r'name="proof" value="([^"]+)"', page.content.decode()).group(1)  # type: ignore[union-attr]
+
+
+def _human_click(browser: Client, link: str) -> None:
+    """Open the look-alike page, then send what its script sends at the first touch."""
+    page = browser.get(link)
+    assert page.status_code == 200
+    assert browser.post(link + "vu/", {"proof": _proof(page), "via": "script"}).status_code == 204
 
 
 def _plain(message: EmailMessage) -> str:
@@ -160,7 +186,7 @@ def test_a_drill_to_500_people_rates_on_the_page_and_nothing_typed_kept(
     # password; 20 report. Pharmacy: 15 click, 60 report. Reception: nobody does anything.
     typed = "MonSecretTrèsPrécis-4711"
     caplog.set_level(logging.DEBUG)
-    browser = Client()
+    browser = _person()
     for i, person in enumerate(staff["Urgences CHU"][:50]):
         html = _html(by_rcpt[person.email])
         image = re.search(r'src="http://localhost:8000([^"]+)"', html).group(1)  # type: ignore[union-attr]
@@ -173,6 +199,7 @@ def test_a_drill_to_500_people_rates_on_the_page_and_nothing_typed_kept(
             form = page.content.decode().split('id="drill-form"', 1)[1].split("</form>", 1)[0]
             fields = re.findall(r"<input(?![^>]*csrfmiddlewaretoken)[^>]*>", form)
             assert len(fields) == 2 and all(" name=" not in tag for tag in fields)
+            assert browser.post(link + "vu/", {"proof": _proof(page), "via": "script"}).status_code == 204
             if i < 10:
                 # Even a hostile client that sends values: nothing is read.
                 lesson = browser.post(link, {"username": person.email, "password": typed}, follow=True)
@@ -182,7 +209,7 @@ def test_a_drill_to_500_people_rates_on_the_page_and_nothing_typed_kept(
         assert browser.get(link + "signaler/").status_code == 200  # a confirmation, not yet a report
         assert browser.post(link + "signaler/").status_code == 200
     for person in staff["Pharmacie CHU"][100:115]:
-        browser.get(_link(by_rcpt[person.email]))
+        _human_click(browser, _link(by_rcpt[person.email]))
 
     _typed_value_nowhere(typed)
     assert typed not in caplog.text and person.email not in caplog.text
@@ -334,12 +361,13 @@ def test_a_forged_an_altered_or_an_expired_drill_link_opens_nothing(
     forged = signing.dumps(target.pk, salt="not-the-drill-salt")
     altered = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
     outsider = client_for("outsider_admin")
-    names = ("awareness:drill_click", "awareness:drill_lesson", "awareness:drill_report", "awareness:drill_image")
+    names = ("awareness:drill_click", "awareness:drill_lesson", "awareness:drill_report", "awareness:drill_image",
+             "awareness:drill_seen")
     for bad in (forged, altered, "nonsense", "x" * 300):
         for name in names:
             assert outsider.get(reverse(name, args=[bad])).status_code == 404
             assert Client().post(reverse(name, args=[bad])).status_code == 404
-    assert Client().get(reverse("awareness:drill_click", args=[token])).status_code == 200
+    _human_click(_person(), reverse("awareness:drill_click", args=[token]))
     settings.AWARENESS_LINK_DAYS = -1
     for name in names:
         assert Client().post(reverse(name, args=[token])).status_code == 404
@@ -377,3 +405,264 @@ def test_a_refused_message_is_retried_later_then_sent_once(world: Any, client_fo
         assert drills.drill_deliver(now=timezone.now() + datetime.timedelta(minutes=5)) == 1
     assert recorder.count_by_rcpt() == Counter(p.email for p in staff["Urgences CHU"])
     assert Drill.objects.get().sent_at is not None
+
+
+# Link scanners ------------------------------------------------------------------------------
+
+SCANNERS = {
+    "Microsoft Office Existence Discovery": "Microsoft Office Existence Discovery",
+    "Outlook before the browser": "Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0.17328; Pro)",
+    "Safe Links preview": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) SafeLinks/1.0 (+https://aka.ms/safelinks)",
+    "Teams preview": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                     "Chrome/120.0.0.0 Safari/537.36 SkypeUriPreview Preview/0.5",
+    "Proofpoint": "Proofpoint URL Defense/3.0",
+    "Mimecast": "Mimecast-URL-Protect/2.0",
+    "Barracuda": "Mozilla/5.0 (compatible; Barracuda Sentinel)",
+    "Vade": "Mozilla/5.0 (compatible; VadeSecure link checker)",
+    "headless sandbox": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                        "HeadlessChrome/120.0.0.0 Safari/537.36",
+    "Googlebot": "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+    "Facebook preview": "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)",
+    "WhatsApp preview": "WhatsApp/2.23.20.0",
+    "curl": "curl/8.5.0",
+    "python": "python-requests/2.31.0",
+    "Java": "Java/17.0.9",
+    "Go": "Go-http-client/1.1",
+}
+PEOPLE = {
+    "Chrome on Android": BROWSER_UA,
+    "Safari on iPhone": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
+                        "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
+    "Firefox on Windows": "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0",
+    "Edge on Windows": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                       "Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0",
+    "Samsung Internet": "Mozilla/5.0 (Linux; Android 13; SM-S911B) AppleWebKit/537.36 (KHTML, like Gecko) "
+                        "SamsungBrowser/23.0 Chrome/115.0.0.0 Mobile Safari/537.36",
+    "Outlook on a phone (in-app browser)": "Mozilla/5.0 (Linux; Android 14; Pixel 8 Build/UQ1A; wv) "
+                                           "AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 "
+                                           "Chrome/131.0.0.0 Mobile Safari/537.36",
+}
+
+
+def test_the_list_of_link_scanners_tells_them_from_peoples_browsers() -> None:
+    assert len(drills.scanner_agents()) >= 30  # every line is a valid expression (compiled when loaded)
+    for name, agent in SCANNERS.items():
+        assert drills.is_link_scanner(method="GET", user_agent=agent), name
+    for name, agent in PEOPLE.items():
+        assert not drills.is_link_scanner(method="GET", user_agent=agent), name
+        assert not drills.is_link_scanner(method="POST", user_agent=agent), name
+        assert drills.is_link_scanner(method="HEAD", user_agent=agent), name
+        assert drills.is_link_scanner(method="OPTIONS", user_agent=agent), name
+    assert drills.is_link_scanner(method="GET", user_agent="")
+    assert drills.is_link_scanner(method="GET", user_agent="   ")
+
+
+def _targets(world: Any, client_for: Any) -> list[DrillTarget]:
+    """A drill's targets of the emergency department (5 people: shown on the page)."""
+    _staff(world, {"Urgences CHU": 5})
+    _launch(client_for("establishment_admin"), world.chu)
+    return list(DrillTarget.objects.filter(department=world.chu_emergency).order_by("pk"))
+
+
+def test_a_mail_gateway_fetching_the_links_records_no_click_and_is_shown_apart(
+    world: Any, inbox: Inbox, client_for: Any
+) -> None:
+    target = _targets(world, client_for)[0]
+    token = drills.target_token(target)
+    link = reverse("awareness:drill_click", args=[token])
+    image = reverse("awareness:drill_image", args=[token])
+    # The gateway as the message arrives: Safe Links' check, a HEAD, no User-Agent, a
+    # preflight, the image through a scanner, a POST of the form by a sandbox.
+    assert Client(HTTP_USER_AGENT=SCANNERS["Safe Links preview"]).get(link).status_code == 200
+    assert Client(HTTP_USER_AGENT=SCANNERS["Microsoft Office Existence Discovery"]).options(link).status_code == 204
+    assert _person().head(link).status_code == 200
+    assert Client().get(link).status_code == 200
+    assert Client(HTTP_USER_AGENT=SCANNERS["Proofpoint"]).get(image)["Content-Type"] == "image/gif"
+    sandbox = Client(HTTP_USER_AGENT=SCANNERS["headless sandbox"])
+    page = sandbox.get(link)
+    assert sandbox.post(link, {}).status_code == 302
+    # Even one that runs the page's script: its proof counts as a scan, not a click.
+    assert sandbox.post(link + "vu/", {"proof": _proof(page), "via": "script"}).status_code == 204
+    # A scanner posing as a person's browser fetches the page and goes: nothing either.
+    assert _person().get(link).status_code == 200
+    target.refresh_from_db()
+    assert (target.opened_at, target.clicked_at, target.submitted_at, target.reported_at) == (None, None, None, None)
+    assert target.scans == 8 and target.scanned_at is not None
+    results = drills.drill_results(drill=target.drill)
+    assert results.total is not None and results.total.clicked == 0 and results.scans == 8
+
+    admin = client_for("establishment_admin")
+    for url in (reverse("awareness:drill_detail", args=[target.drill_id]),
+                reverse("awareness:drills", args=[world.chu.pk])):
+        html = admin.get(url, HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+        assert "8 visites de scanners de liens des passerelles de messagerie ignorées" in html
+    html = admin.get(reverse("awareness:drill_detail", args=[target.drill_id]), HTTP_ACCEPT_LANGUAGE="fr")
+    assert "Safe Links" in html.content.decode()  # the reason, in the "why" box
+
+
+def test_a_person_on_the_page_is_one_click_with_or_without_scripts(
+    world: Any, inbox: Inbox, client_for: Any
+) -> None:
+    target, other = _targets(world, client_for)[:2]
+    # With scripts: the page, then its proof at the first touch (twice: still one click).
+    link = reverse("awareness:drill_click", args=[drills.target_token(target)])
+    browser = _person()
+    page = browser.get(link)
+    html = page.content.decode()
+    assert 'src="/static/awareness/drill-seen.js"' in html and "<script>" not in html
+    assert '<noscript>' in html and 'action="' + link + 'vu/"' in html
+    target.refresh_from_db()
+    assert target.clicked_at is None
+    assert browser.post(link + "vu/", {"proof": _proof(page), "via": "script"}).status_code == 204
+    assert browser.post(link + "vu/", {"proof": _proof(page), "via": "script"}).status_code == 204
+    target.refresh_from_db()
+    assert target.clicked_at is not None and target.opened_at is not None and target.scans == 0
+    first = target.clicked_at
+    # Counted: the page no longer asks to continue, and a new visit changes nothing.
+    again = browser.get(link).content.decode()
+    assert "<noscript>" not in again and 'data-counted="1"' in again
+    target.refresh_from_db()
+    assert target.clicked_at == first
+    # Without scripts: "Continue" posts the proof and comes back to the page.
+    other_link = reverse("awareness:drill_click", args=[drills.target_token(other)])
+    page = browser.get(other_link)
+    answer = browser.post(other_link + "vu/", {"proof": _proof(page)})
+    assert answer.status_code == 302 and answer["Location"] == other_link
+    other.refresh_from_db()
+    assert other.clicked_at is not None
+    results = drills.drill_results(drill=target.drill)
+    assert results.total is not None and results.total.clicked == 2 and results.scans == 0
+
+
+def test_a_forged_proof_counts_no_click(world: Any, inbox: Inbox, client_for: Any) -> None:
+    target, other = _targets(world, client_for)[:2]
+    token = drills.target_token(target)
+    seen = reverse("awareness:drill_seen", args=[token])
+    proof = drills.seen_proof(target)
+    browser = _person()
+    forged = (
+        "",
+        proof[:-3] + ("AAA" if not proof.endswith("AAA") else "BBB"),  # altered
+        drills.seen_proof(other),  # another person's proof
+        token,  # the link itself, which scanners hold: signed for another purpose
+        signing.dumps(target.pk, salt="not-the-drill-salt"),
+        "x" * 300,
+    )
+    for bad in forged:
+        assert browser.post(seen, {"proof": bad, "via": "script"}).status_code == 403
+    assert browser.get(seen).status_code == 405
+    target.refresh_from_db()
+    other.refresh_from_db()
+    assert target.clicked_at is None and other.clicked_at is None
+    assert browser.post(seen, {"proof": proof, "via": "script"}).status_code == 204
+    target.refresh_from_db()
+    assert target.clicked_at is not None
+
+
+# The report listener, as run ---------------------------------------------------------------
+
+
+def _forwards(world: Any, inbox: Inbox, client_for: Any) -> tuple[list[Any], dict[str, bytes]]:
+    staff = _staff(world, {"Urgences CHU": 5})["Urgences CHU"]
+    _launch(client_for("establishment_admin"), world.chu)
+    drills.drill_deliver()
+    return staff, {p.email: next(r for r in inbox.raw if p.email.encode() in r) for p in staff}
+
+
+def _send_forwards(port: int, sender: Any, original: bytes) -> None:
+    """One forward to another address (refused, 550), one to the report address."""
+    forward = MIMEMultipart()
+    forward["Subject"] = "TR: Votre mot de passe expire aujourd'hui"
+    forward.attach(MIMEText("Message suspect.", "plain", "utf-8"))
+    forward.attach(MIMEMessage(email.message_from_bytes(original)))
+    raw = forward.as_bytes(policy=forward.policy.clone(linesep="\r\n"))  # smtplib sends bytes as they are
+    with smtplib.SMTP("127.0.0.1", port) as smtp:
+        with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
+            smtp.sendmail(sender.email, ["quelqu-un@chu.example"], raw)
+        assert refused.value.recipients["quelqu-un@chu.example"][0] == 550
+        assert not DrillTarget.objects.filter(person=sender, reported_at__isnull=False).exists()
+        assert smtp.sendmail(sender.email, ["Signalement@CHU.example"], raw) == {}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_listener_command_records_a_forward_and_refuses_other_addresses(
+    world: Any, inbox: Inbox, client_for: Any, settings: Any
+) -> None:
+    """`drill_reports --listen` itself (its aiosmtpd loop, its stop), in a thread."""
+    import io
+    import threading
+
+    from planblanc.awareness.management.commands.drill_reports import Command
+
+    settings.AWARENESS_DRILL_REPORT_ADDRESS = "signalement@chu.example"
+    staff, originals = _forwards(world, inbox, client_for)
+    port = free_port()
+    out = io.StringIO()
+    command = Command(stdout=out)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            call_command(command, "--listen", f"127.0.0.1:{port}")
+        except BaseException as exc:  # shown by the test, not lost in the thread
+            errors.append(exc)
+            command.ready.set()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    assert command.ready.wait(30) and not errors, errors
+    try:
+        _send_forwards(port, staff[0], originals[staff[0].email])
+    finally:
+        command.stop.set()
+        thread.join(30)
+    assert not thread.is_alive() and not errors
+    assert set(DrillTarget.objects.filter(reported_at__isnull=False).values_list("person_id", flat=True)) == {
+        staff[0].pk}
+    lines = out.getvalue().splitlines()
+    assert lines == [f"listening on 127.0.0.1:{port} for forwarded drill messages",
+                     "reported: 1, already reported: 0, invalid or expired links: 0", "stopped"]
+    # The port is free again.
+    with pytest.raises(OSError):
+        smtplib.SMTP("127.0.0.1", port, timeout=5)
+
+
+@pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL", "").startswith("postgres"),
+    reason="the listener as a separate process needs a shared server database (DATABASE_URL=postgres://…)",
+)
+@pytest.mark.django_db(transaction=True)
+def test_the_listener_as_a_process_records_a_forward_and_stops_on_sigterm(
+    world: Any, inbox: Inbox, client_for: Any, tmp_path: Path, settings: Any
+) -> None:
+    """`planblanc drill_reports --listen HOST:PORT` as deployed: a process of its own, on
+    the test database, stopped by its service manager's SIGTERM."""
+    staff, originals = _forwards(world, inbox, client_for)
+    s = connection.settings_dict
+    url = f"postgres://{s['USER'] or 'postgres'}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+    port = free_port()
+    # The same key as the site that signed the links in the messages.
+    env = {**os.environ, "DATABASE_URL": url, "PLANBLANC_DATA_DIR": str(tmp_path), "PLANBLANC_LOG_LEVEL": "WARNING",
+           "PLANBLANC_SECRET_KEY": settings.SECRET_KEY,
+           "PLANBLANC_DRILL_REPORT_ADDRESS": "signalement@chu.example",
+           "PLANBLANC_DRILL_REPORT_BIND": f"127.0.0.1:{port}"}
+    listener = subprocess.Popen(
+        [sys.executable, "-m", "planblanc", "drill_reports", "--listen"],
+        env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert listener.stdout is not None and listener.stderr is not None
+        # The first line says it accepts connections (flushed, though stdout is a pipe).
+        first = listener.stdout.readline()
+        assert first == f"listening on 127.0.0.1:{port} for forwarded drill messages\n", listener.stderr.read()
+        _send_forwards(port, staff[1], originals[staff[1].email])
+        assert listener.stdout.readline() == "reported: 1, already reported: 0, invalid or expired links: 0\n"
+        listener.send_signal(signal.SIGTERM)
+        assert listener.wait(timeout=60) == 0, listener.stderr.read()[-3000:]
+        assert listener.stdout.read() == "stopped\n"
+    finally:
+        if listener.poll() is None:
+            listener.kill()
+            listener.wait()
+    assert set(DrillTarget.objects.filter(reported_at__isnull=False).values_list("person_id", flat=True)) == {
+        staff[1].pk}

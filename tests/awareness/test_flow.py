@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.html import escape
 
+from planblanc.accounts.models import AuditEntry
 from planblanc.alerting.models import Campaign as AlertCampaign
 from planblanc.alerting.models import Delivery
 from planblanc.alerting.services import outgoing_message
@@ -116,6 +117,10 @@ def test_the_nurse_is_invited_fails_once_passes_and_gets_her_certificate(
     assert 'id="certificate"' in home.content.decode()
     pdf = nurse_browser.get(reverse("awareness:learner_certificate", args=[token]))
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    # The audit log names her as an outside party acting through her personal link.
+    audited = AuditEntry.objects.filter(action__in=["awareness.quiz_submit", "awareness.certificate"])
+    assert {(e.action, e.actor_id, e.actor_label) for e in audited} == {
+        ("awareness.quiz_submit", None, f"learner:{nurse.pk}"), ("awareness.certificate", None, f"learner:{nurse.pk}")}
 
     page = admin.get(reverse("awareness:establishment", args=[world.chu.pk]))
     rows = {row.label: row for row in page.context["by_department"]}

@@ -19,6 +19,10 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
+# What a phone's browser says it is. Chromium headless says "HeadlessChrome", which the
+# phishing drills take for a link scanner (awareness/data/link_scanners.txt).
+PHONE_USER_AGENT = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+                    "Chrome/131.0.0.0 Mobile Safari/537.36")
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
 
 # Runs in every document before its own scripts: keeps the CSP violations that the

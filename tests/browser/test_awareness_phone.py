@@ -13,12 +13,12 @@ from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from tests.browser.support import Watched
+from tests.browser.support import PHONE_USER_AGENT, Watched
 
 pytestmark = pytest.mark.browser
 
 PHONE_360 = {"viewport": {"width": 360, "height": 780}, "is_mobile": True, "has_touch": True,
-             "device_scale_factor": 2}
+             "device_scale_factor": 2, "user_agent": PHONE_USER_AGENT}
 
 
 def _no_sideways_scroll(watched: Watched, where: str) -> None:

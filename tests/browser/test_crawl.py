@@ -115,6 +115,8 @@ EXCLUDED = {
     "awareness:drill_lesson": "a phishing drill's personal link (tests/awareness/test_drills.py)",
     "awareness:drill_report": "a phishing drill's personal link (tests/awareness/test_drills.py)",
     "awareness:drill_image": "a phishing drill's tracking image, loaded by a mail reader (tests/awareness/test_drills.py)",
+    "awareness:drill_seen": "what a phishing drill's page sends back once a person is on it (POST; "
+                            "tests/awareness/test_drills.py, tests/browser/test_drill_phone.py)",
 }
 # Routes reached only as the target of a form (POST) or of an HTMX request: their
 # pages are the forms that post to them, crawled above; the crawl never submits.

@@ -17,6 +17,7 @@ def test_it_names_an_outside_party_by_its_kind_and_name() -> None:
     assert str(party) == party.label
     assert actors.actor_label(party) == "recipient:Jeanne Martin"
     assert actors.cell_member(12).label == "person:12"
+    assert actors.learner(7).label == "learner:7"
     assert actors.PUBLIC_QUESTIONNAIRE.label == "public:questionnaire"
     assert not party.is_authenticated
     assert not actors.is_system(party)

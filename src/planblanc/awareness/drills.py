@@ -3,7 +3,10 @@ validated when loaded), the population chosen (all staff, departments or audienc
 sending through the email channel marked with an allow-list header, and what is tracked.
 
 What is kept per person is a handful of times and nothing else: delivered, opened (the
-HTML part's image was fetched: approximate), clicked, form submitted (the fact only: the
+HTML part's image was fetched: approximate), clicked (a person was on the page: its
+script saw a touch, a key or the mouse, or they pressed "Continue" without scripts; the
+link scanners of mail gateways, which fetch every link as it arrives, are counted apart
+and never as clicks), form submitted (the fact only: the
 fake form's fields have no name, so nothing typed ever leaves the browser), reported
 (the "signaler" link, or the message forwarded to PLANBLANC_DRILL_REPORT_ADDRESS and read
 by `planblanc drill_reports`). Results go to managers per department, cells of fewer than
@@ -31,7 +34,8 @@ from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q, Sum
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -49,6 +53,12 @@ from planblanc.directory.models import Establishment, Membership
 
 DATA = Path(__file__).resolve().parent / "data" / "phishing.yaml"
 LINK_SALT = "planblanc.awareness.drill"
+# The proof that the look-alike page was rendered for this person (sent back by its
+# script or its "Continue" button): distinct from the link, which scanners hold too.
+SEEN_SALT = "planblanc.awareness.drill.seen"
+SCANNERS = DATA.parent / "link_scanners.txt"
+# Requests that only ask about the link (existence checks, CORS preflights).
+SCANNER_METHODS = frozenset({"HEAD", "OPTIONS"})
 HEADER_VALUE = "phishing-exercise"
 # Results of a department counting fewer people than this are hidden (as the
 # observatory's anonymised export hides cells of fewer than 5 establishments).
@@ -115,6 +125,54 @@ def target_from_token(token: str) -> DrillTarget | None:
     if not isinstance(pk, int):
         return None
     return DrillTarget.objects.select_related("drill__establishment").filter(pk=pk).first()
+
+
+def seen_proof(target: DrillTarget) -> str:
+    """The signed proof the look-alike page sends back once a person is there."""
+    return signing.dumps(target.pk, salt=SEEN_SALT)
+
+
+def seen_proof_valid(*, target: DrillTarget, proof: str) -> bool:
+    if not proof or len(proof) > 200:
+        return False
+    try:
+        pk = signing.loads(proof, salt=SEEN_SALT, max_age=settings.AWARENESS_LINK_DAYS * 86400)
+    except signing.BadSignature:
+        return False
+    return pk == target.pk
+
+
+# Link scanners ----------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def scanner_agents() -> tuple[re.Pattern[str], ...]:
+    """The User-Agent patterns of data/link_scanners.txt (one regular expression a line)."""
+    patterns = []
+    for line in SCANNERS.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            patterns.append(re.compile(line, re.IGNORECASE))
+    return tuple(patterns)
+
+
+def is_link_scanner(*, method: str, user_agent: str) -> bool:
+    """Whether a request on a personal link comes from a mail gateway's link scanner, a
+    bot or a preview fetcher rather than a person's browser: any HEAD or OPTIONS, no
+    User-Agent, or one of the known ones. A scanner posing as a browser passes here; the
+    page then waits for a sign of a person before counting the click."""
+    if method.upper() in SCANNER_METHODS:
+        return True
+    agent = user_agent.strip()
+    if not agent:
+        return True
+    return any(pattern.search(agent) for pattern in scanner_agents())
+
+
+def target_record_scan(*, target: DrillTarget) -> None:
+    """A link scanner's request: counted (how many, the first time), nothing else."""
+    DrillTarget.objects.filter(pk=target.pk).update(scans=F("scans") + 1,
+                                                    scanned_at=Coalesce(F("scanned_at"), timezone.now()))
 
 
 def _url(name: str, token: str) -> str:
@@ -431,6 +489,8 @@ class DrillResults:
     total_partial: bool = False
     failed: int = 0
     pending: int = 0
+    # Requests of link scanners on the personal links, not counted as anything.
+    scans: int = 0
 
 
 COUNTS = ("delivered", "opened", "clicked", "submitted", "reported")
@@ -451,12 +511,14 @@ def drill_results(*, drill: Drill, departments: frozenset[int] | None = None) ->
         submitted=Count("pk", filter=Q(submitted_at__isnull=False)),
         reported=Count("pk", filter=Q(reported_at__isnull=False)),
         failed=Count("pk", filter=Q(failed_at__isnull=False)),
+        scans=Sum("scans"),
     ))
     result = DrillResults()
     small = ResultRow(label=_("Departments of fewer than %(n)s people, together") % {"n": ANONYMITY_THRESHOLD},
                       people=0)
     for row in sorted(counts, key=lambda r: r["department__name"] or ""):
         result.failed += row["failed"]
+        result.scans += row["scans"] or 0
         result.pending += row["people"] - row["delivered"] - row["failed"]
         line = ResultRow(label=row["department__name"] or _("No department"), people=row["people"],
                          **{name: row[name] for name in COUNTS})

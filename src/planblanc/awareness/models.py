@@ -189,9 +189,15 @@ class DrillTarget(models.Model):
     # Opened: the tracking image of the HTML part was fetched (approximate: many mail
     # readers block images, some proxies fetch them all).
     opened_at = models.DateTimeField(null=True, blank=True)
+    # Clicked: a person was on the look-alike page (its script saw a touch, a key or the
+    # mouse, or they pressed "Continue" without scripts); a link scanner's fetch is not.
     clicked_at = models.DateTimeField(null=True, blank=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
     reported_at = models.DateTimeField(null=True, blank=True)
+    # Requests on the personal links that a mail gateway's link scanner or a bot made
+    # (drills.is_link_scanner): how many and the first time, counted for nothing else.
+    scans = models.PositiveIntegerField(default=0)
+    scanned_at = models.DateTimeField(null=True, blank=True)
 
     objects = TenantQuerySet.as_manager_for("establishment", path="drill__establishment")
 

@@ -77,7 +77,9 @@ def _field(level: str) -> str:
 
 def _labels(level: str, keys: list[Any]) -> dict[Any, str]:
     ids = [key for key in keys if key is not None]
-    model = {"establishment": Establishment, "group": Group, "region": Region}[level]
+    models: dict[str, type[Establishment] | type[Group] | type[Region]] = {
+        "establishment": Establishment, "group": Group, "region": Region}
+    model = models[level]
     labels: dict[Any, str] = dict(model.objects.filter(pk__in=ids).values_list("pk", "name"))
     labels[None] = _("Outside any group") if level == "group" else "—"
     return labels

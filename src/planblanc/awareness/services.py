@@ -21,7 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from planblanc import rights
+from planblanc import actors, rights
 from planblanc.accounts.audit import audit_record
 from planblanc.actors import Actor, SystemActor
 from planblanc.alerting import services as alerting
@@ -162,7 +162,7 @@ def _campaigns_write(
 
 def campaign_create(
     *, actor: Actor, establishment: Establishment, year: int, title: str, deadline: datetime.date,
-    channel: str = InvitationChannel.EMAIL, reminder_days: int | None = None,
+    channel: str = "email", reminder_days: int | None = None,
 ) -> Campaign:
     """The campaign and one assignment per person × module of their audiences, all or nothing."""
     rights.require_manage_awareness(actor, establishment)
@@ -190,7 +190,7 @@ def launch_establishments(*, group: Group | None, region: Region | None) -> Quer
 
 def launch_create(
     *, actor: Actor, group: Group | None = None, region: Region | None = None, year: int, title: str,
-    deadline: datetime.date, channel: str = InvitationChannel.EMAIL, reminder_days: int | None = None,
+    deadline: datetime.date, channel: str = "email", reminder_days: int | None = None,
 ) -> CampaignLaunch:
     """Launch one campaign for every establishment of a group, a region or the country,
     by whoever may launch there (rights.may_launch_awareness): a group CISO for their
@@ -538,7 +538,7 @@ def quiz_submit(*, learner: Learner, assignment: Assignment, answers: dict[str, 
                 Campaign.objects.filter(pk=assignment.campaign_id).update(trained=F("trained") + 1)
         locked.save(update_fields=["attempts", "best_score", "completed_at"])
         audit_record(
-            actor=f"{learner.person.full_name} (lien personnel)", action="awareness.quiz_submit", obj=locked,
+            actor=actors.learner(learner.person.pk), action="awareness.quiz_submit", obj=locked,
             establishment=learner.campaign.establishment,
             changes={"module": module.slug, "score": score, "passed": passed, "attempt": locked.attempts},
         )
@@ -575,7 +575,7 @@ def certificate_pdf(*, learner: Learner) -> bytes:
             "completed_at": max(a.completed_at for a in assignments),
         })
     content = render_pdf(html=html, css=CERTIFICATE_CSS)
-    audit_record(actor=f"{learner.person.full_name} (lien personnel)", action="awareness.certificate",
+    audit_record(actor=actors.learner(learner.person.pk), action="awareness.certificate",
                  obj=learner.campaign, establishment=learner.campaign.establishment, changes={"bytes": len(content)})
     return content
 

@@ -10,6 +10,7 @@ urlpatterns = [
     path("etablissement/<int:pk>/exercices-hameconnage/", views_drills.drill_list, name="drills"),
     path("exercice-hameconnage/<int:pk>/", views_drills.drill_detail, name="drill_detail"),
     path("x/<str:token>/", views_drills.drill_click, name="drill_click"),
+    path("x/<str:token>/vu/", views_drills.drill_seen, name="drill_seen"),
     path("x/<str:token>/exercice/", views_drills.drill_lesson, name="drill_lesson"),
     path("x/<str:token>/signaler/", views_drills.drill_report, name="drill_report"),
     path("x/<str:token>/logo.gif", views_drills.drill_image, name="drill_image"),

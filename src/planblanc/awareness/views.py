@@ -101,9 +101,9 @@ def learner_home(request: HttpRequest, token: str) -> HttpResponse:
     """Public, by personal link: the person's modules and where they stand."""
     learner = _learner(token)
     language = (get_language() or "fr")[:2]
-    rows = [(module_get(a.module), a) for a in selectors.learner_assignments(
+    found = [(module_get(a.module), a) for a in selectors.learner_assignments(
         campaign=learner.campaign, person_id=learner.person.pk)]
-    rows = [(m, a, m.title.get(language)) for m, a in rows if m is not None]
+    rows = [(m, a, m.title.get(language)) for m, a in found if m is not None]
     return render(request, "awareness/learner_home.html", {
         "learner": learner, "token": token, "rows": rows,
         "all_done": bool(rows) and all(a.completed_at for _m, a, _t in rows),

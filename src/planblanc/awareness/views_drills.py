@@ -12,10 +12,17 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseForbidden,
+    HttpResponseNotAllowed,
+)
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 
 from planblanc import rights
 from planblanc.awareness import drills
@@ -99,17 +106,49 @@ def _target(token: str) -> DrillTarget:
     return target
 
 
+def _scanner(request: HttpRequest) -> bool:
+    return drills.is_link_scanner(method=request.method or "", user_agent=request.headers.get("User-Agent", ""))
+
+
 @never_cache
 def drill_click(request: HttpRequest, token: str) -> HttpResponse:
-    """The link of the message: the click is recorded; the page looks like a sign-in
-    form whose fields have no name (what is typed is never sent). Submitting it records
-    the fact only, then shows the teaching page."""
+    """The link of the message: the page looks like a sign-in form whose fields have no
+    name (what is typed is never sent). Mail gateways fetch every link as it arrives, so
+    opening the page records nothing: its script sends the proof back at the first sign
+    of a person (drill_seen), or they press "Continue" without scripts. Submitting the
+    form records the fact only (a click too), then shows the teaching page."""
     target = _target(token)
-    if request.method == "POST":
+    if _scanner(request):
+        drills.target_record_scan(target=target)
+        if request.method == "OPTIONS":
+            return HttpResponse(status=204)
+        if request.method == "POST":
+            return redirect("awareness:drill_lesson", token=token)
+    elif request.method == "POST":
         drills.target_record(target=target, event="submit")
         return redirect("awareness:drill_lesson", token=token)
-    drills.target_record(target=target, event="click")
-    return render(request, "awareness/drills/form.html", {"token": token})
+    return render(request, "awareness/drills/form.html", {
+        "token": token, "proof": drills.seen_proof(target), "counted": target.clicked_at is not None,
+    })
+
+
+@csrf_exempt  # the signed proof, only found on the page itself, is what protects it
+@never_cache
+def drill_seen(request: HttpRequest, token: str) -> HttpResponse:
+    """The look-alike page's proof that a person is on it: the click is recorded. From its
+    script (`via=script`): 204; from the "Continue" button: back to the page."""
+    target = _target(token)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    if not drills.seen_proof_valid(target=target, proof=request.POST.get("proof", "")):
+        return HttpResponseForbidden()
+    if _scanner(request):
+        drills.target_record_scan(target=target)
+    else:
+        drills.target_record(target=target, event="click")
+    if request.POST.get("via") == "script":
+        return HttpResponse(status=204)
+    return redirect("awareness:drill_click", token=token)
 
 
 def drill_lesson(request: HttpRequest, token: str) -> HttpResponse:
@@ -133,6 +172,11 @@ def drill_report(request: HttpRequest, token: str) -> HttpResponse:
 
 @never_cache
 def drill_image(request: HttpRequest, token: str) -> HttpResponse:
-    """The tracking image of the HTML part: the message was opened (approximately)."""
-    drills.target_record(target=_target(token), event="open")
+    """The tracking image of the HTML part: the message was opened (approximately; a
+    link scanner's fetch is counted apart)."""
+    target = _target(token)
+    if _scanner(request):
+        drills.target_record_scan(target=target)
+    else:
+        drills.target_record(target=target, event="open")
     return HttpResponse(PIXEL, content_type="image/gif")

@@ -11,18 +11,22 @@ Two ways in, whichever the mail system offers:
 
 Each message is matched by the drill's signed per-person link found in it (the
 forwarded body, an attached original or its headers); forged or expired links count for
-nothing. Only the time of the report is recorded, never the message."""
+nothing. Only the time of the report is recorded, never the message.
+
+The listener runs until SIGTERM or SIGINT (a service manager's stop, Ctrl-C), then closes
+its socket: a message being received is answered first."""
 
 from __future__ import annotations
 
-import asyncio
-import time
+import signal
+import threading
 from pathlib import Path
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.management import BaseCommand, CommandError
+from django.db import close_old_connections, connections
 
 from planblanc.awareness import drills
 
@@ -42,6 +46,17 @@ def _files(paths: list[str]) -> list[Path]:
     return found
 
 
+def _record(raw: bytes) -> drills.ForwardOutcome:
+    # Runs in a pool thread of the listener, which lives for months between rare
+    # messages: no connection is kept open in between (the database may restart, or
+    # need to drop the connection), and a stale one is never reused.
+    close_old_connections()
+    try:
+        return drills.forwarded_report_record(raw=raw)
+    finally:
+        connections.close_all()
+
+
 class ReportHandler:
     """aiosmtpd handler: every message received is read as a forwarded report."""
 
@@ -59,7 +74,7 @@ class ReportHandler:
         raw = envelope.original_content or envelope.content
         if len(raw) > drills.MAX_FORWARD_BYTES:
             return "552 5.3.4 message too big"
-        outcome = await sync_to_async(drills.forwarded_report_record, thread_sensitive=False)(raw=raw)
+        outcome = await sync_to_async(_record, thread_sensitive=False)(raw)
         if self.on_outcome:
             self.on_outcome(outcome)
         return "250 OK: thank you for reporting"
@@ -67,6 +82,13 @@ class ReportHandler:
 
 class Command(BaseCommand):
     help = "Record the phishing-drill messages that staff forwarded to the report address."
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The listener: `ready` once it accepts connections, stops once `stop` is set (by
+        # SIGTERM or SIGINT when run as a process, or by whoever runs it in a thread).
+        self.ready = threading.Event()
+        self.stop = threading.Event()
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("paths", nargs="*", help=".eml files, directories or maildirs")
@@ -97,17 +119,26 @@ class Command(BaseCommand):
         host, _sep, port = bind.rpartition(":")
         if not port.isdigit():
             raise CommandError(f"{bind}: expected HOST:PORT")
-        handler = ReportHandler(settings.AWARENESS_DRILL_REPORT_ADDRESS,
-                                on_outcome=lambda o: self.stdout.write(f"reported: {o.reported}"))
-        controller = Controller(handler, hostname=host or "127.0.0.1", port=int(port),
-                                data_size_limit=drills.MAX_FORWARD_BYTES)
+        handler = ReportHandler(settings.AWARENESS_DRILL_REPORT_ADDRESS, on_outcome=self._outcome)
+        host = host.strip("[]") or "127.0.0.1"
+        controller = Controller(handler, hostname=host, port=int(port), data_size_limit=drills.MAX_FORWARD_BYTES)
         controller.start()
-        self.stdout.write(f"listening on {host}:{port} for forwarded drill messages")
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(signum, lambda _signum, _frame: self.stop.set())
+        self._say(f"listening on {host}:{port} for forwarded drill messages")
+        self.ready.set()
         try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
+            self.stop.wait()
         finally:
             controller.stop()
-            asyncio.set_event_loop(None)
+        self._say("stopped")
+
+    def _outcome(self, outcome: drills.ForwardOutcome) -> None:
+        self._say(f"reported: {outcome.reported}, already reported: {outcome.already}, "
+                  f"invalid or expired links: {outcome.unknown}")
+
+    def _say(self, line: str) -> None:
+        # Flushed: a service manager's log (or a pipe) sees each line as it happens.
+        self.stdout.write(line)
+        self.stdout.flush()
