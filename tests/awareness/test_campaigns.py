@@ -117,6 +117,7 @@ def test_a_large_launch_is_prepared_then_invited_in_the_background_and_resumes_a
     settings.AWARENESS_LAUNCH_AT_ONCE_PEOPLE = 0  # every launch goes to the background
     monkeypatch.setattr(services, "LAUNCH_PREPARE_STEP", 1)  # one establishment per step
     officer = client_for("regional_officer")
+    officer.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"  # the assertions read the English card
     with django_capture_on_commit_callbacks(execute=True):
         assert _launch(officer, f"region-{world.region_a.pk}", title="ARS A").status_code == 302
     launch = CampaignLaunch.objects.get(title="ARS A")

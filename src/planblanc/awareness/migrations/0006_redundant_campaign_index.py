@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('awareness', '0004_merge_campaigns_drills'),
+        ('awareness', '0005_drill_link_scans'),
     ]
 
     operations = [

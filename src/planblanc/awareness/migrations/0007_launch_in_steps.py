@@ -20,7 +20,7 @@ def launches_before(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('awareness', '0005_redundant_campaign_index'),
+        ('awareness', '0006_redundant_campaign_index'),
     ]
 
     operations = [
