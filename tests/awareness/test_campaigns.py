@@ -239,6 +239,47 @@ def test_two_workers_reminding_at_once_send_one_reminder(world: Any) -> None:
     assert AlertCampaign.objects.filter(title="Course").count() == 2
 
 
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_on_one_launch_take_turns_and_invite_each_establishment_once(
+    world: Any, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent writers need PostgreSQL (SQLite serialises the whole database)")
+    monkeypatch.setattr(services, "LAUNCH_PREPARE_STEP", 1)
+    for establishment in (world.chu, world.ch, world.ehpad):
+        for _ in range(3):
+            MembershipFactory(person=PersonFactory(), establishment=establishment)
+    launch = services.launch_create(actor=world.regional_officer, region=world.region_a,
+                                    year=timezone.localdate().year, title="Deux workers", deadline=_deadline())
+    services.launch_invite(actor=world.regional_officer, launch=launch)  # asked for while preparing
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            barrier.wait()
+            services.launch_run(launch_id=launch.pk)
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    launch.refresh_from_db()
+    assert launch.state == "invited"
+    establishments = list(launch.campaigns.values_list("establishment_id", flat=True))
+    assert sorted(establishments) == sorted({world.chu.pk, world.ch.pk, world.ehpad.pk})
+    alerts = list(launch.campaigns.values_list("alert_campaign_id", flat=True))
+    assert None not in alerts and AlertCampaign.objects.filter(title="Deux workers").count() == 3
+    people = list(AlertCampaign.objects.filter(pk__in=alerts).values_list("recipients__person_id", flat=True))
+    assert len(people) == len(set(people)) == launch.invited_people >= 9
+
+
 def test_progress_is_live_and_a_department_head_sees_their_departments_only(world: Any, client_for: Any) -> None:
     maternity = DepartmentFactory(establishment=world.chu, name="Maternité CHU", kind="maternity")
     nurse = PersonFactory(first_name="Inès")
