@@ -254,7 +254,7 @@ class RotationForm(BootstrapFormMixin, forms.Form):
     handoff_time = forms.TimeField(
         label=_("Handoff time"), initial="08:00", widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
     )
-    starts_on = forms.DateField(label=_("First shift on"), widget=forms.DateInput(attrs={"type": "date"}))
+    starts_on = forms.DateField(label=_("First shift on"), widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}))
     members = forms.ModelMultipleChoiceField(
         label=_("Members, in turn order (by name)"), queryset=Person.objects.none(),
         widget=forms.SelectMultiple(attrs={"size": 8}),

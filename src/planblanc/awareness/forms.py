@@ -18,7 +18,7 @@ def _default_deadline() -> datetime.date:
 class CampaignForm(BootstrapFormMixin, forms.Form):
     title = forms.CharField(label=_("Title"), max_length=200)
     year = forms.IntegerField(label=_("Year"), min_value=2020, max_value=2100)
-    deadline = forms.DateField(label=_("Deadline"), widget=forms.DateInput(attrs={"type": "date"}))
+    deadline = forms.DateField(label=_("Deadline"), widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}))
     channel = forms.ChoiceField(label=_("Invitations by"), choices=InvitationChannel.choices)
     reminder_days = forms.IntegerField(
         label=_("Reminder, days before the deadline"), min_value=0, max_value=365, required=False,

@@ -336,7 +336,7 @@ class ActionForm(BootstrapFormMixin, forms.Form):
     title = forms.CharField(label=gettext_lazy("Improvement action"), max_length=500)
     owner = forms.ModelChoiceField(label=gettext_lazy("Owner"), queryset=Person.objects.none(), required=False)
     owner_label = forms.CharField(label=gettext_lazy("or owner's name"), required=False, max_length=200)
-    due_date = forms.DateField(label=gettext_lazy("Due date"), widget=forms.DateInput(attrs={"type": "date"}))
+    due_date = forms.DateField(label=gettext_lazy("Due date"), widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}))
 
     def __init__(self, *args: Any, exercise: Exercise, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

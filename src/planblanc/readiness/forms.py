@@ -30,7 +30,7 @@ class EvidenceForm(BootstrapFormMixin, forms.Form):
     url = forms.CharField(label=_("Link"), max_length=1000, required=False,
                           help_text=_("A web address, or upload a file instead."))
     file = forms.FileField(label=_("File"), required=False)
-    expires_on = forms.DateField(label=_("Expires on"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    expires_on = forms.DateField(label=_("Expires on"), required=False, widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}))
 
 
 class ActionForm(BootstrapFormMixin, forms.ModelForm):

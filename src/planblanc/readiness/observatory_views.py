@@ -38,8 +38,8 @@ MAX_PERIOD_DAYS = 366 * 10
 
 class ObservatoryFilterForm(forms.Form):
     start = forms.DateField(label=gettext_lazy("From"), required=False,
-                            widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label=gettext_lazy("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+                            widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}))
+    end = forms.DateField(label=gettext_lazy("To"), required=False, widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}))
     category = forms.ChoiceField(label=gettext_lazy("Category"), required=False)
     referential = forms.ChoiceField(label=gettext_lazy("Referential"), required=False)
     region = forms.TypedChoiceField(label=gettext_lazy("Region"), required=False, coerce=int, empty_value=None)
