@@ -8,7 +8,6 @@ drill rates' small counts hidden; the CaRE axis 3 measures."""
 from __future__ import annotations
 
 import datetime
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ import pytest
 import yaml
 from django.core import signing
 from django.core.exceptions import PermissionDenied
-from django.db import connection, connections
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -27,6 +26,7 @@ from planblanc.alerting.services import outgoing_message
 from planblanc.awareness import observatory, services
 from planblanc.awareness.models import Assignment, Campaign, CampaignLaunch, Drill, DrillTarget
 from tests.factories import DepartmentFactory, MembershipFactory, PersonFactory
+from tests.support.concurrency import run_together
 
 pytestmark = pytest.mark.django_db
 
@@ -220,21 +220,7 @@ def test_two_workers_reminding_at_once_send_one_reminder(world: Any) -> None:
     campaign = services.campaign_create(actor=world.establishment_admin, establishment=world.chu,
                                         year=timezone.localdate().year, title="Course", deadline=_deadline(3))
     services.campaign_invite(actor=world.establishment_admin, campaign=campaign)
-    barrier = threading.Barrier(2)
-    results: list[int] = []
-
-    def worker() -> None:
-        try:
-            barrier.wait()
-            results.append(services.campaign_remind(campaign_id=campaign.pk))
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = run_together(lambda: services.campaign_remind(campaign_id=campaign.pk))
     assert sorted(results)[0] == 0 and sorted(results)[1] > 0
     assert AlertCampaign.objects.filter(title="Course").count() == 2
 
@@ -252,24 +238,7 @@ def test_two_workers_on_one_launch_take_turns_and_invite_each_establishment_once
     launch = services.launch_create(actor=world.regional_officer, region=world.region_a,
                                     year=timezone.localdate().year, title="Deux workers", deadline=_deadline())
     services.launch_invite(actor=world.regional_officer, launch=launch)  # asked for while preparing
-    barrier = threading.Barrier(2)
-    errors: list[BaseException] = []
-
-    def worker() -> None:
-        try:
-            barrier.wait()
-            services.launch_run(launch_id=launch.pk)
-        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    assert run_together(lambda: services.launch_run(launch_id=launch.pk)) == [False, False]
     launch.refresh_from_db()
     assert launch.state == "invited"
     establishments = list(launch.campaigns.values_list("establishment_id", flat=True))

@@ -4,7 +4,6 @@ import datetime
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,6 +23,7 @@ from planblanc.exercises.models import (
     RunStatus,
 )
 from tests.exercises.runkit import exercise_with_people, now, play
+from tests.support.concurrency import run_together
 from tests.support.smtp import SmtpServer
 from tests.support.tsa import LocalTimestampAuthority
 
@@ -271,25 +271,7 @@ def test_it_never_fires_twice_with_two_concurrent_workers_on_postgresql(
         inject.dependencies.clear()
     t0 = now() - T(hours=3)
     run = run_services.run_start(actor=world.exercise_animator, exercise=setup.exercise, speed=10, now=t0)
-    barrier = threading.Barrier(4)
-    counts: list[int] = []
-    errors: list[BaseException] = []
-
-    def worker() -> None:
-        try:
-            barrier.wait()
-            counts.append(run_services.runs_process())
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors
+    counts = run_together(run_services.runs_process, workers=4)
     total = run.injects.count()
     assert sum(counts) == total
     assert run.injects.filter(state=InjectState.SENT).count() == total

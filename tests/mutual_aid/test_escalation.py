@@ -4,10 +4,9 @@ answered one is not; two workers never take the same step twice."""
 from __future__ import annotations
 
 import datetime
-import threading
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from django.utils import timezone
 
 from planblanc.crisis.models import LogbookEntry
@@ -15,6 +14,7 @@ from planblanc.mutual_aid import services
 from planblanc.mutual_aid.models import AidAlert, HelpRequest
 from planblanc.mutual_aid.selectors import regional_board
 from tests.mutual_aid.conftest import request_data
+from tests.support.concurrency import run_together
 
 
 def test_it_escalates_an_unanswered_request_to_the_region_then_flags_it(aid):
@@ -62,25 +62,8 @@ def test_parallel_workers_take_each_step_once(logbook_guards_allow_flush, aid):
     requests = [services.help_request_create(actor=w.crisis_member, requester=w.chu,
                                              data=request_data(what=f"Ressource {i}")) for i in range(10)]
     later = timezone.now() + datetime.timedelta(hours=1)
-    start = threading.Barrier(4)
-    taken: list[int] = []
-    errors: list[BaseException] = []
-
-    def work() -> None:
-        try:
-            start.wait()
-            taken.append(services.help_requests_escalate(now=later))
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=work) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == [] and sum(taken) == len(requests)
+    taken = run_together(lambda: services.help_requests_escalate(now=later), workers=4)
+    assert sum(taken) == len(requests)
     assert AidAlert.objects.filter(purpose="escalation").count() == len(requests)
     assert set(HelpRequest.objects.values_list("escalation_level", flat=True)) == {1}
 
