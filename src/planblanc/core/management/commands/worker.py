@@ -38,6 +38,10 @@ class Command(BaseCommand):
         from planblanc.awareness.drills import drill_wake_if_due
 
         drill_wake_if_due()
+        # Regional exercises left half prepared: the establishments not done yet are prepared.
+        from planblanc.exercises.regional import regional_preparations_wake
+
+        regional_preparations_wake()
         exercises = None
         worker_options: dict[str, Any] = {
             "queue_name": options["queue_name"], "interval": options["interval"], "batch": options["batch"],
