@@ -20,7 +20,6 @@ from planblanc.actors import regional_exercise_runner
 from planblanc.directory.models import Function
 from planblanc.exercises import regional, selectors, services
 from planblanc.exercises import run as run_services
-from planblanc.exercises.tasks import regional_exercise_prepare
 from planblanc.exercises.models import (
     ExerciseRun,
     InjectRun,
@@ -29,6 +28,7 @@ from planblanc.exercises.models import (
     RegionalMember,
     RunStatus,
 )
+from planblanc.exercises.regional import regional_exercise_prepare
 from planblanc.tenancy import Role
 from tests.conftest import verified_client
 from tests.factories import (

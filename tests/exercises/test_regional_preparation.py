@@ -26,7 +26,7 @@ from planblanc.exercises.models import (
     RegionalExerciseStatus,
     RegionalMember,
 )
-from planblanc.exercises.tasks import regional_exercise_prepare
+from planblanc.exercises.regional import regional_exercise_prepare
 from tests.exercises.test_regional import INJECTS, T0, five_establishments, model_exercise
 from tests.factories import MembershipFactory, PersonFactory
 

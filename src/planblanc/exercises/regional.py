@@ -13,7 +13,7 @@ ordinary one (exercises.run): a regional exercise is N runs sharing one start in
 Preparing hundreds of exercises takes a while (a scenario of 40 injects written for
 each establishment): the request only checks the choice and records it ("being
 prepared", one row per establishment); the task `regional_exercise_prepare`
-(exercises/tasks.py) writes each establishment's exercise in a transaction of its own,
+(below) writes each establishment's exercise in a transaction of its own,
 and the console shows how many are done. An establishment whose preparation fails
 keeps its reason and is left out of the launch, like one with no animator named: the
 others, planned for the same day, go ahead; it can be prepared again before the launch.
@@ -38,6 +38,7 @@ from django.db.models import Count, DurationField, ExpressionWrapper, F, Max, Q,
 from django.http import Http404
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django_tasks import task
 
 from planblanc import rights
 from planblanc.accounts.audit import audit_record
@@ -428,8 +429,6 @@ def regional_preparation_wake(*, regional_id: int) -> None:
     the preparations left unfinished when it starts."""
     from django_tasks_db.models import DBTaskResult
 
-    from planblanc.exercises.tasks import regional_exercise_prepare
-
     try:
         queued = DBTaskResult.objects.filter(status="READY", task_path=regional_exercise_prepare.module_path,
                                              args_kwargs__kwargs__regional_id=regional_id)
@@ -437,6 +436,15 @@ def regional_preparation_wake(*, regional_id: int) -> None:
             regional_exercise_prepare.enqueue(regional_id=regional_id)
     except Exception:
         logger.exception("could not queue the preparation of regional exercise %s", regional_id)
+
+
+# On the default queue, not the exercises' one: writing hundreds of exercises must never
+# hold up the injects of an exercise being played. Defined here, beside its body, as the
+# live runs' worker step is in exercises.run.
+@task()
+def regional_exercise_prepare(regional_id: int) -> int:
+    """Thin task: write the exercise of each establishment not prepared yet."""
+    return regional_preparation_run(regional_id=regional_id)
 
 
 def regional_preparations_wake() -> int:
@@ -811,7 +819,7 @@ def regional_report_rows(*, report: RegionalReport) -> list[list[Any]]:
 
 
 __all__ = [
-    "VARIABLES", "MemberProgress", "RegionalOutcome", "RegionalProgress", "RegionalReport", "establishment_variables",
+    "VARIABLES", "MemberProgress", "regional_exercise_prepare", "RegionalOutcome", "RegionalProgress", "RegionalReport", "establishment_variables",
     "fill_variables", "launchable_establishments", "model_exercises",
     "regional_exercise_create", "regional_exercise_get_for_user", "regional_exercise_list", "regional_finish",
     "regional_fire_next", "regional_launch", "regional_pause", "regional_preparation_retry",

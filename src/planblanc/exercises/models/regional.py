@@ -19,7 +19,8 @@ __all__ = ["RegionalExercise", "RegionalExerciseStatus", "RegionalMember"]
 
 
 class RegionalExerciseStatus(models.TextChoices):
-    # Each establishment's exercise is being written by a worker (exercises/tasks.py).
+    # Each establishment's exercise is being written by a worker (the task
+    # regional_exercise_prepare, exercises/regional.py).
     PREPARING = "preparing", _("Being prepared")
     PREPARED = "prepared", _("Prepared")
     RUNNING = "running", _("Running")
