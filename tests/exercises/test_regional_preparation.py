@@ -265,3 +265,28 @@ def test_a_restarted_worker_prepares_what_a_stopped_one_left(world: Any, monkeyp
     assert item.status == RegionalExerciseStatus.PREPARED
     exercises = regional_exercises_of(item)
     assert len(exercises) == 5 and len({e.establishment_id for e in exercises}) == 5
+
+
+def test_it_hides_the_preparation_from_an_outsider_and_refuses_it_to_an_establishment_user(
+    world: Any, client_for: Any, monkeypatch: Any,
+) -> None:
+    item = create(world)
+    real_variables = regional.establishment_variables
+
+    def variables(*, establishment: Any) -> dict[str, str]:
+        if establishment == world.chu:
+            raise ValidationError("Annuaire illisible.")
+        return real_variables(establishment=establishment)
+
+    monkeypatch.setattr(regional, "establishment_variables", variables)
+    regional_exercise_prepare.call(regional_id=item.pk)
+    for persona in ("outsider_admin", "establishment_admin", "exercise_animator"):
+        client = client_for(persona)
+        state = client.get(reverse("exercises:regional_state", args=[item.pk]))
+        assert state.status_code == 404 and b"Annuaire illisible" not in state.content
+        again = client.post(reverse("exercises:regional_control", args=[item.pk, "prepare-again"]))
+        assert again.status_code == 404
+    member = RegionalMember.objects.get(regional=item, establishment=world.chu)
+    assert member.error == "Annuaire illisible." and member.exercise is None
+    item.refresh_from_db()
+    assert item.status == RegionalExerciseStatus.PREPARED
