@@ -15,7 +15,12 @@ def create(count: int) -> int:
 
     from planblanc.exercises import regional
     from planblanc.tenancy import Role
-    from tests.factories import EstablishmentFactory, RegionFactory, RoleAssignmentFactory, UserFactory
+    from tests.factories import (
+        EstablishmentFactory,
+        RegionFactory,
+        RoleAssignmentFactory,
+        UserFactory,
+    )
 
     region = RegionFactory(code="RP", name="Région de préparation")
     officer = UserFactory(username="ars-preparation")
