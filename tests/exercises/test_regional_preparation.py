@@ -290,3 +290,15 @@ def test_it_hides_the_preparation_from_an_outsider_and_refuses_it_to_an_establis
     assert member.error == "Annuaire illisible." and member.exercise is None
     item.refresh_from_db()
     assert item.status == RegionalExerciseStatus.PREPARED
+
+
+def test_it_says_why_when_the_recorded_scenario_cannot_be_read(world: Any) -> None:
+    item = create(world)
+    RegionalExercise.objects.filter(pk=item.pk).update(preparation={**item.preparation, "chronogramme": {}})
+    assert regional_exercise_prepare.call(regional_id=item.pk) == 0
+    item.refresh_from_db()
+    assert item.status == RegionalExerciseStatus.PREPARED
+    errors = set(RegionalMember.objects.filter(regional=item).values_list("error", flat=True))
+    assert len(errors) == 1 and errors.pop().startswith("Le scénario n'a pas pu être lu")
+    with pytest.raises(ValidationError, match="Aucun exercice"):
+        regional.regional_launch(actor=world.regional_officer, regional=item, start_at=T0)

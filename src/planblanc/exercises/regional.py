@@ -494,7 +494,13 @@ def regional_preparation_run(*, regional_id: int) -> int:
     runner = regional_exercise_runner(regional.preparation.get("runner") or "?")
     done = 0
     with translation.override(regional.preparation.get("language") or None):
-        parsed = _scenario(regional)
+        try:
+            parsed = _scenario(regional)
+        except chrono.ChronogrammeFileError as exc:  # checked at the request: only a damaged row
+            RegionalMember.objects.filter(regional=regional, exercise__isnull=True, error="").update(
+                error=_("The scenario could not be read: %(error)s") % {"error": exc})
+            _preparation_close(regional=regional)
+            return 0
         pending = list(RegionalMember.objects.filter(regional=regional, exercise__isnull=True, error="")
                        .order_by("establishment__name", "pk").values_list("pk", flat=True))
         for member_id in pending:
