@@ -1,8 +1,12 @@
 """Regional simultaneous exercise: 300 establishments start one 40-inject scenario at the
 same instant, on PostgreSQL with two worker processes, at ×1 and at ×10.
 
-For each speed the script prepares the regional exercise through the regional services
-(one exercise per establishment, variables filled in), launches it (every run's clock
+For each speed the script prepares the regional exercise as the form does: the request
+(`regional_exercise_create`) records the choice and queues the preparation task, then
+one worker process (`planblanc worker --batch --queue-name default`, the ordinary worker
+serving the default queue) writes one exercise per establishment, variables filled in.
+Printed: the request's time, and the preparation's time through the task (from the
+request to the last exercise written, and the task alone). It then launches it (every run's clock
 starts at the same instant), and lets two worker processes run the ordinary worker step
 (`exercises.run.runs_process`, the body of the `exercise_runs_process` task) in a loop
 polling every --interval seconds. Every inject of every run falls due at the same
@@ -21,6 +25,7 @@ cost of writing an email campaign per inject is measured by bench/exercises_run.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres python bench/exercises_regional.py
     ... --establishments 300 --injects 40 --speeds 1,10 --workers 2 --gap 6 --interval 0.2
+    ... --prepare-only    (the preparation alone, at each speed: no baseline, no launch)
 
 The throwaway database `pb_regional_bench` (on the server of DATABASE_URL) is created
 at the start and dropped at the end.
@@ -33,10 +38,13 @@ import datetime
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
 from typing import Any
 
 from common import (
+    ROOT,
     bench_environment,
     django_setup,
     inject_lags,
@@ -58,6 +66,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--gap", type=float, default=6.0, help="real seconds between two injects")
     parser.add_argument("--interval", type=float, default=0.2)
+    parser.add_argument("--prepare-only", action="store_true", help="measure the preparation only")
     args = parser.parse_args()
     with throwaway_database(BENCH_DB):
         bench_environment("regional")
@@ -140,23 +149,30 @@ def run_bench(args: argparse.Namespace) -> None:
             run_services.run_start(actor=animator, exercise=exercise, speed=speed, now=t0)
 
         running = ExerciseRun.objects.filter(status=RunStatus.RUNNING).count()
-        run_exercise_workers(args.workers, interval=args.interval, seconds=expected + 300, running=running + 1,
-                             start=start_alone)
-        lags, unsent, audits = lags_of([model.pk])
-        print(f"  after the baseline: {machine_load()}")
-        base_p99 = describe("baseline, one establishment", lags, args.injects, unsent, audits)
+        base_p99 = 0.0
+        if not args.prepare_only:
+            run_exercise_workers(args.workers, interval=args.interval, seconds=expected + 300, running=running + 1,
+                                 start=start_alone)
+            lags, unsent, audits = lags_of([model.pk])
+            print(f"  after the baseline: {machine_load()}")
+            base_p99 = describe("baseline, one establishment", lags, args.injects, unsent, audits)
 
         started = time.perf_counter()
         planned = timezone.now() + datetime.timedelta(hours=1)
         exercise = regional.regional_exercise_create(
             actor=officer, title=f"Exercice régional ×{speed} — {{etablissement}}", establishments=establishments,
             planned_start=planned, model=model, speed=speed)
-        member_exercises = list(RegionalMember.objects.filter(regional=exercise).values_list("exercise", flat=True))
+        request = time.perf_counter() - started
+        print(f"  request: choice recorded and preparation queued in {request * 1000:.0f} ms "
+              f"(state {exercise.status}, {exercise.members.count()} establishments); {machine_load()}")
+        prepare_through_task(exercise)
+        member_exercises = list(RegionalMember.objects.filter(regional=exercise).exclude(exercise=None)
+                                .values_list("exercise", flat=True))
+        if args.prepare_only:
+            continue
         for member in RegionalMember.objects.filter(regional=exercise).select_related("exercise"):
             services.participant_add(actor=officer_runner(officer), exercise=member.exercise,
                                      person=animators[member.establishment_id], role="animator")
-        prepared = time.perf_counter() - started
-        print(f"  prepared {len(member_exercises)} exercises (variables filled) in {prepared:.1f} s")
         launch: dict[str, Any] = {}
 
         def start_regional(exercise: Any = exercise, launch: dict[str, Any] = launch) -> None:
@@ -183,6 +199,31 @@ def officer_runner(officer: Any) -> Any:
     from planblanc.actors import regional_exercise_runner
 
     return regional_exercise_runner(officer.get_username())
+
+
+def prepare_through_task(exercise: Any) -> None:
+    """Run one worker process on the default queue until the queue is empty (the
+    preparation task queued by the request), and print how long the preparation took."""
+    from django_tasks_db.models import DBTaskResult
+
+    from planblanc.exercises.models import RegionalMember
+    from planblanc.exercises.regional import regional_exercise_prepare
+
+    began = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "planblanc", "worker", "--batch", "--queue-name", "default", "-v", "0"],
+                   env=dict(os.environ), cwd=ROOT, check=True)
+    waited = time.perf_counter() - began
+    exercise.refresh_from_db()
+    task = DBTaskResult.objects.filter(task_path=regional_exercise_prepare.module_path,
+                                       args_kwargs__kwargs__regional_id=exercise.pk).get()
+    members = RegionalMember.objects.filter(regional=exercise)
+    prepared, failed = members.exclude(exercise=None).count(), members.exclude(error="").count()
+    assert exercise.prepared_at is not None and task.started_at and task.finished_at, (exercise.status, task.status)
+    total = (exercise.prepared_at - exercise.created_at).total_seconds()
+    alone = (task.finished_at - task.started_at).total_seconds()
+    print(f"  prepared through the task: {prepared} exercises ({failed} failed) in {total:.1f} s from the request "
+          f"to the last one written (the task alone {alone:.1f} s, {alone / max(prepared, 1) * 1000:.0f} ms "
+          f"per establishment; worker process started and stopped: {waited:.1f} s); {machine_load()}")
 
 
 if __name__ == "__main__":

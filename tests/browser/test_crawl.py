@@ -250,6 +250,7 @@ def _seed() -> dict[str, list[str]]:
     item = regional.regional_exercise_create(
         actor=officer, title="Exercice régional — {etablissement}", establishments=members,
         planned_start=run.started_at, kit_slug="debutant-rancongiciel")
+    regional.regional_preparation_run(regional_id=item.pk)  # the worker's task
     for member in item.members.select_related("exercise", "establishment"):
         person = Membership.objects.filter(establishment=member.establishment).select_related("person").first()
         if person is not None:

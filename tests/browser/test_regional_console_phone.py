@@ -36,6 +36,8 @@ def regional_site(site: str, transactional_db: Any) -> Iterator[tuple[str, Any]]
     item = regional.regional_exercise_create(
         actor=officer, title="Rançongiciel régional — {etablissement}", establishments=establishments,
         planned_start=timezone.now(), kit_slug="debutant-rancongiciel", speed=10)
+    regional.regional_preparation_run(regional_id=item.pk)  # the worker's task
+    item.refresh_from_db()
     runner = regional_exercise_runner("ars.demo")
     for member in item.members.select_related("exercise", "establishment"):
         membership = Membership.objects.filter(establishment=member.establishment).select_related("person").first()
@@ -123,3 +125,36 @@ def test_it_steers_every_establishment_from_a_phone(regional_site: tuple[str, An
     officer.settle()
     officer.assert_clean("the regional report")
     no_sideways_scroll(officer, "the regional report")
+
+
+def test_it_shows_the_preparation_in_place_and_enables_the_launch_at_the_end(
+    site: str, transactional_db: Any, browse: Any,
+) -> None:
+    from django.utils import timezone
+
+    from planblanc.accounts.models import User
+    from planblanc.exercises import regional
+
+    officer_user = User.objects.get(username="ars.demo")
+    establishments = list(regional.launchable_establishments(user=officer_user).order_by("name"))
+    item = regional.regional_exercise_create(
+        actor=officer_user, title="Préparation régionale — {etablissement}", establishments=establishments,
+        planned_start=timezone.now(), kit_slug="debutant-rancongiciel")
+    officer = browse(site, **NARROW)
+    page = officer.page
+    log_in_with_two_factor(officer, "ars.demo")
+    officer.goto(f"/exercices/regional/{item.pk}/")
+    officer.assert_clean("the regional console while the exercises are prepared")
+    no_sideways_scroll(officer, "the regional console while the exercises are prepared")
+    expect(page.locator("#regional-status")).to_have_attribute("data-status", "preparing")
+    expect(page.locator("#regional-preparation")).to_have_attribute("data-prepared", "0")
+    expect(page.locator("#regional-launch")).to_be_disabled()
+
+    # The worker writes the exercises; the console, polling, shows it without a reload.
+    page.evaluate("window.__kept = 'yes'")
+    regional.regional_preparation_run(regional_id=item.pk)
+    expect(page.locator("#regional-status")).to_have_attribute("data-status", "prepared", timeout=10_000)
+    expect(page.locator("#regional-preparation")).to_have_count(0)
+    expect(page.locator("#regional-launch")).to_be_enabled()
+    assert page.evaluate("window.__kept") == "yes"
+    no_sideways_scroll(officer, "the regional console once prepared")

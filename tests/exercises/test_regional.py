@@ -1,5 +1,5 @@
-"""Regional simultaneous exercises: one scenario prepared and launched at once in several
-establishments, paused, resumed and fired for all, the regional console and report, the
+"""Regional simultaneous exercises: one scenario prepared (by a task) and launched at once in
+several establishments, paused, resumed and fired for all, the regional console and report, the
 anonymised export, the yearly obligation, and who may do what (an establishment's own
 staff, a regional officer of another region, an outsider)."""
 
@@ -28,6 +28,7 @@ from planblanc.exercises.models import (
     RegionalMember,
     RunStatus,
 )
+from planblanc.exercises.regional import regional_exercise_prepare
 from planblanc.tenancy import Role
 from tests.conftest import verified_client
 from tests.factories import (
@@ -64,10 +65,14 @@ def prepared(world: Any, *, speed: int = 1, establishments: list[Any] | None = N
     director = MembershipFactory(establishment=world.chu, function=Function.DIRECTOR,
                                  person=PersonFactory(first_name="Denise", last_name="Directrice")).person
     assert director.pk
+    establishments = establishments or five_establishments(world)
     item = regional.regional_exercise_create(
         actor=world.regional_officer, title="Rançongiciel régional — {etablissement}",
-        establishments=establishments or five_establishments(world), planned_start=T0, model=model_exercise(world),
-        speed=speed)
+        establishments=establishments, planned_start=T0, model=model_exercise(world), speed=speed)
+    # The worker's task writes each establishment's exercise (here run in the test).
+    assert regional_exercise_prepare.call(regional_id=item.pk) == len(establishments)
+    item.refresh_from_db()
+    assert item.status == RegionalExerciseStatus.PREPARED
     # Each establishment names its own animator in its exercise (here the national level does it).
     for member in RegionalMember.objects.filter(regional=item).select_related("exercise", "establishment"):
         person = MembershipFactory(establishment=member.establishment, person=PersonFactory()).person

@@ -10,24 +10,35 @@ through the ordinary exercise services as the process `regional_exercise_runner`
 which names the officer in every audit entry. The worker that fires injects is the
 ordinary one (exercises.run): a regional exercise is N runs sharing one start instant.
 
+Preparing hundreds of exercises takes a while (a scenario of 40 injects written for
+each establishment): the request only checks the choice and records it ("being
+prepared", one row per establishment); the task `regional_exercise_prepare`
+(below) writes each establishment's exercise in a transaction of its own,
+and the console shows how many are done. An establishment whose preparation fails
+keeps its reason and is left out of the launch, like one with no animator named: the
+others, planned for the same day, go ahead; it can be prepared again before the launch.
+
 Variables in a scenario's texts (subject, content, sender, comments, expected
 reactions, scenario and title): {etablissement}, {directeur}, {voisins}, {ville},
 {finess}. Other text in braces is left as written."""
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 import datetime
+import functools
+import logging
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Max, Q, QuerySet
 from django.http import Http404
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django_tasks import task
 
 from planblanc import rights
 from planblanc.accounts.audit import audit_record
@@ -50,6 +61,7 @@ from planblanc.exercises.models import (
 )
 from planblanc.tenancy import Perm, scope_for
 
+logger = logging.getLogger(__name__)
 VARIABLES = ("etablissement", "directeur", "voisins", "ville", "finess")
 _VARIABLE = re.compile(r"\{(" + "|".join(VARIABLES) + r")\}")
 MAX_NEIGHBOURS = 3
@@ -98,13 +110,19 @@ def fill_variables(text: str, values: dict[str, str]) -> str:
 
 
 def _filled(parsed: chrono.Chronogramme, values: dict[str, str]) -> chrono.Chronogramme:
-    filled = copy.deepcopy(parsed)
-    for item in filled.injects:
-        for name in ("subject", "content", "sender", "comment", "target_role", "deliverable"):
-            setattr(item, name, fill_variables(getattr(item, name), values))
-        for reaction in item.expected_reactions:
-            reaction.description = fill_variables(reaction.description, values)
-    return filled
+    """A copy of the scenario with the variables filled in. Shallow copies of each inject
+    and reaction (a deep copy of the scenario for each of hundreds of establishments was
+    a good part of the preparation): the files' bytes are shared, never changed."""
+    def fill(item: chrono.ParsedInject) -> chrono.ParsedInject:
+        filled: dict[str, Any] = {name: fill_variables(getattr(item, name), values) for name in _FILLED}
+        return dataclasses.replace(
+            item, **filled, dependencies=list(item.dependencies), files=list(item.files),
+            expected_reactions=[dataclasses.replace(reaction, description=fill_variables(reaction.description, values))
+                                for reaction in item.expected_reactions])
+    return dataclasses.replace(parsed, injects=[fill(item) for item in parsed.injects])
+
+
+_FILLED = ("subject", "content", "sender", "comment", "target_role", "deliverable")
 
 
 # ---------------------------------------------------------------------------- selectors
@@ -162,6 +180,8 @@ class MemberProgress:
 
     @property
     def status(self) -> str:
+        if self.member.exercise_id is None:
+            return "failed" if self.member.error else "preparing"
         return self.run.status if self.run is not None else "ready"
 
 
@@ -198,9 +218,29 @@ class RegionalProgress:
         return round(100 * self.fired / self.total) if self.total else 0
 
     @property
+    def members_total(self) -> int:
+        return len(self.rows)
+
+    @property
+    def members_prepared(self) -> int:
+        """Establishments whose exercise is written (the preparation's progress)."""
+        return sum(1 for r in self.rows if r.member.exercise_id is not None)
+
+    @property
+    def members_failed(self) -> list[RegionalMember]:
+        """Establishments whose preparation failed, with the reason, by name."""
+        return sorted((r.member for r in self.rows if r.member.exercise_id is None and r.member.error),
+                      key=lambda m: m.establishment.name)
+
+    @property
+    def preparation_percent(self) -> int:
+        return 100 * self.members_prepared // self.members_total if self.members_total else 0
+
+    @property
     def status_counts(self) -> list[tuple[str, str, int]]:
         """(status, label in the user's language, number of runs)."""
-        labels = {"ready": _("Not started"), **dict(RunStatus.choices)}
+        labels = {"ready": _("Not started"), "preparing": _("Being prepared"), "failed": _("Preparation failed"),
+                  **dict(RunStatus.choices)}
         return [(status, str(labels.get(status, status)), count) for status, count in sorted(self.by_status.items())]
 
 
@@ -213,7 +253,7 @@ def regional_progress(*, regional: RegionalExercise, now: datetime.datetime | No
     runs: dict[int, ExerciseRun] = {}
     run_of: dict[int, ExerciseRun] = {}
     for member in members:
-        if _has_run(member.exercise):
+        if member.exercise is not None and _has_run(member.exercise):
             run = member.exercise.run
             run.exercise = member.exercise
             runs[run.pk] = run
@@ -271,9 +311,12 @@ def _has_run(exercise: Exercise) -> bool:
 # ---------------------------------------------------------------------------- services
 
 
+def _runner_name(actor: Actor) -> str:
+    return actor.get_username() if not isinstance(actor, SystemActor) else actor.label
+
+
 def _runner(actor: Actor) -> SystemActor:
-    name = actor.get_username() if not isinstance(actor, SystemActor) else actor.label
-    return regional_exercise_runner(name)
+    return regional_exercise_runner(_runner_name(actor))
 
 
 def regional_exercise_create(
@@ -285,11 +328,22 @@ def regional_exercise_create(
     kit_slug: str = "",
     model: Exercise | None = None,
     speed: int = 1,
+    submission_key: str = "",
 ) -> RegionalExercise:
-    """Prepare one exercise per establishment from a kit or a model exercise, with the
-    variables filled in for each; all in one region, each within the actor's scope."""
+    """Check the choice (establishments of one region within the actor's scope, a
+    playable scenario) and record it, one row per establishment, in state "preparing";
+    each establishment's exercise is written afterwards by the task
+    `regional_exercise_prepare` (regional_preparation_run), queued at the commit.
+
+    `submission_key` is the form's one-time key: the same key from the same actor gives
+    back the regional exercise it created, so a form submitted twice creates one."""
     if not rights.may_run_regional_exercises_somewhere(actor):
         raise PermissionDenied(_("You are not allowed to run regional exercises."))
+    submission_key = (submission_key or "")[:64] if getattr(actor, "is_authenticated", False) else ""
+    if submission_key:
+        existing = RegionalExercise.objects.filter(created_by=actor, submission_key=submission_key).first()
+        if existing is not None:
+            return existing
     errors: dict[str, list[str]] = {}
     title = (title or "").strip()
     if not title:
@@ -309,6 +363,7 @@ def regional_exercise_create(
         errors["kit_slug"] = [_("Choose a kit or a model exercise.")]
     data: dict[str, Any] | None = None
     source_label, level, scenario, objectives = "", "beginner", "", ""
+    offsets: dict[str, float] = {}
     if kit_slug:
         kit = kit_get(kit_slug)
         if kit is None:
@@ -322,45 +377,188 @@ def regional_exercise_create(
             raise Http404
         data, source_label, level = chrono.export_json(model), model.title, model.maturity_level
         scenario, objectives = model.scenario, model.objectives
+        # The JSON document counts whole minutes: keep the model's times to the second.
+        offsets = {str(number): offset.total_seconds()
+                   for number, offset in model.injects.values_list("number", "offset") if offset is not None}
     if errors:
         raise ValidationError(errors)
     assert data is not None  # noqa: S101 (set above when there is no error)
     parsed = chrono.read_json(data)
     if parsed.errors or not parsed.injects:
         raise ValidationError(_("The scenario holds no inject that can be played."))
-    if model is not None:
-        # The JSON document counts whole minutes: keep the model's times to the second.
-        exact = dict(model.injects.values_list("number", "offset"))
-        for item in parsed.injects:
-            if exact.get(item.number) is not None:
-                item.offset = exact[item.number]
     region_id = establishments[0].region_id
     scope = scope_for(actor, Perm.RUN_REGIONAL_EXERCISE)
     groups = {e.group_id for e in establishments}
     group_id = None
     if not scope.national and region_id not in scope.region_ids and len(groups) == 1:
         group_id = next(iter(groups))
-    runner = _runner(actor)
-    with transaction.atomic():
-        regional = RegionalExercise.objects.create(
-            region_id=region_id, group_id=group_id, title=title[:200], kit_slug=kit_slug,
-            source_label=source_label[:300], planned_start=planned_start, speed=speed,
-            created_by=actor if getattr(actor, "is_authenticated", False) else None,
-        )
-        for establishment in sorted(establishments, key=lambda e: e.name):
-            values = establishment_variables(establishment=establishment)
-            exercise = services.exercise_create(
-                actor=runner, establishment=establishment, title=fill_variables(title, values)[:200],
-                maturity_level=level, planned_start=planned_start, objectives=fill_variables(objectives, values),
-                scenario=fill_variables(scenario, values),
+    preparation = {
+        "chronogramme": data, "offsets": offsets, "level": level, "scenario": scenario, "objectives": objectives,
+        "language": translation.get_language() or "", "runner": _runner_name(actor),
+    }
+    try:
+        with transaction.atomic():
+            regional = RegionalExercise.objects.create(
+                region_id=region_id, group_id=group_id, title=title[:200], kit_slug=kit_slug,
+                source_label=source_label[:300], planned_start=planned_start, speed=speed,
+                status=RegionalExerciseStatus.PREPARING, preparation=preparation, submission_key=submission_key,
+                created_by=actor if getattr(actor, "is_authenticated", False) else None,
             )
-            services.chronogramme_import(actor=runner, exercise=exercise, chronogramme=_filled(parsed, values))
-            RegionalMember.objects.create(regional=regional, establishment=establishment, exercise=exercise,
-                                          variables=values)
-        audit_record(actor=actor, action="exercise.regional_create", obj=regional, changes={
-            "establishments": len(establishments), "source": source_label, "injects": len(parsed.injects),
-            "planned_start": planned_start.isoformat(), "speed": speed})
+            RegionalMember.objects.bulk_create(
+                RegionalMember(regional=regional, establishment=establishment)
+                for establishment in sorted(establishments, key=lambda e: e.name))
+            audit_record(actor=actor, action="exercise.regional_create", obj=regional, changes={
+                "establishments": len(establishments), "source": source_label, "injects": len(parsed.injects),
+                "planned_start": planned_start.isoformat(), "speed": speed})
+            transaction.on_commit(functools.partial(regional_preparation_wake, regional_id=regional.pk))
+    except IntegrityError:
+        # The same form submitted twice at the same moment: the other request created it.
+        existing = RegionalExercise.objects.filter(created_by=actor, submission_key=submission_key).first()
+        if not submission_key or existing is None:
+            raise
+        return existing
     return regional
+
+
+# ------------------------------------------------------------------------- preparation
+
+
+def regional_preparation_wake(*, regional_id: int) -> None:
+    """Queue the preparation of a regional exercise, unless it is queued already. A
+    failure to queue loses nothing: the state is in the tables, and every worker queues
+    the preparations left unfinished when it starts."""
+    from django_tasks_db.models import DBTaskResult
+
+    try:
+        queued = DBTaskResult.objects.filter(status="READY", task_path=regional_exercise_prepare.module_path,
+                                             args_kwargs__kwargs__regional_id=regional_id)
+        if not queued.exists():
+            regional_exercise_prepare.enqueue(regional_id=regional_id)
+    except Exception:
+        logger.exception("could not queue the preparation of regional exercise %s", regional_id)
+
+
+# On the default queue, not the exercises' one: writing hundreds of exercises must never
+# hold up the injects of an exercise being played. Defined here, beside its body, as the
+# live runs' worker step is in exercises.run.
+@task()
+def regional_exercise_prepare(regional_id: int) -> int:
+    """Thin task: write the exercise of each establishment not prepared yet."""
+    return regional_preparation_run(regional_id=regional_id)
+
+
+def regional_preparations_wake() -> int:
+    """At a worker's start: preparations left unfinished (a worker stopped mid-way)
+    carry on. Returns how many were looked at."""
+    ids = list(RegionalExercise.objects.filter(status=RegionalExerciseStatus.PREPARING).values_list("pk", flat=True))
+    for pk in ids:
+        regional_preparation_wake(regional_id=pk)
+    return len(ids)
+
+
+def _scenario(regional: RegionalExercise) -> chrono.Chronogramme:
+    parsed = chrono.read_json(regional.preparation.get("chronogramme"))
+    offsets = regional.preparation.get("offsets") or {}
+    for item in parsed.injects:
+        if str(item.number) in offsets:
+            item.offset = datetime.timedelta(seconds=offsets[str(item.number)])
+    return parsed
+
+
+def _member_prepare(*, regional: RegionalExercise, member: RegionalMember, parsed: chrono.Chronogramme,
+                    runner: SystemActor) -> Exercise:
+    establishment = member.establishment
+    values = establishment_variables(establishment=establishment)
+    data = regional.preparation
+    exercise = services.exercise_create(
+        actor=runner, establishment=establishment, title=fill_variables(regional.title, values)[:200],
+        maturity_level=data.get("level") or "beginner", planned_start=regional.planned_start,
+        objectives=fill_variables(data.get("objectives", ""), values),
+        scenario=fill_variables(data.get("scenario", ""), values),
+    )
+    services.chronogramme_import(actor=runner, exercise=exercise, chronogramme=_filled(parsed, values))
+    RegionalMember.objects.filter(pk=member.pk).update(exercise=exercise, variables=values, error="")
+    return exercise
+
+
+def regional_preparation_run(*, regional_id: int) -> int:
+    """Write the exercise of every establishment not prepared yet (the body of the task
+    `regional_exercise_prepare`). Each establishment in a transaction of its own, its
+    row locked and checked again inside it: a worker stopped mid-way leaves every
+    establishment either prepared or untouched, and running this again (or twice at
+    once) prepares the rest, never one twice. An establishment that fails keeps its
+    reason and does not stop the others. Returns how many it prepared."""
+    regional = RegionalExercise.objects.filter(pk=regional_id).first()
+    if regional is None or regional.status != RegionalExerciseStatus.PREPARING:
+        return 0
+    runner = regional_exercise_runner(regional.preparation.get("runner") or "?")
+    done = 0
+    with translation.override(regional.preparation.get("language") or None):
+        try:
+            parsed = _scenario(regional)
+        except chrono.ChronogrammeFileError as exc:  # checked at the request: only a damaged row
+            RegionalMember.objects.filter(regional=regional, exercise__isnull=True, error="").update(
+                error=_("The scenario could not be read: %(error)s") % {"error": exc})
+            _preparation_close(regional=regional)
+            return 0
+        pending = list(RegionalMember.objects.filter(regional=regional, exercise__isnull=True, error="")
+                       .order_by("establishment__name", "pk").values_list("pk", flat=True))
+        for member_id in pending:
+            try:
+                with transaction.atomic():
+                    member = (RegionalMember.objects.select_for_update().select_related("establishment")
+                              .get(pk=member_id))
+                    if member.exercise_id is not None or member.error:
+                        continue  # prepared (or refused) by another worker meanwhile
+                    _member_prepare(regional=regional, member=member, parsed=parsed, runner=runner)
+                    done += 1
+            except Exception as exc:  # one establishment's failure must not stop the others
+                if isinstance(exc, ValidationError | PermissionDenied):
+                    reason = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+                else:
+                    logger.exception("could not prepare regional exercise %s, member %s", regional_id, member_id)
+                    reason = _("Unexpected error (%(kind)s): see the server log.") % {"kind": type(exc).__name__}
+                RegionalMember.objects.filter(pk=member_id, exercise__isnull=True).update(
+                    error=reason[:2000] or _("Unknown error."))
+        _preparation_close(regional=regional)
+    return done
+
+
+def _preparation_close(*, regional: RegionalExercise) -> None:
+    """Once no establishment waits, the regional exercise is prepared (once: the
+    conditional update tells which of two workers closes it)."""
+    members = RegionalMember.objects.filter(regional=regional)
+    if members.filter(exercise__isnull=True, error="").exists():
+        return
+    now = timezone.now()
+    with transaction.atomic():
+        closed = RegionalExercise.objects.filter(pk=regional.pk, status=RegionalExerciseStatus.PREPARING).update(
+            status=RegionalExerciseStatus.PREPARED, prepared_at=now)
+        if closed:
+            failed = sorted(members.exclude(error="").values_list("establishment__name", flat=True))
+            audit_record(actor=regional_exercise_runner(regional.preparation.get("runner") or "?"),
+                         action="exercise.regional_prepared", obj=regional, changes={
+                             "prepared": members.filter(exercise__isnull=False).count(), "failed": failed,
+                             "seconds": round((now - regional.created_at).total_seconds(), 1)})
+
+
+def regional_preparation_retry(*, actor: Actor, regional: RegionalExercise) -> RegionalOutcome:
+    """Prepare again the establishments whose preparation failed (before the launch)."""
+    rights.require_animate_regional_exercise(actor, regional)
+    with transaction.atomic():
+        regional = _locked_regional(regional)
+        if regional.status != RegionalExerciseStatus.PREPARED:
+            raise ValidationError(_("Only a prepared regional exercise that has not been launched can be "
+                                    "prepared again."))
+        again = RegionalMember.objects.filter(regional=regional, exercise__isnull=True).exclude(error="").update(
+            error="")
+        if not again:
+            raise ValidationError(_("Every establishment is prepared already."))
+        RegionalExercise.objects.filter(pk=regional.pk).update(status=RegionalExerciseStatus.PREPARING,
+                                                               prepared_at=None)
+        audit_record(actor=actor, action="exercise.regional_prepare_again", obj=regional, changes={"again": again})
+        transaction.on_commit(functools.partial(regional_preparation_wake, regional_id=regional.pk))
+    return RegionalOutcome(done=again)
 
 
 @dataclass
@@ -387,7 +585,8 @@ def regional_launch(
     """Start every establishment's run on one clock. The clocks start at `start_at`
     (by default once every run is opened, as the launch commits), so every run reaches
     each inject at the same instant. An exercise that cannot start (no
-    animator named there, cancelled) is left out and reported."""
+    animator named there, cancelled, its preparation failed) is left out and reported;
+    nothing starts while the exercises are being prepared."""
     rights.require_animate_regional_exercise(actor, regional)
     members = _members(regional)
     runner = _runner(actor)
@@ -395,9 +594,18 @@ def regional_launch(
     started: list[int] = []
     with transaction.atomic():
         regional = _locked_regional(regional)
+        if regional.status == RegionalExerciseStatus.PREPARING:
+            prepared = sum(1 for member in members if member.exercise_id is not None)
+            raise ValidationError(_("The establishments' exercises are still being prepared (%(prepared)d of "
+                                    "%(total)d): launch once they are all ready.")
+                                  % {"prepared": prepared, "total": len(members)})
         if regional.status != RegionalExerciseStatus.PREPARED:
             raise ValidationError(_("This regional exercise has already been launched."))
         for member in members:
+            if member.exercise is None:
+                outcome.refused[member.establishment.name] = [
+                    _("Its exercise could not be prepared: %(reason)s") % {"reason": member.error}]
+                continue
             try:
                 with transaction.atomic():
                     run = run_services.run_start(actor=runner, exercise=member.exercise, speed=regional.speed,
@@ -617,9 +825,11 @@ def regional_report_rows(*, report: RegionalReport) -> list[list[Any]]:
 
 
 __all__ = [
-    "VARIABLES", "MemberProgress", "RegionalOutcome", "RegionalProgress", "RegionalReport", "establishment_variables",
+    "VARIABLES", "MemberProgress", "regional_exercise_prepare", "RegionalOutcome", "RegionalProgress", "RegionalReport", "establishment_variables",
     "fill_variables", "launchable_establishments", "model_exercises",
     "regional_exercise_create", "regional_exercise_get_for_user", "regional_exercise_list", "regional_finish",
-    "regional_fire_next", "regional_launch", "regional_pause", "regional_progress", "regional_report",
+    "regional_fire_next", "regional_launch", "regional_pause", "regional_preparation_retry",
+    "regional_preparation_run", "regional_preparation_wake", "regional_preparations_wake", "regional_progress",
+    "regional_report",
     "regional_report_anonymised_rows", "regional_report_rows", "regional_resume",
 ]

@@ -391,33 +391,36 @@ def participant_remove(*, actor: Actor, participant: Participant) -> None:
 
 
 def _save_injects(exercise: Exercise, parsed: list[chrono.ParsedInject]) -> list[Inject]:
+    """Three bulk inserts whatever the number of injects (a regional exercise writes one
+    scenario per establishment: one insert per inject made its preparation slow)."""
     criteria = {c.area: c for c in exercise.criteria.all()}
-    created = []
-    by_source: dict[int, Inject] = {}
-    for item in parsed:
-        inject = Inject(
+    created = Inject.objects.bulk_create([
+        Inject(
             exercise=exercise, number=item.number, phase=item.phase[:200], offset=item.offset,
             scheduled_at=item.scheduled_at, story_time=item.story_time[:60], channel=item.channel, sender=item.sender[:200],
             target_cell=item.target_cell[:200], target_role=item.target_role[:200], subject=item.subject[:300],
             content=item.content, attachments=item.attachments, kind=item.kind, comment=item.comment,
             deliverable=item.deliverable[:300], excluded=item.excluded,
         )
-        inject.save()
-        created.append(inject)
-        by_source.setdefault(item.source_number if item.source_number is not None else item.number, inject)
-        ExpectedReaction.objects.bulk_create(
-            ExpectedReaction(
-                inject=inject, description=reaction.description, deadline=reaction.deadline,
-                cell=reaction.cell[:200],
-                criterion=criteria.get(reaction.criterion_area) if reaction.criterion_area in CriterionArea.values else None,
-                order=index,
-            )
-            for index, reaction in enumerate(item.expected_reactions)
-        )
+        for item in parsed
+    ])
+    by_source: dict[int, Inject] = {}
     for item, inject in zip(parsed, created, strict=True):
-        targets = [by_source[n] for n in item.dependencies if n in by_source]
-        if targets:
-            inject.dependencies.set(targets)
+        by_source.setdefault(item.source_number if item.source_number is not None else item.number, inject)
+    ExpectedReaction.objects.bulk_create(
+        ExpectedReaction(
+            inject=inject, description=reaction.description, deadline=reaction.deadline,
+            cell=reaction.cell[:200],
+            criterion=criteria.get(reaction.criterion_area) if reaction.criterion_area in CriterionArea.values else None,
+            order=index,
+        )
+        for item, inject in zip(parsed, created, strict=True)
+        for index, reaction in enumerate(item.expected_reactions)
+    )
+    through = Inject.dependencies.through
+    links = {(inject.pk, by_source[n].pk) for item, inject in zip(parsed, created, strict=True)
+             for n in item.dependencies if n in by_source}
+    through.objects.bulk_create(through(from_inject_id=source, to_inject_id=target) for source, target in sorted(links))
     return created
 
 

@@ -1,6 +1,6 @@
 """Pages of regional exercises: the list, the preparation form (scenario, establishments,
-start), the regional animator console (polled every 2 s by HTMX; every action swaps the
-state in place), and the comparison report with its exports. Thin: the rules live in
+start), the regional animator console (polled every 2 s by HTMX, which also shows the
+preparation's progress; every action swaps the state in place), and the comparison report with its exports. Thin: the rules live in
 exercises.regional.
 
 Tenancy: a regional exercise is read through regional.regional_exercise_get_for_user (404
@@ -9,6 +9,7 @@ outside the viewer's regions and groups); every action checks its own right (403
 from __future__ import annotations
 
 import datetime
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -65,6 +66,8 @@ class RegionalExerciseForm(BootstrapFormMixin, forms.Form):
     establishments = forms.ModelMultipleChoiceField(
         label=gettext_lazy("Establishments"), queryset=regional.launchable_establishments(user=None),
         widget=forms.CheckboxSelectMultiple)
+    # One key per form shown: the same form submitted twice creates one regional exercise.
+    submission_key = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -80,16 +83,19 @@ def regional_create(request: HttpRequest) -> HttpResponse:
     _refuse_unless(rights.may_run_regional_exercises_somewhere(request.user))
     form = RegionalExerciseForm(request.POST or None, user=request.user, initial={
         "planned_start": (timezone.localtime() + datetime.timedelta(days=7)).replace(
-            minute=0, second=0, microsecond=0).strftime("%Y-%m-%dT%H:%M")})
+            minute=0, second=0, microsecond=0).strftime("%Y-%m-%dT%H:%M"),
+        "submission_key": uuid.uuid4().hex})
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         created = run_service(form, lambda: regional.regional_exercise_create(
             actor=request.user, title=data["title"], establishments=list(data["establishments"]),
             planned_start=data["planned_start"], kit_slug=data["kit_slug"], model=data["model"],
-            speed=data["speed"]))
+            speed=data["speed"], submission_key=data["submission_key"]))
         if created is not None:
-            messages.success(request, _("The regional exercise is prepared: each establishment names its "
-                                        "animator, players and observers in its own exercise."))
+            # The exercises are written by a worker: the console shows how many are ready.
+            messages.success(request, _("The regional exercise is being prepared: the console shows each "
+                                        "establishment's exercise as it is written. Each establishment then "
+                                        "names its animator, players and observers in its own exercise."))
             return redirect("exercises:regional_console", pk=created.pk)
     return render(request, "exercises/regional/create.html", {"form": form})
 
@@ -124,6 +130,8 @@ def regional_control(request: HttpRequest, pk: int, action: str) -> HttpResponse
         "resume": (regional.regional_resume, _("Resumed in %(done)d establishments.")),
         "fire-next": (regional.regional_fire_next, _("Next inject sent in %(done)d establishments.")),
         "finish": (regional.regional_finish, _("Ended in %(done)d establishments.")),
+        "prepare-again": (regional.regional_preparation_retry,
+                          _("Being prepared again in %(done)d establishments.")),
     }
     if action not in calls:
         raise Http404

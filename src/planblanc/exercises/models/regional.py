@@ -7,7 +7,9 @@ console follows, pauses, resumes and fires them all, and one report compares the
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from planblanc.directory.models import Establishment, Group, Region
@@ -17,6 +19,9 @@ __all__ = ["RegionalExercise", "RegionalExerciseStatus", "RegionalMember"]
 
 
 class RegionalExerciseStatus(models.TextChoices):
+    # Each establishment's exercise is being written by a worker (the task
+    # regional_exercise_prepare, exercises/regional.py).
+    PREPARING = "preparing", _("Being prepared")
     PREPARED = "prepared", _("Prepared")
     RUNNING = "running", _("Running")
     PAUSED = "paused", _("Paused")
@@ -39,10 +44,18 @@ class RegionalExercise(models.Model):
     planned_start = models.DateTimeField(_("planned start"))
     speed = models.PositiveSmallIntegerField(_("speed"), default=1)
     status = models.CharField(_("status"), max_length=10, choices=RegionalExerciseStatus.choices,
-                              default=RegionalExerciseStatus.PREPARED)
+                              default=RegionalExerciseStatus.PREPARING)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
                                    related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+    # What every establishment's exercise is written from, fixed when the officer chose it
+    # (the model exercise may change afterwards): the chronogramme (JSON exchange format),
+    # the model's exact offsets, level, scenario, objectives, the language and the name
+    # of the officer the preparation acts for.
+    preparation = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    prepared_at = models.DateTimeField(_("prepared at"), null=True, blank=True)
+    # The form's one-time key: submitting the same form twice gives the same exercise.
+    submission_key = models.CharField(max_length=64, blank=True)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
 
@@ -50,6 +63,9 @@ class RegionalExercise(models.Model):
         ordering = ["-planned_start", "-id"]
         verbose_name = _("regional exercise")
         verbose_name_plural = _("regional exercises")
+        constraints = [models.UniqueConstraint(
+            fields=["created_by", "submission_key"], condition=~Q(submission_key=""),
+            name="regional_exercise_unique_submission")]
 
     def __str__(self) -> str:
         return self.title
@@ -57,13 +73,17 @@ class RegionalExercise(models.Model):
 
 class RegionalMember(models.Model):
     """One establishment's exercise within the regional exercise, with the values its
-    injects' variables took ({etablissement}, {directeur}, {voisins}…)."""
+    injects' variables took ({etablissement}, {directeur}, {voisins}…). Written at once
+    without its exercise; the preparation task writes the exercise, or the reason it
+    could not (`error`), in one transaction per establishment."""
 
     regional = models.ForeignKey(RegionalExercise, on_delete=models.CASCADE, related_name="members")
     establishment = models.ForeignKey(Establishment, on_delete=models.CASCADE, related_name="+",
                                       verbose_name=_("establishment"))
-    exercise = models.OneToOneField(Exercise, on_delete=models.CASCADE, related_name="regional_member")
+    exercise = models.OneToOneField(Exercise, on_delete=models.CASCADE, related_name="regional_member",
+                                    null=True, blank=True)
     variables = models.JSONField(default=dict, blank=True)
+    error = models.TextField(_("preparation error"), blank=True)
 
     class Meta:
         ordering = ["establishment__name", "pk"]

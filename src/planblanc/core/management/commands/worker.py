@@ -42,6 +42,10 @@ class Command(BaseCommand):
         from planblanc.awareness.tasks import launches_wake_unfinished
 
         launches_wake_unfinished()
+        # Regional exercises left half prepared: the establishments not done yet are prepared.
+        from planblanc.exercises.regional import regional_preparations_wake
+
+        regional_preparations_wake()
         exercises = None
         worker_options: dict[str, Any] = {
             "queue_name": options["queue_name"], "interval": options["interval"], "batch": options["batch"],
