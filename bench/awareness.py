@@ -188,7 +188,8 @@ def run(args: argparse.Namespace) -> None:  # noqa: PLR0915 — one straight scr
         cursor.execute("INSERT INTO awareness_drill (establishment_id, template, population, sent_at, created_at) "
                        "SELECT id, 'carte-cps', '{}'::jsonb, now(), now() FROM directory_establishment WHERE id % 10 = 0")
         cursor.execute("INSERT INTO awareness_drilltarget (drill_id, person_id, department_id, delivered_at, attempts, "
-                       "last_error, clicked_at, reported_at) SELECT d.id, m.person_id, m.department_id, now(), 0, '', "
+                       "last_error, scans, clicked_at, reported_at) SELECT d.id, m.person_id, m.department_id, now(), "
+                       "0, '', 0, "
                        "CASE WHEN m.person_id % 7 = 0 THEN now() END, CASE WHEN m.person_id % 3 = 0 THEN now() END "
                        "FROM awareness_drill d JOIN directory_membership m ON m.establishment_id = d.establishment_id")
         cursor.execute("ANALYZE")
