@@ -128,6 +128,7 @@ def test_a_large_launch_is_prepared_then_invited_in_the_background_and_resumes_a
     card = officer.get(reverse("awareness:launch_state", args=[launch.pk]))
     assert "Preparing: 0 of 3 establishments" in card.content.decode()
     assert 'hx-trigger="every' in card.content.decode()  # polled while preparing
+    assert "No background worker is running right now" in card.content.decode()  # none in this test
 
     # One step: one establishment's campaign. Then a crash in the middle of the next one:
     # nothing of it is kept, and the launch still says one.

@@ -19,6 +19,7 @@ from planblanc import rights
 from planblanc.awareness import observatory, selectors, services
 from planblanc.awareness.forms import LaunchForm
 from planblanc.awareness.models import CampaignLaunch
+from planblanc.core.selectors import worker_status
 from planblanc.directory.models import Establishment, Group, Region
 
 OBSERVATORY_PAGE_SIZE = 100
@@ -65,7 +66,8 @@ def _launch_for(request: HttpRequest, pk: int) -> CampaignLaunch:
 
 def _launch_card(request: HttpRequest, launch: CampaignLaunch, error: str = "") -> HttpResponse:
     return render(request, "awareness/_launch.html", {
-        "launch": launch, "error": error, "refresh_seconds": LAUNCH_REFRESH_SECONDS})
+        "launch": launch, "error": error, "refresh_seconds": LAUNCH_REFRESH_SECONDS,
+        "no_worker": launch.working and worker_status().workers_alive == 0})
 
 
 @login_required
@@ -93,8 +95,10 @@ def launches(request: HttpRequest) -> HttpResponse:
                                             "are being prepared, follow the progress below.")
                                  % {"count": launch.establishments})
             return redirect("awareness:launches")
+    visible = _launches_visible(request)
     return render(request, "awareness/launches.html", {
-        "form": form, "launches": _launches_visible(request), "refresh_seconds": LAUNCH_REFRESH_SECONDS})
+        "form": form, "launches": visible, "refresh_seconds": LAUNCH_REFRESH_SECONDS,
+        "no_worker": any(launch.working for launch in visible) and worker_status().workers_alive == 0})
 
 
 @login_required

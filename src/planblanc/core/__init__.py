@@ -5,5 +5,5 @@ The public surface: the modules named in `__all__`. Other apps import only these
 
 __all__ = [
     "admin", "db_guards", "forms", "pdf", "urls", "tabular", "staging", "localtime", "heartbeat", "views_drills",
-    "anonymity", "bulk",
+    "anonymity", "bulk", "selectors",
 ]
