@@ -220,10 +220,12 @@ def launch_create(
     return launch
 
 
-def launch_people_expected(launch: CampaignLaunch) -> int:
-    """People in the launch's scope (one count): decides whether it is prepared at once."""
+def launch_people_over(launch: CampaignLaunch, limit: int) -> bool:
+    """Whether the launch's scope has more than `limit` people: counts up to limit + 1
+    only (a national scope has a million)."""
     ids = launch_establishments(group=launch.group, region=launch.region).values("pk")
-    return Membership.objects.filter(establishment_id__in=ids).values("person_id").distinct().count()
+    people = Membership.objects.filter(establishment_id__in=ids).order_by().values("person_id").distinct()
+    return people[:limit + 1].count() > limit
 
 
 # Establishments prepared per step, campaigns invited per step: a step is a few seconds.
@@ -309,7 +311,7 @@ def launch_run_if_small(*, launch_id: int) -> bool:
     AWARENESS_LAUNCH_AT_ONCE_PEOPLE people (a few seconds); else leave it to the task.
     True when nothing is left."""
     launch = CampaignLaunch.objects.select_related("group", "region").get(pk=launch_id)
-    if launch_people_expected(launch) > settings.AWARENESS_LAUNCH_AT_ONCE_PEOPLE:
+    if launch_people_over(launch, settings.AWARENESS_LAUNCH_AT_ONCE_PEOPLE):
         return False
     return not launch_run(launch_id=launch_id)
 
