@@ -25,6 +25,7 @@ WITHOUT_FACTORY = {
     "alerting.EscalationStep": "written by the escalation worker",
     "alerting.ChatRoom": "written by the chat bridge for a crisis",
     "alerting.ProviderPace": "bookkeeping of the alert worker",
+    "alerting.ChatSyncPoint": "the Matrix reader's resume point, written after each sync (alerting.matrix_bot)",
     "crisis.LogbookAttachment": "crisis.services.logbook_append with attachments (chained entry)",
     "crisis.LogbookTimestamp": "written by the timestamping task",
     "crisis.Decision": "crisis.services.decision_record (chained logbook entry)",

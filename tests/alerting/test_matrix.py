@@ -153,12 +153,15 @@ def test_it_sends_a_direct_message_and_reads_ok(world, synapse, matrix):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_it_reads_replies_in_the_alert_worker_one_reader_at_a_time(world, synapse, matrix, tmp_path):
+def test_it_reads_replies_in_the_alert_worker_one_reader_at_a_time(world, synapse, matrix, tmp_path, settings):
     """What `alert_worker` starts when a Matrix provider is configured: a supervised
-    reader thread holding the deployment's one reader lease."""
+    reader thread holding the deployment's one reader lease. The resume point is in the
+    database: a worker on another machine (another data directory) that takes the lease
+    over reads what came while nobody read, and nothing twice."""
     import threading
 
-    from planblanc.alerting.matrix_bot import ReaderLease, _safe, listener_start
+    from planblanc.alerting.matrix_bot import ReaderLease, listener_start
+    from planblanc.alerting.models import ChatSyncPoint
 
     person = world.chu_person
     person.matrix_id = matrix["alice"]
@@ -172,11 +175,12 @@ def test_it_reads_replies_in_the_alert_worker_one_reader_at_a_time(world, synaps
     reader = listener_start(stop=stop)
     assert reader is not None
     try:
-        token_file = tmp_path / f"matrix_sync_{_safe(matrix['bot'])}"
+        resume = ChatSyncPoint.objects.filter(name=f"matrix-listener:{matrix['bot']}")
         deadline = time.monotonic() + 30
-        while not token_file.exists() and time.monotonic() < deadline:  # where reading starts
+        while not resume.exists() and time.monotonic() < deadline:  # where reading starts
             time.sleep(0.1)
-        assert token_file.exists()
+        assert resume.exists()
+        assert not list(tmp_path.glob("matrix_sync_*"))  # nothing kept on this machine's disk
         # A second worker finds the lease held and does not read.
         other = ReaderLease(f"matrix-listener:{matrix['bot']}")
         assert not other.hold()
@@ -200,6 +204,31 @@ def test_it_reads_replies_in_the_alert_worker_one_reader_at_a_time(world, synaps
     # Stopping gave the lease back: another worker takes it at once.
     assert other.hold()
     other.release()
+
+    # A message while no worker reads, then a worker of another machine: it reads that
+    # message (from the saved point) and answers it, and not the first one again.
+    def bot_said() -> list[str]:
+        return [body for sender, body in synapse.messages(matrix["alice_token"], room_id) if sender == matrix["bot"]]
+
+    before = bot_said()
+    synapse.say(matrix["alice_token"], room_id, "bonjour")
+    settings.DATA_DIR = tmp_path / "other-machine"
+    settings.DATA_DIR.mkdir()
+    stop = threading.Event()
+    reader = listener_start(stop=stop)
+    assert reader is not None
+    try:
+        deadline = time.monotonic() + 30
+        while len(bot_said()) == len(before) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(1)  # anything more it would (wrongly) answer
+    finally:
+        stop.set()
+        reader.join(timeout=20)
+    after = bot_said()
+    assert len(after) == len(before) + 1, after  # the help for "bonjour", once
+    assert "j'arrive 20" in after[-1] or "OK" in after[-1]
+    assert Acknowledgement.objects.filter(recipient__campaign=campaign).count() == 1  # "j'arrive 15" once
 
 
 @pytest.mark.django_db(transaction=True)

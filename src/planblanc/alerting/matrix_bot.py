@@ -3,13 +3,14 @@ is in and answers them (alerting/chat.py decides what a reply does). Run by ever
 `planblanc alert_worker` when a Matrix provider is configured (or on its own by
 `planblanc matrix_listen`), supervised: a homeserver that goes away is retried with
 exponential back-off (1 s doubling up to 60 s), and the loop resumes where it stopped
-(the sync token is kept in the data directory), so no reply is read twice or skipped.
+(the sync token is kept in the database, ChatSyncPoint), so no reply is read twice or
+skipped.
 
-One process at a time reads, whatever the number of workers: the reader holds a lease
-in the database (a row of the pacing table, renewed after every sync, 45 s long) and
-the others wait to take it over when it is not renewed (a killed worker). The resume
-point is in the data directory: workers on several machines share it, or run
-`alert_worker --no-matrix` on all but one.
+One process at a time reads, whatever the number of workers and machines: the reader
+holds a lease in the database (a row of the pacing table, renewed after every sync, 45 s
+long) and the others wait to take it over when it is not renewed (a killed worker); the
+next holder resumes from the token the last one saved. A holder whose lease has been
+taken over saves nothing (its token is older than the new holder's).
 
 Invitations from people known to the platform are accepted (someone can open a direct
 room with the bot); others are left alone."""
@@ -30,7 +31,7 @@ from planblanc.actors import CRISIS_PROCESS, SystemActor
 from planblanc.alerting.channels.base import TransientError, providers_for
 from planblanc.alerting.channels.matrix import MatrixSession, session_from_options
 from planblanc.alerting.chat import chat_message_handle
-from planblanc.alerting.models import ChatRoom
+from planblanc.alerting.models import ChatRoom, ChatSyncPoint
 from planblanc.alerting.services import RecipientInput, campaign_create
 from planblanc.directory.models import Person
 
@@ -44,22 +45,31 @@ def matrix_options() -> dict[str, Any] | None:
 
 
 class MatrixListener:
-    def __init__(self, options: dict[str, Any], *, token_file: Path | None = None) -> None:
+    def __init__(self, options: dict[str, Any], *, lease: ReaderLease | None = None) -> None:
         self.options = options
-        self.token_file = token_file or Path(settings.DATA_DIR) / f"matrix_sync_{_safe(options['user_id'])}"
+        self.name = f"matrix-listener:{options.get('user_id', '')}"[:100]
+        # Before the resume point moved to the database it was a file of the data directory.
+        self.legacy_file = Path(settings.DATA_DIR) / f"matrix_sync_{_safe(options.get('user_id', ''))}"
+        self.lease = lease
         self.session: MatrixSession | None = None
         self.handled = 0
 
     def _since(self) -> str | None:
+        token = ChatSyncPoint.objects.filter(name=self.name).values_list("token", flat=True).first()
+        if token:
+            return token
         try:
-            return self.token_file.read_text().strip() or None
+            return self.legacy_file.read_text().strip() or None
         except FileNotFoundError:
             return None
 
     def _save(self, token: str) -> None:
-        draft = self.token_file.with_suffix(".tmp")
-        draft.write_text(token)
-        draft.replace(self.token_file)
+        """Keep the resume point; under a lease, only while it is still ours (checked and
+        written in one transaction that locks the lease's row)."""
+        with transaction.atomic():
+            if self.lease is not None and not self.lease.still_held():
+                return
+            ChatSyncPoint.objects.update_or_create(name=self.name, defaults={"token": token})
 
     def sync_once(self, *, timeout_ms: int = 30_000) -> int:
         """One long-poll; handles what arrived and returns how many messages."""
@@ -105,7 +115,7 @@ class MatrixListener:
         """Read until `stop`, while holding the reader's lease (waiting for it while
         another process holds it); failures back off exponentially."""
         delay = 1.0
-        lease = ReaderLease(f"matrix-listener:{self.options.get('user_id', '')}")
+        lease = self.lease = ReaderLease(self.name)
         # A sync must end well within the lease, which is renewed after each.
         timeout_ms = min(timeout_ms, int(LEASE_SECONDS * 1000 / 3))
         try:
@@ -167,6 +177,15 @@ class ReaderLease:
         if not connection.in_atomic_block:
             connection.close_if_unusable_or_obsolete()
         return self.until is not None
+
+    def still_held(self) -> bool:
+        """Inside a transaction: whether the lease is still ours, its row locked until the
+        transaction ends (a takeover waits for it)."""
+        from planblanc.alerting.models import ProviderPace
+
+        if self.until is None:
+            return False
+        return ProviderPace.objects.select_for_update().filter(name=self.name, next_at=self.until).exists()
 
     def release(self) -> None:
         from django.db import DatabaseError

@@ -654,6 +654,18 @@ class ChatRoom(models.Model):
         return self.room_id
 
 
+class ChatSyncPoint(models.Model):
+    """Where the Matrix reader resumes (the homeserver's sync token), in the database so
+    that whichever worker holds the reader's lease, on any machine, goes on from it."""
+
+    name = models.CharField(max_length=100, primary_key=True)
+    token = models.TextField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class ProviderPace(models.Model):
     """The next free sending slot of a provider, shared by every worker (see
     alerting/capacity.py): seconds since the epoch."""
