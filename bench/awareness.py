@@ -46,7 +46,7 @@ from common import (  # noqa: E402 - bench/ on the path first
 BENCH_DB = "pb_awareness_bench"
 
 
-def generate(*, establishments: int, staff: int, rng: random.Random) -> None:
+def generate(*, establishments: int, staff: int, rng: random.Random, scattered: bool = False) -> None:
     from django.db import connection
     from django.utils import timezone
 
@@ -89,7 +89,9 @@ def generate(*, establishments: int, staff: int, rng: random.Random) -> None:
             "COPY directory_membership (function, department_id, establishment_id, person_id) FROM STDIN"
         ) as copy:
             for p in range(1, staff + 1):
-                establishment = created[p % len(created)]
+                # As a directory import writes them: each establishment's staff in a run of
+                # keys; --scattered deals them out one by one (the worst case for the indexes).
+                establishment = created[p % len(created)] if scattered else created[(p - 1) * len(created) // staff]
                 copy.write_row((rng.choice(functions), rng.choice(departments[establishment.pk]),
                                 establishment.pk, p))
         cursor.execute("ANALYZE")
@@ -116,6 +118,8 @@ def main() -> None:
     parser.add_argument("--establishments", type=int, default=3000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
+    parser.add_argument("--scattered", action="store_true",
+                        help="deal the staff out to establishments one by one instead of in runs of keys")
     args = parser.parse_args()
     with throwaway_database(BENCH_DB, keep=args.keep):
         bench_environment("awareness", PLANBLANC_ALLOWED_HOSTS="testserver")
@@ -129,8 +133,10 @@ def run(args: argparse.Namespace) -> None:  # noqa: PLR0915 — one straight scr
 
     print(f"Load before: {machine_load()}", flush=True)
     started = time.perf_counter()
-    generate(establishments=args.establishments, staff=args.staff, rng=random.Random(20261205))
-    print(f"Directory: {args.staff} staff in {args.establishments} establishments, written in "
+    generate(establishments=args.establishments, staff=args.staff, rng=random.Random(20261205),
+             scattered=args.scattered)
+    print(f"Directory: {args.staff} staff in {args.establishments} establishments "
+          f"({'dealt out one by one' if args.scattered else 'each establishment in a run of keys'}), written in "
           f"{time.perf_counter() - started:.0f} s", flush=True)
 
     from planblanc.accounts.models import RoleAssignment, User
