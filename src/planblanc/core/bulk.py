@@ -53,7 +53,9 @@ def rows_write(model: type[models.Model], columns: Sequence[str], rows: Iterable
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:  # type: ignore[attr-defined]
+            # The raw COPY raises psycopg's errors: the wrapper gives Django's (IntegrityError…).
+            with connection.wrap_database_errors, cursor.cursor.copy(  # type: ignore[attr-defined]
+                    f"COPY {table} ({names}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
                     count += 1
