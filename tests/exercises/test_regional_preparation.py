@@ -37,6 +37,18 @@ class Stopped(BaseException):  # noqa: N818 (what a killed worker looks like fro
     """The worker stops in the middle of an establishment (killed, machine restarted)."""
 
 
+def fail_for(monkeypatch: Any, failing: Any, reason: str) -> None:
+    """The preparation of `failing` fails with `reason`; the others' as usual."""
+    real_variables = regional.establishment_variables
+
+    def variables(*, establishment: Any) -> dict[str, str]:
+        if establishment == failing:
+            raise ValidationError(reason)
+        return real_variables(establishment=establishment)
+
+    monkeypatch.setattr(regional, "establishment_variables", variables)
+
+
 def create(world: Any, establishments: list[Any] | None = None, **extra: Any) -> RegionalExercise:
     return regional.regional_exercise_create(
         actor=world.regional_officer, title="Panne régionale — {etablissement}",
@@ -124,14 +136,7 @@ def test_it_shows_a_failed_establishment_with_its_reason_and_prepares_the_others
     world: Any, monkeypatch: Any, client_for: Any,
 ) -> None:
     item = create(world)
-    real_variables = regional.establishment_variables
-
-    def variables(*, establishment: Any) -> dict[str, str]:
-        if establishment == world.ehpad:
-            raise ValidationError("Annuaire de l'EHPAD illisible.")
-        return real_variables(establishment=establishment)
-
-    monkeypatch.setattr(regional, "establishment_variables", variables)
+    fail_for(monkeypatch, world.ehpad, "Annuaire de l'EHPAD illisible.")
     assert regional_exercise_prepare.call(regional_id=item.pk) == 4
     item.refresh_from_db()
     assert item.status == RegionalExerciseStatus.PREPARED
@@ -143,7 +148,7 @@ def test_it_shows_a_failed_establishment_with_its_reason_and_prepares_the_others
     assert "EHPAD A : Annuaire de l&#x27;EHPAD illisible." in state and 'id="regional-prepare-again"' in state
 
     # Prepared again from the console once the cause is fixed: all five are ready.
-    monkeypatch.setattr(regional, "establishment_variables", real_variables)
+    monkeypatch.undo()
     again = client.post(reverse("exercises:regional_control", args=[item.pk, "prepare-again"]),
                         HTTP_HX_REQUEST="true").content.decode()
     assert 'data-status="preparing"' in again
@@ -155,14 +160,7 @@ def test_it_shows_a_failed_establishment_with_its_reason_and_prepares_the_others
 def test_it_launches_the_others_and_says_why_one_was_left_out(world: Any, monkeypatch: Any) -> None:
     establishments = five_establishments(world)
     item = create(world, establishments)
-    real_variables = regional.establishment_variables
-
-    def variables(*, establishment: Any) -> dict[str, str]:
-        if establishment == world.ch:
-            raise ValidationError("Panne de l'annuaire.")
-        return real_variables(establishment=establishment)
-
-    monkeypatch.setattr(regional, "establishment_variables", variables)
+    fail_for(monkeypatch, world.ch, "Panne de l'annuaire.")
     regional_exercise_prepare.call(regional_id=item.pk)
     for member in RegionalMember.objects.filter(regional=item, exercise__isnull=False).select_related("exercise"):
         person = MembershipFactory(establishment=member.establishment, person=PersonFactory()).person
@@ -271,14 +269,7 @@ def test_it_hides_the_preparation_from_an_outsider_and_refuses_it_to_an_establis
     world: Any, client_for: Any, monkeypatch: Any,
 ) -> None:
     item = create(world)
-    real_variables = regional.establishment_variables
-
-    def variables(*, establishment: Any) -> dict[str, str]:
-        if establishment == world.chu:
-            raise ValidationError("Annuaire illisible.")
-        return real_variables(establishment=establishment)
-
-    monkeypatch.setattr(regional, "establishment_variables", variables)
+    fail_for(monkeypatch, world.chu, "Annuaire illisible.")
     regional_exercise_prepare.call(regional_id=item.pk)
     for persona in ("outsider_admin", "establishment_admin", "exercise_animator"):
         client = client_for(persona)
