@@ -1,4 +1,5 @@
-"""What the browser journeys share: Chromium's flags, the phone profile, the watched page."""
+"""What the browser journeys share: Chromium's flags, the phone profile, the watched page,
+and the two ways in: the login form, or a session cookie of a verified client."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import base64
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.utils import translation
 
 # Without the background-networking flags Chromium keeps calling home, and only
@@ -99,3 +101,35 @@ class Watched:
 
     def heading(self) -> Any:
         return self.page.locator("main h1")
+
+
+LOGIN_PATH = "/compte/connexion/"
+
+
+def log_in(watched: Watched, username: str, *, two_factor: bool = False) -> None:
+    """Through the login form with the demo password; `two_factor`: the first login of an
+    account that must enrol an authenticator (read the secret, type the code)."""
+    from planblanc.core.demo import DEMO_PASSWORD
+
+    page = watched.page
+    watched.goto(LOGIN_PATH)
+    page.fill("#id_username", username)
+    page.fill("#id_password", DEMO_PASSWORD)
+    page.locator("main form button[type=submit]").click()
+    watched.settle()
+    if two_factor:
+        secret = page.get_by_test_id("totp-secret").inner_text()
+        page.fill("input[name=code]", totp_code(secret))
+        page.locator("main form button[type=submit]").click()
+        watched.settle()
+    watched.assert_clean(f"the login of {username}")
+
+
+def session_cookie(user: Any, base_url: str) -> dict[str, Any]:
+    """The session cookie of `user`, logged in with the second factor passed: a page
+    opened with it starts signed in."""
+    from tests.conftest import verified_client
+
+    client = verified_client(user)
+    return {"name": settings.SESSION_COOKIE_NAME, "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+            "url": base_url}

@@ -11,12 +11,10 @@ import pytest
 from playwright.sync_api import expect
 
 from planblanc.actors import SystemActor
-from planblanc.core.demo import DEMO_PASSWORD
-from tests.browser.support import PHONE, Watched
+from tests.browser.support import PHONE, log_in
 
 pytestmark = pytest.mark.browser
 
-LOGIN_PATH = "/compte/connexion/"
 
 
 @pytest.fixture
@@ -44,14 +42,6 @@ def exercise_site(site: str, transactional_db: Any) -> Iterator[tuple[str, Any]]
     purge_logbook_for_tests(connection)
 
 
-def log_in(watched: Watched, username: str) -> None:
-    page = watched.page
-    watched.goto(LOGIN_PATH)
-    page.fill("#id_username", username)
-    page.fill("#id_password", DEMO_PASSWORD)
-    page.locator("main form button[type=submit]").click()
-    watched.settle()
-    watched.assert_clean(f"the login of {username}")
 
 
 def test_it_drives_the_animator_console_on_a_phone(exercise_site: tuple[str, Any], browse: Any) -> None:

@@ -12,7 +12,7 @@ import pytest
 from django.urls import reverse
 from playwright.sync_api import expect
 
-from tests.browser.support import PHONE_USER_AGENT, fr
+from tests.browser.support import PHONE_USER_AGENT, fr, session_cookie
 
 pytestmark = pytest.mark.browser
 
@@ -26,7 +26,6 @@ def test_a_regional_launch_shows_its_progress_in_place_on_a_phone(
     from planblanc.awareness import services
     from planblanc.awareness.models import CampaignLaunch
     from planblanc.tenancy import Role
-    from tests.conftest import verified_client
     from tests.factories import (
         EstablishmentFactory,
         MembershipFactory,
@@ -47,9 +46,7 @@ def test_a_regional_launch_shows_its_progress_in_place_on_a_phone(
     RoleAssignmentFactory(user=officer, role=Role.REGIONAL_OFFICER, region=region)
 
     watched = browse(language_site, **PHONE_360)
-    client = verified_client(officer)
-    watched.page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "url": language_site,
-                                       "value": client.cookies[settings.SESSION_COOKIE_NAME].value}])
+    watched.page.context.add_cookies([session_cookie(officer, language_site)])
     page = watched.page
     watched.goto(reverse("awareness:launches"))
     page.select_option("select[name=scope]", f"region-{region.pk}")

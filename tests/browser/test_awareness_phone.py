@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from tests.browser.support import PHONE_USER_AGENT, Watched
+from tests.browser.support import PHONE_USER_AGENT, Watched, session_cookie
 
 pytestmark = pytest.mark.browser
 
@@ -45,7 +45,6 @@ def test_the_nurse_trains_on_her_phone_and_her_department_rises(
     from planblanc.awareness.models import Assignment
     from planblanc.directory.models import Function
     from planblanc.tenancy import Role
-    from tests.conftest import verified_client
     from tests.factories import (
         DepartmentFactory,
         EstablishmentFactory,
@@ -68,9 +67,7 @@ def test_the_nurse_trains_on_her_phone_and_her_department_rises(
 
     # The administrator keeps the establishment's page open on a phone: nobody trained yet.
     manager = browse(language_site, **PHONE_360)
-    client = verified_client(admin)
-    manager.page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "url": language_site,
-                                       "value": client.cookies[settings.SESSION_COOKIE_NAME].value}])
+    manager.page.context.add_cookies([session_cookie(admin, language_site)])
     manager.goto(reverse("awareness:establishment", args=[chu.pk]))
     assert "0 %" in manager.page.locator("#by-department").inner_text()
     manager.page.evaluate("window.scrollTo(0, 200)")

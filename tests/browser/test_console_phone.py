@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 
 from planblanc.crisis.models import Crisis, CrisisTask, Decision, DepartmentStatus
-from tests.browser.support import PHONE, Watched, fr
-from tests.browser.test_crisis_journey import log_in
+from tests.browser.support import PHONE, Watched, fr, log_in
 
 pytestmark = pytest.mark.browser
 expect = pytest.importorskip("playwright.sync_api").expect

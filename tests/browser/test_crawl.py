@@ -22,6 +22,8 @@ import pytest
 from django.conf import settings
 from django.urls import Resolver404, URLPattern, URLResolver, get_resolver, resolve
 
+from tests.browser.support import session_cookie
+
 pytestmark = pytest.mark.browser
 
 PHONE_360 = {"viewport": {"width": 360, "height": 780}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
@@ -182,11 +184,8 @@ def _english_msgids() -> list[str]:
 
 def _session_cookie(username: str, base_url: str) -> dict[str, Any]:
     from planblanc.accounts.models import User
-    from tests.conftest import verified_client
 
-    client = verified_client(User.objects.get(username=username))
-    return {"name": settings.SESSION_COOKIE_NAME, "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-            "url": base_url}
+    return session_cookie(User.objects.get(username=username), base_url)
 
 
 @pytest.fixture

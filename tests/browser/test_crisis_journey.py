@@ -17,15 +17,13 @@ from django.core.management import call_command
 from django.urls import reverse
 from playwright.sync_api import expect
 
-from planblanc.core.demo import DEMO_PASSWORD
 from planblanc.crisis.chain import logbook_verify
 from planblanc.crisis.models import Crisis, CrisisTask, DepartmentStatus, LogbookEntry
-from tests.browser.support import PHONE, Watched, fr
+from tests.browser.support import PHONE, fr, log_in
 from tests.support.smtp import SmtpServer
 
 pytestmark = pytest.mark.browser
 
-LOGIN_PATH = "/compte/connexion/"
 
 
 def crisis_site_screens() -> Any:
@@ -59,14 +57,6 @@ def crisis_site(site: str, smtp: SmtpServer, settings: Any, transactional_db: An
     purge_logbook_for_tests(connection)
 
 
-def log_in(watched: Watched, username: str) -> None:
-    page = watched.page
-    watched.goto(LOGIN_PATH)
-    page.fill("#id_username", username)
-    page.fill("#id_password", DEMO_PASSWORD)
-    page.locator("main form button[type=submit]").click()
-    watched.settle()
-    watched.assert_clean(f"the login of {username}")
 
 
 def test_it_walks_the_crisis_path_on_a_phone(crisis_site: str, browse: Any, smtp: SmtpServer) -> None:

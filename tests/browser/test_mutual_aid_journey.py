@@ -14,17 +14,15 @@ import pytest
 from django.core.management import call_command
 
 from planblanc.accounts.models import User
-from planblanc.core.demo import DEMO_PASSWORD
 from planblanc.crisis.models import Crisis, LogbookEntry
 from planblanc.directory.models import Establishment, Person
 from planblanc.mutual_aid.models import AidOffer, HelpRequest, RegionalCrisis, SituationReport
-from tests.browser.support import PHONE, Watched, fr, totp_code
+from tests.browser.support import PHONE, Watched, fr, log_in
 from tests.support.smtp import SmtpServer
 
 pytestmark = pytest.mark.browser
 expect = pytest.importorskip("playwright.sync_api").expect
 
-LOGIN_PATH = "/compte/connexion/"
 
 
 @pytest.fixture
@@ -45,19 +43,6 @@ def aid_site(site: str, smtp: SmtpServer, settings: Any, transactional_db: Any) 
     purge_logbook_for_tests(connection)
 
 
-def log_in(watched: Watched, username: str, *, two_factor: bool = False) -> None:
-    page = watched.page
-    watched.goto(LOGIN_PATH)
-    page.fill("#id_username", username)
-    page.fill("#id_password", DEMO_PASSWORD)
-    page.locator("main form button[type=submit]").click()
-    watched.settle()
-    if two_factor:
-        secret = page.get_by_test_id("totp-secret").inner_text()
-        page.fill("input[name=code]", totp_code(secret))
-        page.locator("main form button[type=submit]").click()
-        watched.settle()
-    watched.assert_clean(f"the login of {username}")
 
 
 def no_sideways_scroll(watched: Watched, width: int, where: str) -> None:

@@ -8,9 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.conf import settings
 
-from tests.browser.support import PHONE, Watched
+from tests.browser.support import PHONE, Watched, session_cookie
 
 pytestmark = pytest.mark.browser
 expect = pytest.importorskip("playwright.sync_api").expect
@@ -18,13 +17,10 @@ expect = pytest.importorskip("playwright.sync_api").expect
 CACHE = "pb-offline-v1"
 
 
-def session_cookie(username: str, base_url: str) -> dict[str, Any]:
+def demo_cookie(username: str, base_url: str) -> dict[str, Any]:
     from planblanc.accounts.models import User
-    from tests.conftest import verified_client
 
-    client = verified_client(User.objects.get(username=username))
-    return {"name": settings.SESSION_COOKIE_NAME, "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-            "url": base_url}
+    return session_cookie(User.objects.get(username=username), base_url)
 
 
 def cached(page: Any) -> list[str]:
@@ -42,7 +38,7 @@ def test_it_opens_the_reflex_sheets_and_the_roster_offline_after_one_visit(site:
         .order_by("order").first().holder
     watched: Watched = browse(site, **PHONE)
     page = watched.page
-    page.context.add_cookies([session_cookie("cellule.chu", site)])
+    page.context.add_cookies([demo_cookie("cellule.chu", site)])
 
     # One visit with network: the worker installs and takes the page in hand.
     watched.goto("/")

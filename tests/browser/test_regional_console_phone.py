@@ -11,11 +11,10 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.support import Watched, totp_code
+from tests.browser.support import Watched, log_in
 
 pytestmark = pytest.mark.browser
 
-LOGIN_PATH = "/compte/connexion/"
 NARROW = {"viewport": {"width": 360, "height": 740}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
 
 
@@ -49,20 +48,6 @@ def regional_site(site: str, transactional_db: Any) -> Iterator[tuple[str, Any]]
     purge_logbook_for_tests(connection)
 
 
-def log_in_with_two_factor(watched: Watched, username: str) -> None:
-    from planblanc.core.demo import DEMO_PASSWORD
-
-    page = watched.page
-    watched.goto(LOGIN_PATH)
-    page.fill("#id_username", username)
-    page.fill("#id_password", DEMO_PASSWORD)
-    page.locator("main form button[type=submit]").click()
-    watched.settle()
-    secret = page.get_by_test_id("totp-secret").inner_text()
-    page.fill("input[name=code]", totp_code(secret))
-    page.locator("main form button[type=submit]").click()
-    watched.settle()
-    watched.assert_clean(f"the login of {username}")
 
 
 def no_sideways_scroll(watched: Watched, where: str) -> None:
@@ -77,7 +62,7 @@ def test_it_steers_every_establishment_from_a_phone(regional_site: tuple[str, An
     officer = browse(site, **NARROW)
     page = officer.page
     page.on("dialog", lambda dialog: dialog.accept())  # the launch and the end are confirmed
-    log_in_with_two_factor(officer, "ars.demo")
+    log_in(officer, "ars.demo", two_factor=True)
     officer.goto("/exercices/regional/")
     officer.assert_clean("the list of regional exercises")
     no_sideways_scroll(officer, "the list of regional exercises")
@@ -142,7 +127,7 @@ def test_it_shows_the_preparation_in_place_and_enables_the_launch_at_the_end(
         planned_start=timezone.now(), kit_slug="debutant-rancongiciel")
     officer = browse(site, **NARROW)
     page = officer.page
-    log_in_with_two_factor(officer, "ars.demo")
+    log_in(officer, "ars.demo", two_factor=True)
     officer.goto(f"/exercices/regional/{item.pk}/")
     officer.assert_clean("the regional console while the exercises are prepared")
     no_sideways_scroll(officer, "the regional console while the exercises are prepared")
