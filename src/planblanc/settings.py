@@ -195,6 +195,10 @@ def _database() -> dict:
                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
             ),
         },
+        # Tests use a file too, never Django's shared in-memory database: threads of one
+        # test then wait for each other's write lock as in production, instead of failing
+        # at once with "database table is locked".
+        "TEST": {"NAME": str(DATA_DIR / "test-planblanc.sqlite3")},
     }
 
 

@@ -9,10 +9,12 @@ import io
 import re
 
 import pytest
+from django.utils import timezone, translation
 from pypdf import PdfReader
 
+from planblanc.core.localtime import establishment_time
 from planblanc.crisis.exports import logbook_csv, logbook_pdf
-from planblanc.crisis.models import LogbookEntry
+from planblanc.crisis.models import EntryKind, LogbookEntry
 from planblanc.crisis.notifications import notification_document, notification_pdf
 from planblanc.crisis.services import MAX_TEXT, logbook_append
 
@@ -92,3 +94,21 @@ def test_printed_dates_are_local_and_french(crisis, director):
     notice = " ".join(_pdf_text(notification_pdf(document, crisis)).split())
     due = (crisis.declared_at + datetime.timedelta(hours=72)).astimezone(ZoneInfo("Indian/Reunion"))
     assert f"Échéance : {due:%d/%m/%Y %H:%M}" in notice and not ISO_UTC.search(notice)
+
+
+def test_the_logbook_pdf_never_cuts_a_date_a_time_or_a_kind_in_two(crisis, director):
+    """The time column is narrow: a date printed "06/12/20" over "26" cannot be read back
+    from paper. Each date and each time stays on one line, and a kind longer than its
+    column is hyphenated, never cut at any letter."""
+    for kind in EntryKind.values:
+        logbook_append(actor=director, crisis=crisis, kind=kind, text=f"Entrée {kind}")
+    text = " ".join(_pdf_text(logbook_pdf(crisis)).split())
+    entries = LogbookEntry.objects.filter(crisis=crisis).select_related("crisis__establishment")
+    with establishment_time(crisis.establishment):
+        for entry in entries:
+            local = timezone.localtime(entry.at)
+            assert local.strftime("%d/%m/%Y %H:%M:%S") in text
+    joined = re.sub(r"[-\u2010]\s+", "", text)  # a hyphenated word, put back together
+    with translation.override("fr"):
+        for label in EntryKind.labels:
+            assert str(label) in joined, f"{label} is cut in the PDF"
