@@ -25,6 +25,7 @@ from planblanc.alerting.models import Delivery
 from planblanc.alerting.services import outgoing_message
 from planblanc.awareness import observatory, services
 from planblanc.awareness.models import Assignment, Campaign, CampaignLaunch, Drill, DrillTarget
+from planblanc.directory.models import Establishment
 from tests.factories import DepartmentFactory, MembershipFactory, PersonFactory
 from tests.support.concurrency import run_together
 
@@ -308,6 +309,21 @@ def _drill(establishment: Any, people: int, *, clicked: int, reported: int) -> N
         DrillTarget.objects.create(drill=drill, person=person, delivered_at=now,
                                    clicked_at=now if index < clicked else None,
                                    reported_at=now if index >= people - reported else None)
+
+
+def test_a_drill_sent_on_new_years_night_counts_in_the_year_of_the_establishment(world: Any) -> None:
+    """1 January 2027 at 00:30 in Paris is still 2026 in UTC: the drill belongs to 2027,
+    as every other yearly figure of the observatory (the establishments' calendar year)."""
+    drill = Drill.objects.create(establishment=world.chu, template="carte-cps",
+                                 sent_at=datetime.datetime(2026, 12, 31, 23, 30, tzinfo=datetime.UTC))
+    for _index in range(6):
+        DrillTarget.objects.create(drill=drill, person=PersonFactory(), delivered_at=drill.sent_at)
+    establishments = Establishment.objects.filter(pk=world.chu.pk)
+    with timezone.override("Europe/Paris"):
+        by_year = {year: observatory.phishing_by(establishments=establishments, year=year, level="establishment")
+                   for year in (2026, 2027)}
+    assert by_year[2026] == []
+    assert [row.targeted for row in by_year[2027]] == [6]
 
 
 def test_the_awareness_observatory_by_level_over_the_years_with_small_counts_hidden(

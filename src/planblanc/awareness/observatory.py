@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 from django.conf import settings
 from django.db.models import Count, Min, Q, QuerySet, Sum
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from planblanc.awareness.models import Campaign, DrillTarget
@@ -124,8 +125,11 @@ def phishing_by(*, establishments: QuerySet[Establishment], year: int, level: st
     """People targeted by the drills sent in `year`, how many clicked and how many reported,
     per establishment, group or region; small counts hidden (see the module's note)."""
     key = "drill__" + _field(level)
-    start = datetime.datetime(year, 1, 1, tzinfo=datetime.UTC)
-    end = datetime.datetime(year + 1, 1, 1, tzinfo=datetime.UTC)
+    # The calendar year where the platform's users are (a drill sent on 1 January at 00:30 in
+    # Paris belongs to the new year), as every other yearly count of the observatory.
+    tz = timezone.get_current_timezone()
+    start = datetime.datetime(year, 1, 1, tzinfo=tz)
+    end = datetime.datetime(year + 1, 1, 1, tzinfo=tz)
     rows = list(
         DrillTarget.objects.filter(drill__establishment__in=establishments.values("pk"),
                                    drill__sent_at__gte=start, drill__sent_at__lt=end)
