@@ -11,8 +11,12 @@ outsider_admin (administrator of the clinic in region B).
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -170,6 +174,35 @@ def client_for(world: World):  # type: ignore[no-untyped-def]
         return verified_client(world.users[persona])
 
     return make
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite database file, made once per run: a test copies it for the
+    worker processes it starts and kills."""
+    data_dir = tmp_path_factory.mktemp("pb-sqlite-template")
+    env = {**os.environ, "PLANBLANC_DATA_DIR": str(data_dir), "PLANBLANC_LOG_LEVEL": "WARNING"}
+    env.pop("DATABASE_URL", None)
+    done = subprocess.run([sys.executable, "-m", "planblanc", "migrate", "-v", "0"], env=env,
+                          cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    return data_dir / "planblanc.sqlite3"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test on a SQLite file of its own (the `migrated_sqlite` fixture, or the `own_sqlite`
+    mark) does the same thing whatever DATABASE_URL says. `scripts/test` runs it in its
+    SQLite pass and leaves it out of the PostgreSQL pass, instead of running it twice."""
+    from django.conf import settings
+
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        return
+    own = [item for item in items
+           if "migrated_sqlite" in getattr(item, "fixturenames", ()) or item.get_closest_marker("own_sqlite")]
+    if own:
+        config.hook.pytest_deselected(items=own)
+        items[:] = [item for item in items if item not in own]
 
 
 # Fixtures of the shared fakes, available to every test module.

@@ -131,16 +131,6 @@ def _database_url() -> str:
     return f"postgres://{s['USER'] or 'postgres'}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
-@pytest.fixture(scope="module")
-def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A migrated SQLite database file, made once and copied by each test."""
-    data_dir = tmp_path_factory.mktemp("pb-template")
-    env = {**os.environ, "PLANBLANC_DATA_DIR": str(data_dir)}
-    env.pop("DATABASE_URL", None)
-    _run(["-m", "planblanc", "migrate", "-v", "0"], env)
-    return data_dir / "planblanc.sqlite3"
-
-
 def _campaign_and_kill(
     tmp_path: Path, smtp: SmtpServer, killer: Killer, backend: str, template: Path, *, concurrent: bool = False,
 ) -> list[tuple[str, int]]:
@@ -178,7 +168,7 @@ def _template(request: pytest.FixtureRequest, backend: str) -> Path:
 
 
 BACKENDS = [
-    pytest.param("sqlite", id="sqlite"),
+    pytest.param("sqlite", id="sqlite", marks=pytest.mark.own_sqlite),
     pytest.param("postgresql", id="postgresql", marks=[
         pytest.mark.skipif(
             not os.environ.get("DATABASE_URL", "").startswith("postgres"),

@@ -69,13 +69,6 @@ def _backup_during_writes(env: dict[str, str], archive: Path) -> tuple[int, str]
     return written, backed.stdout
 
 
-@pytest.fixture(scope="module")
-def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    data_dir = tmp_path_factory.mktemp("pb-backup-template")
-    _run(["-m", "planblanc", "migrate", "-v", "0"], _env(data_dir))
-    return data_dir / "planblanc.sqlite3"
-
-
 def test_it_backs_up_during_writes_and_restores_elsewhere_with_every_row_sqlite(tmp_path, migrated_sqlite):
     live, elsewhere = tmp_path / "live", tmp_path / "elsewhere"
     live.mkdir()

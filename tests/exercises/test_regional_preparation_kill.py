@@ -96,13 +96,6 @@ def _check_done(query: Callable[[str, int], list[tuple]], pk: int) -> None:
     assert status == [("prepared",)]
 
 
-@pytest.fixture(scope="module")
-def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    data_dir = tmp_path_factory.mktemp("pb-regional-template")
-    _run(["-m", "planblanc", "migrate", "-v", "0"], _env(data_dir, None))
-    return data_dir / "planblanc.sqlite3"
-
-
 def test_it_prepares_each_establishment_once_when_the_worker_is_killed_sqlite(
     tmp_path: Path, migrated_sqlite: Path,
 ) -> None:
