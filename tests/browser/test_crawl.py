@@ -103,12 +103,8 @@ EXCLUDED = {
                         "(tests/crisis/test_situation.py, tests/browser/test_channels_phone.py)",
     # Personal signed links received by email or SMS (no account): each has its own tests
     # (tests/awareness, tests/browser/test_awareness_phone.py at 360 px).
-    "awareness:campaign_invite": "an awareness campaign: the demo has none (tests/awareness/test_flow.py)",
-    "awareness:campaign_progress": "the live progress of an awareness campaign, fetched by its page: the demo has "
-                                   "none (tests/awareness/test_campaigns.py, tests/browser/test_awareness_phone.py)",
-    "awareness:launch_invite": "a button of a launched campaign: the demo has none (tests/awareness/test_campaigns.py)",
-    "awareness:launch_state": "the live card of a launch being prepared, fetched by its page: the demo has none "
-                              "(tests/awareness/test_campaigns.py)",
+    "awareness:launch_state": "the live card of a launch being prepared, fetched by its page: the demo's launch "
+                              "is finished (tests/awareness/test_campaigns.py, test_awareness_launch_phone.py)",
     "awareness:learner_home": "a learner's personal signed link (tests/awareness)",
     "awareness:learner_module": "a learner's personal signed link (tests/awareness)",
     "awareness:learner_quiz": "a learner's personal signed link (tests/awareness)",

@@ -121,3 +121,32 @@ def test_it_loads_the_bundled_referentials_with_the_demo_and_again_without_dupli
     assert {slug for slug, _version in first} == {"care", "gouvernance", "hygiene-anssi", "nis-ose"}
     assert set(Referential.objects.values_list("slug", "version")) == first
     assert Referential.objects.count() == len(first)
+
+
+def test_the_demo_region_has_this_years_awareness_campaign_sent_and_partly_done(demo: Plan) -> None:
+    """Launched by the ARS for the region's three establishments, invitations sent, and
+    part of the staff trained (some at their second attempt), so that the campaign pages
+    and the awareness observatory show figures."""
+    from django.urls import reverse
+    from django.utils import timezone
+
+    from planblanc.alerting.models import Campaign as AlertCampaign
+    from planblanc.awareness.models import Assignment, Campaign, CampaignLaunch, LaunchState
+    from tests.conftest import verified_client
+
+    launch = CampaignLaunch.objects.get()
+    assert launch.state == LaunchState.INVITED and launch.year == timezone.localdate().year
+    campaigns = {c.establishment.name: c for c in Campaign.objects.select_related("establishment")}
+    assert set(campaigns) == {"CHU de Belleval", "Centre hospitalier de Rivemont", "EHPAD Les Tilleuls"}
+    chu = campaigns["CHU de Belleval"]
+    assert chu.people == 30 and chu.trained == 18 and chu.invited_at is not None
+    assert campaigns["Centre hospitalier de Rivemont"].trained == 6 and campaigns["EHPAD Les Tilleuls"].trained == 0
+    assert AlertCampaign.objects.get(pk=chu.alert_campaign_id).recipients.count() == 30  # the invitations
+    assert Assignment.objects.filter(campaign=chu, attempts=2, completed_at__isnull=False).exists()
+    half_way = Assignment.objects.filter(campaign=chu, completed_at__isnull=False).values("person").distinct().count()
+    assert half_way == 20  # 18 trained, and 2 who passed their first module only
+
+    officer = verified_client(User.objects.get(username="ars.demo"))
+    page = officer.get(reverse("awareness:observatory"), {"niveau": "establishment"})
+    rows = {row.label: row for row in page.context["page"]}
+    assert rows["CHU de Belleval"].percent == 60.0

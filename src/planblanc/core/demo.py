@@ -231,6 +231,7 @@ def demo_load() -> list[DemoLogin]:
     _complete_chu_plan(establishments["chu"], users["admin.chu"], User.objects.get(username=DIRECTOR_LOGIN))
     _demo_catalogue(region, group, establishments)
     _demo_drill(establishments["chu"], users["admin.chu"])
+    _demo_awareness(region, User.objects.get(username="ars.demo"))
     audit_record(actor=command("load_demo"), action="demo.load", label="Région de démonstration")
     return logins
 
@@ -247,6 +248,48 @@ def _demo_drill(chu: Establishment, admin: User) -> None:
             drills.target_record(target=target, event="click")
         if index % 4 == 1:
             drills.target_record(target=target, event="report")
+
+
+# Share of each establishment's staff already trained in the demo's awareness campaign.
+DEMO_TRAINED = {"CHU de Belleval": 0.6, "Centre hospitalier de Rivemont": 0.35}
+
+
+def _demo_awareness(region: Region, officer: User) -> None:
+    """This year's awareness campaign of the demo region, launched by the ARS and sent
+    (into the demo's mailbox by the worker). Part of the staff is trained already, some
+    at their second attempt, and some are half-way: the campaigns' pages, their progress
+    per department and audience, and the awareness observatory have figures."""
+    from planblanc.awareness import services as awareness
+    from planblanc.awareness.models import Assignment
+
+    today = timezone.localdate()
+    launch = awareness.launch_create(
+        actor=officer, region=region, year=today.year, title="Sensibilisation annuelle à la cybersécurité",
+        deadline=today + datetime.timedelta(days=60), channel="email", reminder_days=14,
+    )
+    awareness.launch_run(launch_id=launch.pk)
+    awareness.launch_invite(actor=officer, launch=launch)
+    awareness.launch_run(launch_id=launch.pk)
+    for campaign in launch.campaigns.select_related("establishment").order_by("pk"):
+        share = DEMO_TRAINED.get(campaign.establishment.name, 0.0)
+        mine: dict[int, list[Assignment]] = {}
+        for row in Assignment.objects.filter(campaign=campaign).select_related("person").order_by("person_id", "pk"):
+            mine.setdefault(row.person_id, []).append(row)
+        people = list(mine.values())
+        trained = round(len(people) * share)
+        for index, assignments in enumerate(people):
+            # The first `trained` people pass every module; the next two pass their first.
+            done = assignments if index < trained else assignments[:1] if index < trained + 2 else []
+            learner = awareness.Learner(campaign=campaign, person=assignments[0].person)
+            for number, assignment in enumerate(done):
+                if (index + number) % 4 == 0:  # a wrong first attempt
+                    questions = awareness.quiz_questions(assignment=assignment)
+                    wrong = {q.id: {next((i for i, a in enumerate(q.answers) if not a.correct), 0)} for q in questions}
+                    awareness.quiz_submit(learner=learner, assignment=assignment, answers=wrong)
+                # Each attempt draws its own questions.
+                questions = awareness.quiz_questions(assignment=assignment)
+                right = {q.id: {i for i, a in enumerate(q.answers) if a.correct} for q in questions}
+                awareness.quiz_submit(learner=learner, assignment=assignment, answers=right)
 
 
 # Pooled resources (mutual aid): level, owner key, kind, name, quantity, where, who to call, delay, cost, agreement.
