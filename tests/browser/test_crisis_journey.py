@@ -90,6 +90,7 @@ def test_it_walks_the_crisis_path_on_a_phone(crisis_site: str, browse: Any, smtp
     # The crisis cell's alert: the worker sends it, it arrives with the bridge details.
     call_command("alert_worker", "--once", "-v", "0")
     assert smtp.recorder.received, "no alert email"
+    # The demo's awareness invitations share the outbox; the alert goes first, being urgent.
     mail = smtp.recorder.received[0]
     assert "482916" in mail.body and "Salle de crise" in mail.body and "Écrans de rançon" in mail.body
     link = re.search(r"https?://\S+/ack/\S+/", mail.body)

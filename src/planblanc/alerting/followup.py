@@ -128,7 +128,7 @@ def followup_take(*, followup: FollowUp, worker_id: str, now: datetime | None = 
             rows.append(Delivery(
                 campaign=campaign, recipient=recipient, channel=followup.channel,
                 # After every planned step: a failure here queues nothing else.
-                step=len(recipient.channels) + 1, status=DeliveryStatus.QUEUED,
+                step=len(recipient.channels) + 1, status=DeliveryStatus.QUEUED, priority=campaign.priority,
                 address=recipient.address_for(followup.channel), idempotency_key=key,
                 message_id=services.message_id_for(key), next_attempt_at=timezone.now(),
             ))

@@ -54,6 +54,19 @@ class CampaignMode(models.TextChoices):
     PARALLEL = "parallel", _("Every channel at once")
 
 
+class Priority:
+    """Which outbox rows the workers send first. An alert never waits behind a bulk send:
+    the workers claim urgent rows before any bulk one, and a bulk batch being sent gives
+    way (between two messages) as soon as an urgent row is due. (Plain integers rather
+    than IntegerChoices, whose members mypy reads as tuples without the Django plugin.)"""
+
+    URGENT = 0
+    # Awareness invitations and reminders: a national round is a million messages.
+    BULK = 1
+    values = (URGENT, BULK)
+    choices = [(URGENT, _("Urgent")), (BULK, _("Bulk"))]
+
+
 class Campaign(models.Model):
     """A message sent at once to many people (mass notification)."""
 
@@ -70,6 +83,7 @@ class Campaign(models.Model):
     message_fr = models.TextField(_("message (French)"))
     message_en = models.TextField(_("message (English)"), blank=True)
     is_exercise = models.BooleanField(_("exercise"), default=False)
+    priority = models.PositiveSmallIntegerField(_("sending priority"), choices=Priority.choices, default=Priority.URGENT)
     # The channels tried in order for each recipient who has no preference of their own.
     channels = models.JSONField(_("channels"), default=list)
     status = models.CharField(_("status"), max_length=20, choices=CampaignStatus.choices, default=CampaignStatus.SENDING)
@@ -181,6 +195,8 @@ class Delivery(models.Model):
     channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices)
     step = models.PositiveSmallIntegerField(default=0)
     status = models.CharField(_("status"), max_length=20, choices=DeliveryStatus.choices, default=DeliveryStatus.QUEUED)
+    # The campaign's, copied here so that the workers' claim reads one index (delivery_due).
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.URGENT)
     address = models.CharField(_("address"), max_length=500, blank=True)
     # The provider of the channel's fallback list that the next attempt will use.
     provider_index = models.PositiveSmallIntegerField(default=0)
@@ -211,7 +227,7 @@ class Delivery(models.Model):
         verbose_name = _("delivery")
         verbose_name_plural = _("deliveries")
         indexes = [
-            models.Index(fields=["status", "next_attempt_at"], name="delivery_due"),
+            models.Index(fields=["status", "priority", "next_attempt_at"], name="delivery_due"),
             models.Index(fields=["status", "lease_until"], name="delivery_lease"),
             models.Index(fields=["campaign", "status"], name="delivery_campaign_status"),
             models.Index(fields=["provider_message_id"], name="delivery_provider_message"),

@@ -25,6 +25,7 @@ from planblanc import actors, rights
 from planblanc.accounts.audit import audit_record
 from planblanc.actors import Actor, SystemActor
 from planblanc.alerting import services as alerting
+from planblanc.alerting.models import Priority
 from planblanc.awareness.audiences import audiences_of_memberships, modules_for
 from planblanc.awareness.content import ModuleSpec, catalogue, module_get
 from planblanc.awareness.models import (
@@ -417,7 +418,7 @@ def _invite(*, actor: Actor, campaign: Campaign, wake_workers: bool = True) -> i
         alert = alerting.campaign_create(
             actor=actor, title=campaign.title, message_fr=INVITATION_FR, message_en=INVITATION_EN,
             recipients=recipients, channels=(campaign.channel,), establishment=campaign.establishment,
-            wake_workers=wake_workers,
+            wake_workers=wake_workers, priority=Priority.BULK,
         )
         campaign.invited_at = timezone.now()
         campaign.alert_campaign_id = alert.pk
@@ -477,6 +478,7 @@ def campaign_remind(*, campaign_id: int) -> int:
             alert = alerting.campaign_create(
                 actor=AWARENESS_PROCESS, title=campaign.title, message_fr=REMINDER_FR, message_en=REMINDER_EN,
                 recipients=recipients, channels=(campaign.channel,), establishment=campaign.establishment,
+                priority=Priority.BULK,
             )
             campaign.reminder_alert_id = alert.pk
             campaign.save(update_fields=["reminder_alert_id"])

@@ -39,6 +39,7 @@ from planblanc.alerting.models import (
     FollowUp,
     FollowUpKind,
     FollowUpStatus,
+    Priority,
     Recipient,
 )
 from planblanc.alerting.push import subscribed_person_ids
@@ -155,6 +156,7 @@ def campaign_create(
     rendezvous: dict[str, str] | None = None,
     seats: Sequence[SeatInput] = (),
     standby_after_minutes: int | None = None,
+    priority: int = Priority.URGENT,
 ) -> Campaign:
     """Write the campaign, its recipients and one delivery per recipient × channel step,
     all or nothing, then wake the workers (unless the caller is a worker that sends
@@ -193,6 +195,8 @@ def campaign_create(
         errors.setdefault("recipients", []).append(_("Choose at least one recipient."))
     if mode not in CampaignMode.values:
         errors.setdefault("mode", []).append(_("Unknown sending mode."))
+    if priority not in Priority.values:
+        errors.setdefault("priority", []).append(_("Unknown priority."))
     try:
         cleaned_answers = answer_set.answers_clean(list(answers))
     except ValidationError as exc:
@@ -211,7 +215,7 @@ def campaign_create(
             establishment=establishment, region=region, title=title, message_fr=message_fr,
             message_en=message_en, is_exercise=is_exercise, channels=list(dict.fromkeys(channels)),
             created_by=actor if getattr(actor, "is_authenticated", False) else None, mode=mode,
-            keep_open=keep_open, answers=cleaned_answers,
+            keep_open=keep_open, answers=cleaned_answers, priority=priority,
             rendezvous={k: str(v)[:300] for k, v in (rendezvous or {}).items() if v},
         )
         configured = {channel for channel in Channel.values if providers_for(channel)}
@@ -256,7 +260,7 @@ def campaign_create(
                     "idempotency_key": key, "message_id": message_id_for(key),
                     "next_attempt_at": now if go else None, "reason": STANDBY if recipient.standby else "",
                 })
-        _insert_deliveries(campaign_id=campaign.pk, rows=deliveries, now=now)
+        _insert_deliveries(campaign_id=campaign.pk, rows=deliveries, now=now, priority=priority)
         _seats_write(campaign=campaign, seats=seats, recipients=rows, now=now, after_minutes=standby_after_minutes)
         audit_record(
             actor=actor, action="alerting.campaign_create", obj=campaign, establishment=establishment,
@@ -305,14 +309,14 @@ _DELIVERY_DEFAULTS: dict[str, Any] = {
 }
 
 
-def _insert_deliveries(*, campaign_id: int, rows: list[dict[str, Any]], now: datetime) -> None:
+def _insert_deliveries(*, campaign_id: int, rows: list[dict[str, Any]], now: datetime, priority: int) -> None:
     """The outbox rows, streamed by core.bulk (COPY on PostgreSQL): the ORM's bulk_create
     spends several seconds preparing 10,000 rows of 25 fields one value at a time."""
-    columns = ["campaign_id", "recipient_id", "created_at", "updated_at", *_DELIVERY_DEFAULTS]
+    columns = ["campaign_id", "recipient_id", "created_at", "updated_at", "priority", *_DELIVERY_DEFAULTS]
     refused = {(): bulk.json_text([])}
 
     def values(row: dict[str, Any]) -> list[Any]:
-        out: list[Any] = [campaign_id, row["recipient_id"], now, now]
+        out: list[Any] = [campaign_id, row["recipient_id"], now, now, priority]
         for column, default in _DELIVERY_DEFAULTS.items():
             value = row.get(column, default)
             if column == "refused_by":

@@ -46,6 +46,7 @@ from planblanc.alerting.models import (
     Delivery,
     DeliveryAttempt,
     DeliveryStatus,
+    Priority,
 )
 from planblanc.alerting.push import push_results_record, subscriptions_for
 from planblanc.alerting.services.acknowledgements import ack_link_make
@@ -73,20 +74,25 @@ class Claimed:
     lease_until: datetime
     # Rows found "sending" under an expired lease: their worker died mid-send.
     reclaimed_ids: set[int]
+    # Every row of a claim has the same priority (Priority.URGENT unless all are bulk).
+    priority: int = Priority.URGENT
 
 
 def deliveries_claim(*, worker_id: str, limit: int = 200, lease_seconds: int | None = None) -> Claimed:
     """Lease up to `limit` due deliveries to this worker. Several workers may call this
-    at once: a row goes to one of them only."""
+    at once: a row goes to one of them only. Urgent rows come first, and a claim holds
+    rows of one priority only: an alert's batch never waits behind bulk messages."""
     now = timezone.now()
     lease_until = now + timedelta(seconds=lease_seconds or settings.ALERTING_LEASE_SECONDS)
     with transaction.atomic():
-        due = Delivery.objects.filter(_due_q(now)).order_by("next_attempt_at", "id")
+        due = Delivery.objects.filter(_due_q(now)).order_by("priority", "next_attempt_at", "id")
         if connection.vendor == "postgresql":
             due = due.select_for_update(skip_locked=True, of=("self",))
         # On SQLite the transaction began with BEGIN IMMEDIATE: we hold the write lock,
         # and the UPDATE below re-checks the condition anyway.
-        found = list(due.values_list("id", "status")[:limit])
+        found = list(due.values_list("id", "status", "priority")[:limit])
+        priority = found[0][2] if found else Priority.URGENT
+        found = [(pk, status) for pk, status, row_priority in found if row_priority == priority]
         ids = [pk for pk, _status in found]
         if ids:
             Delivery.objects.filter(pk__in=ids).filter(_due_q(now)).update(
@@ -104,8 +110,19 @@ def deliveries_claim(*, worker_id: str, limit: int = 200, lease_seconds: int | N
         row.campaign = campaigns[row.campaign_id]
     return Claimed(
         deliveries=rows, lease_until=lease_until,
-        reclaimed_ids={pk for pk, status in found if status == DeliveryStatus.SENDING},
+        reclaimed_ids={pk for pk, status in found if status == DeliveryStatus.SENDING}, priority=priority,
     )
+
+
+# How often a bulk batch looks for a due urgent row (an indexed EXISTS, well under 1 ms).
+URGENT_LOOK_SECONDS = 0.5
+
+
+def urgent_due() -> bool:
+    """An urgent delivery waits to be sent (read by a bulk batch between two messages)."""
+    return Delivery.objects.filter(
+        status=DeliveryStatus.QUEUED, priority=Priority.URGENT, next_attempt_at__lte=timezone.now()
+    ).exists()
 
 
 # Sending ---------------------------------------------------------------------------------
@@ -223,8 +240,11 @@ def _send_group(
     lease_margin = max(1.0, settings.ALERTING_LEASE_SECONDS / 4)
     pacer = pacer_for(provider)
     pace_deadline = claimed.lease_until.timestamp() - lease_margin
+    bulk_batch = claimed.priority != Priority.URGENT
+    next_look = time.monotonic() + URGENT_LOOK_SECONDS
 
     def feed() -> Iterator[OutgoingMessage]:
+        nonlocal next_look
         for delivery in deliveries:
             # Stop before the lease runs out (another worker may then take the rest), or
             # when asked to stop: between two messages, never inside one.
@@ -232,6 +252,12 @@ def _send_group(
                 return
             if stop is not None and stop.is_set():
                 return
+            # A bulk batch gives way to an alert: the rest of it goes back to the queue,
+            # and the next claim takes the urgent rows first.
+            if bulk_batch and time.monotonic() >= next_look:
+                next_look = time.monotonic() + URGENT_LOOK_SECONDS
+                if urgent_due():
+                    return
             # A heartbeat this late lets another worker take the rest over: stop first.
             if not heartbeat_fresh():
                 return
