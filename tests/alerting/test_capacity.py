@@ -51,15 +51,15 @@ def test_it_shares_one_schedule_between_workers():
 
 
 # The providers of a channel send in parallel threads, each with its own database
-# connection: on a server database (the in-memory SQLite test database is one connection).
-needs_server_database = pytest.mark.skipif(
+# connection, on PostgreSQL; SQLite (one writer at a time) sends one provider after the other.
+needs_parallel_sending = pytest.mark.skipif(
     not os.environ.get("DATABASE_URL", "").startswith("postgres"),
     reason="parallel providers need a server database (run with DATABASE_URL=postgres://…)",
 )
 
 
 @needs_kannel
-@needs_server_database
+@needs_parallel_sending
 @pytest.mark.django_db(transaction=True)
 def test_it_sends_on_two_kannel_links_at_once_each_at_its_rate(world, settings):
     rate, count = 10, 60

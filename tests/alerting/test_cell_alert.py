@@ -39,7 +39,6 @@ from planblanc.alerting.services import (
     deliveries_process,
     recipient_answer,
 )
-from tests.alerting.conftest import needs_server_database
 from tests.alerting.sendsms import SendSms
 from tests.conftest import verified_client
 from tests.factories import PersonFactory
@@ -355,7 +354,6 @@ def test_an_answer_the_campaign_does_not_have_is_refused(world, smtp, sms):
 
 @needs_kannel
 @pytest.mark.kannel
-@needs_server_database
 @pytest.mark.django_db(transaction=True)
 def test_through_kannel_the_sms_bytes_are_plain_and_a_keyword_reply_answers(world, kannel, settings):
     import time

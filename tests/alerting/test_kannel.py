@@ -23,7 +23,6 @@ from planblanc.alerting.channels.sms_kannel import (
 )
 from planblanc.alerting.models import Acknowledgement, Delivery, DeliveryStatus
 from planblanc.alerting.services import RecipientInput, campaign_create, deliveries_process
-from tests.alerting.conftest import needs_server_database
 from tests.support.kannel import SECRET, kannel_fixture, needs_kannel  # noqa: F401 - the `kannel` fixture
 from tests.support.smtp import free_port
 
@@ -155,7 +154,6 @@ def _wait(predicate: Any, timeout: float = 15) -> bool:
 
 @needs_kannel
 @pytest.mark.kannel
-@needs_server_database
 @pytest.mark.django_db(transaction=True)
 def test_it_sends_a_campaign_by_sms_through_kannel_and_marks_it_delivered(world, kannel, settings):
     settings.ALERTING_CHANNELS = {"sms": [kannel.provider()]}
@@ -184,7 +182,6 @@ def test_it_sends_a_campaign_by_sms_through_kannel_and_marks_it_delivered(world,
 
 @needs_kannel
 @pytest.mark.kannel
-@needs_server_database
 @pytest.mark.django_db(transaction=True)
 def test_it_acknowledges_on_an_ok_reply_by_sms(world, kannel, settings):
     settings.ALERTING_CHANNELS = {"sms": [kannel.provider()]}
@@ -205,7 +202,6 @@ def test_it_acknowledges_on_an_ok_reply_by_sms(world, kannel, settings):
 
 @needs_kannel
 @pytest.mark.kannel
-@needs_server_database
 @pytest.mark.django_db(transaction=True)
 def test_it_acknowledges_the_campaign_named_by_its_short_code(world, kannel, settings):
     settings.ALERTING_CHANNELS = {"sms": [kannel.provider()]}
@@ -222,7 +218,6 @@ def test_it_acknowledges_the_campaign_named_by_its_short_code(world, kannel, set
 
 @needs_kannel
 @pytest.mark.kannel
-@needs_server_database
 @pytest.mark.django_db(transaction=True)
 def test_it_falls_back_to_the_next_provider_when_kannel_is_down(world, kannel, settings, fast_retries):
     down = kannel.provider("kannel-down", url=f"http://127.0.0.1:{free_port()}/cgi-bin/sendsms")
@@ -240,7 +235,6 @@ def test_it_falls_back_to_the_next_provider_when_kannel_is_down(world, kannel, s
 
 @needs_kannel
 @pytest.mark.kannel
-@needs_server_database
 @pytest.mark.django_db(transaction=True)
 def test_it_falls_back_to_email_when_every_sms_provider_is_down(world, kannel, smtp, settings, fast_retries):
     kannel.stop()  # Kannel itself is down

@@ -21,7 +21,6 @@ from planblanc.alerting.channels.base import SendResult, register
 from planblanc.alerting.channels.sms_kannel import KannelProvider
 from planblanc.alerting.models import Campaign, Delivery, DeliveryStatus, PendingReceipt
 from planblanc.alerting.services import RecipientInput, campaign_create, deliveries_process
-from tests.alerting.conftest import needs_server_database
 from tests.support.kannel import kannel_fixture, needs_kannel  # noqa: F401 - the `kannel` fixture
 
 
@@ -141,7 +140,6 @@ THOUSAND = 1000
 
 @needs_kannel
 @pytest.mark.kannel
-@needs_server_database
 @pytest.mark.django_db(transaction=True)
 def test_it_records_every_report_of_a_thousand_sms_through_kannel(world, kannel, settings):
     settings.ALERTING_CHANNELS = {"sms": [kannel.provider()]}

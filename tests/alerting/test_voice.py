@@ -17,7 +17,6 @@ from django.urls import reverse
 from planblanc.alerting.channels.voice import callback_token, speech_text
 from planblanc.alerting.models import AckChannel, Acknowledgement, Delivery, DeliveryStatus
 from planblanc.alerting.services import RecipientInput, campaign_create, deliveries_process
-from tests.alerting.conftest import needs_server_database
 
 
 class VoicePlatform:
@@ -99,7 +98,6 @@ def test_it_renders_the_text_for_speech():
     assert english == "Meeting at 9 hours. I repeat. Meeting at 9 hours. Press 1 to confirm receipt."
 
 
-@needs_server_database
 @pytest.mark.django_db(transaction=True)
 def test_it_calls_and_a_keypad_1_acknowledges(world, settings, live_server):
     settings.ALERTING_PUBLIC_URL = live_server.url
@@ -121,7 +119,6 @@ def test_it_calls_and_a_keypad_1_acknowledges(world, settings, live_server):
     assert delivery.provider_message_id == "call-1" and delivery.delivered_at is not None
 
 
-@needs_server_database
 @pytest.mark.django_db(transaction=True)
 def test_it_records_an_unanswered_call_as_failed_without_acknowledging(world, settings, live_server):
     settings.ALERTING_PUBLIC_URL = live_server.url
