@@ -92,3 +92,18 @@ def test_a_bulk_send_gives_way_to_an_alert_between_two_messages(world: Any, sett
     # way they would come after the first batch's 200 invitations.
     assert alerts == [50, 51, 52], alerts
     assert Delivery.objects.exclude(status=DeliveryStatus.SENT).count() == 0
+
+
+@pytest.mark.django_db
+def test_the_campaign_pages_say_which_sending_is_bulk(world: Any, settings: Any, client_for: Any) -> None:
+    from django.urls import reverse
+
+    settings.ALERTING_CHANNELS = {"email": [{"name": "relay", "kind": "smtp", "host": "127.0.0.1", "port": 9}]}
+    bulk = _campaign(world, _people(3, "formation"), title="Sensibilisation", priority=Priority.BULK)
+    urgent = _campaign(world, _people(3, "cellule"), title="Cyberattaque")
+    admin = client_for("establishment_admin")
+    note = "Envoi de masse : ses messages partent après toute alerte en attente"
+    assert note in admin.get(reverse("alerting:campaign_detail", args=[bulk.pk])).content.decode()
+    assert note not in admin.get(reverse("alerting:campaign_detail", args=[urgent.pk])).content.decode()
+    listing = admin.get(reverse("alerting:campaign_list")).content.decode()
+    assert listing.count(">Envoi de masse</span>") == 1
